@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { InputError } from './errors';
+
+/**
+ * The one configuration loader: every setting comes from the environment and is validated
+ * here. Credentials are not part of it: the AWS SDK's default chain (env, profile, IMDS) applies.
+ */
+export const ConfigSchema = z.object({
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** S3-compatible endpoint; unset means "start the embedded s3rver" for the demo, AWS otherwise. */
+  S3_ENDPOINT: z.string().url().optional(),
+  AWS_ENDPOINT_URL: z.string().url().optional(),
+  S3_BUCKET: z.string().min(3).default('zcbench'),
+  AWS_REGION: z.string().default('us-east-1'),
+  /** Backend for the compute core: node (tfjs-node), wasm or cpu. Unset: best available. */
+  ZC_BACKEND: z.enum(['node', 'wasm', 'cpu']).optional(),
+  /** Memory budget of one worker process's jobs, in MiB (light pool). */
+  ZC_WORKER_MEMORY_MB: z.coerce.number().int().positive().default(3072),
+  /** Local state: embedded S3 data, download cache. */
+  ZC_HOME: z.string().default('.zcbench'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new InputError(`environment variable ${field}`, env[field], issue.message);
+  }
+  return parsed.data;
+}
+
+/** The S3 endpoint a user configured, if any (S3_ENDPOINT wins over AWS_ENDPOINT_URL). */
+export function configuredS3Endpoint(config: Config): string | undefined {
+  return config.S3_ENDPOINT ?? config.AWS_ENDPOINT_URL;
+}

@@ -1,0 +1,52 @@
+import type { ProxyName, SpaceName, TaskName } from './names';
+
+/** Where a minibatch comes from: seeded synthetic data, or a file/folder in a supported format. */
+export type DataSpec = { source: 'synthetic' } | { source: 'path'; path: string };
+
+/** A task's training target for one minibatch. */
+export type Target =
+  | { kind: 'class'; labels: Int32Array } // [B]
+  | { kind: 'soft'; probs: Float32Array; classes: number } // [B, classes], rows sum to 1
+  | { kind: 'dense'; values: Float32Array; shape: number[] } // regression target, e.g. [B, 9] or [B, H, W, 3]
+  | { kind: 'pixel_class'; labels: Int32Array; shape: number[] }; // [B, H, W], class per pixel
+
+/** One minibatch, framework-free (plain typed arrays), ready to become tensors. */
+export interface Minibatch {
+  /** NHWC float32, normalised and augmented; jigsaw: [B, 9, 64, 64, 3]. */
+  inputs: Float32Array;
+  inputShape: number[];
+  target: Target;
+  /** 'synthetic' or the path it was read from. */
+  source: string;
+  /** sha256 (hex) of the source data: the file bytes for a path, the generated batch for synthetic. */
+  sha256: string;
+}
+
+export interface ComputeRequest {
+  space: SpaceName;
+  task: TaskName;
+  /** Architecture string exactly as NASLib's released json files write it. */
+  arch: string;
+  proxies: ProxyName[];
+  seed: number;
+  batchSize: number;
+  data: DataSpec;
+}
+
+export interface ProxyResult {
+  /** NASLib-post-processed score (NaN/inf → -1e8; synflow logged). */
+  score: number;
+  /** Seconds this proxy would cost alone: network build + data + the passes it needs. */
+  time: number;
+}
+
+export interface ComputeResult {
+  space: SpaceName;
+  task: TaskName;
+  arch: string;
+  seed: number;
+  batchSize: number;
+  backend: string;
+  data: { source: string; sha256: string };
+  results: Partial<Record<ProxyName, ProxyResult>>;
+}
