@@ -6,8 +6,8 @@ const path = require('path');
 const fs = require('fs');
 const compiled = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 if (fs.existsSync(compiled) && !process.env.ZC_FROM_SOURCE) {
-  require(compiled);
+  require(compiled).runCli();
 } else {
   require('tsx/cjs');
-  require(path.join(__dirname, '..', 'src', 'cli', 'main.ts'));
+  require(path.join(__dirname, '..', 'src', 'cli', 'main.ts')).runCli();
 }

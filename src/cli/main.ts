@@ -1,0 +1,62 @@
+import { exitCodeOf, isUserFacing } from '../errors';
+import type { Command } from './command';
+
+/**
+ * Command registry: each command lives in `./commands/<name>.ts`; add one line here.
+ * Commands are loaded lazily so that `zcbench ls` does not pay for TensorFlow start-up.
+ */
+const COMMANDS: Record<string, () => Command> = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  compute: () => require('./commands/compute').command,
+};
+
+function help(): string {
+  const lines = ['usage: zcbench <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${load().summary}`);
+  lines.push('', 'Run `zcbench <command> --help` for its options.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help() + '\n');
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`zcbench: unknown command ${JSON.stringify(name)} (valid: ${Object.keys(COMMANDS).join(', ')})\n`);
+    return 2;
+  }
+  const command = load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const opts = command.options.map((o) => `  --${o.name}${o.value ? ' VALUE' : ''}`.padEnd(28) + o.description);
+    process.stdout.write([`usage: ${command.usage}`, '', command.summary, '', 'options:', ...opts].join('\n') + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (isUserFacing(err)) {
+      process.stderr.write(`zcbench ${name}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`zcbench ${name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    return exitCodeOf(err);
+  }
+}
+
+/** Entry point of the `zcbench` binary. */
+export function runCli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`zcbench: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+if (require.main === module) runCli();
