@@ -19,6 +19,15 @@ export const ConfigSchema = z.object({
   /** Local state: embedded S3 data, download cache. */
   ZC_HOME: z.string().default('.zcbench'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Port of the Prometheus `/metrics` (and `/healthz`) endpoint of workers, aggregator and dashboard; 0 = any free port. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** Port of `zcbench dashboard` (Bull Board); 0 = any free port. */
+  DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The dashboard only shows queues unless this is "false" (then it can retry, clean and remove jobs). */
+  DASHBOARD_READ_ONLY: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .default(true),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
