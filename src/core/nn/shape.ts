@@ -1,0 +1,132 @@
+import type { BatchNormSpec, ConvSpec, LinearSpec, NetworkDef, Ops, PoolSpec } from './ops';
+import { batchNormParams, convParams, linearParams, numel, type ParamSpec } from './params';
+
+/** A shape: NHWC for feature maps, [N, F] after pooling. */
+export type Shape = number[];
+
+/**
+ * Runs a network on shapes only. Gives the parameter list (modules that run, in execution order),
+ * NASLib's params and flops counts (tensorwatch 0.9.1 rules: every executed leaf module counts its
+ * own parameters once; flops per module from its LAST call), batch-norm modules, and the activation
+ * sizes a memory estimate needs.
+ */
+export class ShapeOps implements Ops<Shape> {
+  /** Parameters of executed modules, first-execution order. */
+  readonly params: ParamSpec[] = [];
+  readonly batchNorms: BatchNormSpec[] = [];
+  /** Per-module flops of the last call (per batch element when traced with N = 1). */
+  private readonly flopsByModule = new Map<string, number>();
+  private readonly seenModules = new Set<string>();
+  /** Elements of every op output, summed: what a training-mode forward keeps for its backward. */
+  activationElements = 0;
+  /** Largest single activation (elements). */
+  maxActivationElements = 0;
+  featureShape: Shape | null = null;
+
+  get flops(): number {
+    let total = 0;
+    for (const f of this.flopsByModule.values()) total += f;
+    return total;
+  }
+
+  get paramCount(): number {
+    let total = 0;
+    for (const p of this.params) total += numel(p.shape);
+    return total;
+  }
+
+  private module(name: string, params: () => ParamSpec[], flops: number, out: Shape): Shape {
+    if (!this.seenModules.has(name)) {
+      this.seenModules.add(name);
+      this.params.push(...params());
+    }
+    this.flopsByModule.set(name, flops);
+    return this.activation(out);
+  }
+
+  private activation(out: Shape): Shape {
+    const n = numel(out);
+    this.activationElements += n;
+    if (n > this.maxActivationElements) this.maxActivationElements = n;
+    return out;
+  }
+
+  conv(x: Shape, spec: ConvSpec): Shape {
+    const [n, h, w, c] = x as [number, number, number, number];
+    if (c !== spec.inChannels) throw new Error(`${spec.name}: input has ${c} channels, conv expects ${spec.inChannels}`);
+    const k = spec.kernel;
+    const s = spec.stride ?? 1;
+    const p = spec.padding ?? 0;
+    const d = spec.dilation ?? 1;
+    const ho = Math.floor((h + 2 * p - d * (k - 1) - 1) / s) + 1;
+    const wo = Math.floor((w + 2 * p - d * (k - 1) - 1) / s) + 1;
+    const groups = spec.groups ?? 1;
+    const cout = spec.outChannels;
+    let flops = k * k * c * (cout / groups) * ho * wo;
+    if (spec.bias) flops += cout * ho * wo;
+    return this.module(spec.name, () => convParams(spec), flops, [n, ho, wo, cout]);
+  }
+
+  batchNorm(x: Shape, spec: BatchNormSpec): Shape {
+    if (x[3] !== spec.channels) throw new Error(`${spec.name}: input has ${x[3]} channels, batch norm expects ${spec.channels}`);
+    if (!this.seenModules.has(spec.name)) this.batchNorms.push(spec);
+    const per = numel(x) / x[0]!;
+    return this.module(spec.name, () => batchNormParams(spec), per * (spec.affine ? 2 : 1), [...x]);
+  }
+
+  relu(x: Shape, name: string): Shape {
+    return this.module(name, () => [], numel(x) / x[0]!, [...x]);
+  }
+
+  private pool(x: Shape, spec: PoolSpec): Shape {
+    const [n, h, w, c] = x as [number, number, number, number];
+    const ho = Math.floor((h + 2 * spec.padding - spec.kernel) / spec.stride) + 1;
+    const wo = Math.floor((w + 2 * spec.padding - spec.kernel) / spec.stride) + 1;
+    return this.module(spec.name, () => [], c * ho * wo * spec.kernel * spec.kernel, [n, ho, wo, c]);
+  }
+
+  avgPool(x: Shape, spec: PoolSpec): Shape {
+    return this.pool(x, spec);
+  }
+
+  maxPool(x: Shape, spec: PoolSpec): Shape {
+    return this.pool(x, spec);
+  }
+
+  globalAvgPool(x: Shape, name: string): Shape {
+    const [n, h, w, c] = x as [number, number, number, number];
+    // tensorwatch counts an adaptive pool to 1×1 as C·(H+1)·(W+1).
+    return this.module(name, () => [], c * (h + 1) * (w + 1), [n, c]);
+  }
+
+  linear(x: Shape, spec: LinearSpec): Shape {
+    if (x[1] !== spec.inFeatures) throw new Error(`${spec.name}: input has ${x[1]} features, linear expects ${spec.inFeatures}`);
+    return this.module(spec.name, () => linearParams(spec), spec.inFeatures * spec.outFeatures, [x[0]!, spec.outFeatures]);
+  }
+
+  add(xs: Shape[]): Shape {
+    const first = xs[0]!;
+    for (const s of xs) {
+      if (s.length !== first.length || s.some((d, i) => d !== first[i])) {
+        throw new Error(`add: shapes differ: ${JSON.stringify(xs)}`);
+      }
+    }
+    return this.activation([...first]);
+  }
+
+  zero(x: Shape): Shape {
+    return this.activation([...x]);
+  }
+
+  feature(x: Shape): Shape {
+    this.featureShape = [...x];
+    return x;
+  }
+}
+
+/** Trace a network on a batch of `batch` samples. */
+export function traceShapes(net: NetworkDef, batch = 1): ShapeOps {
+  const ops = new ShapeOps();
+  net.forward(ops, [batch, ...net.inputShape]);
+  return ops;
+}

@@ -1,0 +1,19 @@
+import { InputError } from '../../errors';
+import type { SpaceName } from '../names';
+import { nasbench201 } from './nasbench201';
+import type { SearchSpace } from './space';
+
+export type { SearchSpace } from './space';
+
+/** Registry of implemented search spaces (the others arrive with their folders). */
+const SPACES_IMPLEMENTED: Partial<Record<SpaceName, SearchSpace>> = {
+  nasbench201: nasbench201 as SearchSpace,
+};
+
+export function searchSpace(name: SpaceName): SearchSpace {
+  const space = SPACES_IMPLEMENTED[name];
+  if (!space) {
+    throw new InputError('space', name, `implemented: ${Object.keys(SPACES_IMPLEMENTED).join(', ')}`);
+  }
+  return space;
+}

@@ -1,0 +1,15 @@
+import type { SearchSpace } from '../space';
+import { enumerateNb201, formatNb201, parseNb201, type Nb201Arch } from './arch';
+import { nb201Network } from './network';
+
+export * from './arch';
+export { nb201Network } from './network';
+
+export const nasbench201: SearchSpace<Nb201Arch> = {
+  name: 'nasbench201',
+  parse: parseNb201,
+  format: formatNb201,
+  enumerate: enumerateNb201,
+  size: 15625,
+  network: nb201Network,
+};
