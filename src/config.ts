@@ -12,6 +12,8 @@ export const ConfigSchema = z.object({
   AWS_ENDPOINT_URL: z.string().url().optional(),
   S3_BUCKET: z.string().min(3).default('zcbench'),
   AWS_REGION: z.string().default('us-east-1'),
+  /** How long an S3 operation keeps retrying transient failures (S3 down, 5xx, throttling) before giving up, ms. */
+  S3_RETRY_DEADLINE_MS: z.coerce.number().int().min(0).default(120_000),
   /** Backend for the compute core: node (tfjs-node), wasm or cpu. Unset: best available. */
   ZC_BACKEND: z.enum(['node', 'wasm', 'cpu']).optional(),
   /** Memory budget of one worker process's jobs, in MiB (light pool). */
