@@ -18,6 +18,10 @@ export const ConfigSchema = z.object({
   ZC_BACKEND: z.enum(['node', 'wasm', 'cpu']).optional(),
   /** Memory budget of one worker process's jobs, in MiB (light pool). */
   ZC_WORKER_MEMORY_MB: z.coerce.number().int().positive().default(3072),
+  /** Memory budget of one heavy-pool job, in MiB; unset: 80 % of this machine's memory. */
+  ZC_HEAVY_MEMORY_MB: z.coerce.number().int().positive().optional(),
+  /** BullMQ key prefix of the zc-light/zc-heavy queues (a test or a second deployment isolates itself with its own). */
+  ZC_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
   /** Local state: embedded S3 data, download cache. */
   ZC_HOME: z.string().default('.zcbench'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
