@@ -27,6 +27,11 @@ export interface ResultRow {
   dataSource: string;
   dataSha256: string;
   codeVersion: string;
+  /**
+   * NASLib's architecture id (`idx` in the zc_<space>.json files): the key of `arch` in NASLib's
+   * archs_<space>.json when the producer knows it, or an imported file's `idx` verbatim.
+   */
+  archIdx?: string;
 }
 
 /** Ground truth per (space, task, arch), kept apart from proxy rows. */
@@ -37,4 +42,18 @@ export interface GroundTruthRow {
   valAccuracy: number;
   /** Where it came from, e.g. the imported file name. */
   origin: string;
+}
+
+/**
+ * The one rule for several `ok` rows of the same (space, task, arch, proxy) (other seeds, batch
+ * sizes or code versions): the row with the smallest (seed, batch size, triple id) is the value.
+ * Deterministic and independent of row order, so every reader picks the same score.
+ */
+export function rowPrecedes(
+  a: Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'>,
+  b: Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'>,
+): boolean {
+  if (a.seed !== b.seed) return a.seed < b.seed;
+  if (a.batchSize !== b.batchSize) return a.batchSize < b.batchSize;
+  return a.tripleId < b.tripleId;
 }
