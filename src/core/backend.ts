@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { dirname } from 'path';
+import { ConfigSchema } from '../config';
+import { InputError } from '../errors';
+import { registerCustomKernels } from './kernels';
+
+/** The one tfjs namespace the core uses (functional ops only: chained ops are not registered). */
+export { tf };
+
+export type BackendName = 'node' | 'wasm' | 'cpu';
+
+/** Our backend names → the names tfjs registers them under (tfjs-node registers 'tensorflow'). */
+const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+/** Preference order when nothing is forced: fastest first, the pure-JS cpu backend last. */
+const PREFERENCE: readonly BackendName[] = ['node', 'wasm', 'cpu'];
+
+let initialised: Promise<BackendName> | null = null;
+let active: BackendName | null = null;
+let nodeLoad: { ok: true } | { ok: false; reason: string } | null = null;
+let wasmPathsSet = false;
+
+/**
+ * tfjs-node is an optional dependency that cannot install everywhere: require it by a computed
+ * name so TypeScript needs neither the package nor its types. It must register into the same
+ * tfjs-core instance as ours (a second copy would register elsewhere), so check our registry.
+ */
+function loadNode(): boolean {
+  if (nodeLoad === null) {
+    const moduleName = '@tensorflow/tfjs-node';
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(moduleName);
+      nodeLoad =
+        tf.findBackendFactory(TFJS_NAME.node) != null
+          ? { ok: true }
+          : { ok: false, reason: 'loaded a different @tensorflow/tfjs-core copy' };
+    } catch (err) {
+      nodeLoad = { ok: false, reason: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+    }
+  }
+  return nodeLoad.ok;
+}
+
+/**
+ * The wasm binaries sit next to the package's main file; pointing at them explicitly keeps the
+ * backend working when this code is bundled or run from another working directory.
+ */
+function prepareWasm(): void {
+  if (wasmPathsSet) return;
+  setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
+  wasmPathsSet = true;
+}
+
+/** Make `name` the active tfjs backend; false when it cannot initialise here. */
+async function trySet(name: BackendName): Promise<boolean> {
+  if (name === 'node' && !loadNode()) return false;
+  if (name === 'wasm') prepareWasm();
+  try {
+    return await tf.setBackend(TFJS_NAME[name]);
+  } catch {
+    return false;
+  }
+}
+
+/** Backends that initialise in this process, in preference order. Leaves the active backend as it was. */
+export async function availableBackends(): Promise<BackendName[]> {
+  registerCustomKernels();
+  const previous = tf.getBackend();
+  const found: BackendName[] = [];
+  for (const name of PREFERENCE) {
+    if (await trySet(name)) found.push(name);
+  }
+  if (previous && tf.getBackend() !== previous) await tf.setBackend(previous);
+  return found;
+}
+
+function forcedBackend(prefer: BackendName | undefined): BackendName | undefined {
+  if (prefer !== undefined) {
+    if (!(PREFERENCE as readonly string[]).includes(prefer)) {
+      throw new InputError('backend', prefer, `one of ${PREFERENCE.join(', ')}`);
+    }
+    return prefer;
+  }
+  const raw = process.env.ZC_BACKEND;
+  if (raw === undefined || raw === '') return undefined;
+  const parsed = ConfigSchema.shape.ZC_BACKEND.safeParse(raw);
+  if (!parsed.success || parsed.data === undefined) {
+    throw new InputError('ZC_BACKEND', raw, `one of ${PREFERENCE.join(', ')}`);
+  }
+  return parsed.data;
+}
+
+async function select(forced: BackendName | undefined): Promise<BackendName> {
+  registerCustomKernels();
+  if (forced !== undefined) {
+    if (await trySet(forced)) return forced;
+    const available = await availableBackends();
+    const why = forced === 'node' && nodeLoad && !nodeLoad.ok ? `; tfjs-node: ${nodeLoad.reason}` : '';
+    throw new InputError('ZC_BACKEND', forced, `available: ${available.join(', ')}${why}`);
+  }
+  for (const name of PREFERENCE) {
+    if (await trySet(name)) return name;
+  }
+  throw new Error('no TensorFlow.js backend could initialise (cpu should always work)');
+}
+
+/**
+ * Select and initialise the backend once per process: ZC_BACKEND (or the argument) forces one;
+ * otherwise tfjs-node where it loads, else wasm, else cpu. A forced backend that is unavailable
+ * throws InputError('ZC_BACKEND', value, 'available: ...'). Registers the custom kernels and
+ * gradients. Idempotent; returns the active backend name. A later call that forces a different
+ * backend switches to it (tests compare backends in one process).
+ */
+export async function initBackend(prefer?: BackendName): Promise<BackendName> {
+  const forced = forcedBackend(prefer);
+  if (initialised !== null) {
+    const current = await initialised;
+    if (forced === undefined || forced === current) return current;
+  }
+  const selecting = select(forced);
+  initialised = selecting;
+  try {
+    active = await selecting;
+    return active;
+  } catch (err) {
+    initialised = null;
+    throw err;
+  }
+}
+
+/** The active backend under our name; throws if initBackend has not run. */
+export function activeBackend(): BackendName {
+  if (active === null) throw new Error('initBackend() has not been called in this process');
+  const tfName = tf.getBackend();
+  const ours = (Object.keys(TFJS_NAME) as BackendName[]).find((n) => TFJS_NAME[n] === tfName);
+  return ours ?? active;
+}
