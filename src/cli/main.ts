@@ -8,6 +8,7 @@ import type { Command } from './command';
 const COMMANDS: Record<string, () => Command> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   compute: () => require('./commands/compute').command,
+  dashboard: () => require('./commands/dashboard').command,
 };
 
 function help(): string {

@@ -1,0 +1,110 @@
+import { spawn } from 'child_process';
+import { randomUUID } from 'crypto';
+import { join } from 'path';
+import { Queue } from 'bullmq';
+import { startDashboard, type Dashboard } from '../src/dashboard';
+import { REPO_ROOT, runCli } from './helpers/cli';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const QUEUE_NAMES = ['zc-light', 'zc-heavy'];
+
+interface QueuesResponse {
+  queues: { name: string; readOnlyMode: boolean; counts: Record<string, number> }[];
+}
+
+describe('dashboard', () => {
+  const prefix = `zctest-dash-${randomUUID()}`;
+  let dashboard: Dashboard | undefined;
+  let light: Queue;
+
+  beforeAll(async () => {
+    light = new Queue('zc-light', { connection: { host: '127.0.0.1', port: 6379 }, prefix });
+    await light.add('compute', { buildId: 'b1' }, { jobId: 'job-1' });
+  });
+  afterEach(async () => {
+    await dashboard?.close();
+    dashboard = undefined;
+  });
+  afterAll(async () => {
+    await light.obliterate({ force: true });
+    await light.close();
+  });
+
+  test('serves the Bull Board page and the queues over HTTP, read-only by default', async () => {
+    dashboard = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_NAMES, port: 0, host: '127.0.0.1', readOnly: true });
+    const base = `http://127.0.0.1:${dashboard.port}`;
+
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<title>zcbench</title>');
+    expect(html).toContain('<div id="root">');
+
+    const api = (await (await fetch(`${base}/api/queues`)).json()) as QueuesResponse;
+    expect(api.queues.map((q) => q.name).sort()).toEqual(['zc-heavy', 'zc-light']);
+    const lightView = api.queues.find((q) => q.name === 'zc-light')!;
+    expect(lightView.readOnlyMode).toBe(true);
+    expect(lightView.counts.waiting).toBe(1);
+
+    // Read-only is enforced by the server, not only hidden in the UI.
+    const empty = await fetch(`${base}/api/queues/zc-light/empty`, { method: 'PUT' });
+    expect(empty.status).toBe(405);
+    expect(await light.getJobCounts('waiting')).toEqual({ waiting: 1 });
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  test('read-write mode lets an operator act on jobs', async () => {
+    dashboard = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_NAMES, port: 0, host: '127.0.0.1', readOnly: false });
+    const api = (await (await fetch(`http://127.0.0.1:${dashboard.port}/api/queues`)).json()) as QueuesResponse;
+    expect(api.queues.every((q) => !q.readOnlyMode)).toBe(true);
+  });
+
+  test('an unreachable Redis is a clear error, with the password redacted', async () => {
+    await expect(
+      startDashboard({ redisUrl: 'redis://:hunter2@127.0.0.1:1', prefix, queueNames: QUEUE_NAMES, port: 0, readOnly: true, connectTimeoutMs: 2000 }),
+    ).rejects.toThrow(/^cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+  });
+
+  test('`zcbench dashboard` serves the page and the queue metrics, and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'zcbench.js'), 'dashboard'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ZC_FROM_SOURCE: '1', LOG_LEVEL: 'warn', DASHBOARD_PORT: '0', METRICS_PORT: '0', ZC_QUEUE_PREFIX: prefix, REDIS_URL },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (stdout.includes('\n')) resolve(stdout);
+        });
+        child.on('close', () => reject(new Error(`dashboard exited early: ${stderr}`)));
+      });
+      const m = /^dashboard: http:\/\/localhost:(\d+)\/ \(read-only\); metrics: http:\/\/localhost:(\d+)\/metrics$/m.exec(line);
+      expect(m).not.toBeNull();
+      const page = await fetch(`http://127.0.0.1:${m![1]}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>zcbench</title>');
+      const metrics = await (await fetch(`http://127.0.0.1:${m![2]}/metrics`)).text();
+      expect(metrics).toMatch(/^zcbench_queue_jobs\{queue="zc-light",state="waiting"\} 1$/m);
+      expect(metrics).toMatch(/^zcbench_queue_jobs\{queue="zc-heavy",state="waiting"\} 0$/m);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+
+  test('bad configuration: one line naming the variable, exit code 2', async () => {
+    const r = await runCli(['dashboard'], { env: { DASHBOARD_READ_ONLY: 'maybe' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual(['zcbench dashboard: invalid environment variable DASHBOARD_READ_ONLY: "maybe" (Invalid option: expected one of "true"|"false")']);
+    const port = await runCli(['dashboard'], { env: { DASHBOARD_PORT: 'http' } });
+    expect(port.code).toBe(2);
+    expect(port.stderr).toMatch(/^zcbench dashboard: invalid environment variable DASHBOARD_PORT: "http" /);
+  });
+});
