@@ -1,0 +1,142 @@
+import { promises as fsp } from 'fs';
+import { basename, dirname, join } from 'path';
+import { InputError } from '../../errors';
+import type { TaskName } from '../names';
+import type { Rng } from '../rng';
+import { TASK_SPECS, type TaskSpec } from '../tasks';
+import type { DataSpec, Minibatch } from '../types';
+import { openCifarFile } from './cifar';
+import { naturalCompare, sourceDigest } from './files';
+import { openNpyPair } from './npy-source';
+import { concatSampleSets, openAll, type SampleSet } from './sample-set';
+import { syntheticMinibatch } from './synthetic';
+import { applyTrainingTransform, planMinibatch, trainSplit } from './transform';
+
+export { sourceDigest } from './files';
+export { planMinibatch, trainSplit, TRAIN_PORTION, type AugmentDraw, type MinibatchPlan } from './transform';
+
+export interface MinibatchOptions {
+  task: TaskName;
+  batchSize: number;
+  /** A stream forked by the caller (e.g. rng.fork('data')). */
+  rng: Rng;
+}
+
+/**
+ * Load one minibatch for a task from a DataSpec. Synthetic data is seeded by rng; file sources
+ * draw `batchSize` samples by a seeded random permutation of the first 70 % of the training
+ * indices (NASLib's train_portion = 0.7), then apply the task's training augmentation and
+ * normalisation. The same (spec, task, batch size, rng seed) always give the same batch.
+ */
+export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Promise<Minibatch> {
+  const { task, batchSize, rng } = opts;
+  if (!(task in TASK_SPECS)) throw new InputError('task', task, `valid: ${Object.keys(TASK_SPECS).join(', ')}`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InputError('batchSize', batchSize, 'a positive integer');
+  if (spec.source === 'synthetic') return syntheticMinibatch(task, batchSize, rng);
+  if (spec.source === 'path') {
+    if (typeof spec.path !== 'string' || spec.path.length === 0) throw new InputError('data', spec.path, `a file or directory: ${expectedFiles(TASK_SPECS[task])}`);
+    return loadFromPath(spec.path, TASK_SPECS[task], batchSize, rng);
+  }
+  throw new InputError('data.source', (spec as { source: unknown }).source, "'synthetic' or 'path'");
+}
+
+async function loadFromPath(path: string, spec: TaskSpec, batchSize: number, rng: Rng): Promise<Minibatch> {
+  const set = await openPath(path, spec);
+  try {
+    const split = trainSplit(set.count);
+    if (batchSize > split) {
+      throw new InputError('batchSize', batchSize, `at most ${split}: the batch comes from the first 70 % of the ${set.count} training samples in ${path}`);
+    }
+    const plan = planMinibatch(spec, set.count, batchSize, rng);
+    const [H, W, C] = spec.inputShape;
+    const shape = [batchSize, H, W, C] as const;
+    const raw = new Float32Array(batchSize * H * W * C);
+    await set.read(plan.indices, raw);
+    const inputs = applyTrainingTransform(raw, shape, spec, plan.augment);
+    const labels = Int32Array.from(plan.indices, (i) => set.labels[i]!);
+    return { inputs, inputShape: [...shape], target: { kind: 'class', labels }, source: path, sha256: sourceDigest(set.files) };
+  } finally {
+    await set.close();
+  }
+}
+
+/** What a file source for the task may look like (the "expected" part of the errors). */
+function expectedFiles(spec: TaskSpec): string {
+  const npy = 'a directory with images.npy and labels.npy, an images .npy with labels.npy next to it, or a pair "IMAGES.npy,LABELS.npy"';
+  switch (spec.name) {
+    case 'cifar10':
+      return `a CIFAR-10 binary file (data_batch_N.bin), a directory of data_batch_*.bin, or ${npy}`;
+    case 'cifar100':
+      return `a CIFAR-100 binary file (train.bin), a directory containing train.bin, or ${npy}`;
+    case 'ninapro':
+      return `a NAS-Bench-360 directory with ninapro_train.npy and label_train.npy (and optionally ninapro_val.npy, label_val.npy), ${npy}`;
+    default:
+      return spec.taskonomy ? `file sources for Taskonomy tasks are not supported yet; use synthetic data` : npy;
+  }
+}
+
+async function statOrNull(path: string) {
+  try {
+    return await fsp.stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+/** Resolves a data path to an opened training set for the task. */
+async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
+  const sampleSize = spec.inputShape.reduce((a, b) => a * b, 1);
+  const invalid = () => new InputError('data', path, `a file or directory: ${expectedFiles(spec)}`);
+  if (spec.taskonomy) throw invalid();
+  const cifar = spec.name === 'cifar10' || spec.name === 'cifar100' ? spec.name : null;
+  const st = await statOrNull(path);
+  if (!st) {
+    // "IMAGES.npy,LABELS.npy": an explicit pair (only when no file has that literal name).
+    const parts = path.split(',');
+    if (parts.length === 2 && parts.every((p) => p.endsWith('.npy'))) {
+      const [images, labels] = parts as [string, string];
+      for (const p of parts) if (!(await statOrNull(p))?.isFile()) throw new InputError('data', path, `both files of the pair must exist; ${JSON.stringify(p)} does not`);
+      return openNpyPair(images, labels, spec);
+    }
+    throw invalid();
+  }
+  if (st.isDirectory()) {
+    const names = new Set(await fsp.readdir(path));
+    if (cifar === 'cifar10') {
+      const batches = [...names].filter((n) => /^data_batch_\d+\.bin$/.test(n)).sort(naturalCompare);
+      if (batches.length > 0) {
+        const parts = await openAll(batches.map((n) => () => openCifarFile(join(path, n), 'cifar10')));
+        return concatSampleSets(parts, sampleSize);
+      }
+    }
+    if (cifar === 'cifar100' && names.has('train.bin')) return openCifarFile(join(path, 'train.bin'), 'cifar100');
+    if (names.has('images.npy') && names.has('labels.npy')) return openNpyPair(join(path, 'images.npy'), join(path, 'labels.npy'), spec);
+    if (spec.name === 'ninapro' && names.has('ninapro_train.npy') && names.has('label_train.npy')) {
+      // NASLib trains on NAS-Bench-360's train and val splits concatenated, in that order.
+      const splits = ['train'];
+      if (names.has('ninapro_val.npy') || names.has('label_val.npy')) {
+        if (!(names.has('ninapro_val.npy') && names.has('label_val.npy'))) {
+          throw new InputError('data', path, 'ninapro_val.npy and label_val.npy together (NASLib trains on train + val), or neither');
+        }
+        splits.push('val');
+      }
+      const parts = await openAll(splits.map((s) => () => openNpyPair(join(path, `ninapro_${s}.npy`), join(path, `label_${s}.npy`), spec)));
+      return concatSampleSets(parts, sampleSize);
+    }
+    throw new InputError('data', path, `a directory with ${expectedFiles(spec)}`);
+  }
+  if (!st.isFile()) throw invalid();
+  if (path.endsWith('.npy')) {
+    const name = basename(path);
+    const ninapro = /^ninapro_(\w+)\.npy$/.exec(name);
+    const labelsName = name === 'images.npy' ? 'labels.npy' : ninapro ? `label_${ninapro[1]}.npy` : null;
+    const labels = labelsName ? join(dirname(path), labelsName) : null;
+    if (!labels || !(await statOrNull(labels))?.isFile()) {
+      throw new InputError('data', path, `an images .npy with its labels next to it (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy), or a pair "IMAGES.npy,LABELS.npy"`);
+    }
+    return openNpyPair(path, labels, spec);
+  }
+  if (cifar) return openCifarFile(path, cifar);
+  throw invalid();
+}
