@@ -1,0 +1,139 @@
+import type { Redis } from 'ioredis';
+import type { ProxyName } from '../core/names';
+import type { Logger } from '../log';
+import { createBuild, markEnqueued } from '../queue/build';
+import { jobIdOf, tripleId } from '../queue/ids';
+import { redisKeys } from '../queue/names';
+import { addJobs, type ComputeQueue } from '../queue/queues';
+import type { JobPayload } from '../queue/schema';
+import { batchSizeOf, proxiesOf, type BuildPlan } from './spec';
+
+export interface ProduceProgress {
+  messagesSeen: number;
+  totalMessages: number;
+  triplesSeen: number;
+  totalTriples: number;
+  /** Messages added to the queue by this run. */
+  enqueued: number;
+}
+
+export interface ProduceResult {
+  buildId: string;
+  /** Triples the build computes (base-version triples excluded). */
+  expected: number;
+  /** Triples the base version already holds: not enqueued. */
+  skippedBase: number;
+  /** Messages this run added to the queue. */
+  enqueuedMessages: number;
+  enqueuedTriples: number;
+  /** Messages an earlier run had already enqueued (possibly finished and removed since). */
+  alreadyEnqueued: number;
+}
+
+export interface ProduceOptions {
+  redis: Redis;
+  /** The light queue: workers move jobs to the heavy one when they need more memory. */
+  queue: ComputeQueue;
+  plan: BuildPlan;
+  /** Triple ids the base version holds (ok rows). */
+  baseTripleIds?: ReadonlySet<string>;
+  /** Messages per addBulk. */
+  chunkSize?: number;
+  onProgress?: (p: ProduceProgress) => void;
+  log: Logger;
+}
+
+interface Message {
+  jobId: string;
+  payload: JobPayload;
+}
+
+/**
+ * Expand the plan lazily, one (space, arch, task, seed) at a time, into its messages. Triples the
+ * base version holds are left out; `triples` counts those kept, `skipped` those left out.
+ */
+export function* expandMessages(plan: BuildPlan, baseTripleIds?: ReadonlySet<string>): Generator<{ messages: Message[]; triples: number; skipped: number }> {
+  const { spec } = plan;
+  for (const { space, tasks, archs } of plan.spaces) {
+    for (const arch of archs.iterate()) {
+      for (const task of tasks) {
+        const proxies = proxiesOf(spec, task);
+        const batchSize = batchSizeOf(spec, task);
+        for (const seed of spec.seeds) {
+          const todo = new Map<ProxyName, string>();
+          for (const proxy of proxies) {
+            const id = tripleId({ dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, codeVersion: plan.codeVersion });
+            if (!baseTripleIds?.has(id)) todo.set(proxy, id);
+          }
+          const groups = todo.size === 0 ? [] : spec.packing === 'triple' ? [...todo.keys()].map((p) => [p]) : [[...todo.keys()]];
+          const messages = groups.map((group): Message => {
+            const tripleIds = Object.fromEntries(group.map((p) => [p, todo.get(p)!]));
+            const payload: JobPayload = {
+              buildId: plan.buildId,
+              dataset: spec.dataset,
+              space,
+              task,
+              arch,
+              proxies: group,
+              tripleIds,
+              seed,
+              batchSize,
+              data: plan.data,
+              codeVersion: plan.codeVersion,
+            };
+            return { jobId: jobIdOf(Object.values(tripleIds)), payload };
+          });
+          yield { messages, triples: todo.size, skipped: proxies.length - todo.size };
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Enqueue a build: record it, stream its messages into the light queue in chunks, then record the
+ * expected triple count. Rerunning on the same plan adds nothing: job ids are deterministic, and
+ * the build's `enqueued` set remembers messages whose jobs BullMQ has already removed.
+ */
+export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
+  const { redis, queue, plan, log } = opts;
+  const chunkSize = opts.chunkSize ?? 1000;
+  await createBuild(redis, {
+    buildId: plan.buildId,
+    dataset: plan.spec.dataset,
+    spec: JSON.stringify(plan.spec),
+    baseVersion: plan.spec.baseVersion,
+  });
+  const enqueuedKey = redisKeys.enqueued(plan.buildId);
+  const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0 };
+  const progress: ProduceProgress = { messagesSeen: 0, totalMessages: plan.totalMessages, triplesSeen: 0, totalTriples: plan.totalTriples, enqueued: 0 };
+  let chunk: Message[] = [];
+
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const known = await redis.smismember(enqueuedKey, ...chunk.map((m) => m.jobId));
+    const fresh = chunk.filter((_, i) => known[i] === 0);
+    result.alreadyEnqueued += chunk.length - fresh.length;
+    // Queue first, then remember: a crash in between only makes a rerun re-add ids BullMQ still holds.
+    await addJobs(queue, fresh);
+    if (fresh.length > 0) await redis.sadd(enqueuedKey, ...fresh.map((m) => m.jobId));
+    result.enqueuedMessages += fresh.length;
+    result.enqueuedTriples += fresh.reduce((n, m) => n + m.payload.proxies.length, 0);
+    progress.enqueued = result.enqueuedMessages;
+    chunk = [];
+    opts.onProgress?.({ ...progress });
+  };
+
+  for (const { messages, triples, skipped } of expandMessages(plan, opts.baseTripleIds)) {
+    result.expected += triples;
+    result.skippedBase += skipped;
+    progress.triplesSeen += triples + skipped;
+    progress.messagesSeen += messages.length;
+    chunk.push(...messages);
+    if (chunk.length >= chunkSize) await flush();
+  }
+  await flush();
+  await markEnqueued(redis, plan.buildId, result.expected);
+  log.info({ ...result }, 'producer: build enqueued');
+  return result;
+}

@@ -1,0 +1,274 @@
+import { createHash } from 'crypto';
+import { readFileSync } from 'fs';
+import { dirname, extname, resolve } from 'path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { PROXIES, SPACES, SPACE_TASKS, TASKS, defaultBatchSize, proxiesForTask, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { Rng } from '../core/rng';
+import { searchSpace, type SearchSpace } from '../core/spaces';
+import type { DataSpec } from '../core/types';
+import { FormatError, InputError } from '../errors';
+import { BUILD_ID_PATTERN, DataSpecSchema } from '../queue/schema';
+import { CODE_VERSION } from '../version';
+
+/**
+ * The build spec: what a build computes. One zod schema; a JSON or YAML file. Everything is
+ * validated (architectures parsed, files read) before anything is enqueued.
+ */
+const ArchFileSchema = z.object({ file: z.string().min(1) }).strict();
+const ArchSourceSchema = z.union([
+  z.literal('all'),
+  ArchFileSchema,
+  z
+    .object({
+      /** How many distinct architectures to draw. */
+      sample: z.number().int().positive(),
+      seed: z.number().int().nonnegative().default(0),
+      /** What to draw from: the whole space (default) or a NASLib archs file. */
+      from: z.union([z.literal('all'), ArchFileSchema]).default('all'),
+    })
+    .strict(),
+  z.array(z.string().min(1)).min(1),
+]);
+export type ArchSource = z.infer<typeof ArchSourceSchema>;
+
+export const BuildSpecSchema = z
+  .object({
+    dataset: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, "_", "." and "-", starting with a letter or digit'),
+    spaces: z.array(z.enum(SPACES)).min(1),
+    /** `all`: every task the paper evaluates on each space. */
+    tasks: z.union([z.literal('all'), z.array(z.enum(TASKS)).min(1)]),
+    /** `all`: the paper's proxies for each task (epe_nas is undefined on Taskonomy tasks). */
+    proxies: z.union([z.literal('all'), z.array(z.enum(PROXIES)).min(1)]),
+    /** One source for every space, or one per space. */
+    archs: z.union([ArchSourceSchema, z.partialRecord(z.enum(SPACES), ArchSourceSchema)]),
+    seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
+    /** The paper's rule (64; 32 on Taskonomy) unless overridden for all tasks or per task. */
+    batchSize: z
+      .object({
+        default: z.number().int().positive().optional(),
+        tasks: z.partialRecord(z.enum(TASKS), z.number().int().positive()).optional(),
+      })
+      .strict()
+      .default({}),
+    /** A published version of `dataset` whose rows this build keeps; only missing triples are computed. */
+    baseVersion: z.string().min(1).optional(),
+    data: DataSpecSchema.default({ source: 'synthetic' }),
+    /** `arch-task`: one message per (arch, task, seed) carrying its proxies; `triple`: one triple per message. */
+    packing: z.enum(['arch-task', 'triple']).default('arch-task'),
+    /** Fixed build id; default: derived from the spec, so the same spec is the same build. */
+    buildId: z.string().regex(BUILD_ID_PATTERN).optional(),
+  })
+  .strict();
+
+export type BuildSpec = z.infer<typeof BuildSpecSchema>;
+
+/** Architectures of one space, read lazily: `all` of NB201 is never materialised as triples. */
+export interface ArchList {
+  count: number;
+  /** Canonical architecture strings (the space's own format). */
+  iterate(): Iterable<string>;
+}
+
+export interface PlannedSpace {
+  space: SpaceName;
+  tasks: TaskName[];
+  archs: ArchList;
+}
+
+/** A validated spec, its inputs resolved: what the producer expands. */
+export interface BuildPlan {
+  spec: BuildSpec;
+  buildId: string;
+  codeVersion: string;
+  spaces: PlannedSpace[];
+  data: DataSpec;
+  /** Triples before skipping what the base version holds. */
+  totalTriples: number;
+  /** Messages before skipping. */
+  totalMessages: number;
+}
+
+export function proxiesOf(spec: BuildSpec, task: TaskName): ProxyName[] {
+  const wanted = spec.proxies === 'all' ? PROXIES : spec.proxies;
+  const defined = new Set(proxiesForTask(task));
+  return PROXIES.filter((p) => wanted.includes(p) && defined.has(p));
+}
+
+export function batchSizeOf(spec: BuildSpec, task: TaskName): number {
+  return spec.batchSize.tasks?.[task] ?? spec.batchSize.default ?? defaultBatchSize(task);
+}
+
+/** Read a spec file (.json, .yaml or .yml) and resolve it into a plan; relative paths are from the file's folder. */
+export function loadBuildPlan(file: string, overrides: { buildId?: string; packing?: BuildSpec['packing'] } = {}): BuildPlan {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError('--spec', file, `a readable JSON or YAML file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const ext = extname(file).toLowerCase();
+  let raw: unknown;
+  try {
+    raw = ext === '.yaml' || ext === '.yml' ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new FormatError(file, `not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    raw = { ...(raw as object), ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  }
+  return planBuild(raw, dirname(resolve(file)));
+}
+
+/** Validate a spec object and resolve it into a plan. Every error names the spec field. */
+export function planBuild(raw: unknown, baseDir: string): BuildPlan {
+  const parsed = BuildSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InputError(`spec ${fieldName(issue.path)}`, valueAt(raw, issue.path), issue.message);
+  }
+  const spec = parsed.data;
+  const hash = createHash('sha256').update(JSON.stringify([CODE_VERSION, canonical(spec)]));
+  const spaces: PlannedSpace[] = spec.spaces.map((space, i) => {
+    let impl: SearchSpace;
+    try {
+      impl = searchSpace(space);
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(`spec spaces[${i}]`, space, err.expected);
+      throw err;
+    }
+    const tasks: TaskName[] = spec.tasks === 'all' ? [...SPACE_TASKS[space]] : spec.tasks;
+    tasks.forEach((task, j) => {
+      if (!SPACE_TASKS[space].includes(task)) throw new InputError(`spec tasks[${j}]`, task, `valid for ${space}: ${SPACE_TASKS[space].join(', ')}`);
+    });
+    const perSpace = isArchSource(spec.archs) ? undefined : spec.archs[space];
+    const source = isArchSource(spec.archs) ? spec.archs : perSpace;
+    const field = isArchSource(spec.archs) ? 'spec archs' : `spec archs.${space}`;
+    if (source === undefined) throw new InputError(field, undefined, 'an architecture source for every space in spaces');
+    const archs = resolveArchs(impl, source, field, baseDir, hash);
+    return { space, tasks, archs };
+  });
+  let totalTriples = 0;
+  let totalMessages = 0;
+  for (const s of spaces) {
+    for (const task of s.tasks) {
+      const n = proxiesOf(spec, task).length;
+      totalTriples += s.archs.count * spec.seeds.length * n;
+      totalMessages += s.archs.count * spec.seeds.length * (spec.packing === 'triple' ? n : n > 0 ? 1 : 0);
+    }
+  }
+  if (totalTriples === 0) throw new InputError('spec proxies', spec.proxies, 'at least one proxy defined on the tasks');
+  const buildId = spec.buildId ?? `${spec.dataset}-${hash.digest('hex').slice(0, 12)}`;
+  return { spec, buildId, codeVersion: CODE_VERSION, spaces, data: spec.data, totalTriples, totalMessages };
+}
+
+function isArchSource(a: BuildSpec['archs']): a is ArchSource {
+  return a === 'all' || Array.isArray(a) || 'file' in a || 'sample' in a;
+}
+
+function resolveArchs(space: SearchSpace, source: ArchSource, field: string, baseDir: string, hash: ReturnType<typeof createHash>): ArchList {
+  if (source === 'all') return enumerated(space, field);
+  if (Array.isArray(source)) {
+    const archs = source.map((a, i) => space.format(space.parse(a, `${field}[${i}]`)));
+    return listOf(unique(archs, field));
+  }
+  if ('file' in source) return listOf(readArchFile(space, source.file, `${field}.file`, baseDir, hash));
+  // A seeded sample without replacement: pick indices, then walk the source once keeping them.
+  const from = source.from === 'all' ? enumerated(space, `${field}.from`) : listOf(readArchFile(space, source.from.file, `${field}.from.file`, baseDir, hash));
+  if (source.sample > from.count) throw new InputError(`${field}.sample`, source.sample, `at most ${from.count} (the architectures available)`);
+  const picked = sampleIndices(from.count, source.sample, new Rng(source.seed).fork('arch-sample'));
+  return {
+    count: source.sample,
+    *iterate() {
+      let i = 0;
+      for (const arch of from.iterate()) if (picked.has(i++)) yield arch;
+    },
+  };
+}
+
+function enumerated(space: SearchSpace, field: string): ArchList {
+  const enumerate = space.enumerate?.bind(space);
+  if (!enumerate || space.size === undefined) {
+    throw new InputError(field, 'all', `${space.name} cannot be enumerated: give a NASLib archs file, a list, or a sample from a file`);
+  }
+  return { count: space.size, iterate: () => enumerate() };
+}
+
+function listOf(archs: string[]): ArchList {
+  return { count: archs.length, iterate: () => archs };
+}
+
+/** A NASLib `archs_<space>.json`: {"0": "(…)", "1": …}; every entry parsed now. */
+function readArchFile(space: SearchSpace, file: string, field: string, baseDir: string, hash: ReturnType<typeof createHash>): string[] {
+  const path = resolve(baseDir, file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InputError(field, file, `a readable NASLib archs json file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  // The file's content is part of the build's identity: the same spec over a changed file is another build.
+  hash.update(createHash('sha256').update(text).digest('hex'));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new FormatError(path, `not valid JSON: ${(err as Error).message}`);
+  }
+  const entries: unknown[] = Array.isArray(json) ? json : json && typeof json === 'object' ? Object.values(json) : [];
+  if (entries.length === 0) throw new FormatError(path, 'expected a NASLib archs file: a non-empty {"0": "<arch>", …} object or a list');
+  const keys = Array.isArray(json) ? entries.map((_, i) => String(i)) : Object.keys(json as object);
+  const archs = entries.map((a, i) => {
+    if (typeof a !== 'string') throw new FormatError(path, `entry ${JSON.stringify(keys[i])} is not a string`);
+    try {
+      return space.format(space.parse(a, `${file} entry ${JSON.stringify(keys[i])}`));
+    } catch (err) {
+      if (err instanceof InputError) throw new FormatError(path, err.message);
+      throw err;
+    }
+  });
+  return unique(archs, field);
+}
+
+function unique(archs: string[], field: string): string[] {
+  const seen = new Set<string>();
+  for (const a of archs) {
+    if (seen.has(a)) throw new InputError(field, a, 'each architecture once');
+    seen.add(a);
+  }
+  return archs;
+}
+
+/** k distinct indices in [0, n): Floyd's algorithm, k draws whatever n is. */
+function sampleIndices(n: number, k: number, rng: Rng): Set<number> {
+  const picked = new Set<number>();
+  for (let j = n - k; j < n; j++) {
+    const t = rng.int(j + 1);
+    picked.add(picked.has(t) ? j : t);
+  }
+  return picked;
+}
+
+function fieldName(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  return s || '(root)';
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** JSON with sorted object keys: the same spec always hashes the same. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)]));
+  }
+  return v;
+}
