@@ -124,7 +124,7 @@ export function loadBuildPlan(file: string, overrides: { buildId?: string; packi
 export function planBuild(raw: unknown, baseDir: string): BuildPlan {
   const parsed = BuildSpecSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = deepestIssue(parsed.error.issues[0]!, []);
     throw new InputError(`spec ${fieldName(issue.path)}`, valueAt(raw, issue.path), issue.message);
   }
   const spec = parsed.data;
@@ -247,6 +247,20 @@ function sampleIndices(n: number, k: number, rng: Rng): Set<number> {
     picked.add(picked.has(t) ? j : t);
   }
   return picked;
+}
+
+/** Of a union's failed branches, the issue that got furthest into the value: it names the real culprit. */
+function deepestIssue(issue: z.core.$ZodIssue, base: PropertyKey[]): { path: PropertyKey[]; message: string } {
+  const here = { path: [...base, ...issue.path], message: issue.message };
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return here;
+  let best: { path: PropertyKey[]; message: string } | undefined;
+  for (const branch of issue.errors) {
+    for (const inner of branch) {
+      const d = deepestIssue(inner, here.path);
+      if (!best || d.path.length > best.path.length) best = d;
+    }
+  }
+  return best ?? here;
 }
 
 function fieldName(path: readonly PropertyKey[]): string {
