@@ -1,0 +1,107 @@
+/**
+ * Correlation statistics of the paper's analyses, as NASLib computes them (scipy/pandas):
+ * Spearman = Pearson of average ranks (ties share the mean of the ranks they span), Pearson =
+ * product-moment correlation. A value is present iff it is a finite number; a pair with a missing
+ * side is dropped (pandas' pairwise-complete rule). The −1e8 NaN/inf sentinels of NASLib's
+ * post-processing are finite, so they stay in as (very low) values, exactly as in the paper's runs.
+ */
+
+/** A correlation and the number of complete pairs it was computed from. NaN when undefined. */
+export interface Correlation {
+  value: number;
+  n: number;
+}
+
+/** 1-based ranks of `values` (all finite); tied values get the average of the ranks they span. */
+export function averageRanks(values: ArrayLike<number>): Float64Array {
+  const n = values.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => values[a]! - values[b]!);
+  const ranks = new Float64Array(n);
+  let start = 0;
+  while (start < n) {
+    let end = start + 1;
+    const v = values[order[start]!]!;
+    while (end < n && values[order[end]!]! === v) end++;
+    // Positions start..end-1 hold ranks start+1..end; their mean is (start+1+end)/2.
+    const rank = (start + 1 + end) / 2;
+    for (let k = start; k < end; k++) ranks[order[k]!] = rank;
+    start = end;
+  }
+  return ranks;
+}
+
+/** Pearson correlation of two equally long, complete samples; NaN if n < 2 or a sample is constant. */
+export function pearsonComplete(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const n = x.length;
+  if (n !== y.length) throw new RangeError(`pearson needs equal lengths, got ${n} and ${y.length}`);
+  if (n < 2) return NaN;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i]!;
+    my += y[i]!;
+  }
+  mx /= n;
+  my /= n;
+  // Two passes (centre first): the −1e8 sentinels next to O(1) scores would ruin one-pass sums.
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i]! - mx;
+    const dy = y[i]! - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  if (sxx === 0 || syy === 0) return NaN;
+  const r = sxy / Math.sqrt(sxx * syy);
+  return Math.max(-1, Math.min(1, r));
+}
+
+/** The complete pairs of x and y (both values finite), as two new arrays. */
+export function completePairs(x: ArrayLike<number>, y: ArrayLike<number>): [Float64Array, Float64Array] {
+  if (x.length !== y.length) throw new RangeError(`paired samples need equal lengths, got ${x.length} and ${y.length}`);
+  let n = 0;
+  for (let i = 0; i < x.length; i++) if (Number.isFinite(x[i]) && Number.isFinite(y[i])) n++;
+  const xs = new Float64Array(n);
+  const ys = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isFinite(x[i]) && Number.isFinite(y[i])) {
+      xs[k] = x[i]!;
+      ys[k] = y[i]!;
+      k++;
+    }
+  }
+  return [xs, ys];
+}
+
+/** Pearson correlation over the complete pairs of x and y. */
+export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
+  const [xs, ys] = completePairs(x, y);
+  return { value: pearsonComplete(xs, ys), n: xs.length };
+}
+
+/** Spearman rank correlation over the complete pairs of x and y (Pearson of average ranks). */
+export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
+  const [xs, ys] = completePairs(x, y);
+  if (xs.length < 2) return { value: NaN, n: xs.length };
+  return { value: pearsonComplete(averageRanks(xs), averageRanks(ys)), n: xs.length };
+}
+
+/** Mean of the finite values; NaN if there are none. */
+export function finiteMean(values: ArrayLike<number>): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isFinite(v)) {
+      sum += v;
+      n++;
+    }
+  }
+  return n === 0 ? NaN : sum / n;
+}
