@@ -1,0 +1,45 @@
+import { rowPrecedes, type ResultRow } from './rows';
+
+/** A cell is one (space, task, arch, proxy): the thing a score answers. */
+export function cellKey(r: Pick<ResultRow, 'space' | 'task' | 'arch' | 'proxy'>): string {
+  return `${r.space}\u0000${r.task}\u0000${r.arch}\u0000${r.proxy}`;
+}
+
+/**
+ * Later rows with the same triple id replace earlier ones (a retried triple), keeping the
+ * position of the first occurrence so files stay in a stable order.
+ */
+export function dedupeByTripleId<T extends ResultRow>(rows: Iterable<T>): T[] {
+  const index = new Map<string, number>();
+  const out: T[] = [];
+  for (const r of rows) {
+    const at = index.get(r.tripleId);
+    if (at === undefined) {
+      index.set(r.tripleId, out.length);
+      out.push(r);
+    } else {
+      out[at] = r;
+    }
+  }
+  return out;
+}
+
+/**
+ * The row that stands for each cell, in first-seen order: among `ok` rows the one `rowPrecedes`
+ * picks; a cell with no `ok` row is represented by its last failed row (the latest reason).
+ */
+export function effectiveRows<T extends ResultRow>(rows: Iterable<T>): Map<string, T> {
+  const cells = new Map<string, T>();
+  for (const r of rows) {
+    const key = cellKey(r);
+    const cur = cells.get(key);
+    if (!cur) {
+      cells.set(key, r);
+    } else if (r.status === 'ok') {
+      if (cur.status !== 'ok' || rowPrecedes(r, cur)) cells.set(key, r);
+    } else if (cur.status !== 'ok') {
+      cells.set(key, r);
+    }
+  }
+  return cells;
+}
