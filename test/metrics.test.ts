@@ -35,7 +35,7 @@ describe('metrics server', () => {
     // Job 1: one (arch, task) message with two proxies; job 2: one failed triple.
     metrics.tripleDone({ space: 'nasbench201', task: 'cifar10', proxy: 'synflow', seconds: 0.7 });
     metrics.tripleDone({ space: 'nasbench201', task: 'cifar10', proxy: 'jacov', seconds: 3 });
-    metrics.tripleFailed({ space: 'transbench101_micro', task: 'jigsaw', proxy: 'grasp', reason: 'oom: needed 6442450944 bytes, budget 3221225472' });
+    metrics.tripleFailed({ space: 'transbench101_micro', task: 'jigsaw', proxy: 'grasp', reason: 'out of memory: needs an estimated 6144 MB > heavy budget 3072 MB' });
     metrics.setLastPublished('zc-nb201', 'v1');
     metrics.setLastPublished('zc-nb201', 'v2');
 
@@ -45,7 +45,7 @@ describe('metrics server', () => {
 
     expect(sample(body, 'zcbench_triples_done_total', { space: 'nasbench201', task: 'cifar10', proxy: 'synflow' })).toBe(1);
     expect(sample(body, 'zcbench_triples_done_total', { space: 'nasbench201', task: 'cifar10', proxy: 'jacov' })).toBe(1);
-    expect(sample(body, 'zcbench_triples_failed_total', { space: 'transbench101_micro', task: 'jigsaw', proxy: 'grasp', reason: 'oom' })).toBe(1);
+    expect(sample(body, 'zcbench_triples_failed_total', { space: 'transbench101_micro', task: 'jigsaw', proxy: 'grasp', reason: 'out_of_memory' })).toBe(1);
 
     // Histogram per proxy: 0.7 s falls in le=1 but not le=0.5; 3 s only from le=5 up.
     expect(sample(body, 'zcbench_triple_duration_seconds_bucket', { proxy: 'synflow', le: '0.5' })).toBe(0);
@@ -113,8 +113,10 @@ describe('metrics server', () => {
   });
 
   test('failure reasons are reduced to a short class', () => {
-    expect(reasonClass('oom: killed')).toBe('oom');
-    expect(reasonClass('ResourceError: needs 7 GiB')).toBe('resourceerror');
+    expect(reasonClass('out of memory: killed')).toBe('out_of_memory');
+    expect(reasonClass('out of memory on the heavy pool at batch size 16: OOM')).toBe('out_of_memory_on_the_heavy_pool_at_batch_size');
+    expect(reasonClass('failed after 4 attempts: ECONNRESET')).toBe('failed_after_attempts');
+    expect(reasonClass('invalid input: arch "x"')).toBe('invalid_input');
     expect(reasonClass('  ')).toBe('unknown');
   });
 

@@ -56,12 +56,14 @@ export const METRIC_NAMES = {
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 /**
- * Failure reasons become a label, so they must stay few: keep the leading word of the reason
- * ("oom: needed 5 GiB" → "oom", "ResourceError: ..." → "resourceerror").
+ * Failure reasons become a label, so they must stay few: keep the words before the first ':' and
+ * drop numbers ("out of memory on the heavy pool at batch size 16: ..." →
+ * "out_of_memory_on_the_heavy_pool_at_batch_size", "failed after 4 attempts: ..." → "failed_after_attempts").
  */
 export function reasonClass(reason: string): string {
-  const m = /^[\s"']*([A-Za-z0-9_.-]{1,48})/.exec(reason);
-  return m ? m[1]!.toLowerCase() : 'unknown';
+  const head = reason.split(':')[0]!.toLowerCase().replace(/[0-9]+/g, ' ');
+  const words = head.replace(/[^a-z]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64).replace(/_+$/, '');
+  return words || 'unknown';
 }
 
 export function createMetrics(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}): Metrics {
