@@ -26,7 +26,7 @@ type Nested = number | Nested[];
 function parseNested(text: string): Nested | undefined {
   let pos = 0;
   const skipSpace = () => {
-    while (pos < text.length && /\s/.test(text[pos]!)) pos++;
+    while (pos < text.length && (text.charCodeAt(pos) === 32 || text.charCodeAt(pos) === 9 || text.charCodeAt(pos) === 10 || text.charCodeAt(pos) === 13)) pos++;
   };
   const value = (): Nested | undefined => {
     skipSpace();
@@ -61,10 +61,10 @@ function parseNested(text: string): Nested | undefined {
         return undefined;
       }
     }
-    const m = /^\d+/.exec(text.slice(pos));
-    if (!m) return undefined;
-    pos += m[0].length;
-    return Number(m[0]);
+    const start = pos;
+    let n = 0;
+    while (pos < text.length && text.charCodeAt(pos) >= 48 && text.charCodeAt(pos) <= 57) n = n * 10 + (text.charCodeAt(pos++) - 48);
+    return pos > start ? n : undefined;
   };
   const result = value();
   skipSpace();

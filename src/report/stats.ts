@@ -15,19 +15,27 @@ export interface Correlation {
 /** 1-based ranks of `values` (all finite); tied values get the average of the ranks they span. */
 export function averageRanks(values: ArrayLike<number>): Float64Array {
   const n = values.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => values[a]! - values[b]!);
+  // A native numeric sort of the values, then binary search: value v occupies the sorted
+  // positions lo..hi−1 (0-based), i.e. ranks lo+1..hi, whose mean is (lo + 1 + hi) / 2.
+  const sorted = Float64Array.from(values).sort();
   const ranks = new Float64Array(n);
-  let start = 0;
-  while (start < n) {
-    let end = start + 1;
-    const v = values[order[start]!]!;
-    while (end < n && values[order[end]!]! === v) end++;
-    // Positions start..end-1 hold ranks start+1..end; their mean is (start+1+end)/2.
-    const rank = (start + 1 + end) / 2;
-    for (let k = start; k < end; k++) ranks[order[k]!] = rank;
-    start = end;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    hi = n;
+    while (end < hi) {
+      const mid = (end + hi) >>> 1;
+      if (sorted[mid]! <= v) end = mid + 1;
+      else hi = mid;
+    }
+    ranks[i] = (lo + 1 + end) / 2;
   }
   return ranks;
 }
