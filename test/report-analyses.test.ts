@@ -78,6 +78,16 @@ describe('analyses over rows', () => {
     expect(counts.rowsWithoutGroundTruth).toBe(20 * 2 * 4 - results.filter((r) => r.status === 'failed' && !truth.some((t) => t.arch === r.arch && t.task === r.task)).length);
   });
 
+  it('uses the smallest seed of a triple; a repeated triple id (a retry) replaces the earlier row', () => {
+    const base = results.find((r) => r.proxy === 'snip' && r.status === 'ok' && truth.some((t) => t.arch === r.arch && t.task === r.task))!;
+    const other = { ...base, tripleId: `${base.tripleId}/b`, seed: base.seed + 1, score: 1234 };
+    const retry = { ...base, score: 5678 };
+    const one = buildTaskScores([base, other, retry], truth).tasks.find((t) => t.task === base.task && t.space === base.space)!;
+    expect(one.scores.get('snip')![one.archs.indexOf(base.arch)]).toBe(5678);
+    const reversed = buildTaskScores([other, base], truth).tasks.find((t) => t.task === base.task && t.space === base.space)!;
+    expect(reversed.scores.get('snip')![reversed.archs.indexOf(base.arch)]).toBe(base.score);
+  });
+
   it('Spearman per proxy and task equals the independent reference to 1e-9', () => {
     expect(a.spearman.proxies).toEqual(PROXIES_USED);
     a.spearman.tasks.forEach((t, j) => {

@@ -1,5 +1,5 @@
 import { PROXIES, SPACES, SPACE_TASKS, TASKS, type ProxyName, type SpaceName, type TaskName } from '../core/names';
-import type { GroundTruthRow, ResultRow } from '../storage/rows';
+import { rowPrecedes, type GroundTruthRow, type ResultRow } from '../storage/rows';
 
 /**
  * One (space, task) of a dataset as the analyses see it: the architectures that have ground truth,
@@ -28,27 +28,17 @@ export interface TableCounts {
   supersededRows: number;
 }
 
-interface Chosen {
-  score: number;
-  seed: number;
-  batchSize: number;
-  tripleId: string;
-}
-
-/** Whether row a should be used instead of row b for the same (space, task, arch, proxy). */
-function precedes(a: Chosen, b: Chosen): boolean {
-  if (a.seed !== b.seed) return a.seed < b.seed;
-  if (a.batchSize !== b.batchSize) return a.batchSize < b.batchSize;
-  return a.tripleId < b.tripleId;
-}
+/** The row kept for one (space, task, arch, proxy). */
+type Chosen = Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'> & { score: number };
 
 const PROXY_INDEX = new Map<ProxyName, number>(PROXIES.map((p, i) => [p, i]));
 
 /**
  * Collects result and ground-truth rows in any order (streams of ~10^6 rows) into TaskScores.
  * Only `ok` rows count. If a dataset holds several `ok` rows for one (space, task, arch, proxy)
- * (other seeds or batch sizes), the one with the smallest (seed, batch size, triple id) is used:
- * one deterministic value per architecture, never an average that would mix in a −1e8 sentinel.
+ * (other seeds or batch sizes), storage's `rowPrecedes` picks the one used: one deterministic value
+ * per architecture, never an average that would mix in a −1e8 sentinel. A later row with the same
+ * triple id replaces the earlier one (a retried triple), as in storage's dedupeByTripleId.
  */
 export class ScoreTableBuilder {
   private readonly truth = new Map<string, Map<string, number>>();
@@ -93,7 +83,7 @@ export class ScoreTableBuilder {
       slots[proxyIndex] = candidate;
     } else {
       this.counts.supersededRows++;
-      if (precedes(candidate, current)) slots[proxyIndex] = candidate;
+      if (candidate.tripleId === current.tripleId || rowPrecedes(candidate, current)) slots[proxyIndex] = candidate;
     }
   }
 
