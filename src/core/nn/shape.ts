@@ -22,6 +22,8 @@ export class ShapeOps implements Ops<Shape> {
   /** Largest single activation (elements). */
   maxActivationElements = 0;
   featureShape: Shape | null = null;
+  /** Output shape of every conv/linear module (its last call), for fisher's probes. */
+  readonly layerShapes = new Map<string, Shape>();
 
   get flops(): number {
     let total = 0;
@@ -64,6 +66,7 @@ export class ShapeOps implements Ops<Shape> {
     const cout = spec.outChannels;
     let flops = k * k * c * (cout / groups) * ho * wo;
     if (spec.bias) flops += cout * ho * wo;
+    this.layerShapes.set(spec.name, [n, ho, wo, cout]);
     return this.module(spec.name, () => convParams(spec), flops, [n, ho, wo, cout]);
   }
 
@@ -101,6 +104,7 @@ export class ShapeOps implements Ops<Shape> {
 
   linear(x: Shape, spec: LinearSpec): Shape {
     if (x[1] !== spec.inFeatures) throw new Error(`${spec.name}: input has ${x[1]} features, linear expects ${spec.inFeatures}`);
+    this.layerShapes.set(spec.name, [x[0]!, spec.outFeatures]);
     return this.module(spec.name, () => linearParams(spec), spec.inFeatures * spec.outFeatures, [x[0]!, spec.outFeatures]);
   }
 

@@ -1,0 +1,57 @@
+import { computeProxies } from '../../core/compute';
+import { defaultBatchSize, parseProxyList, parseSpace, parseTask, type ProxyName } from '../../core/names';
+import type { ComputeResult, DataSpec } from '../../core/types';
+import { InputError } from '../../errors';
+import { optFlag, optInt, optString, parseArgs } from '../args';
+import type { Command } from '../command';
+
+const OPTIONS = [
+  { name: 'space', value: true, description: 'search space (nasbench201, ...)' },
+  { name: 'task', value: true, description: 'task (cifar10, cifar100, ImageNet16-120, ...)' },
+  { name: 'arch', value: true, description: 'architecture string as NASLib writes it, e.g. "(0, 2, 3, 2, 3, 1)"' },
+  { name: 'proxies', value: true, description: '"all" (default) or a comma-separated list' },
+  { name: 'seed', value: true, description: 'seed of weights, minibatch and random draws (default 0)' },
+  { name: 'batch-size', value: true, description: 'minibatch size (default 64; 32 for Taskonomy tasks)' },
+  { name: 'data', value: true, description: '"synthetic" (default) or a path to CIFAR binary / .npy data' },
+  { name: 'json', value: false, description: 'print one JSON object instead of a table' },
+] as const;
+
+function required(value: string | undefined, name: string, expected: string): string {
+  if (value === undefined) throw new InputError(`--${name}`, undefined, expected);
+  return value;
+}
+
+function table(result: ComputeResult): string {
+  const lines = [
+    `${result.space} ${result.task} ${result.arch}  seed ${result.seed}  batch ${result.batchSize}  backend ${result.backend}`,
+    `data: ${result.data.source}${result.data.sha256 ? ` (sha256 ${result.data.sha256.slice(0, 16)}…)` : ''}`,
+    '',
+    `${'proxy'.padEnd(10)} ${'score'.padStart(22)} ${'time (s)'.padStart(10)}`,
+  ];
+  for (const [name, r] of Object.entries(result.results)) {
+    lines.push(`${name.padEnd(10)} ${String(r!.score).padStart(22)} ${r!.time.toFixed(3).padStart(10)}`);
+  }
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  name: 'compute',
+  summary: 'compute zero-cost proxies of one architecture on one task',
+  usage: 'zcbench compute --space S --task T --arch A [--proxies all|a,b] [--seed N] [--batch-size N] [--data synthetic|PATH] [--json]',
+  options: [...OPTIONS],
+  async run(argv) {
+    const args = parseArgs(argv, [...OPTIONS]);
+    if (args.positionals.length > 0) throw new InputError('argument', args.positionals[0], 'compute takes only --options');
+    const space = parseSpace(required(optString(args, 'space'), 'space', 'a search space, e.g. nasbench201'), '--space');
+    const task = parseTask(required(optString(args, 'task'), 'task', 'a task, e.g. cifar10'), space, '--task');
+    const arch = required(optString(args, 'arch'), 'arch', 'an architecture string, e.g. "(0, 2, 3, 2, 3, 1)"');
+    const proxies: ProxyName[] = parseProxyList(optString(args, 'proxies') ?? 'all', task, '--proxies');
+    const seed = optInt(args, 'seed', 0) ?? 0;
+    const batchSize = optInt(args, 'batch-size', 1) ?? defaultBatchSize(task);
+    const dataArg = optString(args, 'data') ?? 'synthetic';
+    const data: DataSpec = dataArg === 'synthetic' ? { source: 'synthetic' } : { source: 'path', path: dataArg };
+    const result = await computeProxies({ space, task, arch, proxies, seed, batchSize, data });
+    process.stdout.write((optFlag(args, 'json') ? JSON.stringify(result) : table(result)) + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,122 @@
+import { InputError } from '../errors';
+import { initBackend, activeBackend, tf } from './backend';
+import { loadMinibatch } from './data';
+import { evaluateProxies, passClosure } from './evaluate';
+import { targetTensor } from './loss';
+import { SPACE_TASKS, type ProxyName } from './names';
+import { initialValues } from './nn/init';
+import type { NetworkDef } from './nn/ops';
+import type { ParamSpec } from './nn/params';
+import { traceShapes, type ShapeOps } from './nn/shape';
+import type { ZenDraws } from './passes';
+import { PROXY_DEFINITIONS } from './proxies';
+import { Rng } from './rng';
+import { searchSpace } from './spaces';
+import { taskSpec } from './tasks';
+import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
+
+/** Validate a request and build its network; InputError names the bad field. */
+export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonicalArch: string } {
+  const space = searchSpace(req.space);
+  if (!SPACE_TASKS[req.space].includes(req.task)) {
+    throw new InputError('task', req.task, `valid for ${req.space}: ${SPACE_TASKS[req.space].join(', ')}`);
+  }
+  if (!Number.isSafeInteger(req.batchSize) || req.batchSize < 1) throw new InputError('batch size', req.batchSize, 'an integer ≥ 1');
+  if (!Number.isSafeInteger(req.seed)) throw new InputError('seed', req.seed, 'an integer');
+  if (req.proxies.length === 0) throw new InputError('proxies', req.proxies, 'at least one proxy');
+  for (const p of req.proxies) if (!(p in PROXY_DEFINITIONS)) throw new InputError('proxy', p, `valid: ${Object.keys(PROXY_DEFINITIONS).join(', ')}`);
+  const arch = space.parse(req.arch, 'arch');
+  return { net: space.network(arch, taskSpec(req.task)), canonicalArch: space.format(arch) };
+}
+
+/** Initial weights as tensors, from the one seeded RNG (stream `init/<name>` per parameter). */
+export function initialWeights(params: ParamSpec[], rule: NetworkDef['init'], rng: Rng): Map<string, tf.Tensor> {
+  return new Map(params.map((p) => [p.name, tf.tensor(initialValues(p, rule, rng), p.shape)]));
+}
+
+/** zen's draws: N(0,1) conv/linear weights, then its Gaussian input and mixup noise, each its own stream. */
+export function drawZen(trace: ShapeOps, inputShape: number[], rng: Rng): ZenDraws {
+  const weights = new Map<string, tf.Tensor>();
+  for (const p of trace.params) {
+    if (!p.prunable) continue;
+    const values = rng.fork(`zen/weight/${p.name}`).fillNormal(new Float32Array(p.shape.reduce((a, b) => a * b, 1)));
+    weights.set(p.name, tf.tensor(values, p.shape));
+  }
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  const input = tf.tensor(rng.fork('zen/input').fillNormal(new Float32Array(size)), inputShape);
+  const noise = tf.tensor(rng.fork('zen/noise').fillNormal(new Float32Array(size)), inputShape);
+  return { weights, input, noise };
+}
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/**
+ * The core's entry point: build the network of (space, task, arch) once, draw its weights and one
+ * minibatch from the seed, and compute every requested proxy, sharing passes between them.
+ */
+export async function computeProxies(req: ComputeRequest): Promise<ComputeResult> {
+  const { net, canonicalArch } = resolveRequest(req);
+  await initBackend();
+  const task = taskSpec(req.task);
+  const rng = new Rng(req.seed);
+  const needed = passClosure(req.proxies.flatMap((p) => PROXY_DEFINITIONS[p].passes));
+  const needsTensors = [...needed].some((p) => p !== 'build') || req.proxies.includes('l2_norm');
+
+  let t = process.hrtime.bigint();
+  const trace = traceShapes(net, 1);
+  const weights = needsTensors ? initialWeights(trace.params, net.init, rng) : new Map<string, tf.Tensor>();
+  const buildSeconds = seconds(t);
+
+  // params/flops/l2_norm read no data: no minibatch is loaded for them.
+  t = process.hrtime.bigint();
+  const needsData = needed.has('data') || needed.has('zen');
+  const batch = needsData ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
+  const dataLoadSeconds = seconds(t);
+
+  const owned: tf.Tensor[] = [...weights.values()];
+  let zenDraws: ZenDraws | null = null;
+  try {
+    t = process.hrtime.bigint();
+    const x = batch ? tf.tensor(batch.inputs, batch.inputShape) : tf.zeros([1, ...net.inputShape]);
+    const target = batch ? targetTensor(batch.target, task.outputs) : { kind: 'dense' as const, values: tf.zeros([1, task.outputs]) };
+    owned.push(x, target.values);
+    const dataSeconds = dataLoadSeconds + seconds(t);
+    const values = evaluateProxies(
+      {
+        net,
+        loss: task.loss,
+        outputs: task.outputs,
+        trace,
+        weights,
+        x,
+        target,
+        zenDraws: () => (zenDraws = drawZen(trace, x.shape, rng)),
+        buildSeconds,
+        dataSeconds,
+      },
+      req.proxies,
+    );
+    const results: Partial<Record<ProxyName, ProxyResult>> = {};
+    for (const p of req.proxies) results[p] = { score: values[p]!.score, time: values[p]!.time };
+    return {
+      space: req.space,
+      task: req.task,
+      arch: canonicalArch,
+      seed: req.seed,
+      batchSize: req.batchSize,
+      backend: activeBackend(),
+      data: batch ? { source: batch.source, sha256: batch.sha256 } : { source: 'none', sha256: '' },
+      results,
+    };
+  } finally {
+    for (const tensor of owned) tensor.dispose();
+    if (zenDraws) {
+      const z = zenDraws as ZenDraws;
+      for (const w of z.weights.values()) w.dispose();
+      z.input.dispose();
+      z.noise.dispose();
+    }
+  }
+}

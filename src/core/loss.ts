@@ -1,0 +1,65 @@
+import { tf } from './backend';
+import type { LossKind } from './tasks';
+import type { Target } from './types';
+
+/** A target as tensors: one-hot / soft class matrices, or dense regression values. */
+export interface TargetTensor {
+  kind: Target['kind'];
+  /** [B, K] one-hot or probabilities; [B, H, W, K] one-hot per pixel; dense values as shaped. */
+  values: tf.Tensor;
+  /** Integer class per sample (epe_nas groups rows by it), when the target has classes. */
+  classes?: Int32Array;
+}
+
+export function targetTensor(target: Target, outputs: number): TargetTensor {
+  switch (target.kind) {
+    case 'class':
+      return { kind: 'class', values: oneHotFloat(tf.tensor1d(target.labels, 'int32'), outputs), classes: target.labels };
+    case 'soft': {
+      const values = tf.tensor2d(target.probs, [target.probs.length / target.classes, target.classes]);
+      return { kind: 'soft', values, classes: argmaxRows(target.probs, target.classes) };
+    }
+    case 'pixel_class':
+      return { kind: 'pixel_class', values: oneHotFloat(tf.tensor(target.labels, target.shape, 'int32'), outputs) };
+    case 'dense':
+      return { kind: 'dense', values: tf.tensor(target.values, target.shape) };
+  }
+}
+
+/** One-hot in float32. (wasm's OneHot with dtype float32 writes integer bit patterns: cast instead.) */
+function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
+  return tf.tidy(() => tf.cast(tf.oneHot(indices, depth), 'float32'));
+}
+
+function argmaxRows(values: Float32Array, width: number): Int32Array {
+  const rows = values.length / width;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < width; c++) if (values[r * width + c]! > values[r * width + best]!) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** The task's loss, always a mean (docs/proxies.md §0). */
+export function taskLoss(kind: LossKind, output: tf.Tensor, target: TargetTensor): tf.Scalar {
+  const axis = output.rank - 1;
+  switch (kind) {
+    case 'ce':
+    case 'pixel_ce': {
+      // mean over samples (and pixels) of logsumexp(z) − z_t
+      const lse = tf.logSumExp(output, axis);
+      const picked = tf.sum(tf.mul(output, target.values), axis);
+      return tf.mean(tf.sub(lse, picked));
+    }
+    case 'soft_ce': {
+      const p = tf.softmax(output, axis);
+      return tf.mean(tf.neg(tf.sum(tf.mul(target.values, tf.log(tf.add(p, 1e-5))), axis)));
+    }
+    case 'l1':
+      return tf.mean(tf.abs(tf.sub(output, target.values)));
+    case 'mse':
+      return tf.mean(tf.square(tf.sub(output, target.values)));
+  }
+}

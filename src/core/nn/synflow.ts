@@ -1,0 +1,96 @@
+import { tf } from '../backend';
+import { avgPoolExcludePad } from './pool';
+import type { BatchNormSpec, ConvSpec, LinearSpec, Ops, PoolSpec } from './ops';
+
+/**
+ * A float32 tensor with a scale exponent: the true value is `t · exp(logScale)`. synflow's
+ * activations grow by orders of magnitude per layer (ln R reaches 165) and overflow float32;
+ * renormalising after every conv/linear keeps `t` near 1 while `logScale` carries the magnitude.
+ */
+export interface ScaledTensor {
+  t: tf.Tensor;
+  logScale: number;
+}
+
+/**
+ * synflow's network: every parameter replaced by its absolute value, batch norm removed (identity),
+ * all activations non-negative. Adds zero probes at each prunable layer's raw output so that
+ * ∂R̂/∂Â_l is available, and records Â_l − b̂_l (the layer output without its bias): by
+ * Σ_i W_i ∂R/∂W_i = Σ δ_l ⊙ (A_l − b_l), that is all the score needs.
+ */
+export class SynflowOps implements Ops<ScaledTensor> {
+  /** Per prunable module: its output without bias, in the scale of its input. */
+  readonly withoutBias = new Map<string, tf.Tensor>();
+
+  constructor(
+    private readonly absParams: (name: string) => tf.Tensor,
+    private readonly probes: Map<string, tf.Tensor>,
+  ) {}
+
+  private finishLayer(name: string, noBias: tf.Tensor, bias: tf.Tensor | null, x: ScaledTensor): ScaledTensor {
+    this.withoutBias.set(name, tf.keep(noBias));
+    // An exact zero input (logScale −∞) is zero at any scale: continue at scale 0.
+    const inScale = Number.isFinite(x.logScale) ? x.logScale : 0;
+    // Bias in the input's units: |b| / exp(logScale).
+    let y = bias ? tf.add(noBias, tf.mul(bias, Math.exp(-inScale))) : noBias;
+    const probe = this.probes.get(name);
+    if (probe) y = tf.add(y, probe);
+    const max = tf.max(y).dataSync()[0]!;
+    if (!(max > 0)) return { t: y, logScale: inScale };
+    return { t: tf.div(y, max), logScale: inScale + Math.log(max) };
+  }
+
+  conv(x: ScaledTensor, spec: ConvSpec): ScaledTensor {
+    const p = spec.padding ?? 0;
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    const w = this.absParams(`${spec.name}.weight`) as tf.Tensor4D;
+    const input = x.t as tf.Tensor4D;
+    const y =
+      (spec.groups ?? 1) > 1
+        ? tf.depthwiseConv2d(input, w, spec.stride ?? 1, pad, 'NHWC', spec.dilation ?? 1)
+        : tf.conv2d(input, w, spec.stride ?? 1, pad, 'NHWC', spec.dilation ?? 1);
+    return this.finishLayer(spec.name, y, spec.bias ? this.absParams(`${spec.name}.bias`) : null, x);
+  }
+
+  batchNorm(x: ScaledTensor, _spec: BatchNormSpec): ScaledTensor {
+    return x;
+  }
+
+  relu(x: ScaledTensor): ScaledTensor {
+    return { t: tf.relu(x.t), logScale: x.logScale };
+  }
+
+  avgPool(x: ScaledTensor, spec: PoolSpec): ScaledTensor {
+    return { t: avgPoolExcludePad(x.t, spec), logScale: x.logScale };
+  }
+
+  maxPool(x: ScaledTensor, spec: PoolSpec): ScaledTensor {
+    return { t: tf.maxPool(x.t as tf.Tensor4D, spec.kernel, spec.stride, spec.padding), logScale: x.logScale };
+  }
+
+  globalAvgPool(x: ScaledTensor): ScaledTensor {
+    return { t: tf.mean(x.t, [1, 2]), logScale: x.logScale };
+  }
+
+  linear(x: ScaledTensor, spec: LinearSpec): ScaledTensor {
+    const y = tf.matMul(x.t as tf.Tensor2D, this.absParams(`${spec.name}.weight`) as tf.Tensor2D);
+    return this.finishLayer(spec.name, y, spec.bias !== false ? this.absParams(`${spec.name}.bias`) : null, x);
+  }
+
+  add(xs: ScaledTensor[]): ScaledTensor {
+    if (xs.length === 1) return xs[0]!;
+    // Align every branch to the largest scale; exact-zero branches (−∞) cannot set it.
+    const logScale = Math.max(...xs.map((x) => x.logScale));
+    if (logScale === -Infinity) return { t: tf.addN(xs.map((x) => x.t)), logScale };
+    const terms = xs.map((x) => (x.logScale === logScale ? x.t : tf.mul(x.t, Math.exp(x.logScale - logScale))));
+    return { t: tf.addN(terms), logScale };
+  }
+
+  zero(x: ScaledTensor): ScaledTensor {
+    return { t: tf.mul(x.t, 0), logScale: -Infinity };
+  }
+
+  feature(x: ScaledTensor): ScaledTensor {
+    return x;
+  }
+}

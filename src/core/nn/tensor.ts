@@ -1,0 +1,99 @@
+import { tf } from '../backend';
+import { avgPoolExcludePad } from './pool';
+import type { BatchNormSpec, ConvSpec, LinearSpec, Ops, PoolSpec } from './ops';
+
+type T = tf.Tensor;
+
+/** What a forward pass records for the proxies, beyond its output. */
+export interface ForwardHooks {
+  /** fisher: zero tensors added to each prunable layer's raw output, so ∂L/∂probe = ∂L/∂A_l. */
+  probes?: Map<string, T>;
+  /** fisher: raw outputs A_l (after the layer's own bias) by module name; kept alive for the caller. */
+  layerOutputs?: Map<string, T>;
+  /** nwot: called with every ReLU module's input. */
+  onReluInput?: (name: string, x: T) => void;
+  /** zen: called with every batch norm's biased batch variance [C] and the element count per channel. */
+  onBatchNormVariance?: (name: string, variance: T, count: number) => void;
+}
+
+/**
+ * Training-mode tensors: batch norm normalises with the batch's mean and biased variance (ε from the
+ * spec, 1e-5 by default) and gradients flow through those statistics, as NASLib's networks do.
+ * Parameters come from `params` by name, so the same forward runs on injected, initial or
+ * re-initialised weights, and inside tf.grads on the differentiated copies.
+ */
+export class TensorOps implements Ops<T> {
+  featureMap: T | null = null;
+
+  constructor(
+    private readonly params: (name: string) => T,
+    private readonly hooks: ForwardHooks = {},
+  ) {}
+
+  private layerOutput(name: string, raw: T): T {
+    this.hooks.layerOutputs?.set(name, tf.keep(raw));
+    const probe = this.hooks.probes?.get(name);
+    return probe ? tf.add(raw, probe) : raw;
+  }
+
+  conv(x: T, spec: ConvSpec): T {
+    const p = spec.padding ?? 0;
+    const s = spec.stride ?? 1;
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    const w = this.params(`${spec.name}.weight`);
+    const groups = spec.groups ?? 1;
+    let y: T =
+      groups > 1
+        ? tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad, 'NHWC', spec.dilation ?? 1)
+        : tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad, 'NHWC', spec.dilation ?? 1);
+    if (spec.bias) y = tf.add(y, this.params(`${spec.name}.bias`));
+    return this.layerOutput(spec.name, y);
+  }
+
+  batchNorm(x: T, spec: BatchNormSpec): T {
+    // Two-pass statistics (centre, then average the squares): accurate in float32.
+    const mean = tf.mean(x, [0, 1, 2]);
+    const centred = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centred), [0, 1, 2]);
+    if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
+    let y = tf.mul(centred, tf.rsqrt(tf.add(variance, spec.eps ?? 1e-5)));
+    if (spec.affine) y = tf.add(tf.mul(y, this.params(`${spec.name}.weight`)), this.params(`${spec.name}.bias`));
+    return y;
+  }
+
+  relu(x: T, name: string): T {
+    this.hooks.onReluInput?.(name, x);
+    return tf.relu(x);
+  }
+
+  avgPool(x: T, spec: PoolSpec): T {
+    return avgPoolExcludePad(x, spec);
+  }
+
+  maxPool(x: T, spec: PoolSpec): T {
+    return tf.maxPool(x as tf.Tensor4D, spec.kernel, spec.stride, spec.padding);
+  }
+
+  globalAvgPool(x: T): T {
+    return tf.mean(x, [1, 2]);
+  }
+
+  linear(x: T, spec: LinearSpec): T {
+    let y = tf.matMul(x as tf.Tensor2D, this.params(`${spec.name}.weight`) as tf.Tensor2D);
+    if (spec.bias !== false) y = tf.add(y, this.params(`${spec.name}.bias`));
+    return this.layerOutput(spec.name, y);
+  }
+
+  add(xs: T[]): T {
+    return xs.length === 1 ? xs[0]! : tf.addN(xs);
+  }
+
+  zero(x: T): T {
+    return tf.mul(x, 0);
+  }
+
+  feature(x: T): T {
+    this.featureMap = x;
+    return x;
+  }
+}

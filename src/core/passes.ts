@@ -1,0 +1,301 @@
+import { tf } from './backend';
+import { taskLoss, type TargetTensor } from './loss';
+import type { NetworkDef } from './nn/ops';
+import type { ParamSpec } from './nn/params';
+import { ShapeOps } from './nn/shape';
+import { SynflowOps } from './nn/synflow';
+import { TensorOps } from './nn/tensor';
+import type { LossKind } from './tasks';
+
+/**
+ * The passes the proxies share (docs/proxies.md §6). Each runs at most once per evaluation, is
+ * timed, and produces plain numbers or kept tensors that the proxy files reduce:
+ * - `gradient`: forward + backward of the loss w.r.t. prunable weights, with zero probes on the
+ *   layer outputs: g_l (grad_norm, snip, plain, grasp's g) and fisher's per-layer saliency.
+ * - `hessian`: grasp's Hessian-vector product Hg (nested gradients; needs `gradient`).
+ * - `forward`: the ReLU agreement matrix K of nwot (forward only).
+ * - `jacobian`: ∂(Σ outputs)/∂input, float64 rows (jacov, epe_nas).
+ * - `zen`: zen's Δ and batch-norm term on its own N(0,1) weights and noise inputs.
+ * - `synflow`: ln Σ|θ ⊙ ∂R/∂θ| on |θ|, no batch norm, an all-ones input.
+ * The network build (shape trace + initial weights) and the minibatch are timed as `build` and `data`.
+ */
+export type PassName = 'build' | 'data' | 'gradient' | 'hessian' | 'forward' | 'jacobian' | 'zen' | 'synflow';
+
+/** Passes each pass needs first (its time is part of what a proxy costs alone). */
+export const PASS_DEPENDENCIES: Record<PassName, PassName[]> = {
+  build: [],
+  data: [],
+  gradient: ['build', 'data'],
+  hessian: ['gradient'],
+  forward: ['build', 'data'],
+  jacobian: ['build', 'data'],
+  zen: ['build'],
+  synflow: ['build'],
+};
+
+/** zen's random tensors, drawn by the caller (or injected by a fixture). */
+export interface ZenDraws {
+  /** Re-initialised conv/linear weights by parameter name (biases are 0, batch norms γ = 1, β = 0). */
+  weights: Map<string, tf.Tensor>;
+  input: tf.Tensor;
+  noise: tf.Tensor;
+}
+
+export interface PassInputs {
+  net: NetworkDef;
+  loss: LossKind;
+  /** Every parameter, by name: the network as initialised. Owned by the caller. */
+  weights: Map<string, tf.Tensor>;
+  /** Parameter list in module order (from a shape trace). */
+  params: ParamSpec[];
+  batchNormNames: string[];
+  x: tf.Tensor;
+  target: TargetTensor;
+  /** Called lazily, only when zen runs. */
+  zenDraws: () => ZenDraws;
+}
+
+export interface GradientResult {
+  /** ∂L/∂W_l per prunable weight name. */
+  grads: Map<string, tf.Tensor>;
+  /** fisher's Σ_k F_{l,k} · fan_in per prunable module. */
+  fisher: Map<string, number>;
+}
+
+export class Passes {
+  readonly seconds = new Map<PassName, number>();
+  private gradientResult: GradientResult | null = null;
+  private hessianResult: Map<string, tf.Tensor> | null = null;
+  private reluKernel: Float64Array | null = null;
+  private jacobianRows: Float64Array | null = null;
+  private zenResult: { logDelta: number; bnLogRho: number } | null = null;
+  private synflowResult: { logScale: number; sum: number } | null = null;
+  private readonly prunable: ParamSpec[];
+
+  constructor(private readonly inp: PassInputs) {
+    this.prunable = inp.params.filter((p) => p.prunable);
+  }
+
+  get batchSize(): number {
+    return this.inp.x.shape[0]!;
+  }
+
+  get weights(): Map<string, tf.Tensor> {
+    return this.inp.weights;
+  }
+
+  get prunableParams(): ParamSpec[] {
+    return this.prunable;
+  }
+
+  get target(): TargetTensor {
+    return this.inp.target;
+  }
+
+  record(name: PassName, seconds: number): void {
+    this.seconds.set(name, (this.seconds.get(name) ?? 0) + seconds);
+  }
+
+  private timed<R>(name: PassName, fn: () => R): R {
+    const start = process.hrtime.bigint();
+    try {
+      return fn();
+    } finally {
+      this.record(name, Number(process.hrtime.bigint() - start) / 1e9);
+    }
+  }
+
+  private lookup = (name: string): tf.Tensor => {
+    const t = this.inp.weights.get(name);
+    if (!t) throw new Error(`no parameter ${name}`);
+    return t;
+  };
+
+  gradient(): GradientResult {
+    if (this.gradientResult) return this.gradientResult;
+    this.gradientResult = this.timed('gradient', () => {
+      const { net, x, target, loss } = this.inp;
+      const layerShapes = new ShapeOps();
+      net.forward(layerShapes, x.shape);
+      const modules = this.prunable.map((p) => p.module);
+      const probes = new Map(modules.map((m) => [m, tf.zeros(layerShapes.layerShapes.get(m)!)]));
+      const layerOutputs = new Map<string, tf.Tensor>();
+      const weightTensors = this.prunable.map((p) => this.lookup(p.name));
+      const grads = tf.grads(() => {
+        const ops = new TensorOps(this.lookup, { probes, layerOutputs });
+        return taskLoss(loss, net.forward(ops, x), target);
+      })([...weightTensors, ...modules.map((m) => probes.get(m)!)]);
+      const n = this.prunable.length;
+      const out: GradientResult = { grads: new Map(), fisher: new Map() };
+      this.prunable.forEach((p, i) => {
+        out.grads.set(p.name, grads[i]!);
+        const a = layerOutputs.get(p.module)!;
+        const g = grads[n + i]!;
+        out.fisher.set(p.module, p.fanIn * fisherSaliency(a, g));
+        g.dispose();
+      });
+      for (const t of [...probes.values(), ...layerOutputs.values()]) t.dispose();
+      return out;
+    });
+    return this.gradientResult;
+  }
+
+  hessianVector(): Map<string, tf.Tensor> {
+    if (this.hessianResult) return this.hessianResult;
+    const g = this.gradient().grads;
+    this.hessianResult = this.timed('hessian', () => {
+      const { net, x, target, loss } = this.inp;
+      const ws = this.prunable.map((p) => this.lookup(p.name));
+      const gs = this.prunable.map((p) => g.get(p.name)!);
+      const hg = tf.grads(() => {
+        const inner = tf.grads(() => taskLoss(loss, net.forward(new TensorOps(this.lookup), x), target))(ws);
+        return tf.addN(inner.map((gi, i) => tf.sum(tf.mul(gs[i]!, gi)))) as tf.Scalar;
+      })(ws);
+      return new Map(this.prunable.map((p, i) => [p.name, hg[i]!]));
+    });
+    return this.hessianResult;
+  }
+
+  /** nwot's K: entry (i, j) counts the ReLU units on which samples i and j agree, over every ReLU call. */
+  reluAgreement(): Float64Array {
+    if (this.reluKernel) return this.reluKernel;
+    this.reluKernel = this.timed('forward', () => {
+      const b = this.batchSize;
+      const k = new Float64Array(b * b);
+      tf.tidy(() => {
+        const ops = new TensorOps(this.lookup, {
+          onReluInput: (_name, input) => {
+            const units = input.size / b;
+            const [cc, s] = tf.tidy(() => {
+              const c = tf.cast(tf.greater(tf.reshape(input, [b, units]), 0), 'float32');
+              return [tf.matMul(c, c, false, true), tf.sum(c, 1)];
+            });
+            const agree = cc.dataSync();
+            const ones = s.dataSync();
+            cc.dispose();
+            s.dispose();
+            // c cᵀ + (1 − c)(1 − c)ᵀ = 2 c cᵀ + N − s_i − s_j, exact integers.
+            for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) k[i * b + j]! += 2 * agree[i * b + j]! + units - ones[i]! - ones[j]!;
+          },
+        });
+        this.inp.net.forward(ops, this.inp.x);
+      });
+      return k;
+    });
+    return this.reluKernel;
+  }
+
+  /** J = ∂(Σ_{n,j} z_{n,j})/∂x as B rows of D float64 values (feature order does not matter). */
+  inputJacobian(): Float64Array {
+    if (this.jacobianRows) return this.jacobianRows;
+    this.jacobianRows = this.timed('jacobian', () => {
+      const { net, x } = this.inp;
+      const j = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(this.lookup), input)))(x));
+      const rows = Float64Array.from(j.dataSync());
+      j.dispose();
+      return rows;
+    });
+    return this.jacobianRows;
+  }
+
+  zen(): { logDelta: number; bnLogRho: number } {
+    if (this.zenResult) return this.zenResult;
+    this.zenResult = this.timed('zen', () => {
+      const draws = this.inp.zenDraws();
+      const zenParams = (name: string): tf.Tensor => {
+        const w = draws.weights.get(name);
+        if (w) return w;
+        return this.zenConstant(name);
+      };
+      const running = new Map<string, Float64Array>();
+      const onBatchNormVariance = (name: string, variance: tf.Tensor, count: number) => {
+        const v = variance.dataSync();
+        let r = running.get(name);
+        if (!r) running.set(name, (r = new Float64Array(v.length).fill(1)));
+        // PyTorch's running variance update: momentum 0.1 with the unbiased batch variance.
+        for (let c = 0; c < v.length; c++) r[c] = 0.9 * r[c]! + 0.1 * v[c]! * (count / (count - 1));
+      };
+      const delta = tf.tidy(() => {
+        const mixed = tf.add(draws.input, tf.mul(draws.noise, tf.scalar(0.01)));
+        const features = [draws.input, mixed].map((input) => {
+          const ops = new TensorOps(zenParams, { onBatchNormVariance });
+          this.inp.net.forward(ops, input);
+          return ops.featureMap!;
+        });
+        const perSample = tf.sum(tf.abs(tf.sub(features[0]!, features[1]!)), [1, 2, 3]);
+        return tf.mean(perSample).dataSync()[0]!;
+      });
+      let bnLogRho = 0;
+      for (const name of this.inp.batchNormNames) {
+        const r = running.get(name);
+        if (!r) continue; // never ran: running variance stays 1, ln √1 = 0
+        let mean = 0;
+        for (const v of r) mean += v;
+        bnLogRho += Math.log(Math.sqrt(mean / r.length));
+      }
+      for (const t of this.zenConstants.values()) t.dispose();
+      this.zenConstants.clear();
+      return { logDelta: Math.log(delta), bnLogRho };
+    });
+    return this.zenResult;
+  }
+
+  private readonly zenConstants = new Map<string, tf.Tensor>();
+
+  /** zen sets biases to 0 and batch norms to γ = 1, β = 0. */
+  private zenConstant(name: string): tf.Tensor {
+    let t = this.zenConstants.get(name);
+    if (t) return t;
+    const spec = this.inp.params.find((p) => p.name === name);
+    if (!spec) throw new Error(`no parameter ${name}`);
+    t = spec.kind === 'bn_gamma' ? tf.ones(spec.shape) : tf.zeros(spec.shape);
+    this.zenConstants.set(name, t);
+    return t;
+  }
+
+  /** synflow as ln-scale and sum: raw = exp(logScale) · sum. */
+  synflow(): { logScale: number; sum: number } {
+    if (this.synflowResult) return this.synflowResult;
+    this.synflowResult = this.timed('synflow', () => {
+      const { net } = this.inp;
+      const abs = new Map<string, tf.Tensor>();
+      for (const [name, t] of this.inp.weights) abs.set(name, tf.abs(t));
+      const ones = tf.ones([1, ...net.inputShape]);
+      const trace = new ShapeOps();
+      net.forward(trace, [1, ...net.inputShape]);
+      const modules = this.prunable.map((p) => p.module);
+      const probes = new Map(modules.map((m) => [m, tf.zeros(trace.layerShapes.get(m)!)]));
+      let outScale = 0;
+      const ops = new SynflowOps((name) => abs.get(name)!, probes);
+      const probeGrads = tf.grads(() => {
+        const out = net.forward(ops, { t: ones, logScale: 0 });
+        outScale = Number.isFinite(out.logScale) ? out.logScale : 0;
+        return tf.sum(out.t);
+      })(modules.map((m) => probes.get(m)!));
+      let sum = 0;
+      modules.forEach((m, i) => {
+        const noBias = ops.withoutBias.get(m)!;
+        sum += tf.tidy(() => tf.sum(tf.mul(probeGrads[i]!, noBias)).dataSync()[0]!);
+      });
+      for (const t of [...abs.values(), ...probes.values(), ...probeGrads, ...ops.withoutBias.values(), ones]) t.dispose();
+      return { logScale: outScale, sum };
+    });
+    return this.synflowResult;
+  }
+
+  dispose(): void {
+    for (const t of this.gradientResult?.grads.values() ?? []) t.dispose();
+    for (const t of this.hessianResult?.values() ?? []) t.dispose();
+    this.gradientResult = null;
+    this.hessianResult = null;
+  }
+}
+
+/** fisher's Σ_k ½·mean_n(s_{n,k})² with s_{n,k} = Σ_{h,w} A·G (conv) or A·G (linear). */
+function fisherSaliency(a: tf.Tensor, g: tf.Tensor): number {
+  return tf.tidy(() => {
+    const prod = tf.mul(a, g);
+    const s = prod.rank > 2 ? tf.sum(prod, [1, 2]) : prod;
+    return tf.sum(tf.mul(tf.mean(tf.square(s), 0), 0.5)).dataSync()[0]!;
+  });
+}

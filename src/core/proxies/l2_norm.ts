@@ -1,0 +1,10 @@
+import { tf } from '../backend';
+import type { ProxyDefinition } from './proxy';
+import { sumOverLayers } from './sums';
+
+/** Σ_l ‖W_l‖_F over conv and linear weights, as initialised (no data). */
+export const l2_norm: ProxyDefinition = {
+  name: 'l2_norm',
+  passes: ['build'],
+  raw: ({ passes }) => sumOverLayers(passes, (w) => tf.norm(w), null),
+};

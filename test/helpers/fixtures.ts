@@ -1,0 +1,71 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { tf } from '../../src/core/backend';
+import { evaluateProxies, type ProxyValue } from '../../src/core/evaluate';
+import { targetTensor } from '../../src/core/loss';
+import type { ProxyName, TaskName } from '../../src/core/names';
+import { traceShapes } from '../../src/core/nn/shape';
+import { readSafetensors, type StoredTensor } from '../../src/core/safetensors';
+import { nasbench201 } from '../../src/core/spaces/nasbench201';
+import { taskSpec } from '../../src/core/tasks';
+
+export const FIXTURE_DIR = join(__dirname, '..', 'fixtures', 'nb201');
+export const FIXTURE_CASES = ['cifar10_023231', 'cifar10_403143', 'cifar10_111111', 'ImageNet16-120_232023'];
+
+export interface FixtureCase {
+  case: string;
+  arch: string;
+  dataset: TaskName;
+  num_classes: number;
+  proxies: Record<ProxyName, { value: number; raw: number | string; tolerance: { rel?: number; abs?: number } }>;
+}
+
+/** PyTorch layout → TF.js layout: conv OIHW → HWIO, linear [out, in] → [in, out], images NCHW → NHWC. */
+function toTf(t: StoredTensor, kind: 'conv' | 'linear' | 'image' | 'vector'): tf.Tensor {
+  const x = tf.tensor(t.data, t.shape, t.dtype === 'F32' ? 'float32' : 'int32');
+  const perm = kind === 'conv' ? [2, 3, 1, 0] : kind === 'linear' ? [1, 0] : kind === 'image' ? [0, 2, 3, 1] : null;
+  if (!perm) return x;
+  const y = tf.transpose(x, perm);
+  x.dispose();
+  return y;
+}
+
+/** Evaluate all 13 proxies on a golden fixture's stored weights, batch and zen draws. */
+export function evaluateFixture(name: string, proxies: ProxyName[]): { fixture: FixtureCase; values: Partial<Record<ProxyName, ProxyValue>> } {
+  const fixture = JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as FixtureCase;
+  const { tensors } = readSafetensors(readFileSync(join(FIXTURE_DIR, `${name}.safetensors`)), name);
+  const get = (key: string) => {
+    const t = tensors.get(key);
+    if (!t) throw new Error(`${name}: no tensor ${key}`);
+    return t;
+  };
+  const task = taskSpec(fixture.dataset);
+  const net = nasbench201.network(nasbench201.parse(fixture.arch), task);
+  const trace = traceShapes(net, 1);
+  const kindOf = (p: { kind: string }) => (p.kind === 'conv' ? 'conv' : p.kind === 'linear' ? 'linear' : 'vector');
+  const weights = new Map(trace.params.map((p) => [p.name, toTf(get(p.name), kindOf(p))]));
+  const zenWeights = new Map(trace.params.filter((p) => p.prunable).map((p) => [p.name, toTf(get(`zen.param.${p.name}`), kindOf(p))]));
+  const x = toTf(get('input'), 'image');
+  const labels = get('labels').data as Int32Array;
+  const target = targetTensor({ kind: 'class', labels: Int32Array.from(labels) }, task.outputs);
+  const zenInput = toTf(get('zen.input'), 'image');
+  const zenNoise = toTf(get('zen.mixup_noise'), 'image');
+  try {
+    const values = evaluateProxies(
+      {
+        net, loss: task.loss, outputs: task.outputs, trace, weights, x, target,
+        zenDraws: () => ({ weights: zenWeights, input: zenInput, noise: zenNoise }),
+        buildSeconds: 0, dataSeconds: 0,
+      },
+      proxies,
+    );
+    return { fixture, values };
+  } finally {
+    for (const t of [...weights.values(), ...zenWeights.values(), x, target.values, zenInput, zenNoise]) t.dispose();
+  }
+}
+
+/** The fixtures' acceptance rule: |got − value| ≤ max(abs, rel·|value|). */
+export function withinTolerance(got: number, value: number, tol: { rel?: number; abs?: number }): boolean {
+  return Math.abs(got - value) <= Math.max(tol.abs ?? 0, (tol.rel ?? 0) * Math.abs(value));
+}
