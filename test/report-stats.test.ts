@@ -15,7 +15,7 @@ describe('averageRanks', () => {
 });
 
 describe('spearman', () => {
-  it('equals the reference (Pearson of average ranks) with ties, sentinels and missing values to 1e-9', () => {
+  it('equals the reference (Pearson of average ranks) with ties, sentinels, -inf and missing values to 1e-9', () => {
     const rng = new Rng('report-spearman');
     for (let trial = 0; trial < 20; trial++) {
       const n = 50 + rng.int(400);
@@ -26,7 +26,7 @@ describe('spearman', () => {
         const u = rng.float();
         acc.push(u < 0.02 ? null : Math.round(a * 10) / 10); // rounded accuracies: ties
         // Proxy scores: a noisy monotone function, rounded (ties), with −1e8 sentinels and gaps.
-        score.push(u > 0.97 ? -1e8 : u > 0.94 ? null : Math.round(a + 15 * rng.normal()));
+        score.push(u > 0.985 ? -Infinity : u > 0.97 ? -1e8 : u > 0.94 ? null : Math.round(a + 15 * rng.normal()));
       }
       const got = spearman(acc.map((v) => v ?? NaN), score.map((v) => v ?? NaN));
       const want = referenceSpearman(acc, score);
@@ -61,8 +61,12 @@ describe('pearson', () => {
     expect(Math.abs(got.value - referencePearson(x, y))).toBeLessThan(1e-9);
   });
 
-  it('drops incomplete pairs', () => {
-    expect(pearson([1, 2, NaN, 4], [2, 4, 6, Infinity])).toEqual({ value: 1, n: 2 });
+  it('drops pairs with a NaN side and counts ±Infinity as ±1e9, as NASLib\'s correlation runner', () => {
+    expect(pearson([1, 2, NaN, 4], [2, 4, 6, 8])).toEqual({ value: 1, n: 3 });
+    const x = [1, 2, 3, 4];
+    expect(pearson(x, [2, 4, 6, -Infinity]).value).toBe(pearson(x, [2, 4, 6, -1e9]).value);
+    expect(spearman(x, [2, 4, 6, -Infinity])).toEqual(spearman(x, [2, 4, 6, -1e9]));
+    expect(spearman(x, [2, 4, 6, -Infinity]).value).toBeCloseTo(-0.2, 12); // ranks 2,3,4,1
   });
 });
 

@@ -1,10 +1,15 @@
 /**
  * Correlation statistics of the paper's analyses, as NASLib computes them (scipy/pandas):
  * Spearman = Pearson of average ranks (ties share the mean of the ranks they span), Pearson =
- * product-moment correlation. A value is present iff it is a finite number; a pair with a missing
- * side is dropped (pandas' pairwise-complete rule). The −1e8 NaN/inf sentinels of NASLib's
- * post-processing are finite, so they stay in as (very low) values, exactly as in the paper's runs.
+ * product-moment correlation. Values, as in NASLib's correlation runner (branch zerocost,
+ * naslib/evaluators/zc_evaluator.py):
+ * - NaN (or a missing score) is missing: a pair with a missing side is dropped (pandas'
+ *   pairwise-complete rule);
+ * - ±Infinity (the early NASLib files store a singular nwot as -inf) becomes ±1e9, so it stays the
+ *   extreme value in ranks and keeps Pearson defined;
+ * - the −1e8 sentinels of NASLib's post-processing (NaN/inf → −1e8) are ordinary values: kept.
  */
+export const INFINITY_SUBSTITUTE = 1e9;
 
 /** A correlation and the number of complete pairs it was computed from. NaN when undefined. */
 export interface Correlation {
@@ -12,7 +17,7 @@ export interface Correlation {
   n: number;
 }
 
-/** 1-based ranks of `values` (all finite); tied values get the average of the ranks they span. */
+/** 1-based ranks of `values` (no NaN); tied values get the average of the ranks they span. */
 export function averageRanks(values: ArrayLike<number>): Float64Array {
   const n = values.length;
   // A native numeric sort of the values, then binary search: value v occupies the sorted
@@ -69,18 +74,23 @@ export function pearsonComplete(x: ArrayLike<number>, y: ArrayLike<number>): num
   return Math.max(-1, Math.min(1, r));
 }
 
-/** The complete pairs of x and y (both values finite), as two new arrays. */
+/** A score as the correlations see it: ±Infinity → ±1e9 (NaN stays NaN, i.e. missing). */
+export function correlationValue(v: number): number {
+  return v === Infinity ? INFINITY_SUBSTITUTE : v === -Infinity ? -INFINITY_SUBSTITUTE : v;
+}
+
+/** The complete pairs of x and y (neither side NaN), infinities replaced, as two new arrays. */
 export function completePairs(x: ArrayLike<number>, y: ArrayLike<number>): [Float64Array, Float64Array] {
   if (x.length !== y.length) throw new RangeError(`paired samples need equal lengths, got ${x.length} and ${y.length}`);
   let n = 0;
-  for (let i = 0; i < x.length; i++) if (Number.isFinite(x[i]) && Number.isFinite(y[i])) n++;
+  for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i]) && !Number.isNaN(y[i])) n++;
   const xs = new Float64Array(n);
   const ys = new Float64Array(n);
   let k = 0;
   for (let i = 0; i < x.length; i++) {
-    if (Number.isFinite(x[i]) && Number.isFinite(y[i])) {
-      xs[k] = x[i]!;
-      ys[k] = y[i]!;
+    if (!Number.isNaN(x[i]) && !Number.isNaN(y[i])) {
+      xs[k] = correlationValue(x[i]!);
+      ys[k] = correlationValue(y[i]!);
       k++;
     }
   }

@@ -1,6 +1,6 @@
 /**
  * Reference statistics for the report tests, written independently of src/report/stats.ts:
- * ranks by counting (O(n²), no sorting), Pearson by the textbook formula. Missing = not finite.
+ * ranks by counting (O(n²), no sorting), Pearson by the textbook formula.
  */
 
 /** Average rank of x[i]: 1 + #{x_j < x_i} + (#{x_j = x_i} − 1) / 2. */
@@ -32,15 +32,17 @@ export function referencePearson(x: number[], y: number[]): number {
   return num / Math.sqrt(dx2) / Math.sqrt(dy2);
 }
 
-/** Drop pairs with a non-finite side. */
+/** Drop pairs with a missing (null, undefined, NaN) side; ±Infinity counts as ±1e9 (NASLib's runner). */
 export function referencePairs(x: (number | null | undefined)[], y: (number | null | undefined)[]): [number[], number[]] {
+  const present = (v: number | null | undefined): v is number => typeof v === 'number' && !Number.isNaN(v);
+  const value = (v: number) => (v === Infinity ? 1e9 : v === -Infinity ? -1e9 : v);
   const xs: number[] = [];
   const ys: number[] = [];
   x.forEach((v, i) => {
     const w = y[i];
-    if (typeof v === 'number' && Number.isFinite(v) && typeof w === 'number' && Number.isFinite(w)) {
-      xs.push(v);
-      ys.push(w);
+    if (present(v) && present(w)) {
+      xs.push(value(v));
+      ys.push(value(w));
     }
   });
   return [xs, ys];
