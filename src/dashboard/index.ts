@@ -5,9 +5,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express from 'express';
-import { Redis } from 'ioredis';
 import { InputError, ServiceError } from '../errors';
 import { logger } from '../log';
+import { connectRedis } from '../queue/connection';
 
 /**
  * `zcbench dashboard`: Bull Board over the compute queues. Read-only by default: a person browsing
@@ -36,15 +36,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new InputError('dashboard port', opts.port, 'an integer in 0..65535');
   if (opts.queueNames.length === 0) throw new InputError('queue names', opts.queueNames, 'at least one queue');
 
-  // BullMQ needs maxRetriesPerRequest: null on connections it blocks on; one connection serves all queues.
-  const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  const connection = await connectRedis(opts.redisUrl, { connectTimeoutMs: opts.connectTimeoutMs });
   connection.on('error', (err: Error) => logger.warn({ err: err.message }, 'dashboard: redis connection error'));
-  try {
-    await withTimeout(connection.connect().then(() => connection.ping()), opts.connectTimeoutMs ?? 10_000);
-  } catch (err) {
-    connection.disconnect();
-    throw new ServiceError(`cannot reach Redis at ${redactUrl(opts.redisUrl)}: ${err instanceof Error ? err.message : String(err)}`);
-  }
 
   const queues = opts.queueNames.map((name) => new Queue(name, { connection, prefix: opts.prefix }));
   const serverAdapter = new ExpressAdapter();
@@ -89,31 +82,4 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       await connection.quit();
     },
   };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
-/** Never print a Redis password in an error message or a log line. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }

@@ -5,9 +5,7 @@ import { startDashboard } from '../../dashboard';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
 import { createMetrics, startMetricsServer } from '../../metrics';
-
-/** The compute queues (contract in docs/architecture.md). */
-const QUEUE_NAMES = ['zc-light', 'zc-heavy'] as const;
+import { QUEUE_NAMES } from '../../queue/names';
 
 export const command: Command = {
   name: 'dashboard',
@@ -22,7 +20,7 @@ export const command: Command = {
     const dashboard = await startDashboard({
       redisUrl: config.REDIS_URL,
       prefix: config.ZC_QUEUE_PREFIX,
-      queueNames: QUEUE_NAMES,
+      queueNames: Object.values(QUEUE_NAMES),
       port: config.DASHBOARD_PORT,
       readOnly: config.DASHBOARD_READ_ONLY,
     });
