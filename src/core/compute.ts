@@ -1,7 +1,7 @@
 import { InputError } from '../errors';
 import { initBackend, activeBackend, tf } from './backend';
 import { loadMinibatch } from './data';
-import { evaluateProxies, passClosure } from './evaluate';
+import { evaluatePassesNeeded, evaluateProxies } from './evaluate';
 import { targetTensor } from './loss';
 import { SPACE_TASKS, type ProxyName } from './names';
 import { initialValues } from './nn/init';
@@ -14,6 +14,8 @@ import { Rng } from './rng';
 import { searchSpace } from './spaces';
 import { taskSpec } from './tasks';
 import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
+
+export { estimateJobMemory, type MemoryEstimateRequest } from './memory';
 
 /** Validate a request and build its network; InputError names the bad field. */
 export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonicalArch: string } {
@@ -61,7 +63,7 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
   await initBackend();
   const task = taskSpec(req.task);
   const rng = new Rng(req.seed);
-  const needed = passClosure(req.proxies.flatMap((p) => PROXY_DEFINITIONS[p].passes));
+  const needed = evaluatePassesNeeded(req.proxies);
   const needsTensors = [...needed].some((p) => p !== 'build') || req.proxies.includes('l2_norm');
 
   let t = process.hrtime.bigint();

@@ -44,6 +44,11 @@ export function passClosure(passes: PassName[]): Set<PassName> {
   return out;
 }
 
+/** Every pass the given proxies need, dependencies included. */
+export function evaluatePassesNeeded(proxies: ProxyName[]): Set<PassName> {
+  return passClosure(proxies.flatMap((p) => PROXY_DEFINITIONS[p].passes));
+}
+
 /**
  * Compute the requested proxies on one network, weights and minibatch, sharing every pass between
  * them (each proxy's value does not depend on which others are requested).

@@ -1,0 +1,52 @@
+import { evaluatePassesNeeded } from './evaluate';
+import type { ProxyName, SpaceName, TaskName } from './names';
+import { traceShapes } from './nn/shape';
+import type { PassName } from './passes';
+import { searchSpace } from './spaces';
+import { taskSpec } from './tasks';
+
+export interface MemoryEstimateRequest {
+  space: SpaceName;
+  task: TaskName;
+  arch: string;
+  batchSize: number;
+  proxies: ProxyName[];
+}
+
+/**
+ * How many forward-activation copies each pass holds at its peak: a forward keeps every op output
+ * for the backward (1), the backward adds gradients of about the same size (≈2 more), and grasp's
+ * nested backward records the first backward too (≈5 more). Deliberately on the high side.
+ */
+const ACTIVATION_COPIES: Record<PassName, number> = {
+  build: 0,
+  data: 0,
+  forward: 1.2,
+  zen: 1.2,
+  jacobian: 3,
+  gradient: 3.5,
+  hessian: 8,
+  synflow: 0,
+};
+
+/** Runtime, backend and allocator overhead of a worker child, bytes. */
+const BASELINE_BYTES = 256 * 2 ** 20;
+
+/**
+ * Peak bytes a job needs, from the network's shapes (no tensor is allocated): parameters (weights,
+ * gradients, Hg, zen's and synflow's copies) plus float32 activations at the batch size times the
+ * copies of the most demanding pass requested, plus the minibatch.
+ */
+export function estimateJobMemory(req: MemoryEstimateRequest): number {
+  const space = searchSpace(req.space);
+  const task = taskSpec(req.task);
+  const net = space.network(space.parse(req.arch), task);
+  const trace = traceShapes(net, req.batchSize);
+  const passes = evaluatePassesNeeded(req.proxies);
+  let copies = 0;
+  for (const p of passes) copies = Math.max(copies, ACTIVATION_COPIES[p]);
+  const paramBytes = trace.paramCount * 4 * 5;
+  const activationBytes = trace.activationElements * 4 * copies;
+  const inputBytes = req.batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
+  return Math.ceil(BASELINE_BYTES + paramBytes + activationBytes + inputBytes);
+}
