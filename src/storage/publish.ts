@@ -45,6 +45,9 @@ export interface PublishResult {
 /** Rows per Parquet part: parts are the unit an incremental version reuses or rewrites. */
 export const PART_ROWS = 200_000;
 
+/** Any JS number, NaN and ±Infinity included: imported scores keep Python's -Infinity / NaN. */
+const anyNumber = z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' });
+
 const ResultRowSchema = z
   .object({
     tripleId: z.string().min(1),
@@ -55,8 +58,8 @@ const ResultRowSchema = z
     seed: z.number().int(),
     batchSize: z.number().int().nonnegative(),
     status: z.enum(['ok', 'failed']),
-    score: z.number().nullable(),
-    time: z.number().nullable(),
+    score: anyNumber.nullable(),
+    time: anyNumber.nullable(),
     reason: z.string().optional(),
     backend: z.string().min(1),
     dataSource: z.string(),
@@ -68,7 +71,7 @@ const ResultRowSchema = z
   .refine((r) => r.status !== 'ok' || r.score !== null, { message: 'an ok row needs a score', path: ['score'] });
 
 const GroundTruthRowSchema = z
-  .object({ space: z.enum(SPACES), task: z.enum(TASKS), arch: z.string().min(1), valAccuracy: z.number(), origin: z.string() })
+  .object({ space: z.enum(SPACES), task: z.enum(TASKS), arch: z.string().min(1), valAccuracy: anyNumber, origin: z.string() })
   .strict();
 
 function validate(input: PublishInput): void {

@@ -1,0 +1,175 @@
+import { promises as fsp } from 'fs';
+import { dirname, join, resolve, sep } from 'path';
+import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import { InputError, NotFoundError } from '../errors';
+import { LocalCache } from './cache';
+import type { FileEntry, Manifest } from './manifest';
+import { parseNaslibJson, writeNaslibJson } from './naslib';
+import { sha256Of, type ObjectStore } from './objects';
+import { decodeGroundTruthParquet, decodeRowsParquet, encodeGroundTruthParquet, encodeRowsParquet } from './parquet';
+import { resolveVersion } from './versions';
+
+export type PullFormat = 'naslib' | 'parquet' | 'both';
+export const PULL_FORMATS: readonly PullFormat[] = ['naslib', 'parquet', 'both'];
+
+export interface PullFilter {
+  space?: SpaceName;
+  task?: TaskName;
+  proxies?: ProxyName[];
+}
+
+export interface PullOptions {
+  dataset: string;
+  version?: string;
+  filter?: PullFilter;
+  format?: PullFormat;
+  /** Default: `./<dataset>-<version>` (the resolved version). */
+  outDir?: string;
+  cache?: LocalCache;
+  /** Per-file progress while downloading. */
+  onProgress?: (path: string, doneBytes: number, totalBytes: number) => void;
+}
+
+/** What a pull leaves in its output directory as `zcbench-pull.json` (openDataset reads it). */
+export interface PullRecord {
+  dataset: string;
+  version: string;
+  manifestSha256: string;
+  filter: PullFilter | null;
+  format: PullFormat;
+  /** Files written, path → content (a filtered file has its own sha256). */
+  files: Record<string, FileEntry>;
+}
+
+export interface PullResult extends PullRecord {
+  outDir: string;
+  downloadedBytes: number;
+  /** Files served from the local cache without any transfer. */
+  cachedFiles: number;
+  downloadedFiles: number;
+}
+
+export const PULL_RECORD = 'zcbench-pull.json';
+export const PULL_MANIFEST = 'manifest.json';
+
+function wanted(f: FileEntry, format: PullFormat, filter: PullFilter): boolean {
+  if (format === 'naslib' && f.kind !== 'naslib') return false;
+  if (format === 'parquet' && f.kind === 'naslib') return false;
+  if (filter.space && f.space !== filter.space) return false;
+  if (filter.task && f.task && f.task !== filter.task) return false;
+  return true;
+}
+
+/** Write `bytes` to `path` through a temporary name, so readers never see a partial file. */
+async function writeAtomically(path: string, bytes: Uint8Array | string): Promise<void> {
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await fsp.writeFile(tmp, bytes);
+  await fsp.rename(tmp, path);
+}
+
+async function copyAtomically(from: string, path: string): Promise<void> {
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await fsp.copyFile(from, tmp);
+  await fsp.rename(tmp, path);
+}
+
+/**
+ * Download a version (or a filtered subset of it) into `outDir`: every object is verified against
+ * its sha256 through the local cache, so pulling the same content again transfers nothing.
+ * The version's manifest is written verbatim as `manifest.json`; `zcbench-pull.json` lists what
+ * the directory holds.
+ */
+export async function pullVersion(store: ObjectStore, opts: PullOptions): Promise<PullResult> {
+  const format = opts.format ?? 'both';
+  if (!PULL_FORMATS.includes(format)) throw new InputError('--format', format, `valid: ${PULL_FORMATS.join(', ')}`);
+  const filter: PullFilter = opts.filter ?? {};
+  const cache = opts.cache ?? new LocalCache();
+  const resolved = await resolveVersion(store, opts.dataset, opts.version);
+  const manifest = resolved.manifest;
+  const outDir = resolve(opts.outDir ?? `${manifest.dataset}-${manifest.version}`);
+  checkFilterMatches(manifest, filter);
+
+  const result: PullResult = {
+    dataset: manifest.dataset,
+    version: manifest.version,
+    manifestSha256: resolved.manifestSha256,
+    filter: Object.keys(filter).length > 0 ? filter : null,
+    format,
+    files: {},
+    outDir,
+    downloadedBytes: 0,
+    cachedFiles: 0,
+    downloadedFiles: 0,
+  };
+  for (const [path, f] of Object.entries(manifest.files)) {
+    if (!wanted(f, format, filter)) continue;
+    const dest = join(outDir, path);
+    if (!dest.startsWith(outDir + sep)) throw new InputError('manifest file path', path, 'a path inside the output directory');
+    const got = await cache.fetch(store, f.sha256, f.bytes, { onProgress: (done, total) => opts.onProgress?.(path, done, total) });
+    result.downloadedBytes += got.downloadedBytes;
+    if (got.fromCache) result.cachedFiles++;
+    else result.downloadedFiles++;
+    const rewritten = await applyFilter(got.path, path, f, filter);
+    if (rewritten === null) {
+      await copyAtomically(got.path, dest);
+      result.files[path] = f;
+    } else if (rewritten.rows > 0) {
+      await writeAtomically(dest, rewritten.body);
+      result.files[path] = { ...f, sha256: sha256Of(rewritten.body), bytes: rewritten.body.length, rows: rewritten.rows };
+    }
+  }
+  await writeAtomically(join(outDir, PULL_MANIFEST), resolved.bytes);
+  const record: PullRecord = {
+    dataset: result.dataset,
+    version: result.version,
+    manifestSha256: result.manifestSha256,
+    filter: result.filter,
+    format,
+    files: result.files,
+  };
+  await writeAtomically(join(outDir, PULL_RECORD), JSON.stringify(record, null, 1) + '\n');
+  return result;
+}
+
+/** A filter naming a space or task the version does not have is a mistake worth reporting. */
+function checkFilterMatches(manifest: Manifest, filter: PullFilter): void {
+  const files = Object.values(manifest.files);
+  if (filter.space && !files.some((f) => f.space === filter.space)) {
+    const spaces = [...new Set(files.map((f) => f.space))];
+    throw new NotFoundError(`${manifest.dataset}@${manifest.version} has no space ${filter.space} (spaces: ${spaces.join(', ') || 'none'})`);
+  }
+  if (filter.task && !files.some((f) => f.task === filter.task && (!filter.space || f.space === filter.space))) {
+    const tasks = [...new Set(files.filter((f) => !filter.space || f.space === filter.space).map((f) => f.task).filter(Boolean))];
+    throw new NotFoundError(`${manifest.dataset}@${manifest.version} has no task ${filter.task}${filter.space ? ` in ${filter.space}` : ''} (tasks: ${tasks.join(', ') || 'none'})`);
+  }
+}
+
+/** The filtered content of a file, or null when the whole file is wanted as stored. */
+async function applyFilter(
+  localPath: string,
+  path: string,
+  f: FileEntry,
+  filter: PullFilter,
+): Promise<{ body: Uint8Array; rows: number } | null> {
+  const proxies = filter.proxies ? new Set<string>(filter.proxies) : undefined;
+  if (f.kind === 'rows') {
+    if (!proxies) return null;
+    const rows = (await decodeRowsParquet(await fsp.readFile(localPath), path)).filter((r) => proxies.has(r.proxy));
+    return { body: encodeRowsParquet(rows), rows: rows.length };
+  }
+  if (f.kind === 'ground_truth') {
+    if (!filter.task) return null;
+    const rows = (await decodeGroundTruthParquet(await fsp.readFile(localPath), path)).filter((r) => r.task === filter.task);
+    return { body: encodeGroundTruthParquet(rows), rows: rows.length };
+  }
+  if (!proxies && !filter.task) return null;
+  const parsed = parseNaslibJson(await fsp.readFile(localPath, 'utf8'), path, f.space);
+  const entries = parsed.entries
+    .filter((e) => !filter.task || e.task === filter.task)
+    .map((e) => ({ ...e, proxies: proxies ? e.proxies.filter((p) => proxies.has(p.proxy)) : e.proxies }))
+    .filter((e) => e.proxies.length > 0);
+  const body = Buffer.from(writeNaslibJson(entries), 'utf8');
+  return { body, rows: entries.reduce((s, e) => s + e.proxies.length, 0) };
+}
