@@ -10,11 +10,11 @@ import { biasCsv, createReport, reportMarkdown, spearmanCsv, writeReport } from 
 import { finiteMean } from '../src/report/stats';
 import { buildTaskScores } from '../src/report/table';
 import type { GroundTruthRow, ResultRow } from '../src/storage/rows';
-import { referencePearson, referencePairs, referenceSpearman } from './helpers/report-reference';
+import { referencePandasPearson, referencePearson, referenceSpearman } from './helpers/report-reference';
 
 /**
  * Synthetic rows shaped like a dataset: NB201 (two tasks) and NB301 archs, accuracies that depend
- * on the ops, proxies with ties, −1e8 sentinels, failed triples, a second seed that must not be
+ * on the ops, proxies with ties, −1e8 sentinels, -inf, failed triples, a second seed that must not be
  * used, and rows of architectures without ground truth.
  */
 const PROXIES_USED: ProxyName[] = ['jacov', 'params', 'snip', 'synflow'];
@@ -35,7 +35,7 @@ function makeRows() {
     const acc = Math.round((70 + 3 * conv + 4 * rng.normal()) * 100) / 100;
     if (withTruth) truth.push({ space, task, arch, valAccuracy: acc, origin: 'test' });
     const u = rng.float();
-    results.push(row(space, task, arch, 'jacov', 0, u < 0.05 ? -1e8 : Math.round(acc / 5 + rng.normal()))); // ties + sentinels
+    results.push(row(space, task, arch, 'jacov', 0, u < 0.02 ? -Infinity : u < 0.05 ? -1e8 : Math.round(acc / 5 + rng.normal()))); // ties, sentinels, -inf
     results.push(row(space, task, arch, 'params', 0, 0.1 + 0.3 * conv));
     results.push(row(space, task, arch, 'snip', 0, u > 0.9 ? null : acc + 10 * rng.normal())); // failed triples
     results.push(row(space, task, arch, 'synflow', 0, conv * 5 + rng.normal()));
@@ -147,9 +147,9 @@ describe('analyses over rows', () => {
       b.rows.forEach((r, i) => {
         const y = r === 'val_accuracy' ? ref.acc : ref.column(r);
         b.features.forEach((f, k) => {
-          const [xs, ys] = referencePairs(features[f]!, y);
-          expect(b.values[i]![k]!.n).toBe(xs.length);
-          expect(Math.abs(b.values[i]![k]!.value - referencePearson(xs, ys))).toBeLessThan(1e-9);
+          const want = referencePandasPearson(features[f]!, y);
+          expect(b.values[i]![k]!.n).toBe(want.n);
+          expect(Math.abs(b.values[i]![k]!.value - want.value)).toBeLessThan(1e-9);
         });
       });
     }

@@ -1,6 +1,6 @@
 import { Rng } from '../src/core/rng';
 import { averageRanks, finiteMean, pearson, spearman } from '../src/report/stats';
-import { referencePearson, referenceRanks, referenceSpearman } from './helpers/report-reference';
+import { referencePandasPearson, referencePearson, referenceRanks, referenceSpearman } from './helpers/report-reference';
 
 describe('averageRanks', () => {
   it('gives tied values the mean of the ranks they span', () => {
@@ -52,6 +52,19 @@ describe('spearman', () => {
 });
 
 describe('pearson', () => {
+  it('matches the reference on random data with sentinels, infinities and gaps to 1e-9', () => {
+    const rng = new Rng('report-pearson-special');
+    const x = Array.from({ length: 400 }, () => rng.normal());
+    const y = x.map((v) => {
+      const u = rng.float();
+      return u < 0.03 ? -Infinity : u < 0.06 ? -1e8 : u < 0.1 ? NaN : v + rng.normal();
+    });
+    const got = pearson(x, y);
+    const want = referencePandasPearson(x, y);
+    expect(got.n).toBe(want.n);
+    expect(Math.abs(got.value - want.value)).toBeLessThan(1e-9);
+  });
+
   it('matches the textbook formula on values mixing −1e8 sentinels and O(1) scores', () => {
     const rng = new Rng('report-pearson');
     const x = Array.from({ length: 300 }, () => (rng.float() < 0.05 ? -1e8 : rng.normal()));
@@ -61,12 +74,16 @@ describe('pearson', () => {
     expect(Math.abs(got.value - referencePearson(x, y))).toBeLessThan(1e-9);
   });
 
-  it('drops pairs with a NaN side and counts ±Infinity as ±1e9, as NASLib\'s correlation runner', () => {
-    expect(pearson([1, 2, NaN, 4], [2, 4, 6, 8])).toEqual({ value: 1, n: 3 });
-    const x = [1, 2, 3, 4];
-    expect(pearson(x, [2, 4, 6, -Infinity]).value).toBe(pearson(x, [2, 4, 6, -1e9]).value);
-    expect(spearman(x, [2, 4, 6, -Infinity])).toEqual(spearman(x, [2, 4, 6, -1e9]));
-    expect(spearman(x, [2, 4, 6, -Infinity]).value).toBeCloseTo(-0.2, 12); // ranks 2,3,4,1
+  it('drops pairs with a non-finite side, as pandas\' corr', () => {
+    expect(pearson([1, 2, NaN, 4, 5], [2, 4, 6, -Infinity, 10])).toEqual({ value: 1, n: 3 });
+  });
+});
+
+describe('special values', () => {
+  it('Spearman keeps ±inf as the extreme ranks (NASLib maps them to ±1e9) and drops NaN', () => {
+    const x = [1, 2, 3, 4, 5];
+    expect(spearman(x, [2, 4, 6, -Infinity, NaN])).toEqual(spearman([1, 2, 3, 4], [2, 4, 6, -1e9]));
+    expect(spearman(x, [2, 4, 6, -Infinity, NaN]).value).toBeCloseTo(-0.2, 12); // ranks 2,3,4,1
   });
 });
 

@@ -1,15 +1,15 @@
 /**
- * Correlation statistics of the paper's analyses, as NASLib computes them (scipy/pandas):
- * Spearman = Pearson of average ranks (ties share the mean of the ranks they span), Pearson =
- * product-moment correlation. Values, as in NASLib's correlation runner (branch zerocost,
- * naslib/evaluators/zc_evaluator.py):
- * - NaN (or a missing score) is missing: a pair with a missing side is dropped (pandas'
- *   pairwise-complete rule);
- * - ±Infinity (the early NASLib files store a singular nwot as -inf) becomes ±1e9, so it stays the
- *   extreme value in ranks and keeps Pearson defined;
- * - the −1e8 sentinels of NASLib's post-processing (NaN/inf → −1e8) are ordinary values: kept.
+ * Correlation statistics of the paper's analyses, with NASLib's (branch zerocost) handling of
+ * special values:
+ * - Spearman (Figure 2; naslib/evaluators/zc_evaluator.py → scipy.stats.spearmanr) = Pearson of
+ *   average ranks (ties share the mean of the ranks they span). A missing score (NaN) drops its
+ *   pair; ±Infinity (the early NASLib files store a singular nwot as -inf) is kept and ranks as
+ *   the extreme value (the runner maps it to ±1e9 before ranking: same ranks).
+ * - Pearson (Table 3 and Figure 3; pandas `DataFrame.corr`) drops every pair with a non-finite
+ *   side: pandas masks with np.isfinite.
+ * - The −1e8 sentinels of NASLib's post-processing (NaN/inf → −1e8) are ordinary finite values in
+ *   both: kept, as the paper's code keeps them.
  */
-export const INFINITY_SUBSTITUTE = 1e9;
 
 /** A correlation and the number of complete pairs it was computed from. NaN when undefined. */
 export interface Correlation {
@@ -74,38 +74,35 @@ export function pearsonComplete(x: ArrayLike<number>, y: ArrayLike<number>): num
   return Math.max(-1, Math.min(1, r));
 }
 
-/** A score as the correlations see it: ±Infinity → ±1e9 (NaN stays NaN, i.e. missing). */
-export function correlationValue(v: number): number {
-  return v === Infinity ? INFINITY_SUBSTITUTE : v === -Infinity ? -INFINITY_SUBSTITUTE : v;
-}
-
-/** The complete pairs of x and y (neither side NaN), infinities replaced, as two new arrays. */
-export function completePairs(x: ArrayLike<number>, y: ArrayLike<number>): [Float64Array, Float64Array] {
+/** The pairs of x and y where `keep` accepts both sides, as two new arrays. */
+export function keptPairs(x: ArrayLike<number>, y: ArrayLike<number>, keep: (v: number) => boolean): [Float64Array, Float64Array] {
   if (x.length !== y.length) throw new RangeError(`paired samples need equal lengths, got ${x.length} and ${y.length}`);
   let n = 0;
-  for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i]) && !Number.isNaN(y[i])) n++;
+  for (let i = 0; i < x.length; i++) if (keep(x[i]!) && keep(y[i]!)) n++;
   const xs = new Float64Array(n);
   const ys = new Float64Array(n);
   let k = 0;
   for (let i = 0; i < x.length; i++) {
-    if (!Number.isNaN(x[i]) && !Number.isNaN(y[i])) {
-      xs[k] = correlationValue(x[i]!);
-      ys[k] = correlationValue(y[i]!);
+    if (keep(x[i]!) && keep(y[i]!)) {
+      xs[k] = x[i]!;
+      ys[k] = y[i]!;
       k++;
     }
   }
   return [xs, ys];
 }
 
-/** Pearson correlation over the complete pairs of x and y. */
+const notNaN = (v: number) => !Number.isNaN(v);
+
+/** Pearson correlation over the pairs of x and y with both sides finite (pandas' rule). */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
-  const [xs, ys] = completePairs(x, y);
+  const [xs, ys] = keptPairs(x, y, Number.isFinite);
   return { value: pearsonComplete(xs, ys), n: xs.length };
 }
 
-/** Spearman rank correlation over the complete pairs of x and y (Pearson of average ranks). */
+/** Spearman rank correlation (Pearson of average ranks) over the pairs with no NaN side. */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
-  const [xs, ys] = completePairs(x, y);
+  const [xs, ys] = keptPairs(x, y, notNaN);
   if (xs.length < 2) return { value: NaN, n: xs.length };
   return { value: pearsonComplete(averageRanks(xs), averageRanks(ys)), n: xs.length };
 }

@@ -32,23 +32,31 @@ export function referencePearson(x: number[], y: number[]): number {
   return num / Math.sqrt(dx2) / Math.sqrt(dy2);
 }
 
-/** Drop pairs with a missing (null, undefined, NaN) side; ±Infinity counts as ±1e9 (NASLib's runner). */
-export function referencePairs(x: (number | null | undefined)[], y: (number | null | undefined)[]): [number[], number[]] {
-  const present = (v: number | null | undefined): v is number => typeof v === 'number' && !Number.isNaN(v);
-  const value = (v: number) => (v === Infinity ? 1e9 : v === -Infinity ? -1e9 : v);
+type Sample = (number | null | undefined)[];
+const isNumber = (v: number | null | undefined): v is number => typeof v === 'number' && !Number.isNaN(v);
+
+/** The pairs where both sides pass `keep`. */
+export function referencePairs(x: Sample, y: Sample, keep: (v: number) => boolean): [number[], number[]] {
   const xs: number[] = [];
   const ys: number[] = [];
   x.forEach((v, i) => {
     const w = y[i];
-    if (present(v) && present(w)) {
-      xs.push(value(v));
-      ys.push(value(w));
+    if (isNumber(v) && isNumber(w) && keep(v) && keep(w)) {
+      xs.push(v);
+      ys.push(w);
     }
   });
   return [xs, ys];
 }
 
-export function referenceSpearman(x: (number | null | undefined)[], y: (number | null | undefined)[]): { value: number; n: number } {
-  const [xs, ys] = referencePairs(x, y);
+/** scipy's spearmanr after NASLib's runner: missing (null, NaN) dropped, ±inf kept as the extremes. */
+export function referenceSpearman(x: Sample, y: Sample): { value: number; n: number } {
+  const [xs, ys] = referencePairs(x, y, () => true);
   return { value: referencePearson(referenceRanks(xs), referenceRanks(ys)), n: xs.length };
+}
+
+/** pandas' corr: pairs with a non-finite side dropped. */
+export function referencePandasPearson(x: Sample, y: Sample): { value: number; n: number } {
+  const [xs, ys] = referencePairs(x, y, Number.isFinite);
+  return { value: referencePearson(xs, ys), n: xs.length };
 }
