@@ -52,9 +52,9 @@ export class TensorOps implements Ops<T> {
 
   batchNorm(x: T, spec: BatchNormSpec): T {
     // Two-pass statistics (centre, then average the squares): accurate in float32.
-    const mean = tf.mean(x, [0, 1, 2]);
+    const mean = tf.mean(tf.mean(x, [1, 2]), 0);
     const centred = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centred), [0, 1, 2]);
+    const variance = tf.mean(tf.mean(tf.square(centred), [1, 2]), 0);
     if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
     let y = tf.mul(centred, tf.rsqrt(tf.add(variance, spec.eps ?? 1e-5)));
     if (spec.affine) y = tf.add(tf.mul(y, this.params(`${spec.name}.weight`)), this.params(`${spec.name}.bias`));
