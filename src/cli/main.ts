@@ -9,6 +9,11 @@ const COMMANDS: Record<string, () => Command> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   compute: () => require('./commands/compute').command,
   dashboard: () => require('./commands/dashboard').command,
+  produce: () => require('./commands/produce').command,
+  work: () => require('./commands/work').command,
+  aggregate: () => require('./commands/aggregate').command,
+  run: () => require('./commands/run').command,
+  status: () => require('./commands/status').command,
 };
 
 function help(): string {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { ProxyName } from '../core/names';
+import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import type { Logger } from '../log';
-import { createBuild, markEnqueued } from '../queue/build';
+import { createBuild, markEnqueued, type ExpectedCount } from '../queue/build';
 import { jobIdOf, tripleId } from '../queue/ids';
 import { redisKeys } from '../queue/names';
 import { addJobs, type ComputeQueue } from '../queue/queues';
@@ -50,9 +50,12 @@ interface Message {
 
 /**
  * Expand the plan lazily, one (space, arch, task, seed) at a time, into its messages. Triples the
- * base version holds are left out; `triples` counts those kept, `skipped` those left out.
+ * base version holds are left out: `proxies` are those kept, `skipped` counts those left out.
  */
-export function* expandMessages(plan: BuildPlan, baseTripleIds?: ReadonlySet<string>): Generator<{ messages: Message[]; triples: number; skipped: number }> {
+export function* expandMessages(
+  plan: BuildPlan,
+  baseTripleIds?: ReadonlySet<string>,
+): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number }> {
   const { spec } = plan;
   for (const { space, tasks, archs } of plan.spaces) {
     for (const arch of archs.iterate()) {
@@ -83,7 +86,7 @@ export function* expandMessages(plan: BuildPlan, baseTripleIds?: ReadonlySet<str
             };
             return { jobId: jobIdOf(Object.values(tripleIds)), payload };
           });
-          yield { messages, triples: todo.size, skipped: proxies.length - todo.size };
+          yield { space, task, proxies: [...todo.keys()], messages, skipped: proxies.length - todo.size };
         }
       }
     }
@@ -124,16 +127,23 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     opts.onProgress?.({ ...progress });
   };
 
-  for (const { messages, triples, skipped } of expandMessages(plan, opts.baseTripleIds)) {
-    result.expected += triples;
+  const expectedBy = new Map<string, ExpectedCount>();
+  for (const { space, task, proxies, messages, skipped } of expandMessages(plan, opts.baseTripleIds)) {
+    for (const proxy of proxies) {
+      const k = `${space}/${task}/${proxy}`;
+      const e = expectedBy.get(k);
+      if (e) e.count++;
+      else expectedBy.set(k, { space, task, proxy, count: 1 });
+    }
+    result.expected += proxies.length;
     result.skippedBase += skipped;
-    progress.triplesSeen += triples + skipped;
+    progress.triplesSeen += proxies.length + skipped;
     progress.messagesSeen += messages.length;
     chunk.push(...messages);
     if (chunk.length >= chunkSize) await flush();
   }
   await flush();
-  await markEnqueued(redis, plan.buildId, result.expected);
+  await markEnqueued(redis, plan.buildId, [...expectedBy.values()]);
   log.info({ ...result }, 'producer: build enqueued');
   return result;
 }

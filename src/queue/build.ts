@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import { NotFoundError } from '../errors';
 import { BUILDS_SET, redisKeys } from './names';
 
@@ -7,6 +8,14 @@ import { BUILDS_SET, redisKeys } from './names';
  * row counters; the aggregator records progress and the published version.
  */
 export type BuildState = 'producing' | 'enqueued' | 'published';
+
+/** Triples a build computes for one (space, task, proxy): the manifest's coverage denominator. */
+export interface ExpectedCount {
+  space: SpaceName;
+  task: TaskName;
+  proxy: ProxyName;
+  count: number;
+}
 
 export interface BuildRecord {
   buildId: string;
@@ -18,6 +27,7 @@ export interface BuildRecord {
   state: BuildState;
   /** Triples this build computes (base-version triples excluded); known once the producer finished. */
   expected?: number;
+  expectedBy?: ExpectedCount[];
   /** Rows workers wrote (a redelivered job may count twice: the aggregator's count is exact). */
   rowsOk: number;
   rowsFailed: number;
@@ -41,10 +51,11 @@ export async function createBuild(redis: Redis, b: { buildId: string; dataset: s
   await tx.exec();
 }
 
-export async function markEnqueued(redis: Redis, buildId: string, expected: number): Promise<void> {
+export async function markEnqueued(redis: Redis, buildId: string, expectedBy: ExpectedCount[]): Promise<void> {
   const key = redisKeys.build(buildId);
   const state = await redis.hget(key, 'state');
-  const fields: Record<string, string> = { expected: String(expected) };
+  const expected = expectedBy.reduce((n, e) => n + e.count, 0);
+  const fields: Record<string, string> = { expected: String(expected), expectedBy: JSON.stringify(expectedBy) };
   if (state !== 'published') fields.state = 'enqueued';
   await redis.hset(key, fields);
 }
@@ -61,6 +72,7 @@ export async function readBuild(redis: Redis, buildId: string): Promise<BuildRec
     baseVersion: h.baseVersion,
     state: h.state as BuildState,
     expected: num(h.expected),
+    expectedBy: h.expectedBy ? (JSON.parse(h.expectedBy) as ExpectedCount[]) : undefined,
     rowsOk: num(h.rowsOk) ?? 0,
     rowsFailed: num(h.rowsFailed) ?? 0,
     firstRowAt: num(h.firstRowAt),

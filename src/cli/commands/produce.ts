@@ -1,0 +1,67 @@
+import { optFlag, optString, parseArgs } from '../args';
+import type { Command } from '../command';
+import { loadConfig } from '../../config';
+import { InputError } from '../../errors';
+import { logger } from '../../log';
+import { baseTripleIds } from '../../producer/base';
+import { produce } from '../../producer/producer';
+import { loadBuildPlan } from '../../producer/spec';
+import { openQueue } from '../../queue/queues';
+import { STORE_OPTION_SPECS } from '../../storage/store';
+import { openPipelineRedis, openPipelineStore, ProgressLine } from '../pipeline-env';
+
+export const command: Command = {
+  name: 'produce',
+  summary: 'expand a build spec into (arch, task, proxy) triples and enqueue them',
+  usage: 'zcbench produce --spec FILE [--build-id ID] [--one-proxy-per-job] [--json]',
+  options: [
+    { name: 'spec', value: true, description: 'build spec, JSON or YAML (see specs/demo.json)' },
+    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec)' },
+    { name: 'one-proxy-per-job', value: false, description: 'one triple per queue message (default: the proxies of one (arch, task) together)' },
+    { name: 'json', value: false, description: 'print the result as JSON' },
+    ...STORE_OPTION_SPECS,
+  ],
+  async run(argv) {
+    const args = parseArgs(argv, this.options);
+    const file = optString(args, 'spec');
+    if (!file) throw new InputError('--spec', undefined, 'a build spec file is required');
+    const config = loadConfig();
+    // Everything about the spec is checked before Redis is touched: a bad spec enqueues nothing.
+    const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
+    let base: Set<string> | undefined;
+    if (plan.spec.baseVersion) {
+      const ps = await openPipelineStore(args, config);
+      base = await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion);
+    }
+    const redis = await openPipelineRedis(config);
+    const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
+    const progress = new ProgressLine();
+    try {
+      const result = await produce({
+        redis,
+        queue,
+        plan,
+        baseTripleIds: base,
+        log: logger.child({ component: 'producer', buildId: plan.buildId }),
+        onProgress: (p) =>
+          progress.update(`produce ${plan.buildId}: ${p.triplesSeen}/${p.totalTriples} triples expanded (${Math.floor((100 * p.triplesSeen) / p.totalTriples)} %), ${p.enqueued} messages enqueued`),
+      });
+      progress.done();
+      if (optFlag(args, 'json')) {
+        process.stdout.write(JSON.stringify(result) + '\n');
+      } else {
+        process.stdout.write(
+          `build ${result.buildId}: ${result.expected} triples to compute` +
+            (result.skippedBase > 0 ? ` (${result.skippedBase} already in ${plan.spec.dataset}@${plan.spec.baseVersion})` : '') +
+            `; enqueued ${result.enqueuedMessages} messages (${result.enqueuedTriples} triples)` +
+            (result.alreadyEnqueued > 0 ? `, ${result.alreadyEnqueued} were already enqueued` : '') +
+            '\n',
+        );
+      }
+      return 0;
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+  },
+};

@@ -1,0 +1,220 @@
+import type { ChildProcess } from 'child_process';
+import { EventEmitter } from 'events';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import type { ComputeRequest, ComputeResult } from '../core/types';
+import { ResourceError } from '../errors';
+import type { Logger } from '../log';
+import { forkModule } from './fork';
+import type { FromChild, SerializedError, ToChild } from './protocol';
+
+export interface ChildPoolOptions {
+  /** Children, i.e. jobs computed at once. */
+  size: number;
+  /** Resident memory a child may reach while computing a job (runtime included, as the core's estimate counts it); above it the child is killed. */
+  memoryLimitBytes: number;
+  log: Logger;
+  /** How often the watchdog reads a busy child's RSS. */
+  watchIntervalMs?: number;
+}
+
+/** A job's error as the child reported it: the worker classifies it by `name`. */
+export class ChildJobError extends Error {
+  constructor(readonly remote: SerializedError) {
+    super(remote.message);
+    this.name = remote.name;
+    this.stack = remote.stack;
+  }
+}
+
+interface Child {
+  proc: ChildProcess;
+  ready: Promise<void>;
+  busy: boolean;
+  stderrTail: string;
+}
+
+const STDERR_TAIL = 2000;
+
+/**
+ * A fixed number of long-lived compute children (src/worker/child.ts). A child that dies, exceeds
+ * its memory budget or is killed mid-job fails that job with a ResourceError and is replaced on
+ * the next job. Emits `job-start` ({pid, jobId}) when a child starts a job.
+ */
+export class ChildPool extends EventEmitter {
+  private readonly children: Child[] = [];
+  private readonly waiters: Array<() => void> = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: ChildPoolOptions) {
+    super();
+  }
+
+  async run(req: ComputeRequest, jobId: string): Promise<ComputeResult> {
+    if (this.closed) throw new Error('child pool is closed');
+    const child = await this.acquire();
+    try {
+      return await this.runOn(child, req, jobId);
+    } finally {
+      child.busy = false;
+      this.waiters.shift()?.();
+    }
+  }
+
+  /** Stop every child (SIGTERM, then SIGKILL after `graceMs`). */
+  async close(graceMs = 5000): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.children.map((c) => stopChild(c.proc, graceMs)));
+    this.children.length = 0;
+  }
+
+  /** Pids of live children (for logs and tests). */
+  pids(): number[] {
+    return this.children.map((c) => c.proc.pid!).filter((p) => p !== undefined);
+  }
+
+  private async acquire(): Promise<Child> {
+    for (;;) {
+      const idle = this.children.find((c) => !c.busy);
+      if (idle) {
+        idle.busy = true;
+        return idle;
+      }
+      if (this.children.length < this.opts.size) {
+        const child = this.spawn();
+        child.busy = true;
+        try {
+          await child.ready;
+        } catch (err) {
+          this.remove(child);
+          this.waiters.shift()?.();
+          throw err;
+        }
+        return child;
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private spawn(): Child {
+    const limitMb = Math.ceil(this.opts.memoryLimitBytes / 2 ** 20);
+    const proc = forkModule(join(__dirname, 'child'), __filename, {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      // V8's heap limit at the budget too: a runaway JS heap aborts (an OOM we recognise) before the host swaps.
+      nodeOptions: [`--max-old-space-size=${Math.max(512, limitMb)}`],
+    });
+    const child: Child = { proc, ready: Promise.resolve(), busy: false, stderrTail: '' };
+    proc.stderr?.on('data', (d: Buffer) => {
+      child.stderrTail = (child.stderrTail + d.toString()).slice(-STDERR_TAIL);
+    });
+    child.ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (msg: FromChild) => {
+        if (msg.type !== 'ready') return;
+        proc.off('exit', onExit);
+        this.opts.log.debug({ pid: proc.pid, rssMb: mb(readRss(proc.pid!) ?? 0) }, 'compute child ready');
+        resolve();
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        proc.off('message', onMessage);
+        reject(new Error(`compute child (pid ${proc.pid}) failed to start: ${exitText(code, signal)}${tailText(child.stderrTail)}`));
+      };
+      proc.on('message', onMessage);
+      proc.once('exit', onExit);
+    });
+    // A child that dies while idle is simply dropped; the next job spawns a fresh one.
+    proc.once('exit', () => this.remove(child));
+    this.children.push(child);
+    return child;
+  }
+
+  private remove(child: Child): void {
+    const i = this.children.indexOf(child);
+    if (i >= 0) this.children.splice(i, 1);
+  }
+
+  private runOn(child: Child, req: ComputeRequest, jobId: string): Promise<ComputeResult> {
+    const { proc } = child;
+    const id = this.nextId++;
+    const limit = this.opts.memoryLimitBytes;
+    return new Promise<ComputeResult>((resolve, reject) => {
+      let peakRss = 0;
+      let killedForMemory: string | undefined;
+      const done = () => {
+        clearInterval(watch);
+        proc.off('message', onMessage);
+        proc.off('exit', onExit);
+      };
+      const onMessage = (msg: FromChild) => {
+        if (msg.type === 'ready' || msg.id !== id) return;
+        done();
+        // A child that grew close to its budget keeps that memory: replace it before the next job.
+        const rss = readRss(proc.pid!);
+        if (rss !== undefined && rss > limit * 0.75) {
+          this.remove(child);
+          void stopChild(proc, 1000);
+        }
+        if (msg.type === 'result') resolve(msg.result);
+        else reject(new ChildJobError(msg.error));
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        done();
+        const why = killedForMemory ?? `compute child (pid ${proc.pid}) ${exitText(code, signal)} during the job`;
+        reject(new ResourceError(`${why}${tailText(child.stderrTail)}`, peakRss || undefined, limit));
+      };
+      const watch = setInterval(() => {
+        const rss = readRss(proc.pid!);
+        if (rss === undefined) return;
+        peakRss = Math.max(peakRss, rss);
+        if (rss > limit && !killedForMemory) {
+          killedForMemory = `compute child (pid ${proc.pid}) exceeded its memory budget: ${mb(rss)} MB resident > ${mb(limit)} MB`;
+          proc.kill('SIGKILL');
+        }
+      }, this.opts.watchIntervalMs ?? 100);
+      proc.on('message', onMessage);
+      proc.once('exit', onExit);
+      const msg: ToChild = { type: 'run', id, req };
+      proc.send(msg);
+      this.emit('job-start', { pid: proc.pid, jobId });
+    });
+  }
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
+function exitText(code: number | null, signal: string | null): string {
+  if (signal) return `was killed by ${signal}`;
+  // 134 = SIGABRT as an exit code: V8 aborts this way when its heap is exhausted.
+  if (code === 134) return 'aborted (exit code 134, out of memory)';
+  return `exited with code ${code}`;
+}
+
+function tailText(tail: string): string {
+  const line = tail.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).pop();
+  return line ? ` (last stderr line: ${line.slice(0, 300)})` : '';
+}
+
+/** Resident set size of a process, from /proc (Linux); undefined elsewhere or once it is gone. */
+function readRss(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stopChild(proc: ChildProcess, graceMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    proc.kill('SIGTERM');
+  });
+}

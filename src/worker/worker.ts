@@ -1,0 +1,236 @@
+import { MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { availableParallelism } from 'os';
+import { computeProxies, estimateJobMemory } from '../core/compute';
+import type { ProxyName } from '../core/names';
+import type { ComputeRequest, ComputeResult } from '../core/types';
+import { ResourceError } from '../errors';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { JOB_NAME, QUEUE_NAMES, type Pool } from '../queue/names';
+import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
+import { writeRows } from '../queue/results';
+import { JobPayloadSchema, describeIssue, type JobPayload } from '../queue/schema';
+import type { ResultRow } from '../storage/rows';
+import { ChildPool } from './child-pool';
+import { failedRows, rowsFromResult } from './rows';
+
+export interface WorkerOptions {
+  pool: Pool;
+  connection: Redis;
+  /** BullMQ key prefix (ZC_QUEUE_PREFIX). */
+  prefix: string;
+  /** Jobs at once = compute children. Default: the cores of this machine. */
+  concurrency?: number;
+  /** A light job whose estimate exceeds this goes to the heavy queue without running. */
+  lightBudgetBytes: number;
+  /** What one heavy job may use. */
+  heavyBudgetBytes: number;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+export interface WorkerStats {
+  /** Jobs whose triples this worker computed (rows written), in-process or in a child. */
+  jobsComputed: number;
+  triplesOk: number;
+  triplesFailed: number;
+  /** Light jobs handed to the heavy queue. */
+  movedToHeavy: number;
+  /** Triples computed per proxy. */
+  byProxy: Partial<Record<ProxyName, number>>;
+}
+
+export interface PipelineWorker {
+  readonly pool: Pool;
+  readonly worker: Worker<JobPayload>;
+  /** Compute children; emits `job-start` ({pid, jobId}). */
+  readonly children: ChildPool;
+  readonly stats: WorkerStats;
+  /** Finish the jobs in hand, then stop (what SIGTERM does). */
+  close(): Promise<void>;
+}
+
+/**
+ * Proxies the core computes from the network's shape trace alone (no weights, no minibatch): cheap
+ * and allocation-free enough to run in the worker process. Every other proxy runs in a child.
+ */
+const SHAPE_ONLY: ReadonlySet<ProxyName> = new Set<ProxyName>(['params', 'flops']);
+
+/** Error classes that say the input is wrong: retrying cannot help. */
+const INPUT_ERRORS = new Set(['InputError', 'FormatError', 'NotFoundError', 'IntegrityError']);
+
+/** How engines report exhausted memory: V8 heap, ArrayBuffer allocation, wasm memory growth. */
+const OOM_PATTERN = /out of memory|allocation failed|Cannot enlarge memory|heap limit|Array buffer allocation/i;
+
+function isMemoryError(err: unknown): boolean {
+  const e = err as Error;
+  return e instanceof ResourceError || e?.name === 'ResourceError' || OOM_PATTERN.test(e?.message ?? '');
+}
+
+function isInputError(err: unknown): boolean {
+  return INPUT_ERRORS.has((err as Error)?.name);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
+}
+
+/** Errors after which nothing is left to record: the rows are written, or the payload names no valid triple. */
+const accounted = new WeakSet<object>();
+
+export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string };
+
+/**
+ * A BullMQ worker of one pool. Every triple it takes ends as a row in the results stream: `ok`
+ * with score and time, or `failed` with the reason; or its message moves to the heavy queue.
+ */
+export function startWorker(opts: WorkerOptions): PipelineWorker {
+  const { pool, connection, prefix, log } = opts;
+  const budget = pool === 'light' ? opts.lightBudgetBytes : opts.heavyBudgetBytes;
+  const concurrency = opts.concurrency ?? availableParallelism();
+  const children = new ChildPool({ size: concurrency, memoryLimitBytes: budget, log });
+  const heavyQueue: ComputeQueue | undefined = pool === 'light' ? openQueue('heavy', connection, prefix) : undefined;
+  const stats: WorkerStats = { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, byProxy: {} };
+
+  const record = async (p: JobPayload, rows: ResultRow[]) => {
+    await writeRows(connection, p.buildId, rows);
+    for (const row of rows) {
+      if (row.status === 'ok') {
+        stats.triplesOk++;
+        opts.metrics?.tripleDone({ space: row.space, task: row.task, proxy: row.proxy, seconds: row.time! });
+      } else {
+        stats.triplesFailed++;
+        opts.metrics?.tripleFailed({ space: row.space, task: row.task, proxy: row.proxy, reason: row.reason ?? 'unknown' });
+      }
+      stats.byProxy[row.proxy] = (stats.byProxy[row.proxy] ?? 0) + 1;
+    }
+  };
+
+  const compute = (p: JobPayload, batchSize: number, jobId: string): Promise<ComputeResult> => {
+    const req: ComputeRequest = { space: p.space, task: p.task, arch: p.arch, proxies: p.proxies, seed: p.seed, batchSize, data: p.data };
+    return p.proxies.every((q) => SHAPE_ONLY.has(q)) ? computeProxies(req) : children.run(req, jobId);
+  };
+
+  const processJob = async (job: Job<JobPayload>): Promise<JobOutcome> => {
+    const parsed = JobPayloadSchema.safeParse(job.data);
+    if (!parsed.success) {
+      // No valid triple to write a row for: the job itself fails, with the reason `status` shows.
+      const reason = `malformed job payload: ${describeIssue(parsed.error.issues[0]!)}`;
+      log.error({ pool, jobId: job.id, reason }, 'job failed');
+      throw marked(new UnrecoverableError(reason));
+    }
+    const p = parsed.data;
+    const jlog = log.child({ pool, buildId: p.buildId, jobId: job.id, space: p.space, task: p.task, arch: p.arch, proxies: p.proxies.join(','), seed: p.seed });
+
+    const fail = async (reason: string, batchSize = p.batchSize): Promise<Error> => {
+      await record(p, failedRows(p, reason, batchSize));
+      stats.jobsComputed++;
+      jlog.warn({ reason, batchSize }, 'triples failed');
+      return marked(new UnrecoverableError(reason));
+    };
+
+    const moveToHeavy = async (reason: string): Promise<JobOutcome> => {
+      const route = [...(p.route ?? []), `${pool}: ${reason}`];
+      // Same job id: a redelivered light job cannot put the message on the heavy queue twice.
+      await heavyQueue!.add(JOB_NAME, { ...p, route }, { ...JOB_OPTIONS, jobId: job.id! });
+      stats.movedToHeavy++;
+      jlog.info({ reason }, 'moved to the heavy queue');
+      return { movedTo: 'heavy', reason };
+    };
+
+    const estimate = (batchSize: number) => estimateJobMemory({ space: p.space, task: p.task, arch: p.arch, batchSize, proxies: p.proxies });
+    let needed: number;
+    try {
+      needed = estimate(p.batchSize);
+    } catch (err) {
+      if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
+      throw err;
+    }
+    let batchSize = p.batchSize;
+    if (pool === 'light' && needed > budget) {
+      return moveToHeavy(`estimated ${mb(needed)} MB > light budget ${mb(budget)} MB`);
+    }
+    if (pool === 'heavy' && needed > budget) {
+      const half = Math.floor(batchSize / 2);
+      if (half < 1 || estimate(half) > budget) {
+        throw await fail(`out of memory: needs an estimated ${mb(needed)} MB > heavy budget ${mb(budget)} MB, also at batch size ${half}`);
+      }
+      jlog.warn({ neededMb: mb(needed), budgetMb: mb(budget), batchSize: half }, 'over the heavy budget: running at half the batch size');
+      batchSize = half;
+    }
+
+    for (;;) {
+      try {
+        jlog.debug({ batchSize }, 'computing');
+        const result = await compute(p, batchSize, job.id!);
+        const rows = rowsFromResult(p, { ...result, batchSize });
+        await record(p, rows);
+        stats.jobsComputed++;
+        const ok = rows.filter((r) => r.status === 'ok').length;
+        jlog.info({ batchSize, ok, failed: rows.length - ok, backend: result.backend }, 'triples done');
+        return { ok, failed: rows.length - ok, batchSize };
+      } catch (err) {
+        if (accounted.has(err as object)) throw err;
+        if (isMemoryError(err)) {
+          if (pool === 'light') return moveToHeavy(`out of memory: ${message(err)}`);
+          // The last retry on the heavy pool: half the batch, recorded in the rows.
+          if (batchSize === p.batchSize && batchSize >= 2) {
+            batchSize = Math.floor(batchSize / 2);
+            jlog.warn({ err: message(err), batchSize }, 'out of memory on the heavy pool: retrying at half the batch size');
+            continue;
+          }
+          throw await fail(`out of memory on the heavy pool at batch size ${batchSize}: ${message(err)}`, batchSize);
+        }
+        if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
+        const attempts = job.opts.attempts ?? 1;
+        if (job.attemptsMade + 1 >= attempts) throw await fail(`failed after ${attempts} attempts: ${message(err)}`, batchSize);
+        jlog.warn({ err: message(err), attempt: job.attemptsMade + 1, attempts }, 'transient failure: will retry with back-off');
+        throw err;
+      }
+    }
+  };
+
+  const worker = new Worker<JobPayload, JobOutcome>(QUEUE_NAMES[pool], processJob, {
+    connection,
+    prefix,
+    concurrency,
+    // Lock renewal runs in this process while a child computes, so long jobs keep their lock.
+    lockDuration: 60_000,
+    maxStalledCount: 2,
+    metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+  });
+
+  // A job can also fail outside the processor: BullMQ fails a job that stalled too often (its
+  // worker died each time). Its triples still need rows, or the build would wait for them forever.
+  worker.on('failed', (job, err) => {
+    if (!job || !job.finishedOn || accounted.has(err)) return;
+    const parsed = JobPayloadSchema.safeParse(job.data);
+    if (!parsed.success) return;
+    record(parsed.data, failedRows(parsed.data, `job failed: ${err.message}`)).catch((e: unknown) =>
+      log.error({ pool, jobId: job.id, err: message(e) }, 'could not write failed rows'),
+    );
+  });
+  worker.on('error', (err) => log.error({ pool, err: message(err) }, 'worker error'));
+
+  return {
+    pool,
+    worker,
+    children,
+    stats,
+    async close() {
+      await worker.close();
+      await children.close();
+      await heavyQueue?.close();
+    },
+  };
+}
+
+function marked<E extends Error>(err: E): E {
+  accounted.add(err);
+  return err;
+}
