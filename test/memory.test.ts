@@ -1,0 +1,28 @@
+import { tf } from '../src/core/backend';
+import { computeProxies } from '../src/core/compute';
+import { PROXIES } from '../src/core/names';
+
+/**
+ * A long run's memory stays flat: 200 consecutive (arch, all 13 proxies) evaluations in one process
+ * at tiny size (ImageNet16-120 inputs, batch 2). No tensor may survive an evaluation, and RSS may
+ * grow by less than 10 % after the first 10 evaluations.
+ */
+test('200 evaluations: no leaked tensors, RSS grows < 10 % after the first 10', async () => {
+  const archs = ['(0, 2, 3, 2, 3, 1)', '(4, 0, 3, 1, 4, 3)', '(2, 2, 2, 2, 2, 2)', '(1, 1, 1, 1, 1, 1)', '(3, 4, 4, 4, 4, 4)'];
+  let rssAfterWarmup = 0;
+  let tensorsAfterWarmup = 0;
+  for (let i = 0; i < 200; i++) {
+    await computeProxies({
+      space: 'nasbench201', task: 'ImageNet16-120', arch: archs[i % archs.length]!, proxies: [...PROXIES], seed: i, batchSize: 2, data: { source: 'synthetic' },
+    });
+    if (i === 9) {
+      (global as { gc?: () => void }).gc?.();
+      rssAfterWarmup = process.memoryUsage().rss;
+      tensorsAfterWarmup = tf.memory().numTensors;
+    }
+  }
+  (global as { gc?: () => void }).gc?.();
+  const rss = process.memoryUsage().rss;
+  expect(tf.memory().numTensors).toBe(tensorsAfterWarmup);
+  expect(rss).toBeLessThan(rssAfterWarmup * 1.1);
+}, 900_000);
