@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core's CommonJS build registers no gradients; the union package's build registers them all
+// into the same (deduplicated) tfjs-core instance. (tfjs-core's own register_all_gradients is ESM-only.)
+import '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { dirname } from 'path';
 import { ConfigSchema } from '../config';
@@ -8,6 +11,9 @@ import { registerCustomKernels } from './kernels';
 
 /** The one tfjs namespace the core uses (functional ops only: chained ops are not registered). */
 export { tf };
+
+// tfjs prints advice banners ("install tfjs-node") with console.warn; our logs are structured.
+tf.env().set('PROD', true);
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 
@@ -54,14 +60,26 @@ function prepareWasm(): void {
   wasmPathsSet = true;
 }
 
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+
 /** Make `name` the active tfjs backend; false when it cannot initialise here. */
 async function trySet(name: BackendName): Promise<boolean> {
   if (name === 'node' && !loadNode()) return false;
   if (name === 'wasm') prepareWasm();
+  // wasm's Emscripten glue adds process-wide handlers that rethrow any uncaught error (printing
+  // its minified source); remove whatever the initialisation adds so our error handling applies.
+  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set<unknown>(process.listeners(e as 'uncaughtException'))]));
   try {
     return await tf.setBackend(TFJS_NAME[name]);
   } catch {
     return false;
+  } finally {
+    for (const event of PROCESS_EVENTS) {
+      for (const listener of process.listeners(event as 'uncaughtException')) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event as 'uncaughtException', listener);
+      }
+    }
   }
 }
 

@@ -1,13 +1,36 @@
-import { registerConv2dKernels } from './conv2d';
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2dGradients, conv2dKernels } from './conv2d';
+import { depthwiseGradients, depthwiseKernels } from './depthwise';
+import { elementwiseGradients } from './elementwise';
+import { matmulGradients } from './matmul';
+import { poolingGradients, poolingKernels } from './pooling';
+import { reductionGradients } from './reduction';
+import { shapeGradients } from './shape';
+import { replaceKernel } from './util';
+
+/**
+ * Kernels we add or replace (always for a named backend; see each file for why), and the gradient
+ * of every kernel our networks and losses run. tfjs-core's CommonJS build registers no gradients,
+ * and where tfjs (e.g. with tfjs-node) registers its own, ours replace them so that every backend
+ * differentiates the same way, including second order.
+ */
+export const customKernels: readonly tf.KernelConfig[] = [...conv2dKernels, ...depthwiseKernels, ...poolingKernels];
+export const customGradients: readonly tf.GradConfig[] = [
+  ...elementwiseGradients,
+  ...reductionGradients,
+  ...shapeGradients,
+  ...matmulGradients,
+  ...conv2dGradients,
+  ...depthwiseGradients,
+  ...poolingGradients,
+];
 
 let registered = false;
 
-/**
- * Register the kernels and gradients tfjs-core 4.22 and its backends lack (see each file).
- * Global registries, so once per process, before or after a backend initialises.
- */
+/** Register the kernels and gradients in tfjs' global registries: once per process, any time. */
 export function registerCustomKernels(): void {
   if (registered) return;
   registered = true;
-  registerConv2dKernels();
+  for (const kernel of customKernels) replaceKernel(kernel);
+  for (const grad of customGradients) tf.registerGradient(grad);
 }

@@ -1,0 +1,139 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { asFloat, sumToShape, zeroGrad } from './util';
+
+/**
+ * Gradients of element-wise kernels. tfjs-core's CommonJS build (the one Node loads) registers
+ * no gradients at all: they live only in its ES-module files. These are ours, written with ops
+ * that themselves have gradients here, so nested tf.grads (Hessian-vector products) work.
+ */
+
+type T = tf.Tensor;
+const unary = (kernelName: string, grad: (dy: T, x: T) => T): tf.GradConfig => ({
+  kernelName,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => ({ x: () => grad(dy as T, saved[0]!) }),
+});
+/** Unary kernels whose derivative is cheapest from the output y. */
+const unaryFromOutput = (kernelName: string, grad: (dy: T, y: T) => T): tf.GradConfig => ({
+  kernelName,
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => ({ x: () => grad(dy as T, saved[0]!) }),
+});
+/** Piecewise-constant kernels: zero gradient (a mask computed from x does not depend on x). */
+const constant = (kernelName: string, inputs: string[]): tf.GradConfig => ({
+  kernelName,
+  saveAllInputs: true,
+  gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => zeroGrad(saved[i]!)])),
+});
+/** Broadcasting binary kernels: ∂/∂a and ∂/∂b at full shape, summed back to each operand. */
+const binary = (kernelName: string, da: (dy: T, a: T, b: T) => T, db: (dy: T, a: T, b: T) => T): tf.GradConfig => ({
+  kernelName,
+  inputsToSave: ['a', 'b'],
+  gradFunc: (dy, saved) => {
+    const [a, b] = saved as [T, T];
+    return { a: () => sumToShape(da(dy as T, a, b), a.shape), b: () => sumToShape(db(dy as T, a, b), b.shape) };
+  },
+});
+
+export const elementwiseGradients: tf.GradConfig[] = [
+  { kernelName: tf.Identity, gradFunc: (dy) => ({ x: () => asFloat(dy as T) }) },
+  { kernelName: tf.Cast, gradFunc: (dy) => ({ x: () => asFloat(dy as T) }) },
+  { kernelName: tf.Neg, gradFunc: (dy) => ({ x: () => tf.neg(dy as T) }) },
+  // sign(x): 0 at x = 0, as torch.abs' gradient.
+  unary(tf.Abs, (dy, x) => tf.mul(dy, tf.sign(x))),
+  unary(tf.Square, (dy, x) => tf.mul(dy, tf.mul(x, 2))),
+  unary(tf.Log, (dy, x) => tf.div(dy, x)),
+  unary(tf.Log1p, (dy, x) => tf.div(dy, tf.add(x, 1))),
+  unaryFromOutput(tf.Exp, (dy, y) => tf.mul(dy, y)),
+  unary(tf.Expm1, (dy, x) => tf.mul(dy, tf.exp(x))),
+  unaryFromOutput(tf.Sqrt, (dy, y) => tf.div(dy, tf.mul(y, 2))),
+  unaryFromOutput(tf.Rsqrt, (dy, y) => tf.mul(dy, tf.mul(tf.mul(tf.square(y), y), -0.5))),
+  unaryFromOutput(tf.Reciprocal, (dy, y) => tf.neg(tf.mul(dy, tf.square(y)))),
+  unaryFromOutput(tf.Sigmoid, (dy, y) => tf.mul(dy, tf.mul(y, tf.sub(1, y)))),
+  unaryFromOutput(tf.Tanh, (dy, y) => tf.mul(dy, tf.sub(1, tf.square(y)))),
+  unary(tf.Softplus, (dy, x) => tf.mul(dy, tf.sigmoid(x))),
+  unary(tf.Sin, (dy, x) => tf.mul(dy, tf.cos(x))),
+  unary(tf.Cos, (dy, x) => tf.neg(tf.mul(dy, tf.sin(x)))),
+  // ReLU family: the mask is a Step of x, whose own gradient is zero.
+  unary(tf.Relu, (dy, x) => tf.mul(dy, tf.step(x))),
+  unary(tf.Relu6, (dy, x) => tf.mul(dy, tf.mul(tf.step(x), asFloat(tf.lessEqual(x, 6))))),
+  {
+    kernelName: tf.LeakyRelu,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const alpha = (attrs as unknown as tf.LeakyReluAttrs).alpha;
+      return { x: () => tf.where(tf.greater(saved[0]!, 0), dy as T, tf.mul(dy as T, alpha)) };
+    },
+  },
+  unaryFromOutput(tf.Elu, (dy, y) => tf.where(tf.greater(y, 0), dy, tf.mul(dy, tf.add(y, 1)))),
+  unary(tf.Selu, (dy, x) =>
+    tf.where(
+      tf.greater(x, 0),
+      tf.mul(dy, tf.backend_util.SELU_SCALE),
+      tf.mul(dy, tf.mul(tf.exp(x), tf.backend_util.SELU_SCALEALPHA)),
+    ),
+  ),
+  {
+    kernelName: tf.ClipByValue,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const { clipValueMin, clipValueMax } = attrs as unknown as tf.ClipByValueAttrs;
+      const x = saved[0]!;
+      const inside = tf.logicalAnd(tf.greaterEqual(x, clipValueMin), tf.lessEqual(x, clipValueMax));
+      return { x: () => tf.mul(dy as T, asFloat(inside)) };
+    },
+  },
+  ...[tf.Step, tf.Sign, tf.Floor, tf.Ceil, tf.Round, tf.IsNan, tf.IsInf, tf.IsFinite, tf.ZerosLike, tf.OnesLike, tf.LogicalNot].map((k) =>
+    constant(k, ['x']),
+  ),
+  ...[tf.Equal, tf.NotEqual, tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual, tf.LogicalAnd, tf.LogicalOr].map((k) =>
+    constant(k, ['a', 'b']),
+  ),
+  binary(tf.Add, (dy) => dy, (dy) => dy),
+  binary(tf.Sub, (dy) => dy, (dy) => tf.neg(dy)),
+  binary(tf.Multiply, (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
+  binary(
+    tf.RealDiv,
+    (dy, _a, b) => tf.div(dy, b),
+    (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
+  ),
+  binary(
+    tf.SquaredDifference,
+    (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(a, b), 2)),
+    (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(b, a), 2)),
+  ),
+  // Ties go to a, as tfjs and torch.maximum's subgradient convention.
+  binary(tf.Maximum, (dy, a, b) => tf.mul(dy, asFloat(tf.greaterEqual(a, b))), (dy, a, b) => tf.mul(dy, asFloat(tf.less(a, b)))),
+  binary(tf.Minimum, (dy, a, b) => tf.mul(dy, asFloat(tf.lessEqual(a, b))), (dy, a, b) => tf.mul(dy, asFloat(tf.greater(a, b)))),
+  {
+    kernelName: tf.Pow,
+    inputsToSave: ['a', 'b'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [a, b, y] = saved as [T, T, T];
+      const bf = asFloat(b);
+      return {
+        a: () => sumToShape(tf.mul(dy as T, tf.mul(bf, tf.pow(a, tf.sub(bf, 1)))), a.shape),
+        // log(a) only where a > 0: elsewhere the real power has no derivative in b.
+        b: () => sumToShape(tf.mul(dy as T, tf.mul(y, tf.where(tf.greater(a, 0), tf.log(a), tf.zerosLike(a)))), b.shape),
+      };
+    },
+  },
+  {
+    kernelName: tf.AddN,
+    saveAllInputs: true,
+    gradFunc: (dy, saved) => Object.fromEntries(saved.map((_, i) => [String(i), () => tf.clone(dy as T)])),
+  },
+  {
+    kernelName: tf.Select,
+    inputsToSave: ['condition'],
+    gradFunc: (dy, saved) => {
+      const mask = asFloat(saved[0]!);
+      return {
+        condition: () => zeroGrad(saved[0]!),
+        t: () => tf.mul(dy as T, mask),
+        e: () => tf.mul(dy as T, tf.sub(1, mask)),
+      };
+    },
+  },
+];
