@@ -2,6 +2,7 @@ import { PNG } from 'pngjs';
 import type { CorrelationMatrix } from '../src/report/analyses';
 import { glyphMask, GLYPH_HEIGHT, GLYPH_WIDTH } from '../src/report/font';
 import { cellText, divergingColor, MISSING_COLOR, renderHeatmapPng, renderHeatmapSvg } from '../src/report/heatmap';
+import { expectedHeatmapGeometry } from './helpers/report-reference';
 
 /** A 3 × 2 matrix with one undefined cell. */
 const matrix: CorrelationMatrix = {
@@ -14,18 +15,6 @@ const matrix: CorrelationMatrix = {
     [{ value: 0, n: 700 }, { value: 1, n: 700 }],
   ],
 };
-
-/** Layout as documented in src/report/heatmap.ts, recomputed here from the label lengths. */
-function expectedGeometry(m: CorrelationMatrix) {
-  const w = (s: string) => (s.length * 6 - 1) * 2; // glyph advance 6, scale 2
-  const rowLabelW = Math.max(...m.rowLabels.map(w));
-  const colLabelH = Math.max(...m.colLabels.map(w));
-  const gridX = 12 + rowLabelW + 8;
-  const gridY = 12 + 14 + 12 + colLabelH + 6;
-  const width = Math.max(gridX + 68 * m.colLabels.length, gridX + 204, 12 + w(m.title)) + 12;
-  const height = gridY + 24 * m.rowLabels.length + 14 + 12 + 4 + 14 + 12;
-  return { gridX, gridY, width, height };
-}
 
 describe('divergingColor', () => {
   it('runs from red through near-white to blue and greys out undefined values', () => {
@@ -54,7 +43,7 @@ describe('renderHeatmapPng', () => {
     const o = (y * png.width + x) * 4;
     return [png.data[o], png.data[o + 1], png.data[o + 2]];
   };
-  const g = expectedGeometry(matrix);
+  const g = expectedHeatmapGeometry(matrix);
 
   it('is a valid PNG of the documented size', () => {
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
@@ -94,7 +83,7 @@ describe('renderHeatmapPng', () => {
 
 describe('renderHeatmapSvg', () => {
   const svg = renderHeatmapSvg(matrix);
-  const g = expectedGeometry(matrix);
+  const g = expectedHeatmapGeometry(matrix);
 
   it('has the PNG geometry and exact text labels', () => {
     expect(svg.startsWith(`<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}"`)).toBe(true);

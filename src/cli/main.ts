@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Command> = {
   aggregate: () => require('./commands/aggregate').command,
   run: () => require('./commands/run').command,
   status: () => require('./commands/status').command,
+  report: () => require('./commands/report').command,
 };
 
 function help(): string {

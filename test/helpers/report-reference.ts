@@ -60,3 +60,19 @@ export function referencePandasPearson(x: Sample, y: Sample): { value: number; n
   const [xs, ys] = referencePairs(x, y, Number.isFinite);
   return { value: referencePearson(xs, ys), n: xs.length };
 }
+
+/**
+ * Heatmap geometry as documented in src/report/heatmap.ts (margin 12, text scale 2 with 6 px glyph
+ * advance, title line 14 + gap 12, label gaps 6 and 8, cells 68 × 24, legend 204 wide), recomputed
+ * here from the labels.
+ */
+export function expectedHeatmapGeometry(m: { title: string; rowLabels: string[]; colLabels: string[] }) {
+  const w = (s: string) => (s.length * 6 - 1) * 2;
+  const rowLabelW = Math.max(...m.rowLabels.map(w));
+  const colLabelH = Math.max(...m.colLabels.map(w));
+  const gridX = 12 + rowLabelW + 8;
+  const gridY = 12 + 14 + 12 + colLabelH + 6;
+  const width = Math.max(gridX + 68 * m.colLabels.length, gridX + 204, 12 + w(m.title)) + 12;
+  const height = gridY + 24 * m.rowLabels.length + 14 + 12 + 4 + 14 + 12;
+  return { gridX, gridY, width, height, cellWidth: 68, cellHeight: 24 };
+}
