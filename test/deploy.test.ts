@@ -9,6 +9,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ConfigSchema } from '../src/config';
 import { planBuild } from '../src/producer/spec';
+import { parseArgs } from '../src/cli/args';
 import type { Command } from '../src/cli/command';
 import { REPO_ROOT } from './helpers/cli';
 
@@ -98,9 +99,9 @@ function expectCliInvocation(where: string, args: readonly string[]): void {
   expect({ where, command: name, registered: file !== undefined }).toEqual({ where, command: name, registered: true });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const command = (require(join(REPO_ROOT, 'src', 'cli', 'commands', file!)) as { command: Command }).command;
-  const declared = new Set(command.options.map((o) => o.name));
-  const used = rest.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!);
-  expect({ where, undeclared: used.filter((o) => !declared.has(o)) }).toEqual({ where, undeclared: [] });
+  // The command's own parser: an option it does not declare, or one missing its value, throws.
+  const parsed = parseArgs(rest, command.options);
+  expect({ where, positionals: parsed.positionals }).toEqual({ where, positionals: [] });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +188,9 @@ describe('docker-compose.yml', () => {
     expect(zcbenchServices.map(([n]) => n).sort()).toEqual(['aggregator', 'dashboard', 'producer', 'worker-heavy', 'worker-light']);
     for (const [name, s] of zcbenchServices) expectCliInvocation(`compose ${name}`, s.command as string[]);
     expect(services.producer!.restart).toBe('no');
+    const specPath = flagValue(services.producer!.command as string[], '--spec')!;
+    expect(services.producer!.volumes).toContain('./infra/specs:/specs:ro');
+    expect(existsSync(join(REPO_ROOT, 'infra', 'specs', specPath.replace(/^\/specs\//, '')))).toBe(true);
     expect((services.producer!.healthcheck as Obj).disable).toBe(true);
     expect((services.aggregator!.deploy as Obj).replicas).toBe(1);
     expect(String((services['minio-bucket']!.entrypoint as string[]).join(' '))).toMatch(/mc mb --ignore-existing "zc\/\$S3_BUCKET"/);
@@ -645,11 +649,11 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
     expect(((agg.spec as Obj).strategy as Obj).type).toBe('Recreate');
     const job = get('Job', 'zcbench-produce');
     expect(((job.spec as { template: { spec: Obj } }).template.spec.restartPolicy)).toBe('Never');
-    const args = containersOf(job)[0]!.args as string[];
-    const mount = (containersOf(job)[0]!.volumeMounts as { name: string; mountPath: string }[]).find((m) => args[1]!.startsWith(`${m.mountPath}/`))!;
+    const specPath = flagValue(containersOf(job)[0]!.args as string[], '--spec')!;
+    const mount = (containersOf(job)[0]!.volumeMounts as { name: string; mountPath: string }[]).find((m) => specPath.startsWith(`${m.mountPath}/`))!;
     const volume = ((job.spec as { template: { spec: { volumes: Obj[] } } }).template.spec.volumes).find((v) => v.name === mount.name)!;
     const spec = get('ConfigMap', (volume.configMap as { name: string }).name);
-    expect(Object.keys(spec.data as Obj)).toContain(args[1]!.slice(mount.mountPath.length + 1));
+    expect(Object.keys(spec.data as Obj)).toContain(specPath.slice(mount.mountPath.length + 1));
   });
 
   test('the ServiceMonitor scrapes the metrics port of every worker, the aggregator and the dashboard', () => {
