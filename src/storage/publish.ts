@@ -342,8 +342,8 @@ function mergeSources(a: readonly { source: string; sha256: string }[], b: reado
 
 /**
  * Coverage of one (space, task) after merging: ok and failed count cells (one per arch and proxy).
- * expected = the parent's expected + this build's, minus the build's cells the parent already had
- * (a recomputed cell is expected once), and never less than what was delivered.
+ * expected = the parent's expected + this build's expected less the build's cells the parent
+ * already had (a retried cell is expected once), and never less than what was delivered.
  */
 function partitionCoverage(
   space: SpaceName,
@@ -377,10 +377,10 @@ function partitionCoverage(
       overlap.set(proxy, (overlap.get(proxy) ?? 0) + 1);
     }
   }
+  const buildExpected = new Map<ProxyName, number>();
+  for (const e of expected) buildExpected.set(e.proxy, (buildExpected.get(e.proxy) ?? 0) + e.count);
   for (const c of parentCoverage) if (c.space === space && c.task === task) entry(c.proxy).expected += c.expected;
-  for (const e of expected) entry(e.proxy).expected += e.count;
-  for (const c of byProxy.values()) {
-    c.expected = Math.max(c.expected - (overlap.get(c.proxy) ?? 0), c.ok + c.failed);
-  }
+  for (const [proxy, count] of buildExpected) entry(proxy).expected += Math.max(0, count - (overlap.get(proxy) ?? 0));
+  for (const c of byProxy.values()) c.expected = Math.max(c.expected, c.ok + c.failed);
   return [...byProxy.values()];
 }

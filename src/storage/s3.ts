@@ -100,12 +100,17 @@ export function isS3NotFound(err: unknown): boolean {
   return a.name === 'NoSuchKey' || a.name === 'NotFound' || a.$metadata?.httpStatusCode === 404;
 }
 
+/** One line: the S3 error code and HTTP status, or the innermost network error (the SDK wraps those). */
 function describe(err: unknown): string {
-  const a = err as AwsLikeError;
+  let a = err as AwsLikeError;
   if (!a || typeof a !== 'object') return String(err);
-  const code = a.code ?? a.name ?? 'Error';
   const status = a.$metadata?.httpStatusCode;
-  return `${code}${status ? ` (HTTP ${status})` : ''}: ${a.message ?? ''}`.trim();
+  if (status === undefined) {
+    for (let depth = 0; depth < 4 && a.cause && typeof a.cause === 'object'; depth++) a = a.cause as AwsLikeError;
+  }
+  const code = a.code ?? a.name ?? 'Error';
+  const message = a.message ?? '';
+  return `${message.includes(code) ? '' : code}${status ? ` (HTTP ${status})` : ''}${message.includes(code) ? '' : ': '}${message}`.trim();
 }
 
 export interface RetryOptions {
@@ -133,7 +138,7 @@ export async function withS3Retry<T>(what: string, op: () => Promise<T>, opts: R
       const transient = isTransientS3Error(err);
       const elapsed = Date.now() - started;
       if (!transient || elapsed + delay > opts.deadlineMs) {
-        const why = transient ? `still failing after ${attempt} attempts over ${Math.round(elapsed / 1000)} s` : 'not retryable';
+        const why = transient ? `still failing after ${attempt} attempt${attempt === 1 ? "" : "s"} over ${(elapsed / 1000).toFixed(1)} s` : 'not retryable';
         throw new ServiceError(`S3 ${what} failed (${why}): ${describe(err)}`, { cause: err });
       }
       logger.warn({ op: what, attempt, delayMs: delay, err: describe(err) }, 's3 transient failure, retrying');
