@@ -138,10 +138,11 @@ export async function withS3Retry<T>(what: string, op: () => Promise<T>, opts: R
       const transient = isTransientS3Error(err);
       const elapsed = Date.now() - started;
       if (!transient || elapsed + delay > opts.deadlineMs) {
-        const why = transient ? `still failing after ${attempt} attempt${attempt === 1 ? "" : "s"} over ${(elapsed / 1000).toFixed(1)} s` : 'not retryable';
+        const why = transient ? `still failing after ${attempt} attempt${attempt === 1 ? '' : 's'} over ${(elapsed / 1000).toFixed(1)} s` : 'not retryable';
         throw new ServiceError(`S3 ${what} failed (${why}): ${describe(err)}`, { cause: err });
       }
-      logger.warn({ op: what, attempt, delayMs: delay, err: describe(err) }, 's3 transient failure, retrying');
+      // A first failure is routine (a keep-alive socket the server closed while we were busy); a repeat is news.
+      logger[attempt === 1 ? 'debug' : 'warn']({ op: what, attempt, delayMs: delay, err: describe(err) }, 's3 transient failure, retrying');
       // Jitter in [0.5, 1) of the delay keeps many retrying clients from hammering in lockstep.
       await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
       delay = Math.min(maxDelay, delay * 2);
