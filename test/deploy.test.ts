@@ -272,6 +272,10 @@ function durationSeconds(d: string): number {
 // infra/Dockerfile and .dockerignore
 // ---------------------------------------------------------------------------------------------
 
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
 interface Instruction {
   op: string;
   args: string;
@@ -313,6 +317,12 @@ describe('infra/Dockerfile', () => {
     expect(build.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args))).toBe(true);
     expect(build.some((i) => i.op === 'RUN' && /require\('@tensorflow\/tfjs-node'\)/.test(i.args))).toBe(true);
     expect(build.some((i) => i.op === 'RUN' && /npm prune --omit=dev/.test(i.args))).toBe(true);
+    // Files src/ ships besides TypeScript (Lua scripts...) reach dist/, which tsc alone would not do.
+    const assets = listFiles(join(REPO_ROOT, 'src')).filter((f) => !f.endsWith('.ts'));
+    if (assets.length > 0) expect(build.some((i) => i.op === 'RUN' && i.args.includes("cd src && find . -type f ! -name '*.ts' -exec cp --parents {} ../dist/"))).toBe(true);
+    // The compiled CLI is started once in the build, after pruning.
+    const pruneAt = build.findIndex((i) => /npm prune/.test(i.args));
+    expect(build.findIndex((i) => i.op === 'RUN' && /node bin\/zcbench\.js --help/.test(i.args))).toBeGreaterThan(pruneAt);
     // The optional dependency is the one the image must get.
     const pkg = JSON.parse(read('package.json')) as { optionalDependencies?: Record<string, string> };
     expect(pkg.optionalDependencies?.['@tensorflow/tfjs-node']).toBeDefined();

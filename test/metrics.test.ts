@@ -68,6 +68,8 @@ describe('metrics server', () => {
     const cgroup = existsSync('/sys/fs/cgroup/memory.current') || existsSync('/sys/fs/cgroup/memory/memory.usage_in_bytes');
     expect(sample(body, 'zcbench_container_memory_bytes', {}) !== undefined).toBe(cgroup);
     if (cgroup) expect(sample(body, 'zcbench_container_memory_bytes', {})).toBeGreaterThan(0);
+    // A limit is reported only when there is one (never as 0).
+    expect(sample(body, 'zcbench_container_memory_limit_bytes', {})).not.toBe(0);
 
     expect((await scrape(server.port, '/healthz')).status).toBe(200);
     expect((await scrape(server.port, '/nope')).status).toBe(404);

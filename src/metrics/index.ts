@@ -174,13 +174,14 @@ function registerContainerMemory(registry: Registry): void {
       registers: [registry],
       collect() {
         const n = readBytes(file);
-        // "max" (v2) or a near-2^63 value (v1) means no limit: report nothing rather than a fake number.
-        if (n !== undefined && n < 2 ** 62) this.set(n);
+        if (n !== undefined) this.set(n);
       },
     });
   gauge(METRIC_NAMES.containerMemory, 'Memory charged to this container (cgroup), child processes included.', files.usage);
-  gauge(METRIC_NAMES.containerMemoryLimit, 'Memory limit of this container (cgroup), when one is set.', files.limit);
-  gauge(METRIC_NAMES.containerMemoryPeak, 'Peak memory charged to this container (cgroup).', files.peak);
+  if (readBytes(files.peak) !== undefined) gauge(METRIC_NAMES.containerMemoryPeak, 'Peak memory charged to this container (cgroup).', files.peak);
+  // "max" (v2) or a near-2^63 value (v1) means no limit: then no series, rather than a fake number.
+  const limit = readBytes(files.limit);
+  if (limit !== undefined && limit < 2 ** 62) gauge(METRIC_NAMES.containerMemoryLimit, 'Memory limit of this container (cgroup).', files.limit);
 }
 
 function readBytes(file: string): number | undefined {
