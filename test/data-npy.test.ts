@@ -118,11 +118,16 @@ describe('.npy image sources', () => {
   const nhwc = new Uint8Array(N * 3072);
   for (let n = 0; n < N; n++) for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) nhwc[n * 3072 + p * 3 + c] = nchw[n * 3072 + c * 1024 + p]!;
 
+  beforeAll(() => {
+    writeFileSync(join(dir, 'same.bin'), cifarBinary(nchw, labels));
+    writePair('c10-nchw', npy('|u1', [N, 3, 32, 32], nchw), npy('<i8', [N], BigInt64Array.from(labels, BigInt)));
+    writePair('c10-nhwc', npy('|u1', [N, 32, 32, 3], nhwc, { version: 2 }), npy('|u1', [N, 1], Uint8Array.from(labels)));
+  });
+
   test('uint8 NCHW and NHWC .npy give the bit-identical batch the CIFAR binary gives', async () => {
     const bin = join(dir, 'same.bin');
-    writeFileSync(bin, cifarBinary(nchw, labels));
-    const a = writePair('c10-nchw', npy('|u1', [N, 3, 32, 32], nchw), npy('<i8', [N], BigInt64Array.from(labels, BigInt)));
-    const b = writePair('c10-nhwc', npy('|u1', [N, 32, 32, 3], nhwc, { version: 2 }), npy('|u1', [N, 1], Uint8Array.from(labels)));
+    const a = join(dir, 'c10-nchw');
+    const b = join(dir, 'c10-nhwc');
     const fromBin = await load(bin, 'cifar10', 14, 9);
     for (const d of [a, b]) {
       const fromNpy = await load(d, 'cifar10', 14, 9);
@@ -223,7 +228,7 @@ describe('.npy image sources', () => {
     writeFileSync(join(onlyVal, 'label_train.npy'), npy('<i4', [4], Int32Array.of(0, 1, 1, 2)));
     writeFileSync(join(onlyVal, 'ninapro_val.npy'), npy('<f4', [4, 52, 16], Buffer.alloc(4 * 4 * 832)));
     await expect(load(onlyVal, 'ninapro', 1)).rejects.toThrow('ninapro_val.npy and label_val.npy together (NASLib trains on train + val), or neither');
-    await expect(load(join(dir, 'c10-nchw'), 'class_object', 1)).rejects.toThrow('file sources for Taskonomy tasks are not supported yet');
+    await expect(load(join(dir, 'c10-nchw'), 'class_object', 1)).rejects.toThrow(`invalid data: ${JSON.stringify(join(dir, 'c10-nchw'))} (a directory with a Taskonomy folder:`);
   });
 });
 

@@ -2,7 +2,7 @@ import { promises as fsp } from 'fs';
 import { FormatError } from '../../errors';
 import { cachedScan, hashFile, readExactly } from './files';
 import type { SampleSet } from './sample-set';
-import { scaleByte } from './transform';
+import { BYTE_TO_UNIT } from './transform';
 
 /**
  * CIFAR "binary version" files (https://www.cs.toronto.edu/~kriz/cifar.html): fixed-size records,
@@ -79,9 +79,9 @@ export async function openCifarFile(file: string, variant: CifarVariant): Promis
         const base = n * PIXEL_BYTES;
         // Planar RGB → interleaved NHWC.
         for (let p = 0; p < PLANE; p++) {
-          out[base + 3 * p] = scaleByte(bytes[p]!);
-          out[base + 3 * p + 1] = scaleByte(bytes[PLANE + p]!);
-          out[base + 3 * p + 2] = scaleByte(bytes[2 * PLANE + p]!);
+          out[base + 3 * p] = BYTE_TO_UNIT[bytes[p]!]!;
+          out[base + 3 * p + 1] = BYTE_TO_UNIT[bytes[PLANE + p]!]!;
+          out[base + 3 * p + 2] = BYTE_TO_UNIT[bytes[2 * PLANE + p]!]!;
         }
       }
     },

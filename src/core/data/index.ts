@@ -10,6 +10,7 @@ import { naturalCompare, sourceDigest } from './files';
 import { openNpyPair } from './npy-source';
 import { concatSampleSets, openAll, type SampleSet } from './sample-set';
 import { syntheticMinibatch } from './synthetic';
+import { findTaskonomyViews, loadTaskonomyMinibatch } from './taskonomy';
 import { applyTrainingTransform, planMinibatch, trainSplit } from './transform';
 
 export { sourceDigest } from './files';
@@ -35,9 +36,18 @@ export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Pro
   if (spec.source === 'synthetic') return syntheticMinibatch(task, batchSize, rng);
   if (spec.source === 'path') {
     if (typeof spec.path !== 'string' || spec.path.length === 0) throw new InputError('data', spec.path, `a file or directory: ${expectedFiles(TASK_SPECS[task])}`);
+    if (TASK_SPECS[task].taskonomy) return loadTaskonomy(spec.path, TASK_SPECS[task], batchSize, rng);
     return loadFromPath(spec.path, TASK_SPECS[task], batchSize, rng);
   }
   throw new InputError('data.source', (spec as { source: unknown }).source, "'synthetic' or 'path'");
+}
+
+async function loadTaskonomy(path: string, spec: TaskSpec, batchSize: number, rng: Rng): Promise<Minibatch> {
+  const st = await statOrNull(path);
+  if (!st?.isDirectory()) throw new InputError('data', path, `a directory: ${expectedFiles(spec)}`);
+  const views = await findTaskonomyViews(path);
+  if (!views) throw new InputError('data', path, `a directory with ${expectedFiles(spec)}`);
+  return loadTaskonomyMinibatch(path, spec.name, batchSize, rng, views);
 }
 
 async function loadFromPath(path: string, spec: TaskSpec, batchSize: number, rng: Rng): Promise<Minibatch> {
@@ -71,7 +81,9 @@ function expectedFiles(spec: TaskSpec): string {
     case 'ninapro':
       return `a NAS-Bench-360 directory with ninapro_train.npy and label_train.npy (and optionally ninapro_val.npy, label_val.npy), ${npy}`;
     default:
-      return spec.taskonomy ? `file sources for Taskonomy tasks are not supported yet; use synthetic data` : npy;
+      return spec.taskonomy
+        ? 'a Taskonomy folder: train_filenames_final5k.json with its view lists, benevolence/image_list_final5k.json, or <building>/rgb/*_domain_rgb.png views (with the task\'s target domain next to rgb)'
+        : npy;
   }
 }
 
@@ -88,7 +100,6 @@ async function statOrNull(path: string) {
 async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
   const sampleSize = spec.inputShape.reduce((a, b) => a * b, 1);
   const invalid = () => new InputError('data', path, `a file or directory: ${expectedFiles(spec)}`);
-  if (spec.taskonomy) throw invalid();
   const cifar = spec.name === 'cifar10' || spec.name === 'cifar100' ? spec.name : null;
   const st = await statOrNull(path);
   if (!st) {

@@ -89,3 +89,6 @@ export function applyTrainingTransform(raw: Float32Array, shape: readonly [numbe
 export function scaleByte(b: number): number {
   return Math.fround(b / 255);
 }
+
+/** scaleByte for every byte value, for the per-pixel loops. */
+export const BYTE_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_, b) => scaleByte(b));
