@@ -33,17 +33,21 @@ const CONV_CASES: ConvCase[] = [
 const label = (c: ConvCase) => `x=${c.x} k=${c.k} stride=${JSON.stringify(c.stride)} pad=${JSON.stringify(c.pad)}`;
 
 /** Run a kernel on a backend with the given inputs (as plain arrays) and return its values. */
-async function runOn(backend: string, kernel: string, inputs: Record<string, { values: Float32Array; shape: number[] }>, attrs: object) {
+interface Values {
+  values: Float32Array;
+  shape: number[];
+}
+async function runOn(backend: string, kernel: string, inputs: Record<string, Values>, attrs: object): Promise<Values> {
   return onBackend(backend, () =>
     tf.tidy(() => {
       const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]));
       const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
-      return { values: out.dataSync().slice(), shape: out.shape };
+      return { values: Float32Array.from(out.dataSync()), shape: out.shape };
     }),
   );
 }
 
-const data = (t: tf.Tensor) => ({ values: t.dataSync() as Float32Array, shape: t.shape });
+const data = (t: tf.Tensor): Values => ({ values: Float32Array.from(t.dataSync()), shape: t.shape });
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -104,8 +108,8 @@ describe('wasm depthwise backprop kernels equal the cpu backend', () => {
 
 describe('MaxPoolGrad', () => {
   // Ties on purpose: ReLU-like data with many zeros, and 'same' windows that hang over the border.
-  const x = { values: new Float32Array([0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 2, 2, 0, 0]), shape: [1, 4, 4, 1] };
-  const dy = { values: new Float32Array(Array.from({ length: 16 }, (_, i) => i + 1)), shape: [1, 4, 4, 1] };
+  const x: Values = { values: new Float32Array([0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 2, 2, 0, 0]), shape: [1, 4, 4, 1] };
+  const dy: Values = { values: new Float32Array(Array.from({ length: 16 }, (_, i) => i + 1)), shape: [1, 4, 4, 1] };
   const attrs = { filterSize: 3, strides: 1, pad: 'same' };
 
   test('routes each window to its first maximum, keeping all of dy, equal on cpu and wasm', async () => {

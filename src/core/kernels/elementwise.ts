@@ -22,7 +22,7 @@ const unaryFromOutput = (kernelName: string, grad: (dy: T, y: T) => T): tf.GradC
 /** Piecewise-constant kernels: zero gradient (a mask computed from x does not depend on x). */
 const constant = (kernelName: string, inputs: string[]): tf.GradConfig => ({
   kernelName,
-  saveAllInputs: true,
+  inputsToSave: inputs,
   gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, i) => [name, () => zeroGrad(saved[i]!)])),
 });
 /** Broadcasting binary kernels: ∂/∂a and ∂/∂b at full shape, summed back to each operand. */

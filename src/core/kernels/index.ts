@@ -3,8 +3,10 @@ import { conv2dGradients, conv2dKernels } from './conv2d';
 import { depthwiseGradients, depthwiseKernels } from './depthwise';
 import { elementwiseGradients } from './elementwise';
 import { matmulGradients } from './matmul';
+import { oneHotKernels } from './onehot';
 import { poolingGradients, poolingKernels } from './pooling';
 import { reductionGradients } from './reduction';
+import { registerResizeKernels, resizeGradients } from './resize';
 import { shapeGradients } from './shape';
 import { replaceKernel } from './util';
 
@@ -14,7 +16,7 @@ import { replaceKernel } from './util';
  * and where tfjs (e.g. with tfjs-node) registers its own, ours replace them so that every backend
  * differentiates the same way, including second order.
  */
-export const customKernels: readonly tf.KernelConfig[] = [...conv2dKernels, ...depthwiseKernels, ...poolingKernels];
+export const customKernels: readonly tf.KernelConfig[] = [...conv2dKernels, ...depthwiseKernels, ...poolingKernels, ...oneHotKernels];
 export const customGradients: readonly tf.GradConfig[] = [
   ...elementwiseGradients,
   ...reductionGradients,
@@ -23,6 +25,7 @@ export const customGradients: readonly tf.GradConfig[] = [
   ...conv2dGradients,
   ...depthwiseGradients,
   ...poolingGradients,
+  ...resizeGradients,
 ];
 
 let registered = false;
@@ -32,5 +35,6 @@ export function registerCustomKernels(): void {
   if (registered) return;
   registered = true;
   for (const kernel of customKernels) replaceKernel(kernel);
+  registerResizeKernels();
   for (const grad of customGradients) tf.registerGradient(grad);
 }

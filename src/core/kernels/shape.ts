@@ -113,36 +113,4 @@ export const shapeGradients: tf.GradConfig[] = [
     },
   },
   { kernelName: tf.OneHot, inputsToSave: ['indices'], gradFunc: (_dy, saved) => ({ indices: () => zeroGrad(saved[0]!) }) },
-  {
-    // Resize kernels are linear in the image; their Grad kernels are the adjoints.
-    kernelName: tf.ResizeBilinear,
-    inputsToSave: ['images'],
-    gradFunc: (dy, saved, attrs) => ({
-      images: () => tf.engine().runKernel(tf.ResizeBilinearGrad, { dy: dy as T, images: saved[0]! }, attrs) as T,
-    }),
-  },
-  {
-    kernelName: tf.ResizeNearestNeighbor,
-    inputsToSave: ['images'],
-    gradFunc: (dy, saved, attrs) => ({
-      images: () => tf.engine().runKernel(tf.ResizeNearestNeighborGrad, { dy: dy as T, images: saved[0]! }, attrs) as T,
-    }),
-  },
-  ...[
-    { grad: tf.ResizeBilinearGrad, resize: tf.image.resizeBilinear },
-    { grad: tf.ResizeNearestNeighborGrad, resize: tf.image.resizeNearestNeighbor },
-  ].map(
-    ({ grad, resize }): tf.GradConfig => ({
-      kernelName: grad,
-      inputsToSave: ['dy', 'images'],
-      gradFunc: (ddx, saved, attrs) => {
-        const [dy, images] = saved as [T, T];
-        const { alignCorners, halfPixelCenters } = attrs as unknown as tf.ResizeBilinearGradAttrs;
-        return {
-          dy: () => resize(ddx as tf.Tensor4D, [dy.shape[1]!, dy.shape[2]!], alignCorners, halfPixelCenters),
-          images: () => zeroGrad(images),
-        };
-      },
-    }),
-  ),
 ];
