@@ -118,23 +118,21 @@ export class Passes {
       const layerShapes = new ShapeOps();
       net.forward(layerShapes, x.shape);
       const modules = this.prunable.map((p) => p.module);
-      const probes = new Map(modules.map((m) => [m, tf.zeros(layerShapes.layerShapes.get(m)!)]));
-      const layerOutputs = new Map<string, tf.Tensor>();
+      const probes = new Map(modules.map((m) => [m, tf.zeros(gainShape(layerShapes.layerShapes.get(m)!))]));
       const weightTensors = this.prunable.map((p) => this.lookup(p.name));
       const grads = tf.grads(() => {
-        const ops = new TensorOps(this.lookup, { probes, layerOutputs });
+        const ops = new TensorOps(this.lookup, { probes });
         return taskLoss(loss, net.forward(ops, x), target);
       })([...weightTensors, ...modules.map((m) => probes.get(m)!)]);
       const n = this.prunable.length;
       const out: GradientResult = { grads: new Map(), fisher: new Map() };
       this.prunable.forEach((p, i) => {
         out.grads.set(p.name, grads[i]!);
-        const a = layerOutputs.get(p.module)!;
-        const g = grads[n + i]!;
-        out.fisher.set(p.module, p.fanIn * fisherSaliency(a, g));
-        g.dispose();
+        const s = grads[n + i]!;
+        out.fisher.set(p.module, p.fanIn * fisherSaliency(s));
+        s.dispose();
       });
-      for (const t of [...probes.values(), ...layerOutputs.values()]) t.dispose();
+      for (const t of probes.values()) t.dispose();
       return out;
     });
     return this.gradientResult;
@@ -261,10 +259,8 @@ export class Passes {
       const abs = new Map<string, tf.Tensor>();
       for (const [name, t] of this.inp.weights) abs.set(name, tf.abs(t));
       const ones = tf.ones([1, ...net.inputShape]);
-      const trace = new ShapeOps();
-      net.forward(trace, [1, ...net.inputShape]);
       const modules = this.prunable.map((p) => p.module);
-      const probes = new Map(modules.map((m) => [m, tf.zeros(trace.layerShapes.get(m)!)]));
+      const probes = new Map(modules.map((m) => [m, tf.scalar(0)]));
       let outScale = 0;
       const ops = new SynflowOps((name) => abs.get(name)!, probes);
       const probeGrads = tf.grads(() => {
@@ -273,11 +269,8 @@ export class Passes {
         return tf.sum(out.t);
       })(modules.map((m) => probes.get(m)!));
       let sum = 0;
-      modules.forEach((m, i) => {
-        const noBias = ops.withoutBias.get(m)!;
-        sum += tf.tidy(() => tf.sum(tf.mul(probeGrads[i]!, noBias)).dataSync()[0]!);
-      });
-      for (const t of [...abs.values(), ...probes.values(), ...probeGrads, ...ops.withoutBias.values(), ones]) t.dispose();
+      for (const g of probeGrads) sum += g.dataSync()[0]!;
+      for (const t of [...abs.values(), ...probes.values(), ...probeGrads, ones]) t.dispose();
       return { logScale: outScale, sum };
     });
     return this.synflowResult;
@@ -291,11 +284,12 @@ export class Passes {
   }
 }
 
-/** fisher's Σ_k ½·mean_n(s_{n,k})² with s_{n,k} = Σ_{h,w} A·G (conv) or A·G (linear). */
-function fisherSaliency(a: tf.Tensor, g: tf.Tensor): number {
-  return tf.tidy(() => {
-    const prod = tf.mul(a, g);
-    const s = prod.rank > 2 ? tf.sum(prod, [1, 2]) : prod;
-    return tf.sum(tf.mul(tf.mean(tf.square(s), 0), 0.5)).dataSync()[0]!;
-  });
+/** Shape of fisher's gain on a layer output: one per sample and channel. */
+function gainShape(outputShape: number[]): number[] {
+  return outputShape.length === 4 ? [outputShape[0]!, 1, 1, outputShape[3]!] : outputShape;
+}
+
+/** fisher's Σ_k ½·mean_n(s_{n,k})², s_{n,k} = Σ_{h,w} A·∂L/∂A (the gradient of the layer's gain). */
+function fisherSaliency(s: tf.Tensor): number {
+  return tf.tidy(() => tf.sum(tf.mul(tf.mean(tf.square(tf.reshape(s, [s.shape[0]!, -1])), 0), 0.5)).dataSync()[0]!);
 }

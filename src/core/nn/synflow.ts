@@ -14,27 +14,23 @@ export interface ScaledTensor {
 
 /**
  * synflow's network: every parameter replaced by its absolute value, batch norm removed (identity),
- * all activations non-negative. Adds zero probes at each prunable layer's raw output so that
- * ∂R̂/∂Â_l is available, and records Â_l − b̂_l (the layer output without its bias): by
- * Σ_i W_i ∂R/∂W_i = Σ δ_l ⊙ (A_l − b_l), that is all the score needs.
+ * all activations non-negative. By Σ_i W_i ∂R/∂W_i = Σ δ_l ⊙ (A_l − b_l), the score only needs, per
+ * prunable layer, Σ ∂R̂/∂Â_l ⊙ (Â_l − b̂_l): a zero scalar gain m_l turns the layer's output
+ * without bias into (Â − b̂)(1 + m_l), and ∂R̂/∂m_l is exactly that sum.
  */
 export class SynflowOps implements Ops<ScaledTensor> {
-  /** Per prunable module: its output without bias, in the scale of its input. */
-  readonly withoutBias = new Map<string, tf.Tensor>();
-
   constructor(
     private readonly absParams: (name: string) => tf.Tensor,
     private readonly probes: Map<string, tf.Tensor>,
   ) {}
 
   private finishLayer(name: string, noBias: tf.Tensor, bias: tf.Tensor | null, x: ScaledTensor): ScaledTensor {
-    this.withoutBias.set(name, tf.keep(noBias));
+    const probe = this.probes.get(name);
+    if (probe) noBias = tf.add(noBias, tf.mul(noBias, probe));
     // An exact zero input (logScale −∞) is zero at any scale: continue at scale 0.
     const inScale = Number.isFinite(x.logScale) ? x.logScale : 0;
     // Bias in the input's units: |b| / exp(logScale).
-    let y = bias ? tf.add(noBias, tf.mul(bias, Math.exp(-inScale))) : noBias;
-    const probe = this.probes.get(name);
-    if (probe) y = tf.add(y, probe);
+    const y = bias ? tf.add(noBias, tf.mul(bias, Math.exp(-inScale))) : noBias;
     const max = tf.max(y).dataSync()[0]!;
     if (!(max > 0)) return { t: y, logScale: inScale };
     return { t: tf.div(y, max), logScale: inScale + Math.log(max) };

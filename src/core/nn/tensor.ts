@@ -6,10 +6,12 @@ type T = tf.Tensor;
 
 /** What a forward pass records for the proxies, beyond its output. */
 export interface ForwardHooks {
-  /** fisher: zero tensors added to each prunable layer's raw output, so ∂L/∂probe = ∂L/∂A_l. */
+  /**
+   * fisher: zero gains m_l per prunable layer, [N,1,1,C] (conv) or [N,C] (linear). The layer's raw
+   * output A (bias included) becomes A + A·m_l, numerically A, so ∂L/∂m_l = Σ_{h,w} A ⊙ ∂L/∂A: the
+   * per-sample, per-channel products fisher needs, without keeping any activation.
+   */
   probes?: Map<string, T>;
-  /** fisher: raw outputs A_l (after the layer's own bias) by module name; kept alive for the caller. */
-  layerOutputs?: Map<string, T>;
   /** nwot: called with every ReLU module's input. */
   onReluInput?: (name: string, x: T) => void;
   /** zen: called with every batch norm's biased batch variance [C] and the element count per channel. */
@@ -31,9 +33,8 @@ export class TensorOps implements Ops<T> {
   ) {}
 
   private layerOutput(name: string, raw: T): T {
-    this.hooks.layerOutputs?.set(name, tf.keep(raw));
     const probe = this.hooks.probes?.get(name);
-    return probe ? tf.add(raw, probe) : raw;
+    return probe ? tf.add(raw, tf.mul(raw, probe)) : raw;
   }
 
   conv(x: T, spec: ConvSpec): T {
