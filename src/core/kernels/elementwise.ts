@@ -5,18 +5,17 @@ import { asFloat, sumToShape, zeroGrad } from './util';
  * Gradients of element-wise kernels. tfjs-core's CommonJS build (the one Node loads) registers
  * no gradients at all: they live only in its ES-module files. These are ours, written with ops
  * that themselves have gradients here, so nested tf.grads (Hessian-vector products) work.
+ *
+ * No gradient here reads a saved *output* (outputsToSave) where second order matters: the engine
+ * tapes the output's saved copy before the kernel that produces it, so the tape's forward walk
+ * never connects that copy to x and the second derivative through it is silently lost (exp,
+ * rsqrt in batch norm, softmax). We recompute from the input instead.
  */
 
 type T = tf.Tensor;
 const unary = (kernelName: string, grad: (dy: T, x: T) => T): tf.GradConfig => ({
   kernelName,
   inputsToSave: ['x'],
-  gradFunc: (dy, saved) => ({ x: () => grad(dy as T, saved[0]!) }),
-});
-/** Unary kernels whose derivative is cheapest from the output y. */
-const unaryFromOutput = (kernelName: string, grad: (dy: T, y: T) => T): tf.GradConfig => ({
-  kernelName,
-  outputsToSave: [true],
   gradFunc: (dy, saved) => ({ x: () => grad(dy as T, saved[0]!) }),
 });
 /** Piecewise-constant kernels: zero gradient (a mask computed from x does not depend on x). */
@@ -44,13 +43,16 @@ export const elementwiseGradients: tf.GradConfig[] = [
   unary(tf.Square, (dy, x) => tf.mul(dy, tf.mul(x, 2))),
   unary(tf.Log, (dy, x) => tf.div(dy, x)),
   unary(tf.Log1p, (dy, x) => tf.div(dy, tf.add(x, 1))),
-  unaryFromOutput(tf.Exp, (dy, y) => tf.mul(dy, y)),
+  unary(tf.Exp, (dy, x) => tf.mul(dy, tf.exp(x))),
   unary(tf.Expm1, (dy, x) => tf.mul(dy, tf.exp(x))),
-  unaryFromOutput(tf.Sqrt, (dy, y) => tf.div(dy, tf.mul(y, 2))),
-  unaryFromOutput(tf.Rsqrt, (dy, y) => tf.mul(dy, tf.mul(tf.mul(tf.square(y), y), -0.5))),
-  unaryFromOutput(tf.Reciprocal, (dy, y) => tf.neg(tf.mul(dy, tf.square(y)))),
-  unaryFromOutput(tf.Sigmoid, (dy, y) => tf.mul(dy, tf.mul(y, tf.sub(1, y)))),
-  unaryFromOutput(tf.Tanh, (dy, y) => tf.mul(dy, tf.sub(1, tf.square(y)))),
+  unary(tf.Sqrt, (dy, x) => tf.div(dy, tf.mul(tf.sqrt(x), 2))),
+  unary(tf.Rsqrt, (dy, x) => tf.mul(dy, tf.mul(tf.div(tf.rsqrt(x), x), -0.5))),
+  unary(tf.Reciprocal, (dy, x) => tf.neg(tf.div(dy, tf.square(x)))),
+  unary(tf.Sigmoid, (dy, x) => {
+    const y = tf.sigmoid(x);
+    return tf.mul(dy, tf.mul(y, tf.sub(1, y)));
+  }),
+  unary(tf.Tanh, (dy, x) => tf.mul(dy, tf.sub(1, tf.square(tf.tanh(x))))),
   unary(tf.Softplus, (dy, x) => tf.mul(dy, tf.sigmoid(x))),
   unary(tf.Sin, (dy, x) => tf.mul(dy, tf.cos(x))),
   unary(tf.Cos, (dy, x) => tf.neg(tf.mul(dy, tf.sin(x)))),
@@ -65,7 +67,7 @@ export const elementwiseGradients: tf.GradConfig[] = [
       return { x: () => tf.where(tf.greater(saved[0]!, 0), dy as T, tf.mul(dy as T, alpha)) };
     },
   },
-  unaryFromOutput(tf.Elu, (dy, y) => tf.where(tf.greater(y, 0), dy, tf.mul(dy, tf.add(y, 1)))),
+  unary(tf.Elu, (dy, x) => tf.where(tf.greater(x, 0), dy, tf.mul(dy, tf.exp(x)))),
   unary(tf.Selu, (dy, x) =>
     tf.where(
       tf.greater(x, 0),
@@ -108,14 +110,13 @@ export const elementwiseGradients: tf.GradConfig[] = [
   {
     kernelName: tf.Pow,
     inputsToSave: ['a', 'b'],
-    outputsToSave: [true],
     gradFunc: (dy, saved) => {
-      const [a, b, y] = saved as [T, T, T];
+      const [a, b] = saved as [T, T];
       const bf = asFloat(b);
       return {
         a: () => sumToShape(tf.mul(dy as T, tf.mul(bf, tf.pow(a, tf.sub(bf, 1)))), a.shape),
         // log(a) only where a > 0: elsewhere the real power has no derivative in b.
-        b: () => sumToShape(tf.mul(dy as T, tf.mul(y, tf.where(tf.greater(a, 0), tf.log(a), tf.zerosLike(a)))), b.shape),
+        b: () => sumToShape(tf.mul(dy as T, tf.mul(tf.pow(a, bf), tf.where(tf.greater(a, 0), tf.log(a), tf.zerosLike(a)))), b.shape),
       };
     },
   },

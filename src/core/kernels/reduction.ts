@@ -12,7 +12,10 @@ function expandReduced(dy: T, shape: number[], axes: number[]): T {
   return tf.broadcastTo(tf.reshape(dy, kept), shape);
 }
 
-/** Max/Min: dy goes to every element equal to the extreme (tfjs' convention for ties). */
+/**
+ * Max/Min: dy goes to every element equal to the extreme (tfjs' convention for ties). The saved
+ * output only feeds a piecewise-constant mask, so its missing tape link (elementwise.ts) is harmless.
+ */
 function extremeGrad(kernelName: string, axisAttr: 'reductionIndices' | 'axis'): tf.GradConfig {
   return {
     kernelName,
@@ -52,23 +55,27 @@ export const reductionGradients: tf.GradConfig[] = [
   extremeGrad(tf.Min, 'axis'),
   { kernelName: tf.ArgMax, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => zeroGrad(saved[0]!) }) },
   { kernelName: tf.ArgMin, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => zeroGrad(saved[0]!) }) },
+  // Softmax recomputed from the logits, not read from the saved output (see elementwise.ts).
   {
     kernelName: tf.Softmax,
-    outputsToSave: [true],
+    inputsToSave: ['logits'],
     gradFunc: (dy, saved, attrs) => {
-      const y = saved[0]!;
       const dim = (attrs as unknown as tf.SoftmaxAttrs).dim;
-      const dyTimesY = tf.mul(dy as T, y);
-      return { logits: () => tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, dim, true), y)) };
+      return {
+        logits: () => {
+          const y = tf.softmax(saved[0]!, dim);
+          const dyTimesY = tf.mul(dy as T, y);
+          return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, dim, true), y));
+        },
+      };
     },
   },
   {
     kernelName: tf.LogSoftmax,
-    outputsToSave: [true],
+    inputsToSave: ['logits'],
     gradFunc: (dy, saved, attrs) => {
-      const y = saved[0]!;
       const axis = (attrs as unknown as tf.LogSoftmaxAttrs).axis;
-      return { logits: () => tf.sub(dy as T, tf.mul(tf.sum(dy as T, axis, true), tf.exp(y))) };
+      return { logits: () => tf.sub(dy as T, tf.mul(tf.sum(dy as T, axis, true), tf.softmax(saved[0]!, axis))) };
     },
   },
 ];
