@@ -6,7 +6,7 @@ import { FormatError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
 import { effectiveRows } from './cells';
 import type { FileEntry } from './manifest';
-import { importedRows, parseNaslibJson } from './naslib';
+import { importedRows, parseNaslibJson, type NaslibFile } from './naslib';
 import { sha256Of } from './objects';
 import { decodeGroundTruthParquet, decodeRowsParquet, type StoredRow } from './parquet';
 import { PULL_RECORD, type PullRecord } from './pull';
@@ -20,27 +20,44 @@ export interface DatasetFilter {
   proxy?: ProxyName | ProxyName[];
 }
 
-/** One (space, task): architectures as integer indices, proxies as columns. */
-interface Table {
+/**
+ * One search space: every architecture seen in any of its tasks gets one integer index, shared
+ * by the space's tables (the same cells recur across tasks, so one map serves them all).
+ */
+interface SpaceIndex {
   archIndex: Map<string, number>;
+  tasks: Map<string, Table>;
+}
+
+/**
+ * One (space, task). Per architecture its proxies' values sit side by side (`i * P + column`), so
+ * a lookup touches one small region of memory.
+ */
+interface Table {
+  /** Architectures with a row or a val_accuracy in this task, in first-seen order. */
   archs: string[];
-  /** Per proxy (PROXIES order): score and time by arch index; NaN where absent (see `has`). */
-  scores: (Float64Array | undefined)[];
-  times: (Float64Array | undefined)[];
-  has: (Uint8Array | undefined)[];
+  /** Score and time of (arch i, proxy column c) at i * P + c; meaningful where the mask bit is set. */
+  scores: Float64Array;
+  times: Float64Array;
+  /** Bit c: arch i has a score (time) for proxy column c. */
+  scoreMask: Uint16Array;
+  timeMask: Uint16Array;
   valAccuracy: Float64Array;
   hasValAccuracy: Uint8Array;
 }
 
+/** Proxy columns per architecture (13 fit the 16-bit masks). */
+const P = PROXIES.length;
+
 const PROXY_COLUMN = new Map<string, number>(PROXIES.map((p, i) => [p, i]));
 
 /**
- * A loaded dataset version. Lookups go through precomputed maps (arch → index per (space, task),
- * proxies as typed-array columns), so each is a few hash lookups and an array read.
+ * A loaded dataset version. Lookups go through precomputed maps (arch → index per space, proxies
+ * as columns of typed arrays), so each is a few hash lookups and an array read.
  * Scores are the cell's effective `ok` row (rowPrecedes); failed cells have no score.
  */
 export class Dataset {
-  private readonly tables = new Map<string, Map<string, Table>>();
+  private readonly spaceIndex = new Map<string, SpaceIndex>();
 
   constructor(
     readonly dataset: string,
@@ -50,84 +67,82 @@ export class Dataset {
     private readonly truth: readonly GroundTruthRow[],
   ) {
     const cells = effectiveRows(allRows);
-    const tableOf = (space: string, task: string): Table => {
-      let bySpace = this.tables.get(space);
-      if (!bySpace) this.tables.set(space, (bySpace = new Map()));
-      let t = bySpace.get(task);
-      if (!t) {
-        t = { archIndex: new Map(), archs: [], scores: [], times: [], has: [], valAccuracy: new Float64Array(0), hasValAccuracy: new Uint8Array(0) };
-        bySpace.set(task, t);
+    const seen = new Map<string, Set<string>>(); // space/task → archs, for each table's `archs`
+    const note = (space: string, task: string, arch: string) => {
+      let sp = this.spaceIndex.get(space);
+      if (!sp) this.spaceIndex.set(space, (sp = { archIndex: new Map(), tasks: new Map() }));
+      if (!sp.archIndex.has(arch)) sp.archIndex.set(arch, sp.archIndex.size);
+      const key = `${space}/${task}`;
+      let archs = seen.get(key);
+      if (!archs) seen.set(key, (archs = new Set()));
+      archs.add(arch);
+      if (!sp.tasks.has(task)) {
+        const none = new Float64Array(0);
+        sp.tasks.set(task, { archs: [], scores: none, times: none, scoreMask: new Uint16Array(0), timeMask: new Uint16Array(0), valAccuracy: none, hasValAccuracy: new Uint8Array(0) });
       }
-      return t;
     };
-    const indexOf = (t: Table, arch: string): number => {
-      let i = t.archIndex.get(arch);
-      if (i === undefined) {
-        i = t.archs.length;
-        t.archIndex.set(arch, i);
-        t.archs.push(arch);
-      }
-      return i;
-    };
-    // Pass 1: every architecture gets its index; pass 2 fills fixed-size columns.
-    for (const r of cells.values()) indexOf(tableOf(r.space, r.task), r.arch);
-    for (const g of truth) indexOf(tableOf(g.space, g.task), g.arch);
-    for (const bySpace of this.tables.values()) {
-      for (const t of bySpace.values()) {
-        t.valAccuracy = new Float64Array(t.archs.length).fill(NaN);
-        t.hasValAccuracy = new Uint8Array(t.archs.length);
+    // Pass 1: every architecture gets its index; pass 2 fills fixed-size arrays.
+    for (const r of cells.values()) note(r.space, r.task, r.arch);
+    for (const g of truth) note(g.space, g.task, g.arch);
+    for (const [space, sp] of this.spaceIndex) {
+      const n = sp.archIndex.size;
+      for (const [task, t] of sp.tasks) {
+        t.archs = [...seen.get(`${space}/${task}`)!];
+        t.scores = new Float64Array(n * P);
+        t.times = new Float64Array(n * P);
+        t.scoreMask = new Uint16Array(n);
+        t.timeMask = new Uint16Array(n);
+        t.valAccuracy = new Float64Array(n);
+        t.hasValAccuracy = new Uint8Array(n);
       }
     }
     for (const r of cells.values()) {
       if (r.status !== 'ok' || r.score === null) continue;
-      const t = tableOf(r.space, r.task);
+      const sp = this.spaceIndex.get(r.space)!;
+      const t = sp.tasks.get(r.task)!;
       const col = PROXY_COLUMN.get(r.proxy)!;
-      if (!t.scores[col]) {
-        t.scores[col] = new Float64Array(t.archs.length).fill(NaN);
-        t.times[col] = new Float64Array(t.archs.length).fill(NaN);
-        t.has[col] = new Uint8Array(t.archs.length);
+      const i = sp.archIndex.get(r.arch)!;
+      t.scores[i * P + col] = r.score;
+      t.scoreMask[i] = t.scoreMask[i]! | (1 << col);
+      if (r.time !== null) {
+        t.times[i * P + col] = r.time;
+        t.timeMask[i] = t.timeMask[i]! | (1 << col);
       }
-      const i = t.archIndex.get(r.arch)!;
-      t.scores[col]![i] = r.score;
-      t.times[col]![i] = r.time ?? NaN;
-      t.has[col]![i] = r.time === null ? 1 : 3; // bit 0: score, bit 1: time
     }
     for (const g of truth) {
-      const t = tableOf(g.space, g.task);
-      const i = t.archIndex.get(g.arch)!;
+      const sp = this.spaceIndex.get(g.space)!;
+      const t = sp.tasks.get(g.task)!;
+      const i = sp.archIndex.get(g.arch)!;
       t.valAccuracy[i] = g.valAccuracy;
       t.hasValAccuracy[i] = 1;
     }
   }
 
-  private table(space: string, task: string): Table | undefined {
-    return this.tables.get(space)?.get(task);
-  }
-
   score(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
-    const t = this.tables.get(space)?.get(task);
-    if (!t) return undefined;
-    const i = t.archIndex.get(arch);
+    const sp = this.spaceIndex.get(space);
+    const t = sp?.tasks.get(task);
+    if (t === undefined) return undefined;
+    const i = sp!.archIndex.get(arch);
     const col = PROXY_COLUMN.get(proxy);
-    if (i === undefined || col === undefined) return undefined;
-    const has = t.has[col];
-    return has && has[i]! & 1 ? t.scores[col]![i] : undefined;
+    if (i === undefined || col === undefined || (t.scoreMask[i]! & (1 << col)) === 0) return undefined;
+    return t.scores[i * P + col];
   }
 
   time(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
-    const t = this.tables.get(space)?.get(task);
-    if (!t) return undefined;
-    const i = t.archIndex.get(arch);
+    const sp = this.spaceIndex.get(space);
+    const t = sp?.tasks.get(task);
+    if (t === undefined) return undefined;
+    const i = sp!.archIndex.get(arch);
     const col = PROXY_COLUMN.get(proxy);
-    if (i === undefined || col === undefined) return undefined;
-    const has = t.has[col];
-    return has && has[i]! & 2 ? t.times[col]![i] : undefined;
+    if (i === undefined || col === undefined || (t.timeMask[i]! & (1 << col)) === 0) return undefined;
+    return t.times[i * P + col];
   }
 
   valAccuracy(space: SpaceName, task: TaskName, arch: string): number | undefined {
-    const t = this.tables.get(space)?.get(task);
-    if (!t) return undefined;
-    const i = t.archIndex.get(arch);
+    const sp = this.spaceIndex.get(space);
+    const t = sp?.tasks.get(task);
+    if (t === undefined) return undefined;
+    const i = sp!.archIndex.get(arch);
     return i !== undefined && t.hasValAccuracy[i] ? t.valAccuracy[i] : undefined;
   }
 
@@ -149,22 +164,25 @@ export class Dataset {
   }
 
   spaces(): SpaceName[] {
-    return [...this.tables.keys()] as SpaceName[];
+    return [...this.spaceIndex.keys()] as SpaceName[];
   }
 
   tasks(space: SpaceName): TaskName[] {
-    return [...(this.tables.get(space)?.keys() ?? [])] as TaskName[];
+    return [...(this.spaceIndex.get(space)?.tasks.keys() ?? [])] as TaskName[];
   }
 
-  /** Architectures of a (space, task), in index order. */
+  /** Architectures of a (space, task) with a row or a val_accuracy, in first-seen order. */
   archs(space: SpaceName, task: TaskName): readonly string[] {
-    return this.table(space, task)?.archs ?? [];
+    return this.spaceIndex.get(space)?.tasks.get(task)?.archs ?? [];
   }
 
   /** Proxies with at least one score on a (space, task), in NASLib's order. */
   proxies(space: SpaceName, task: TaskName): ProxyName[] {
-    const t = this.table(space, task);
-    return t ? PROXIES.filter((_p, col) => t.has[col] !== undefined) : [];
+    const t = this.spaceIndex.get(space)?.tasks.get(task);
+    if (!t) return [];
+    let any = 0;
+    for (let i = 0; i < t.scoreMask.length; i++) any |= t.scoreMask[i]!;
+    return PROXIES.filter((_p, col) => (any & (1 << col)) !== 0);
   }
 }
 
@@ -197,12 +215,20 @@ export async function openDataset(location: string, version?: string, opts: Open
   }
   if (stat.isFile()) {
     const text = await fsp.readFile(path, 'utf8');
-    const parsed = parseNaslibJson(text, path);
-    const sha = sha256Of(text);
-    const imported = importedRows(parsed, { file: path, sha256: sha }, (k) => `${k.space}/${k.task}/${k.arch}/${k.proxy}`);
-    return new Dataset(basename(path), null, null, imported.rows.map((r) => ({ ...r, valAccuracy: null })), imported.groundTruth);
+    const { rows, groundTruth } = naslibStoredRows(parseNaslibJson(text, path), path, sha256Of(text));
+    return new Dataset(basename(path), null, null, rows, groundTruth);
   }
   return openFromDirectory(path, opts.only);
+}
+
+/** A NASLib file read as a dataset: its entries become rows (ids local to this view) with val_accuracy joined. */
+function naslibStoredRows(parsed: NaslibFile, file: string, sha256: string): { rows: StoredRow[]; groundTruth: GroundTruthRow[] } {
+  const imported = importedRows(parsed, { file, sha256 }, (k) => `${k.space}/${k.task}/${k.arch}/${k.proxy}`);
+  const acc = new Map(imported.groundTruth.map((g) => [`${g.task}\u0000${g.arch}`, g.valAccuracy]));
+  return {
+    rows: imported.rows.map((r) => ({ ...r, valAccuracy: acc.get(`${r.task}\u0000${r.arch}`) ?? null })),
+    groundTruth: imported.groundTruth,
+  };
 }
 
 function selected(f: Pick<FileEntry, 'space' | 'task'>, only?: OpenOptions['only']): boolean {
@@ -248,9 +274,8 @@ async function openFromDirectory(dir: string, only?: OpenOptions['only']): Promi
     else if (f.kind === 'ground_truth') truth.push(...(await decodeGroundTruthParquet(bytes, path)));
     else if (!hasParquet) {
       // Only the NASLib files were pulled: their entries are the rows.
-      const parsed = parseNaslibJson(bytes.toString('utf8'), path, f.space);
-      const imported = importedRows(parsed, { file: path, sha256: sha }, (k) => `${k.space}/${k.task}/${k.arch}/${k.proxy}`);
-      rows.push(...imported.rows.map((r) => ({ ...r, valAccuracy: null })));
+      const imported = naslibStoredRows(parseNaslibJson(bytes.toString('utf8'), path, f.space), path, sha);
+      rows.push(...imported.rows);
       truth.push(...imported.groundTruth);
     }
   }

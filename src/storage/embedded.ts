@@ -2,6 +2,7 @@ import { mkdirSync } from 'fs';
 import type { Server } from 'http';
 import type { AddressInfo } from 'net';
 import { resolve } from 'path';
+import { loadConfig } from '../config';
 import { ServiceError } from '../errors';
 import { logger } from '../log';
 
@@ -24,13 +25,18 @@ export interface EmbeddedS3 {
   stop(): Promise<void>;
 }
 
+/** Where `zcbench run` and the demo keep the embedded store: `<ZC_HOME>/s3` (default ./.zcbench/s3). */
+export function defaultEmbeddedS3Dir(): string {
+  return resolve(loadConfig().ZC_HOME, 's3');
+}
+
 /**
- * A real S3 API server (s3rver) on 127.0.0.1 storing objects under `dir`, with `bucket` created.
- * Port 0 picks a free port. Data persists in `dir` across restarts (same port: same endpoint).
+ * A real S3 API server (s3rver) on 127.0.0.1 storing objects under `dir`, with `bucket` (default
+ * S3_BUCKET) created. Port 0 picks a free port. Data persists in `dir` across restarts.
  */
-export async function startEmbeddedS3(opts: { dir: string; port?: number; bucket?: string }): Promise<EmbeddedS3> {
-  const dir = resolve(opts.dir);
-  const bucket = opts.bucket ?? 'zcbench';
+export async function startEmbeddedS3(opts: { dir?: string; port?: number; bucket?: string } = {}): Promise<EmbeddedS3> {
+  const dir = resolve(opts.dir ?? defaultEmbeddedS3Dir());
+  const bucket = opts.bucket ?? loadConfig().S3_BUCKET;
   mkdirSync(dir, { recursive: true });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S3rver = require('s3rver') as S3rverConstructor;
