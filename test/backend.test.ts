@@ -1,0 +1,114 @@
+import { spawn } from 'child_process';
+import { join } from 'path';
+import { activeBackend, availableBackends, initBackend, tf } from '../src/core/backend';
+import { InputError } from '../src/errors';
+import { REPO_ROOT, runCli } from './helpers/cli';
+
+/** Run a snippet in a fresh Node process (module state and ZC_BACKEND as a user's process has them). */
+function freshProcess(code: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', code], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ZC_BACKEND: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (exit) => resolve({ code: exit, stdout, stderr }));
+  });
+}
+
+const SELECT = `
+const { initBackend, activeBackend, tf } = require(${JSON.stringify(join(REPO_ROOT, 'src', 'core', 'backend.ts'))});
+initBackend().then(
+  (name) => console.log(JSON.stringify({ name, active: activeBackend(), tfjs: tf.getBackend() })),
+  (err) => { console.log(JSON.stringify({ error: err.name, field: err.field, value: err.value, message: err.message })); },
+);`;
+
+describe('backend selection in a fresh process', () => {
+  test('without ZC_BACKEND the best available backend is chosen: wasm here (tfjs-node cannot install)', async () => {
+    const out = await freshProcess(SELECT, {});
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ name: 'wasm', active: 'wasm', tfjs: 'wasm' });
+    expect(out.stderr).toBe(''); // no tfjs banners
+  });
+
+  test.each(['cpu', 'wasm'])('ZC_BACKEND=%s forces that backend', async (name) => {
+    const out = await freshProcess(SELECT, { ZC_BACKEND: name });
+    expect(JSON.parse(out.stdout)).toEqual({ name, active: name, tfjs: name });
+  });
+
+  test('ZC_BACKEND=node, unavailable here, is an InputError naming the field, the value and what is available', async () => {
+    const out = await freshProcess(SELECT, { ZC_BACKEND: 'node' });
+    const result = JSON.parse(out.stdout);
+    expect(result).toMatchObject({ error: 'InputError', field: 'ZC_BACKEND', value: 'node' });
+    expect(result.message).toMatch(/^invalid ZC_BACKEND: "node" \(available: wasm, cpu; tfjs-node: .+\)$/);
+  });
+
+  test('an unknown ZC_BACKEND is an InputError listing the valid names', async () => {
+    const result = JSON.parse((await freshProcess(SELECT, { ZC_BACKEND: 'gpu' })).stdout);
+    expect(result).toMatchObject({ error: 'InputError', field: 'ZC_BACKEND', value: 'gpu' });
+    expect(result.message).toContain('one of node, wasm, cpu');
+  });
+});
+
+describe('backend selection in this process', () => {
+  const saved = process.env.ZC_BACKEND;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.ZC_BACKEND;
+    else process.env.ZC_BACKEND = saved;
+  });
+
+  test('initBackend(name) selects, is idempotent, and switches when another backend is forced', async () => {
+    delete process.env.ZC_BACKEND;
+    expect(await initBackend('cpu')).toBe('cpu');
+    expect(activeBackend()).toBe('cpu');
+    expect(await initBackend()).toBe('cpu');
+    expect(await initBackend('wasm')).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(activeBackend()).toBe('wasm');
+  });
+
+  test('availableBackends lists what initialises here, in preference order, and keeps the active backend', async () => {
+    await initBackend('cpu');
+    expect(await availableBackends()).toEqual(['wasm', 'cpu']);
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  test('forcing node after initialisation fails clearly and leaves the active backend in place', async () => {
+    await initBackend('wasm');
+    process.env.ZC_BACKEND = 'node';
+    const err = await initBackend().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).field).toBe('ZC_BACKEND');
+    expect(tf.getBackend()).toBe('wasm');
+    delete process.env.ZC_BACKEND;
+    expect(await initBackend()).toBe('wasm');
+  });
+
+  test('an invalid argument names the argument', async () => {
+    await expect(initBackend('gpu' as never)).rejects.toThrow(new InputError('backend', 'gpu', 'one of node, wasm, cpu'));
+  });
+
+  test('the custom kernels and gradients are registered once initialised', async () => {
+    await initBackend('cpu');
+    for (const name of [tf.Conv2DBackpropFilter, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput]) {
+      expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    }
+    for (const name of [tf.Conv2D, tf.Relu, tf.Conv2DBackpropFilter, tf.AvgPoolGrad, tf.MaxPoolGrad, tf.Mean, tf.Sum]) {
+      expect(tf.getGradient(name)).toBeDefined();
+    }
+  });
+});
+
+test('the CLI reports ZC_BACKEND=node as one line with exit code 2', async () => {
+  const out = await runCli(['compute', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(0, 2, 3, 2, 3, 1)', '--proxies', 'params'], {
+    env: { ZC_BACKEND: 'node' },
+  });
+  expect(out.code).toBe(2);
+  expect(out.stderr.trim().split('\n')).toHaveLength(1);
+  expect(out.stderr).toMatch(/^zcbench compute: invalid ZC_BACKEND: "node" \(available: wasm, cpu/);
+});
