@@ -20,8 +20,13 @@ export interface WorkerOptions {
   connection: Redis;
   /** BullMQ key prefix (ZC_QUEUE_PREFIX). */
   prefix: string;
-  /** Jobs at once = compute children. Default: the cores of this machine. */
+  /** Jobs in flight. Default: the cores of this machine. */
   concurrency?: number;
+  /**
+   * Compute children (tensor jobs at once). Default: min(concurrency, cores). A higher concurrency
+   * than children keeps shape-only jobs (params, flops) flowing while children are busy.
+   */
+  children?: number;
   /** A light job whose estimate exceeds this goes to the heavy queue without running. */
   lightBudgetBytes: number;
   /** What one heavy job may use. */
@@ -93,7 +98,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
   const { pool, connection, prefix, log } = opts;
   const budget = pool === 'light' ? opts.lightBudgetBytes : opts.heavyBudgetBytes;
   const concurrency = opts.concurrency ?? availableParallelism();
-  const children = new ChildPool({ size: concurrency, memoryLimitBytes: budget, log });
+  const children = new ChildPool({ size: opts.children ?? Math.min(concurrency, availableParallelism()), memoryLimitBytes: budget, log });
   const heavyQueue: ComputeQueue | undefined = pool === 'light' ? openQueue('heavy', connection, prefix) : undefined;
   const stats: WorkerStats = { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, byProxy: {} };
 

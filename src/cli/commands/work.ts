@@ -14,7 +14,8 @@ export const command: Command = {
   usage: 'zcbench work --pool light|heavy [--concurrency N]   (budgets: ZC_WORKER_MEMORY_MB, ZC_HEAVY_MEMORY_MB)',
   options: [
     { name: 'pool', value: true, description: 'light (jobs within ZC_WORKER_MEMORY_MB) or heavy (the rest)' },
-    { name: 'concurrency', value: true, description: 'jobs at once, one compute child each (default: cores)' },
+    { name: 'concurrency', value: true, description: 'jobs in flight (default: cores)' },
+    { name: 'children', value: true, description: 'compute child processes, i.e. tensor jobs at once (default: min(concurrency, cores))' },
     { name: 'metrics-port', value: true, description: 'port of /metrics (default: METRICS_PORT; 0: any free port)' },
   ],
   async run(argv) {
@@ -22,6 +23,7 @@ export const command: Command = {
     const pool = optString(args, 'pool') ?? 'light';
     if (!(POOLS as readonly string[]).includes(pool)) throw new InputError('--pool', pool, `one of ${POOLS.join(', ')}`);
     const concurrency = optInt(args, 'concurrency', 1);
+    const children = optInt(args, 'children', 1);
     const config = loadConfig();
     const metricsPort = optInt(args, 'metrics-port', 0) ?? config.METRICS_PORT;
     const redis = await openPipelineRedis(config);
@@ -37,6 +39,7 @@ export const command: Command = {
       connection: redis,
       prefix: config.ZC_QUEUE_PREFIX,
       concurrency,
+      children,
       lightBudgetBytes: lightBytes,
       heavyBudgetBytes: heavyBytes,
       log,

@@ -1,0 +1,117 @@
+import { estimateJobMemory } from '../src/core/compute';
+import { jobIdOf, tripleId } from '../src/queue/ids';
+import { JOB_NAME, redisKeys } from '../src/queue/names';
+import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../src/queue/queues';
+import type { JobPayload } from '../src/queue/schema';
+import type { ResultRow } from '../src/storage/rows';
+import { CODE_VERSION } from '../src/version';
+import { startHarness, type Harness } from './helpers/pipeline';
+
+/** Workers under faults: a killed child, bad messages, jobs too big for their pool. Real Redis, real children. */
+jest.setTimeout(300_000);
+
+async function streamRows(h: Harness, buildId: string): Promise<ResultRow[]> {
+  const entries = await h.redis.xrange(redisKeys.results(buildId), '-', '+');
+  return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('row') + 1]!) as ResultRow);
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function payload(buildId: string, arch: string, proxies: JobPayload['proxies'], batchSize: number): JobPayload {
+  const tripleIds = Object.fromEntries(
+    proxies.map((proxy) => [proxy, tripleId({ dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxy, seed: 0, batchSize, codeVersion: CODE_VERSION })]),
+  );
+  return { buildId, dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxies, tripleIds, seed: 0, batchSize, data: { source: 'synthetic' }, codeVersion: CODE_VERSION };
+}
+
+describe('workers under faults', () => {
+  let h: Harness;
+  let light: ComputeQueue;
+  beforeAll(async () => {
+    h = await startHarness('faults');
+    light = openQueue('light', h.redis, h.prefix);
+  });
+  afterAll(async () => {
+    await light?.close();
+    await h?.close();
+  });
+  afterEach(async () => {
+    await Promise.all(h.workers.map((w) => w.close()));
+    h.workers.length = 0;
+  });
+
+  test('a child killed by SIGKILL mid-job: the job completes on the heavy pool, each triple once', async () => {
+    const lightWorker = h.startWorker({ pool: 'light' });
+    const heavyWorker = h.startWorker({ pool: 'heavy' });
+    const plan = h.plan({ dataset: `zct-kill-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 } });
+    const killed: number[] = [];
+    lightWorker.children.once('job-start', ({ pid }: { pid: number }) => {
+      killed.push(pid);
+      process.kill(pid, 'SIGKILL');
+    });
+    await h.produce(plan);
+    const [published] = await h.aggregate([plan.buildId]);
+    expect(killed).toHaveLength(1);
+    expect(lightWorker.stats).toMatchObject({ movedToHeavy: 1, jobsComputed: 0 });
+    expect(heavyWorker.stats).toMatchObject({ jobsComputed: 1, triplesOk: 2 });
+    const m = published!.result.manifest;
+    expect(m.rowCount).toBe(2);
+    for (const c of m.coverage) expect(c).toMatchObject({ expected: 1, ok: 1, failed: 0 });
+  });
+
+  test('a malformed payload and an unparsable architecture fail once, with the reason', async () => {
+    h.startWorker({ pool: 'light' });
+    const buildId = `zct-bad-${process.pid}`;
+    h.buildIds.push(buildId);
+    const bad = payload(buildId, '(9, 9, 9, 9, 9, 9)', ['params', 'l2_norm'], 8);
+    const badId = jobIdOf(Object.values(bad.tripleIds));
+    await light.add(JOB_NAME, { buildId, proxies: ['params'], colour: 'blue' } as unknown as JobPayload, { ...JOB_OPTIONS, jobId: 'zmalformed' });
+    await light.add(JOB_NAME, bad, { ...JOB_OPTIONS, jobId: badId });
+
+    const failedJob = (id: string) => until(`job ${id} to fail`, async () => ((await light.getJob(id)) && (await light.getJobState(id)) === 'failed' ? light.getJob(id) : undefined));
+    const malformed = (await failedJob('zmalformed'))!;
+    expect(malformed.failedReason).toMatch(/^malformed job payload: /);
+    expect(malformed.failedReason).toContain('dataset');
+    expect(malformed.attemptsMade).toBe(1);
+
+    const unparsable = (await failedJob(badId))!;
+    expect(unparsable.failedReason).toContain('(9, 9, 9, 9, 9, 9)');
+    expect(unparsable.attemptsMade).toBe(1);
+    const rows = await streamRows(h, buildId);
+    expect(rows.map((r) => [r.proxy, r.status]).sort()).toEqual([['l2_norm', 'failed'], ['params', 'failed']]);
+    for (const r of rows) {
+      expect(r.reason).toMatch(/^invalid input: invalid arch: "\(9, 9, 9, 9, 9, 9\)"/);
+      expect(r.tripleId).toBe(bad.tripleIds[r.proxy]);
+    }
+  });
+
+  test('memory: over the light budget goes heavy without running; over the heavy budget runs at half the batch', async () => {
+    // Budgets from the core's own estimate: the job (batch 64) fits neither pool, its half (32) fits the heavy one.
+    const arch = '(3, 3, 3, 3, 3, 3)';
+    const est = (batchSize: number) => estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize, proxies: ['snip'] });
+    const lightWorker = h.startWorker({ pool: 'light', lightBudgetBytes: est(64) - 1 });
+    const heavyWorker = h.startWorker({ pool: 'heavy', heavyBudgetBytes: est(64) - 1 });
+    const plan = h.plan({ dataset: `zct-mem-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['snip'], archs: [arch] });
+    await h.produce(plan);
+    const rows = await until('the snip row', async () => {
+      const r = await streamRows(h, plan.buildId);
+      return r.length > 0 ? r : undefined;
+    });
+    expect(lightWorker.stats).toMatchObject({ movedToHeavy: 1, jobsComputed: 0 });
+    expect(lightWorker.children.pids()).toEqual([]);
+    expect(heavyWorker.stats).toMatchObject({ jobsComputed: 1 });
+    expect(rows).toHaveLength(1);
+    // The triple keeps its id (requested batch 64) and records the batch it ran with.
+    expect(rows[0]).toMatchObject({ status: 'ok', batchSize: 32 });
+    expect(rows[0]!.reason).toBeUndefined();
+    expect(rows[0]!.tripleId).toBe(tripleId({ dataset: plan.spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'snip', seed: 0, batchSize: 64, codeVersion: CODE_VERSION }));
+  });
+});
