@@ -43,7 +43,7 @@ const NETS: Net[] = [
     name: 'conv-bn-relu-avgpool-conv-mean-linear',
     params: (rng) => [randn(rng, [3, 3, 3, 4], 0.5), tf.add(randn(rng, [4], 0.1), 1), randn(rng, [4], 0.1), randn(rng, [3, 3, 4, 5], 0.4), randn(rng, [5, 3], 0.5)],
     loss: (x, labels, [w1, gamma, beta, w2, w3], relu) => {
-      let h = tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'same');
+      let h: T = tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'same');
       h = relu(batchNorm(h, gamma!, beta!), 0);
       h = tf.avgPool(h as tf.Tensor4D, 3, 1, 1);
       h = tf.conv2d(h as tf.Tensor4D, w2 as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]);
@@ -55,7 +55,7 @@ const NETS: Net[] = [
     name: 'strided conv, maxpool, dilated depthwise, avgpool 2x2',
     params: (rng) => [randn(rng, [3, 3, 3, 4], 0.5), randn(rng, [3, 3, 4, 1], 0.5), randn(rng, [1, 1, 4, 4], 0.5), randn(rng, [4, 3], 0.5)],
     loss: (x, labels, [w1, wd, wp, w3], relu) => {
-      let h = tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 2, 'same'); // 8 → 4
+      let h: T = tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 2, 'same'); // 8 → 4
       h = tf.maxPool(relu(h, 0) as tf.Tensor4D, 3, 1, 'same');
       h = tf.depthwiseConv2d(h as tf.Tensor4D, wd as tf.Tensor4D, 1, 2, 'NHWC', 2);
       h = tf.conv2d(relu(h, 1) as tf.Tensor4D, wp as tf.Tensor4D, 1, 'valid');
