@@ -121,6 +121,11 @@ describe('publishing and reading versions (real s3rver)', () => {
     // Publishing the same build again changes nothing.
     const again = await publishVersion(store, build('b3', rows, { parentVersion: before!.version }));
     expect(again.manifestSha256).toBe(done.manifestSha256);
+    // A published manifest is never rewritten: other rows under the same build id are refused.
+    const other = [row({ task: 'ImageNet16-120', arch: ARCHS[1]!, proxy: 'params', score: 0.2 })];
+    await expect(publishVersion(store, build('b3', other, { parentVersion: before!.version }))).rejects.toThrow(
+      'invalid buildId: "b3" (already published demo@v3 with other content; publish under a new build id)',
+    );
   });
 
   test('setLatest rolls back; older versions are verified through the parent hashes', async () => {

@@ -7,6 +7,7 @@ import {
   datasetKeys,
   MANIFEST_SCHEMA_VERSION,
   NAME_PATTERN,
+  parseManifest,
   serializeManifest,
   type CoverageEntry,
   type FileEntry,
@@ -17,7 +18,7 @@ import { entriesFromRows, writeNaslibJson } from './naslib';
 import { sha256Of, type ObjectStore } from './objects';
 import { decodeGroundTruthParquet, decodeRowsParquet, encodeGroundTruthParquet, encodeRowsParquet, type StoredRow } from './parquet';
 import type { GroundTruthRow, ResultRow } from './rows';
-import { checkDatasetName, listVersionIds, naturalCompare, resolveVersion, type ResolvedVersion } from './versions';
+import { checkDatasetName, listVersionIds, naturalCompare, readLatest, resolveVersion, type ResolvedVersion } from './versions';
 
 export interface PublishInput {
   dataset: string;
@@ -315,21 +316,29 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
   };
   if (input.provenance.spec !== undefined) manifest.spec = input.provenance.spec;
 
-  // A re-run of a build whose manifest is already written keeps that manifest when nothing changed.
+  // Manifests are immutable: a re-run of a build whose manifest exists must reproduce it exactly
+  // (it then only completes the pointer move); different content needs a new build id.
   const manifestKey = datasetKeys.manifest(dataset, version);
-  if (rerun) {
-    const existing = await store.getKey(manifestKey);
-    if (existing !== null) {
-      const prev = JSON.parse(existing.toString('utf8')) as Manifest;
-      const same = JSON.stringify({ ...prev, createdAt: '' }) === JSON.stringify(JSON.parse(serializeManifest({ ...manifest, createdAt: '' })));
-      if (same) manifest = { ...manifest, createdAt: prev.createdAt };
+  const existing = rerun ? await store.getKey(manifestKey) : null;
+  if (existing !== null) {
+    const prev = parseManifest(existing, `s3://${store.bucket}/${manifestKey}`);
+    const comparable = (m: Manifest) => serializeManifest({ ...m, createdAt: '' });
+    if (comparable(prev) !== comparable(manifest)) {
+      throw new InputError('buildId', input.buildId, `already published ${dataset}@${version} with other content; publish under a new build id`);
     }
+    manifest = prev;
   }
-  const manifestText = serializeManifest(manifest);
-  const manifestSha256 = sha256Of(manifestText);
-  await store.putKey(manifestKey, manifestText);
-  const pointer: Pointer = { version, manifestSha256 };
-  await store.putKey(datasetKeys.latest(dataset), JSON.stringify(pointer) + '\n');
+  const manifestBytes = existing ?? Buffer.from(serializeManifest(manifest), 'utf8');
+  if (existing === null) await store.putKey(manifestKey, manifestBytes);
+  const manifestSha256 = sha256Of(manifestBytes);
+  const current = await readLatest(store, dataset);
+  // Move the pointer unless it already moved on from this build's parent (e.g. a later rollback).
+  if (current === null || current.version === manifest.parentVersion || current.version === version) {
+    const pointer: Pointer = { version, manifestSha256 };
+    if (current?.manifestSha256 !== manifestSha256) await store.putKey(datasetKeys.latest(dataset), JSON.stringify(pointer) + '\n');
+  } else {
+    log.warn({ version, latest: current.version }, 'latest has moved past this build\'s parent; left as it is');
+  }
   log.info({ version, manifestSha256, uploaded, reused, rows: allRows }, 'version published');
   return { version, manifestSha256, manifest, uploaded, reused };
 }
