@@ -14,6 +14,10 @@ const COMMANDS: Record<string, () => Command> = {
   aggregate: () => require('./commands/aggregate').command,
   run: () => require('./commands/run').command,
   status: () => require('./commands/status').command,
+  ls: () => require('./commands/ls').command,
+  pull: () => require('./commands/pull').command,
+  query: () => require('./commands/query').command,
+  'import-naslib': () => require('./commands/import-naslib').command,
   report: () => require('./commands/report').command,
 };
 
