@@ -55,7 +55,7 @@ interface BuildState {
 
 const READ_COUNT = 2000;
 const BLOCK_MS = 500;
-const LOCK_TTL_MS = 30_000;
+const LOCK_TTL_MS = 15_000;
 /** Build keys outlive the publish this long, so a rerun of the producer still finds its `enqueued` set. */
 const KEEP_BUILD_KEYS_S = 30 * 24 * 3600;
 
