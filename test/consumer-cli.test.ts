@@ -113,6 +113,7 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
       [['pull', 'nbsz', '--space', 'nasbench999'], /^zcbench pull: invalid --space: "nasbench999"/],
       [['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(9, 9)'], /^zcbench query: nbsz@v1 has no architecture "\(9, 9\)" in nasbench201\/cifar10/],
       [['import-naslib', join(REF, 'README.md'), '--dataset', 'nbsz'], /^zcbench import-naslib: \S+README\.md: not JSON/],
+      [['ls', '--bucket', 'nosuchbucket'], /^zcbench ls: S3 LIST datasets\/ \(bucket nosuchbucket\): the bucket does not exist\n$/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(args);

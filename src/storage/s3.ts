@@ -1,6 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { configuredS3Endpoint, loadConfig, type Config } from '../config';
-import { ServiceError } from '../errors';
+import { NotFoundError, ServiceError } from '../errors';
 import { logger } from '../log';
 
 /** Where a dataset store lives: a bucket on an S3-compatible endpoint (or AWS when no endpoint). */
@@ -123,7 +123,8 @@ export interface RetryOptions {
 /**
  * Run an S3 operation, retrying transient failures with exponential back-off until the deadline.
  * `op` is called afresh for every attempt (request bodies that are streams must be recreated).
- * 404s are rethrown unchanged; any other final failure becomes a ServiceError naming the operation.
+ * A missing bucket is a NotFoundError; other 404s are rethrown unchanged (callers decide what a
+ * missing key means); any other final failure becomes a ServiceError naming the operation.
  */
 export async function withS3Retry<T>(what: string, op: () => Promise<T>, opts: RetryOptions): Promise<T> {
   const started = Date.now();
@@ -133,6 +134,7 @@ export async function withS3Retry<T>(what: string, op: () => Promise<T>, opts: R
     try {
       return await op();
     } catch (err) {
+      if ((err as AwsLikeError | undefined)?.name === 'NoSuchBucket') throw new NotFoundError(`S3 ${what}: the bucket does not exist`);
       if (isS3NotFound(err)) throw err;
       if (err instanceof ServiceError) throw err;
       const transient = isTransientS3Error(err);
