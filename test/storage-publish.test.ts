@@ -190,6 +190,12 @@ describe('publishing and reading versions (real s3rver)', () => {
     const second = await store.downloadVerified(sha256, bytes, dest);
     expect(second).toEqual({ downloadedBytes: bytes - partial, resumedFromBytes: partial });
     expect(sha256Of(readFileSync(dest))).toBe(sha256);
+
+    // Two readers of one cache fetching the same object at once: one downloads, the other waits.
+    const cacheDir = join(tmp.dir, 'cache');
+    const both = await Promise.all([new LocalCache(cacheDir), new LocalCache(cacheDir)].map((c) => c.fetch(store, sha256, bytes)));
+    expect(both.map((b) => b.downloadedBytes).sort((a, b) => a - b)).toEqual([0, bytes]);
+    expect(sha256Of(readFileSync(both[0]!.path))).toBe(sha256);
     tmp.remove();
   });
 
