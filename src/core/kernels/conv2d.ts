@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, padOrCrop } from './util';
+import { asTensor, windowed } from './util';
 
 /**
  * 2-D convolution family (NHWC).
@@ -82,33 +82,37 @@ export function convGeometry(xShape: Shape4, filterShape: Shape4, p: ConvParams,
 
 /**
  * The input rows/cols the windows touch, exactly: (out−1)·s + (k−1)·d + 1 of them, starting at
- * −top/−left (zero padding before, cropping or padding after).
+ * −top/−left: the input cropped where it has more, and the zero padding that completes it.
  */
-export function windowedInput(x: tf.Tensor4D, outH: number, outW: number, g: ReturnType<typeof convGeometry>): tf.Tensor4D {
+export function windowedInput(x: tf.Tensor4D, outH: number, outW: number, g: ReturnType<typeof convGeometry>) {
   const needH = (outH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   const needW = (outW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  return padOrCrop(x, g.top, needH - x.shape[1] - g.top, g.left, needW - x.shape[2] - g.left);
+  return windowed(x, g.top, needH - x.shape[1] - g.top, g.left, needW - x.shape[2] - g.left);
 }
 
 /**
- * dy with zeros inserted for the stride and padded so that a valid convolution with the flipped,
- * d-dilated kernel gives exactly the input's height and width.
+ * dy with zeros inserted for the stride, cropped/padded so that a valid convolution with the
+ * flipped, d-dilated kernel gives exactly the input's height and width.
  */
-export function spreadOutputGrad(dy: tf.Tensor4D, inH: number, inW: number, g: ReturnType<typeof convGeometry>): tf.Tensor4D {
+export function spreadOutputGrad(dy: tf.Tensor4D, inH: number, inW: number, g: ReturnType<typeof convGeometry>) {
   const spread = insertZeros(dy, g.sh, g.sw);
   const padTop = (g.kh - 1) * g.dh - g.top;
   const padLeft = (g.kw - 1) * g.dw - g.left;
   const needH = inH + (g.kh - 1) * g.dh;
   const needW = inW + (g.kw - 1) * g.dw;
-  return padOrCrop(spread, padTop, needH - spread.shape[1] - padTop, padLeft, needW - spread.shape[2] - padLeft);
+  return windowed(spread, padTop, needH - spread.shape[1] - padTop, padLeft, needW - spread.shape[2] - padLeft);
 }
+
+/** [n, H, W, c] → [c, H, W, n] with the padding following the spatial axes. */
+const SWAP_BATCH_CHANNELS = [3, 1, 2, 0];
 
 /** ∂L/∂filter of conv2d(x, filter) given dy, as one forward convolution. Call inside a tidy. */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(x.shape, filterShape, p, false);
-  const xT = tf.transpose(windowedInput(x, dy.shape[1], dy.shape[2], g), [3, 1, 2, 0]); // [ci, H', W', n]
+  const win = windowedInput(x, dy.shape[1], dy.shape[2], g);
+  const xT = tf.transpose(win.x, SWAP_BATCH_CHANNELS); // [ci, H', W', n]
   const dyT = tf.transpose(dy, [1, 2, 0, 3]); // [OH, OW, n, co]
-  const dwT = tf.conv2d(xT, dyT, [g.dh, g.dw], 'valid', 'NHWC', [g.sh, g.sw]); // [ci, kh, kw, co]
+  const dwT = tf.conv2d(xT, dyT, [g.dh, g.dw], win.padding, 'NHWC', [g.sh, g.sw]); // [ci, kh, kw, co]
   return tf.transpose(dwT, [1, 2, 0, 3]);
 }
 
@@ -116,7 +120,8 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: S
 export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(inputShape, filter.shape, p, false);
   const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, co, ci]
-  return tf.conv2d(spreadOutputGrad(dy, inputShape[1], inputShape[2], g), flipped, 1, 'valid', 'NHWC', [g.dh, g.dw]);
+  const spread = spreadOutputGrad(dy, inputShape[1], inputShape[2], g);
+  return tf.conv2d(spread.x, flipped, 1, spread.padding, 'NHWC', [g.dh, g.dw]);
 }
 
 interface ConvAttrs extends ConvParams {

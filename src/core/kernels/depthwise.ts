@@ -21,10 +21,10 @@ export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape
   const [n, , , c] = x.shape;
   const [kh, kw, , m] = filterShape;
   const [, outH, outW] = dy.shape;
-  const xw = windowedInput(x, outH, outW, g);
-  const image = tf.reshape(tf.transpose(xw, [1, 2, 0, 3]), [1, xw.shape[1], xw.shape[2], n * c]) as tf.Tensor4D;
+  const win = windowedInput(x, outH, outW, g);
+  const image = tf.reshape(tf.transpose(win.x, [1, 2, 0, 3]), [1, win.x.shape[1], win.x.shape[2], n * c]) as tf.Tensor4D;
   const kernel = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [outH, outW, n * c, m]) as tf.Tensor4D;
-  const perSample = tf.depthwiseConv2d(image, kernel, [g.dh, g.dw], 'valid', 'NHWC', [g.sh, g.sw]); // [1, kh, kw, n·c·m]
+  const perSample = tf.depthwiseConv2d(image, kernel, [g.dh, g.dw], win.padding, 'NHWC', [g.sh, g.sw]); // [1, kh, kw, n·c·m]
   return tf.sum(tf.reshape(perSample, [kh, kw, n, c, m]), 2) as tf.Tensor4D;
 }
 
@@ -34,7 +34,7 @@ export function depthwiseInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputSh
   const [kh, kw, c, m] = filter.shape;
   const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
   const spread = spreadOutputGrad(dy, inputShape[1], inputShape[2], g);
-  const perChannel = tf.depthwiseConv2d(spread, flipped, 1, 'valid', 'NHWC', [g.dh, g.dw]); // [n, H, W, c·m]
+  const perChannel = tf.depthwiseConv2d(spread.x, flipped, 1, spread.padding, 'NHWC', [g.dh, g.dw]); // [n, H, W, c·m]
   if (m === 1) return perChannel;
   const [n, h, w] = inputShape;
   return tf.sum(tf.reshape(perChannel, [n, h, w, c, m]), 4) as tf.Tensor4D;

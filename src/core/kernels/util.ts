@@ -21,33 +21,29 @@ export function replaceKernel(config: tf.KernelConfig): void {
   tf.registerKernel(config);
 }
 
+export type Padding4 = [[number, number], [number, number], [number, number], [number, number]];
+
 /**
- * Pad (positive) or crop (negative) a 4-D NHWC tensor's height and width, so that convolution
- * formulations can line their windows up exactly.
+ * Line a 4-D NHWC tensor's height and width up with a convolution's windows: negative amounts
+ * crop (a slice), positive amounts become the convolution's own explicit padding, which XNNPACK
+ * applies without copying the tensor.
  */
-export function padOrCrop(
+export function windowed(
   x: tf.Tensor4D,
   top: number,
   bottom: number,
   left: number,
   right: number,
-): tf.Tensor4D {
+): { x: tf.Tensor4D; padding: Padding4 } {
   let out = x;
-  if (top > 0 || bottom > 0 || left > 0 || right > 0) {
-    out = tf.pad(out, [
-      [0, 0],
-      [Math.max(top, 0), Math.max(bottom, 0)],
-      [Math.max(left, 0), Math.max(right, 0)],
-      [0, 0],
-    ]);
-  }
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-    const [n, h, w, c] = out.shape;
+    const [n, h, w, c] = x.shape;
     const t = Math.max(-top, 0);
     const l = Math.max(-left, 0);
-    out = tf.slice(out, [0, t, l, 0], [n, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
+    out = tf.slice(x, [0, t, l, 0], [n, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
   }
-  return out;
+  const pos = (v: number) => Math.max(v, 0);
+  return { x: out, padding: [[0, 0], [pos(top), pos(bottom)], [pos(left), pos(right)], [0, 0]] };
 }
 
 /** Sum a broadcast gradient back to `shape` (the operand's shape before broadcasting). */
