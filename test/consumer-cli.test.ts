@@ -129,6 +129,20 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect((await cli(['ls', '--dataset', 'nbsz', '--versions', '--json'])).stdout).toContain('"version":"v1"');
   });
 
+  test('set-latest rolls back to an earlier version and forward again', async () => {
+    const again = await cli(['import-naslib', FILES[2]!, '--dataset', 'nbsz', '--build-id', 'reimport-301']);
+    expect(again.stdout).toMatch(/^nbsz@v2 manifest sha256/m);
+    const back = await cli(['set-latest', 'nbsz@v1']);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/^nbsz: latest v2 → v1 manifest sha256 [0-9a-f]{64}\n$/);
+    const listed = JSON.parse((await cli(['ls', '--dataset', 'nbsz', '--versions', '--json'])).stdout) as { version: string; latest: boolean }[];
+    expect(listed.map((v) => [v.version, v.latest])).toEqual([['v1', true], ['v2', false]]);
+    const missing = await cli(['set-latest', 'nbsz@v7']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe('zcbench set-latest: version "v7" of dataset nbsz not found (versions: v1, v2)\n');
+    expect((await cli(['set-latest', 'nbsz@v2'])).stdout).toMatch(/^nbsz: latest v1 → v2/);
+  });
+
   test('a corrupted object in the bucket: pull exits 3 and leaves no file under the final name', async () => {
     const store = storeOf(env.s3);
     const m = parseManifest((await store.getKey(datasetKeys.manifest('nbsz', 'v1')))!, 'v1');

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Command> = {
   pull: () => require('./commands/pull').command,
   query: () => require('./commands/query').command,
   'import-naslib': () => require('./commands/import-naslib').command,
+  'set-latest': () => require('./commands/set-latest').command,
   report: () => require('./commands/report').command,
 };
 
