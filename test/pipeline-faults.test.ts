@@ -1,5 +1,5 @@
 import { estimateJobMemory } from '../src/core/compute';
-import { jobIdOf, tripleId } from '../src/queue/ids';
+import { jobIdOf, tripleId, tripleIdsOf } from '../src/queue/ids';
 import { JOB_NAME, redisKeys } from '../src/queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
@@ -26,10 +26,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 function payload(buildId: string, arch: string, proxies: JobPayload['proxies'], batchSize: number): JobPayload {
-  const tripleIds = Object.fromEntries(
-    proxies.map((proxy) => [proxy, tripleId({ dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxy, seed: 0, batchSize, codeVersion: CODE_VERSION })]),
-  );
-  return { buildId, dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxies, tripleIds, seed: 0, batchSize, data: { source: 'synthetic' }, codeVersion: CODE_VERSION };
+  return { buildId, dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxies, seed: 0, batchSize, data: { source: 'synthetic' }, codeVersion: CODE_VERSION };
 }
 
 describe('workers under faults', () => {
@@ -72,7 +69,8 @@ describe('workers under faults', () => {
     const buildId = `zct-bad-${process.pid}`;
     h.buildIds.push(buildId);
     const bad = payload(buildId, '(9, 9, 9, 9, 9, 9)', ['params', 'l2_norm'], 8);
-    const badId = jobIdOf(Object.values(bad.tripleIds));
+    const badIds = tripleIdsOf(bad);
+    const badId = jobIdOf(Object.values(badIds));
     await light.add(JOB_NAME, { buildId, proxies: ['params'], colour: 'blue' } as unknown as JobPayload, { ...JOB_OPTIONS, jobId: 'zmalformed' });
     await light.add(JOB_NAME, bad, { ...JOB_OPTIONS, jobId: badId });
 
@@ -89,7 +87,7 @@ describe('workers under faults', () => {
     expect(rows.map((r) => [r.proxy, r.status]).sort()).toEqual([['l2_norm', 'failed'], ['params', 'failed']]);
     for (const r of rows) {
       expect(r.reason).toMatch(/^invalid input: invalid arch: "\(9, 9, 9, 9, 9, 9\)"/);
-      expect(r.tripleId).toBe(bad.tripleIds[r.proxy]);
+      expect(r.tripleId).toBe(badIds[r.proxy]);
     }
   });
 

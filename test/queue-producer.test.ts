@@ -6,7 +6,7 @@ import { logger } from '../src/log';
 import { expandMessages, produce } from '../src/producer/producer';
 import { planBuild, type BuildPlan } from '../src/producer/spec';
 import { readBuild } from '../src/queue/build';
-import { tripleId } from '../src/queue/ids';
+import { tripleId, tripleIdsOf } from '../src/queue/ids';
 import { openQueue, type ComputeQueue } from '../src/queue/queues';
 import { JobPayloadSchema } from '../src/queue/schema';
 import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
@@ -79,7 +79,7 @@ describe('build spec', () => {
     expect(msg({}).batchSize).toBe(64);
     expect(msg({ batchSize: { default: 16 } }).batchSize).toBe(16);
     expect(msg({ batchSize: { default: 16, tasks: { cifar10: 8 } } }).batchSize).toBe(8);
-    expect(msg({}).tripleIds.params).not.toBe(msg({ batchSize: { default: 16 } }).tripleIds.params);
+    expect(tripleIdsOf(msg({})).params).not.toBe(tripleIdsOf(msg({ batchSize: { default: 16 } })).params);
   });
 });
 

@@ -70,7 +70,7 @@ export function* expandMessages(
           }
           const groups = todo.size === 0 ? [] : spec.packing === 'triple' ? [...todo.keys()].map((p) => [p]) : [[...todo.keys()]];
           const messages = groups.map((group): Message => {
-            const tripleIds = Object.fromEntries(group.map((p) => [p, todo.get(p)!]));
+            // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
             const payload: JobPayload = {
               buildId: plan.buildId,
               dataset: spec.dataset,
@@ -78,13 +78,12 @@ export function* expandMessages(
               task,
               arch,
               proxies: group,
-              tripleIds,
               seed,
               batchSize,
               data: plan.data,
               codeVersion: plan.codeVersion,
             };
-            return { jobId: jobIdOf(Object.values(tripleIds)), payload };
+            return { jobId: jobIdOf(group.map((p) => todo.get(p)!)), payload };
           });
           yield { space, task, proxies: [...todo.keys()], messages, skipped: proxies.length - todo.size };
         }

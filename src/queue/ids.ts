@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import type { JobPayload } from './schema';
 
 /** What identifies a triple's result: change any of these and it is a different result. */
 export interface TripleKey {
@@ -28,4 +29,14 @@ export function jobIdOf(tripleIds: readonly string[]): string {
   const h = createHash('sha256');
   for (const id of [...tripleIds].sort()) h.update(id).update('\n');
   return 'z' + h.digest('hex').slice(0, 32);
+}
+
+/** The triple ids of a message: as it carries them, or derived from its fields. */
+export function tripleIdsOf(p: JobPayload): Record<string, string> {
+  return (
+    p.tripleIds ??
+    Object.fromEntries(
+      p.proxies.map((proxy) => [proxy, tripleId({ dataset: p.dataset, space: p.space, task: p.task, arch: p.arch, proxy, seed: p.seed, batchSize: p.batchSize, codeVersion: p.codeVersion })]),
+    )
+  );
 }

@@ -22,8 +22,11 @@ export const JobPayloadSchema = z
     task: z.enum(TASKS),
     arch: z.string().min(1),
     proxies: z.array(z.enum(PROXIES)).min(1),
-    /** proxy → triple id, one per entry of `proxies`. */
-    tripleIds: z.record(z.string(), z.string().min(1)),
+    /**
+     * proxy → triple id. Optional: absent, workers derive the ids from the fields above (src/queue/ids.ts
+     * `tripleIdsOf`); the producer leaves them out, which keeps a waiting message about 600 bytes smaller.
+     */
+    tripleIds: z.record(z.string(), z.string().min(1)).optional(),
     seed: z.number().int().nonnegative(),
     /** The requested batch size (part of the triple ids). */
     batchSize: z.number().int().positive(),
@@ -34,15 +37,18 @@ export const JobPayloadSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    const ids = Object.keys(p.tripleIds);
-    for (const proxy of p.proxies) {
-      if (!(proxy in p.tripleIds)) ctx.addIssue({ code: 'custom', path: ['tripleIds', proxy], message: 'missing triple id' });
-    }
-    for (const key of ids) {
-      if (!(p.proxies as string[]).includes(key)) ctx.addIssue({ code: 'custom', path: ['tripleIds', key], message: 'not in proxies' });
-    }
+    if (p.tripleIds) checkTripleIds(p.proxies, p.tripleIds, ctx);
     if (new Set(p.proxies).size !== p.proxies.length) ctx.addIssue({ code: 'custom', path: ['proxies'], message: 'duplicate proxy' });
   });
+
+function checkTripleIds(proxies: readonly string[], tripleIds: Record<string, string>, ctx: z.RefinementCtx): void {
+  for (const proxy of proxies) {
+    if (!(proxy in tripleIds)) ctx.addIssue({ code: 'custom', path: ['tripleIds', proxy], message: 'missing triple id' });
+  }
+  for (const key of Object.keys(tripleIds)) {
+    if (!proxies.includes(key)) ctx.addIssue({ code: 'custom', path: ['tripleIds', key], message: 'not in proxies' });
+  }
+}
 
 export type JobPayload = z.infer<typeof JobPayloadSchema>;
 

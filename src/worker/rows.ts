@@ -1,5 +1,6 @@
 import type { ProxyName } from '../core/names';
 import type { ComputeResult } from '../core/types';
+import { tripleIdsOf } from '../queue/ids';
 import type { JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
 
@@ -22,9 +23,10 @@ export function rowsFromResult(p: JobPayload, result: ComputeResult): ResultRow[
     dataSha256: result.data.sha256,
     codeVersion: p.codeVersion,
   };
+  const ids = tripleIdsOf(p);
   return p.proxies.map((proxy): ResultRow => {
     const r = result.results[proxy];
-    const tripleId = p.tripleIds[proxy]!;
+    const tripleId = ids[proxy]!;
     if (!r) return { ...base, tripleId, proxy, status: 'failed', score: null, time: null, reason: 'the core returned no value for this proxy' };
     return { ...base, tripleId, proxy, status: 'ok', score: r.score, time: r.time };
   });
@@ -32,8 +34,9 @@ export function rowsFromResult(p: JobPayload, result: ComputeResult): ResultRow[
 
 /** A `failed` row for every triple of the message. */
 export function failedRows(p: JobPayload, reason: string, batchSize = p.batchSize, proxies: readonly ProxyName[] = p.proxies): ResultRow[] {
+  const ids = tripleIdsOf(p);
   return proxies.map((proxy) => ({
-    tripleId: p.tripleIds[proxy]!,
+    tripleId: ids[proxy]!,
     space: p.space,
     task: p.task,
     arch: p.arch,

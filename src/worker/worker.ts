@@ -68,6 +68,10 @@ const INPUT_ERRORS = new Set(['InputError', 'FormatError', 'NotFoundError', 'Int
 /** How engines report exhausted memory: V8 heap, ArrayBuffer allocation, wasm memory growth. */
 const OOM_PATTERN = /out of memory|allocation failed|Cannot enlarge memory|heap limit|Array buffer allocation/i;
 
+function inProcess(p: JobPayload): boolean {
+  return p.proxies.every((q) => SHAPE_ONLY.has(q));
+}
+
 function isMemoryError(err: unknown): boolean {
   const e = err as Error;
   return e instanceof ResourceError || e?.name === 'ResourceError' || OOM_PATTERN.test(e?.message ?? '');
@@ -118,7 +122,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
 
   const compute = (p: JobPayload, batchSize: number, jobId: string): Promise<ComputeResult> => {
     const req: ComputeRequest = { space: p.space, task: p.task, arch: p.arch, proxies: p.proxies, seed: p.seed, batchSize, data: p.data };
-    return p.proxies.every((q) => SHAPE_ONLY.has(q)) ? computeProxies(req) : children.run(req, jobId);
+    return inProcess(p) ? computeProxies(req) : children.run(req, jobId);
   };
 
   const processJob = async (job: Job<JobPayload>): Promise<JobOutcome> => {
@@ -177,7 +181,8 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
         await record(p, rows);
         stats.jobsComputed++;
         const ok = rows.filter((r) => r.status === 'ok').length;
-        jlog.info({ batchSize, ok, failed: rows.length - ok, backend: result.backend }, 'triples done');
+        // Shape-only jobs finish by the thousand per second: their lines are debug, tensor jobs' info.
+        jlog[inProcess(p) ? 'debug' : 'info']({ batchSize, ok, failed: rows.length - ok, backend: result.backend }, 'triples done');
         return { ok, failed: rows.length - ok, batchSize };
       } catch (err) {
         if (accounted.has(err as object)) throw err;
