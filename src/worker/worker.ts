@@ -153,9 +153,10 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     };
 
     const estimate = (batchSize: number) => estimateJobMemory({ space: p.space, task: p.task, arch: p.arch, batchSize, proxies: p.proxies });
-    let needed: number;
+    // Shape-only jobs allocate no tensors: no estimate to make (it would cost as much as the job).
+    let needed = 0;
     try {
-      needed = estimate(p.batchSize);
+      if (!inProcess(p)) needed = estimate(p.batchSize);
     } catch (err) {
       if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
       throw err;
