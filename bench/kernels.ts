@@ -1,6 +1,7 @@
 /**
  * Convolution kernels at NB201 shapes, batch 64: GFLOP/s of the forward conv, the input gradient
- * and the filter gradient on wasm (ours, and the formulations we rejected) and on the cpu backend.
+ * and the filter gradient on wasm and cpu: ours, the backends' shipped kernels we replaced, and
+ * the formulations we rejected.
  * Also records the wasm configuration (SIMD, threads) and the machine's load.
  * Run: npx tsx bench/kernels.ts  →  bench/results/kernels.json   (BENCH_CPU=0 skips the slow cpu rows)
  */
@@ -34,8 +35,8 @@ function randn(rng: Rng, shape: number[]): T {
   return tf.tensor(rng.fillNormal(v), shape);
 }
 
-/** Median seconds of `reps` runs after one warm-up; each run reads its result back (wasm is synchronous anyway). */
-function time(run: () => T, reps: number): number {
+/** Median seconds of `reps` runs after a warm-up run; each run reads its result back (wasm is synchronous anyway). */
+function time(run: () => T, reps: number, warmUp = true): number {
   const once = () => {
     const start = process.hrtime.bigint();
     const out = run();
@@ -43,14 +44,14 @@ function time(run: () => T, reps: number): number {
     out.dispose();
     return Number(process.hrtime.bigint() - start) / 1e9;
   };
-  once();
+  if (warmUp) once();
   const times = Array.from({ length: reps }, once).sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
 }
 
-/** The wasm backend's own kernel (replaced by ours), run directly for comparison. */
+/** The active backend's own kernel (replaced by ours), run directly for comparison. */
 function shipped(kernel: string, inputs: Record<string, T>, attrs: object): T {
-  const config = replacedKernels.get(`wasm/${kernel}`)!;
+  const config = replacedKernels.get(`${tf.getBackend()}/${kernel}`)!;
   const backend = tf.backend();
   const info = config.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as tf.TensorInfo;
   return tf.engine().makeTensorFromTensorInfo(info); // as the engine adopts a kernel's output
@@ -132,6 +133,8 @@ async function main(): Promise<void> {
         forward: gflops(time(() => tf.conv2d(xc, wc, s.stride, PAD), cpuReps)),
         inputGrad: gflops(time(run(tf.Conv2DBackpropInput, { dy: dyc, filter: wc }, inputAttrs), cpuReps)),
         filterGrad: gflops(time(run(tf.Conv2DBackpropFilter, { x: xc, dy: dyc }, filterAttrs), cpuReps)),
+        // ~30 s a call at these shapes: one run, no warm-up (pure JS, nothing to compile).
+        filterGradShipped: gflops(time(() => shipped(tf.Conv2DBackpropFilter, { x: xc, dy: dyc }, filterAttrs), 1, false)),
       };
       tf.dispose([xc, wc, dyc]);
       await tf.setBackend('wasm');

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, windowed } from './util';
+import { asTensor, replacedKernels, windowed } from './util';
 
 /**
  * 2-D convolution family (NHWC).
@@ -9,7 +9,8 @@ import { asTensor, windowed } from './util';
  *   a convolution of xᵀ [ci, H', W', n] with the filter dyᵀ [OH, OW, n, co], whose stride is the
  *   forward dilation and whose dilation is the forward stride; its output [ci, kh, kw, co] is dWᵀ.
  *   wasm has no Conv2DBackpropFilter kernel at all; im2col + BatchMatMul and wasm's
- *   Conv3DBackpropFilterV2 were 10–20× slower (bench/kernels.ts).
+ *   Conv3DBackpropFilterV2 were 10–20× slower (bench/kernels.ts). The cpu backend's own is ~15×
+ *   slower than this formulation on cpu, so cpu uses it too.
  * - input: dx is the convolution of dy (zeros inserted between rows/cols for stride s, padded by
  *   (k−1)·d − top) with the filter flipped in space and transposed in channels, dilated by d.
  *   wasm's own Conv2DBackpropInput is a scalar loop, several times slower.
@@ -128,16 +129,24 @@ interface ConvAttrs extends ConvParams {
   dataFormat?: 'NHWC' | 'NCHW';
 }
 
-const conv2dBackpropFilterWasm: tf.KernelConfig = {
-  kernelName: tf.Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, attrs }) => {
-    const a = attrs as unknown as ConvAttrs & { filterShape: Shape4 };
-    requireNHWC(tf.Conv2DBackpropFilter, a.dataFormat);
-    // A returned Tensor is adopted by the engine as the kernel's output; tidy frees the rest.
-    return tf.tidy(() => conv2dFilterGrad(asTensor(inputs.x!), asTensor(inputs.dy!), a.filterShape, a));
-  },
-};
+/**
+ * Conv2DBackpropFilter as a convolution, for wasm (which has none) and cpu (whose shipped kernel
+ * runs at ~1/15 of its own conv2d speed; it still serves NCHW, which we never use).
+ */
+function conv2dBackpropFilterKernel(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName,
+    kernelFunc: (args) => {
+      const a = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+      const shipped = replacedKernels.get(`${backendName}/${tf.Conv2DBackpropFilter}`);
+      if (a.dataFormat === 'NCHW' && shipped) return shipped.kernelFunc(args);
+      requireNHWC(tf.Conv2DBackpropFilter, a.dataFormat);
+      // A returned Tensor is adopted by the engine as the kernel's output; tidy frees the rest.
+      return tf.tidy(() => conv2dFilterGrad(asTensor(args.inputs.x!), asTensor(args.inputs.dy!), a.filterShape, a));
+    },
+  };
+}
 
 const conv2dBackpropInputWasm: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropInput,
@@ -207,5 +216,9 @@ const conv2dBackpropFilterGrad: tf.GradConfig = {
   },
 };
 
-export const conv2dKernels: tf.KernelConfig[] = [conv2dBackpropFilterWasm, conv2dBackpropInputWasm];
+export const conv2dKernels: tf.KernelConfig[] = [
+  conv2dBackpropFilterKernel('wasm'),
+  conv2dBackpropFilterKernel('cpu'),
+  conv2dBackpropInputWasm,
+];
 export const conv2dGradients: tf.GradConfig[] = [conv2dGrad, conv2dBackpropInputGrad, conv2dBackpropFilterGrad];
