@@ -3,7 +3,8 @@ import { taskLoss, type TargetTensor } from './loss';
 import type { NetworkDef } from './nn/ops';
 import type { ParamSpec } from './nn/params';
 import { ShapeOps } from './nn/shape';
-import { SynflowOps } from './nn/synflow';
+import { SynflowOps, type ScaledTensor } from './nn/synflow';
+import { TangentOps, type Dual } from './nn/tangent';
 import { TensorOps } from './nn/tensor';
 import type { LossKind } from './tasks';
 
@@ -12,7 +13,7 @@ import type { LossKind } from './tasks';
  * timed, and produces plain numbers or kept tensors that the proxy files reduce:
  * - `gradient`: forward + backward of the loss w.r.t. prunable weights, with zero probes on the
  *   layer outputs: g_l (grad_norm, snip, plain, grasp's g) and fisher's per-layer saliency.
- * - `hessian`: grasp's Hessian-vector product Hg (nested gradients; needs `gradient`).
+ * - `hessian`: grasp's Hessian-vector product Hg (forward-mode tangent, then reverse; needs `gradient`).
  * - `forward`: the ReLU agreement matrix K of nwot (forward only).
  * - `jacobian`: ∂(Σ outputs)/∂input, float64 rows (jacov, epe_nas).
  * - `zen`: zen's Δ and batch-norm term on its own N(0,1) weights and noise inputs.
@@ -138,16 +139,22 @@ export class Passes {
     return this.gradientResult;
   }
 
+  /**
+   * H·g for grasp: the reverse-mode gradient of L's directional derivative along g, computed by a
+   * forward-mode (dual) pass (TangentOps). Exact, like NASLib's double backward, in far less memory.
+   */
   hessianVector(): Map<string, tf.Tensor> {
     if (this.hessianResult) return this.hessianResult;
     const g = this.gradient().grads;
     this.hessianResult = this.timed('hessian', () => {
       const { net, x, target, loss } = this.inp;
       const ws = this.prunable.map((p) => this.lookup(p.name));
-      const gs = this.prunable.map((p) => g.get(p.name)!);
       const hg = tf.grads(() => {
-        const inner = tf.grads(() => taskLoss(loss, net.forward(new TensorOps(this.lookup), x), target))(ws);
-        return tf.addN(inner.map((gi, i) => tf.sum(tf.mul(gs[i]!, gi)))) as tf.Scalar;
+        const input: Dual = { v: x, t: null };
+        const out = net.forward(new TangentOps(this.lookup, (name) => g.get(name)), input);
+        // L̇ = ⟨∂L/∂z, ż⟩, with ∂L/∂z by autodiff of the loss alone (itself differentiable again).
+        const dLdz = tf.grad((z: tf.Tensor) => taskLoss(loss, z, target))(out.v);
+        return out.t ? tf.sum(tf.mul(dLdz, out.t)) : tf.mul(tf.sum(dLdz), 0);
       })(ws);
       return new Map(this.prunable.map((p, i) => [p.name, hg[i]!]));
     });
@@ -264,7 +271,7 @@ export class Passes {
       let outScale = 0;
       const ops = new SynflowOps((name) => abs.get(name)!, probes);
       const probeGrads = tf.grads(() => {
-        const out = net.forward(ops, { t: ones, logScale: 0 });
+        const out = net.forward(ops, { t: ones, logScale: 0 } as ScaledTensor);
         outScale = Number.isFinite(out.logScale) ? out.logScale : 0;
         return tf.sum(out.t);
       })(modules.map((m) => probes.get(m)!));

@@ -4,6 +4,18 @@ import type { BatchNormSpec, ConvSpec, LinearSpec, Ops, PoolSpec } from './ops';
 
 type T = tf.Tensor;
 
+/**
+ * Per-channel batch mean and biased variance over N, H, W. Two passes (centre, then average the
+ * squares), each a mean over H·W per sample followed by a mean over the batch: float32 sums that
+ * short keep the statistics accurate enough to reproduce NASLib's ReLU signs (the fixtures).
+ */
+export function batchStatistics(x: T, withVariance = true): { mean: T; variance: T } {
+  const mean = tf.mean(tf.mean(x, [1, 2]), 0);
+  if (!withVariance) return { mean, variance: mean };
+  const variance = tf.mean(tf.mean(tf.square(tf.sub(x, mean)), [1, 2]), 0);
+  return { mean, variance };
+}
+
 /** What a forward pass records for the proxies, beyond its output. */
 export interface ForwardHooks {
   /**
@@ -52,10 +64,8 @@ export class TensorOps implements Ops<T> {
   }
 
   batchNorm(x: T, spec: BatchNormSpec): T {
-    // Two-pass statistics (centre, then average the squares): accurate in float32.
-    const mean = tf.mean(tf.mean(x, [1, 2]), 0);
+    const { mean, variance } = batchStatistics(x);
     const centred = tf.sub(x, mean);
-    const variance = tf.mean(tf.mean(tf.square(centred), [1, 2]), 0);
     if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
     let y = tf.mul(centred, tf.rsqrt(tf.add(variance, spec.eps ?? 1e-5)));
     if (spec.affine) y = tf.add(tf.mul(y, this.params(`${spec.name}.weight`)), this.params(`${spec.name}.bias`));

@@ -1,0 +1,200 @@
+import { tf } from '../backend';
+import { dilateKernel } from './dilation';
+import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
+import { avgPoolExcludePad } from './pool';
+import { batchStatistics } from './tensor';
+
+/** A value and its directional derivative along the weight direction (null: exactly zero). */
+export interface Dual {
+  v: tf.Tensor;
+  t: tf.Tensor | null;
+}
+
+function addTangents(ts: (tf.Tensor | null)[]): tf.Tensor | null {
+  const present = ts.filter((t): t is tf.Tensor => t !== null);
+  if (present.length === 0) return null;
+  return present.length === 1 ? present[0]! : tf.addN(present);
+}
+
+/**
+ * Forward-mode differentiation of the training-mode network along a weight direction: every
+ * activation carries its tangent d/dε f(θ + ε·direction). grasp's Hessian-vector product is the
+ * reverse-mode gradient of the loss's tangent, ∇_θ ⟨∇_θ L, g⟩ = H g: one dual forward and one
+ * backward, instead of differentiating a whole backward pass (far less memory, same value).
+ * Batch norm is differentiated through its batch statistics, as the forward normalises with them.
+ */
+export class TangentOps implements Ops<Dual> {
+  featureMap: Dual | null = null;
+
+  constructor(
+    private readonly params: (name: string) => tf.Tensor,
+    /** The direction for each weight by parameter name; absent: the weight is held constant. */
+    private readonly direction: (name: string) => tf.Tensor | undefined,
+  ) {}
+
+  private convOf(x: tf.Tensor, w: tf.Tensor, spec: ConvSpec): tf.Tensor {
+    const p = spec.padding ?? 0;
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    // Dilation as a zero-inserted kernel (linear in w, so the direction dilates the same way).
+    const k = dilateKernel(w, spec.dilation ?? 1);
+    return (spec.groups ?? 1) > 1
+      ? tf.depthwiseConv2d(x as tf.Tensor4D, k, spec.stride ?? 1, pad, 'NHWC', 1)
+      : tf.conv2d(x as tf.Tensor4D, k, spec.stride ?? 1, pad, 'NHWC', 1);
+  }
+
+  conv(x: Dual, spec: ConvSpec): Dual {
+    const w = this.params(`${spec.name}.weight`);
+    let v = this.convOf(x.v, w, spec);
+    if (spec.bias) v = tf.add(v, this.params(`${spec.name}.bias`));
+    const dw = this.direction(`${spec.name}.weight`);
+    const t = addTangents([x.t ? this.convOf(x.t, w, spec) : null, dw ? this.convOf(x.v, dw, spec) : null]);
+    return { v, t };
+  }
+
+  batchNorm(x: Dual, spec: BatchNormSpec): Dual {
+    const { mean, variance } = batchStatistics(x.v);
+    const s = tf.add(variance, spec.eps ?? 1e-5);
+    const inv = tf.rsqrt(s);
+    const centred = tf.sub(x.v, mean);
+    const n = tf.mul(centred, inv);
+    const gamma = spec.affine ? this.params(`${spec.name}.weight`) : null;
+    const v = gamma ? tf.add(tf.mul(n, gamma), this.params(`${spec.name}.bias`)) : n;
+    if (!x.t) return { v, t: null };
+    // ṅ = (ẋ − mean ẋ)/σ − n·v̇/(2s), v̇ = 2·mean((x − μ)·ẋ) (biased variance, as the forward)
+    const { mean: tMean } = batchStatistics(x.t, false);
+    const { mean: crossMean } = batchStatistics(tf.mul(centred, x.t), false);
+    const tn = tf.sub(tf.mul(tf.sub(x.t, tMean), inv), tf.mul(n, tf.div(crossMean, s)));
+    return { v, t: gamma ? tf.mul(tn, gamma) : tn };
+  }
+
+  relu(x: Dual): Dual {
+    const v = tf.relu(x.v);
+    // ReLU′(0) = 0, as in PyTorch.
+    return { v, t: x.t ? tf.mul(x.t, tf.cast(tf.greater(x.v, 0), 'float32')) : null };
+  }
+
+  avgPool(x: Dual, spec: PoolSpec): Dual {
+    return { v: avgPoolExcludePad(x.v, spec), t: x.t ? avgPoolExcludePad(x.t, spec) : null };
+  }
+
+  /** The tangent of a max is the tangent at the window's first maximal element (PyTorch's argmax). */
+  maxPool(x: Dual, spec: PoolSpec): Dual {
+    const v = tf.maxPool(x.v as tf.Tensor4D, spec.kernel, spec.stride, spec.padding);
+    if (!x.t) return { v, t: null };
+    const { kernel: k, stride: s, padding: p } = spec;
+    const pads: [number, number][] = [[0, 0], [p, p], [p, p], [0, 0]];
+    const xv = p > 0 ? tf.pad(x.v, pads, -Infinity) : x.v;
+    const xt = p > 0 ? tf.pad(x.t, pads) : x.t;
+    const [n, ho, wo, c] = v.shape as number[];
+    let taken = tf.zeros(v.shape);
+    const parts: tf.Tensor[] = [];
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        const begin = [0, i, j, 0];
+        const end = [n!, i + (ho! - 1) * s + 1, j + (wo! - 1) * s + 1, c!];
+        const strides = [1, s, s, 1];
+        const candidate = tf.stridedSlice(xv, begin, end, strides);
+        const hit = tf.mul(tf.cast(tf.equal(candidate, v), 'float32'), tf.sub(1, taken));
+        taken = tf.add(taken, hit);
+        parts.push(tf.mul(hit, tf.stridedSlice(xt, begin, end, strides)));
+      }
+    }
+    return { v, t: tf.addN(parts) };
+  }
+
+  globalAvgPool(x: Dual): Dual {
+    return { v: tf.mean(x.v, [1, 2]), t: x.t ? tf.mean(x.t, [1, 2]) : null };
+  }
+
+  linear(x: Dual, spec: LinearSpec): Dual {
+    const w = this.params(`${spec.name}.weight`);
+    let v = tf.matMul(x.v as tf.Tensor2D, w as tf.Tensor2D);
+    if (spec.bias !== false) v = tf.add(v, this.params(`${spec.name}.bias`));
+    const dw = this.direction(`${spec.name}.weight`);
+    const t = addTangents([
+      x.t ? tf.matMul(x.t as tf.Tensor2D, w as tf.Tensor2D) : null,
+      dw ? tf.matMul(x.v as tf.Tensor2D, dw as tf.Tensor2D) : null,
+    ]);
+    return { v, t };
+  }
+
+  add(xs: Dual[]): Dual {
+    if (xs.length === 1) return xs[0]!;
+    return { v: tf.addN(xs.map((x) => x.v)), t: addTangents(xs.map((x) => x.t)) };
+  }
+
+  zero(x: Dual): Dual {
+    return { v: tf.mul(x.v, 0), t: null };
+  }
+
+  feature(x: Dual): Dual {
+    this.featureMap = x;
+    return x;
+  }
+
+  // Structural ops of the NB101/NB301/TNB networks (added with those spaces): linear in x, so the
+  // tangent goes through the same op; a null tangent stays null.
+
+  concat(xs: Dual[]): Dual {
+    if (xs.length === 1) return xs[0]!;
+    const v = tf.concat(xs.map((x) => x.v), 3);
+    if (xs.every((x) => x.t === null)) return { v, t: null };
+    return { v, t: tf.concat(xs.map((x) => x.t ?? tf.zerosLike(x.v)), 3) };
+  }
+
+  sliceChannels(x: Dual, channels: number): Dual {
+    if (channels === x.v.shape[3]) return x;
+    const cut = (a: tf.Tensor) => tf.slice(a, [0, 0, 0, 0], [-1, -1, -1, channels]);
+    return { v: cut(x.v), t: x.t ? cut(x.t) : null };
+  }
+
+  dropFirstRowColumn(x: Dual): Dual {
+    const cut = (a: tf.Tensor) => tf.slice(a, [0, 1, 1, 0], [-1, -1, -1, -1]);
+    return { v: cut(x.v), t: x.t ? cut(x.t) : null };
+  }
+
+  shiftUpLeft(x: Dual): Dual {
+    const shift = (a: tf.Tensor) => tf.pad(tf.slice(a, [0, 1, 1, 0], [-1, -1, -1, -1]), [[0, 0], [0, 1], [0, 1], [0, 0]]);
+    return { v: shift(x.v), t: x.t ? shift(x.t) : null };
+  }
+
+  zeroReduce(x: Dual, stride: number, channels: number): Dual {
+    const [n, h, w] = x.v.shape as number[];
+    const corner = tf.mul(tf.slice(x.v, [0, 0, 0, 0], [-1, 1, 1, 1]), 0);
+    return { v: tf.add(tf.zeros([n!, Math.ceil(h! / stride), Math.ceil(w! / stride), channels]), corner), t: null };
+  }
+
+  leakyRelu(x: Dual, _name: string, alpha: number): Dual {
+    const v = tf.leakyRelu(x.v, alpha);
+    if (!x.t) return { v, t: null };
+    const slope = tf.where(tf.greater(x.v, 0), tf.onesLike(x.v), tf.mul(tf.onesLike(x.v), alpha));
+    return { v, t: tf.mul(x.t, slope) };
+  }
+
+  tanh(x: Dual): Dual {
+    const v = tf.tanh(x.v);
+    return { v, t: x.t ? tf.mul(x.t, tf.sub(1, tf.square(v))) : null };
+  }
+
+  /** Not in 𝒫 (its weight is never in the direction): ż = convT(ẋ). */
+  convTranspose(x: Dual, spec: ConvTransposeSpec): Dual {
+    const [n, h, w] = x.v.shape as number[];
+    const ho = (h! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    const wo = (w! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    const weight = this.params(`${spec.name}.weight`) as tf.Tensor4D;
+    const up = (a: tf.Tensor) => tf.conv2dTranspose(a as tf.Tensor4D, weight, [n!, ho, wo, spec.outChannels], spec.stride, spec.padding);
+    let v = up(x.v);
+    if (spec.bias !== false) v = tf.add(v, this.params(`${spec.name}.bias`));
+    return { v, t: x.t ? up(x.t) : null };
+  }
+
+  globalMean(x: Dual): Dual {
+    return { v: tf.mean(x.v, [1, 2]), t: x.t ? tf.mean(x.t, [1, 2]) : null };
+  }
+
+  tile(x: Dual, index: number): Dual {
+    const [n, , h, w, c] = x.v.shape as number[];
+    const cut = (a: tf.Tensor) => tf.reshape(tf.slice(a, [0, index, 0, 0, 0], [-1, 1, -1, -1, -1]), [n!, h!, w!, c!]);
+    return { v: cut(x.v), t: x.t ? cut(x.t) : null };
+  }
+}
