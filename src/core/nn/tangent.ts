@@ -2,7 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { avgPoolExcludePad } from './pool';
-import { batchStatistics } from './tensor';
+import { batchMean, batchStatistics } from './tensor';
 
 /** A value and its directional derivative along the weight direction (null: exactly zero). */
 export interface Dual {
@@ -52,17 +52,16 @@ export class TangentOps implements Ops<Dual> {
   }
 
   batchNorm(x: Dual, spec: BatchNormSpec): Dual {
-    const { mean, variance } = batchStatistics(x.v);
+    const { centred, variance } = batchStatistics(x.v);
     const s = tf.add(variance, spec.eps ?? 1e-5);
     const inv = tf.rsqrt(s);
-    const centred = tf.sub(x.v, mean);
     const n = tf.mul(centred, inv);
     const gamma = spec.affine ? this.params(`${spec.name}.weight`) : null;
     const v = gamma ? tf.add(tf.mul(n, gamma), this.params(`${spec.name}.bias`)) : n;
     if (!x.t) return { v, t: null };
     // ṅ = (ẋ − mean ẋ)/σ − n·v̇/(2s), v̇ = 2·mean((x − μ)·ẋ) (biased variance, as the forward)
-    const { mean: tMean } = batchStatistics(x.t, false);
-    const { mean: crossMean } = batchStatistics(tf.mul(centred, x.t), false);
+    const tMean = batchMean(x.t);
+    const crossMean = batchMean(tf.mul(centred, x.t));
     const tn = tf.sub(tf.mul(tf.sub(x.t, tMean), inv), tf.mul(n, tf.div(crossMean, s)));
     return { v, t: gamma ? tf.mul(tn, gamma) : tn };
   }

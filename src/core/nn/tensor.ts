@@ -9,11 +9,15 @@ type T = tf.Tensor;
  * squares), each a mean over H·W per sample followed by a mean over the batch: float32 sums that
  * short keep the statistics accurate enough to reproduce NASLib's ReLU signs (the fixtures).
  */
-export function batchStatistics(x: T, withVariance = true): { mean: T; variance: T } {
-  const mean = tf.mean(tf.mean(x, [1, 2]), 0);
-  if (!withVariance) return { mean, variance: mean };
-  const variance = tf.mean(tf.mean(tf.square(tf.sub(x, mean)), [1, 2]), 0);
-  return { mean, variance };
+export function batchStatistics(x: T): { mean: T; centred: T; variance: T } {
+  const mean = batchMean(x);
+  const centred = tf.sub(x, mean);
+  return { mean, centred, variance: batchMean(tf.square(centred)) };
+}
+
+/** Per-channel mean over N, H, W, as a mean over H·W per sample then over the batch. */
+export function batchMean(x: T): T {
+  return tf.mean(tf.mean(x, [1, 2]), 0);
 }
 
 /** What a forward pass records for the proxies, beyond its output. */
@@ -46,7 +50,8 @@ export class TensorOps implements Ops<T> {
 
   private layerOutput(name: string, raw: T): T {
     const probe = this.hooks.probes?.get(name);
-    return probe ? tf.add(raw, tf.mul(raw, probe)) : raw;
+    // raw·(1 + m) keeps one extra activation for the backward; raw + raw·m would keep two.
+    return probe ? tf.mul(raw, tf.add(probe, 1)) : raw;
   }
 
   conv(x: T, spec: ConvSpec): T {
@@ -64,17 +69,26 @@ export class TensorOps implements Ops<T> {
   }
 
   batchNorm(x: T, spec: BatchNormSpec): T {
-    const { mean, variance } = batchStatistics(x);
-    const centred = tf.sub(x, mean);
+    const { centred, variance } = batchStatistics(x);
     if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
-    let y = tf.mul(centred, tf.rsqrt(tf.add(variance, spec.eps ?? 1e-5)));
-    if (spec.affine) y = tf.add(tf.mul(y, this.params(`${spec.name}.weight`)), this.params(`${spec.name}.bias`));
-    return y;
+    // γ/σ folded into one per-channel factor: one full-size product (the backward keeps fewer activations).
+    let factor = tf.rsqrt(tf.add(variance, spec.eps ?? 1e-5));
+    if (spec.affine) factor = tf.mul(factor, this.params(`${spec.name}.weight`));
+    const y = tf.mul(centred, factor);
+    return spec.affine ? tf.add(y, this.params(`${spec.name}.bias`)) : y;
   }
+
+  /** ReLU outputs by input tensor: NB201's edges leaving one node share it (one activation, not three). */
+  private readonly reluOutputs = new Map<number, T>();
 
   relu(x: T, name: string): T {
     this.hooks.onReluInput?.(name, x);
-    return tf.relu(x);
+    let y = this.reluOutputs.get(x.id);
+    if (!y || y.isDisposed) {
+      y = tf.relu(x);
+      this.reluOutputs.set(x.id, y);
+    }
+    return y;
   }
 
   avgPool(x: T, spec: PoolSpec): T {
