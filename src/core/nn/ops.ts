@@ -10,6 +10,8 @@
  * NASLib/PyTorch (`cells.3.edge.0-2.conv`), so weights can be injected by name.
  */
 
+import type { ParamSpec } from './params';
+
 export interface ConvSpec {
   /** Module name; the weight is `${name}.weight` (and `${name}.bias`). */
   name: string;
@@ -22,6 +24,24 @@ export interface ConvSpec {
   dilation?: number;
   /** groups === inChannels === outChannels: depthwise. */
   groups?: number;
+  bias?: boolean;
+  /** Overrides the network's init rule for this module (TNB decoders: PyTorch default inside a 'tnb' network). */
+  init?: NetworkDef['init'];
+}
+
+/**
+ * PyTorch ConvTranspose2d: output (H−1)·stride − 2·padding + kernel + outputPadding. Not a prunable
+ * layer (not in 𝒫), no flops (tensorwatch), but its parameters count in params. Weight layout
+ * [k, k, out, in] (tfjs conv2dTranspose); PyTorch's fan_in for its default init is out·k·k.
+ */
+export interface ConvTransposeSpec {
+  name: string;
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  outputPadding: number;
   bias?: boolean;
 }
 
@@ -39,6 +59,8 @@ export interface LinearSpec {
   inFeatures: number;
   outFeatures: number;
   bias?: boolean;
+  /** Overrides the network's init rule for this module. */
+  init?: NetworkDef['init'];
 }
 
 export interface PoolSpec {
@@ -64,14 +86,38 @@ export interface Ops<T> {
   zero(x: T): T;
   /** Marks the feature map Φ that zen reads (the input of the final global pool). Returns x. */
   feature(x: T): T;
+  /** Channel concatenation (axis 3) in the listed order; no module, no flops. */
+  concat(xs: T[]): T;
+  /** The first `channels` channels (NB101's Truncate); no flops. */
+  sliceChannels(x: T, channels: number): T;
+  /** x[:, 1:, 1:, :]: drops the first row and column (DARTS/NASLib factorized reduce); no flops. */
+  dropFirstRowColumn(x: T): T;
+  /** Shift up-left by one pixel, a zero row/column appended at the bottom/right (TNB factorized reduce); same shape, no flops. */
+  shiftUpLeft(x: T): T;
+  /** Zeros [N, ⌈H/stride⌉, ⌈W/stride⌉, channels] (a Zero op that changes shape); gradients are exact zeros. */
+  zeroReduce(x: T, stride: number, channels: number): T;
+  /** LeakyReLU module (flops: input elements); nwot counts its input like a ReLU's. */
+  leakyRelu(x: T, name: string, alpha: number): T;
+  /** Tanh module (0 flops). */
+  tanh(x: T, name: string): T;
+  convTranspose(x: T, spec: ConvTransposeSpec): T;
+  /** A plain mean over H and W (torch.mean, not a module: no flops), flattened to [N, C]. */
+  globalMean(x: T): T;
+  /** Tile `index` of a tiled input [N, tiles, H, W, C] (jigsaw) → [N, H, W, C]; no flops. */
+  tile(x: T, index: number): T;
 }
 
 /** A network: its forward pass in the Ops vocabulary, and how its weights are initialised. */
 export interface NetworkDef {
   /** Init rule for conv/linear weights (PyTorch default, NB101's archai rule, TNB's He fan-out). */
   init: 'torch' | 'nb101' | 'tnb';
-  /** NHWC input of one sample. */
-  inputShape: [number, number, number];
+  /** NHWC input of one sample; a tiled input (jigsaw) has the tile axis first: [9, 64, 64, 3]. */
+  inputShape: number[];
   outputs: number;
   forward<T>(ops: Ops<T>, x: T): T;
+  /**
+   * Parameters of modules that are built but never run (TNB's GAN discriminator): they are in 𝒫
+   * (l2_norm sums their weights; gradient proxies get 0 from them) but not in params/flops.
+   */
+  unusedParams?: ParamSpec[];
 }

@@ -1,7 +1,11 @@
-import type { BatchNormSpec, ConvSpec, LinearSpec } from './ops';
+import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, NetworkDef } from './ops';
 
-/** Which role a parameter plays; per-weight proxies read `conv` and `linear` weights only. */
-export type ParamKind = 'conv' | 'linear' | 'bias' | 'bn_gamma' | 'bn_beta';
+/**
+ * Which role a parameter plays; per-weight proxies read `conv` and `linear` weights only.
+ * `conv_transpose` / `conv_transpose_bias`: a ConvTranspose2d's weight and bias (TNB decoders): not in
+ * 𝒫, and zen's re-initialisation leaves them at their initial values (docs/proxies.md §3 zen).
+ */
+export type ParamKind = 'conv' | 'linear' | 'bias' | 'bn_gamma' | 'bn_beta' | 'conv_transpose' | 'conv_transpose_bias';
 
 /** One parameter tensor of a network, in TF.js layout. */
 export interface ParamSpec {
@@ -18,6 +22,8 @@ export interface ParamSpec {
   fanOut: number;
   /** conv/linear weights: the layers 𝒫 that grad_norm, snip, plain, fisher, grasp, synflow, l2_norm sum over. */
   prunable: boolean;
+  /** Init rule of the owning module when it differs from the network's (TNB decoders: 'torch'). */
+  init?: NetworkDef['init'];
 }
 
 export function convParams(spec: ConvSpec): ParamSpec[] {
@@ -34,9 +40,20 @@ export function convParams(spec: ConvSpec): ParamSpec[] {
     fanIn,
     fanOut: spec.outChannels,
     prunable: true,
+    ...(spec.init ? { init: spec.init } : {}),
   };
   const out = [weight];
-  if (spec.bias) out.push({ name: `${spec.name}.bias`, module: spec.name, kind: 'bias', shape: [spec.outChannels], fanIn, fanOut: spec.outChannels, prunable: false });
+  if (spec.bias) out.push({ name: `${spec.name}.bias`, module: spec.name, kind: 'bias', shape: [spec.outChannels], fanIn, fanOut: spec.outChannels, prunable: false, ...(spec.init ? { init: spec.init } : {}) });
+  return out;
+}
+
+/** ConvTranspose2d: weight [k, k, out, in]; PyTorch's fan_in (default init bound) is out·k·k. */
+export function convTransposeParams(spec: ConvTransposeSpec): ParamSpec[] {
+  const k = spec.kernel;
+  const fanIn = spec.outChannels * k * k;
+  const common = { module: spec.name, fanIn, fanOut: spec.outChannels, prunable: false, init: 'torch' as const };
+  const out: ParamSpec[] = [{ ...common, name: `${spec.name}.weight`, kind: 'conv_transpose', shape: [k, k, spec.outChannels, spec.inChannels] }];
+  if (spec.bias !== false) out.push({ ...common, name: `${spec.name}.bias`, kind: 'conv_transpose_bias', shape: [spec.outChannels] });
   return out;
 }
 
@@ -49,9 +66,10 @@ export function linearParams(spec: LinearSpec): ParamSpec[] {
     fanIn: spec.inFeatures,
     fanOut: spec.outFeatures,
     prunable: true,
+    ...(spec.init ? { init: spec.init } : {}),
   };
   const out = [weight];
-  if (spec.bias !== false) out.push({ name: `${spec.name}.bias`, module: spec.name, kind: 'bias', shape: [spec.outFeatures], fanIn: spec.inFeatures, fanOut: spec.outFeatures, prunable: false });
+  if (spec.bias !== false) out.push({ name: `${spec.name}.bias`, module: spec.name, kind: 'bias', shape: [spec.outFeatures], fanIn: spec.inFeatures, fanOut: spec.outFeatures, prunable: false, ...(spec.init ? { init: spec.init } : {}) });
   return out;
 }
 

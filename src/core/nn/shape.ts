@@ -1,5 +1,5 @@
-import type { BatchNormSpec, ConvSpec, LinearSpec, NetworkDef, Ops, PoolSpec } from './ops';
-import { batchNormParams, convParams, linearParams, numel, type ParamSpec } from './params';
+import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, NetworkDef, Ops, PoolSpec } from './ops';
+import { batchNormParams, convParams, convTransposeParams, linearParams, numel, type ParamSpec } from './params';
 
 /** A shape: NHWC for feature maps, [N, F] after pooling. */
 export type Shape = number[];
@@ -125,6 +125,59 @@ export class ShapeOps implements Ops<Shape> {
   feature(x: Shape): Shape {
     this.featureShape = [...x];
     return x;
+  }
+
+  concat(xs: Shape[]): Shape {
+    const first = xs[0]!;
+    for (const s of xs) {
+      if (s.length !== 4 || s[0] !== first[0] || s[1] !== first[1] || s[2] !== first[2]) {
+        throw new Error(`concat: shapes differ outside the channel axis: ${JSON.stringify(xs)}`);
+      }
+    }
+    return this.activation([first[0]!, first[1]!, first[2]!, xs.reduce((c, s) => c + s[3]!, 0)]);
+  }
+
+  sliceChannels(x: Shape, channels: number): Shape {
+    if (!(channels > 0 && channels <= x[3]!)) throw new Error(`sliceChannels: ${channels} of ${x[3]} channels`);
+    return this.activation([x[0]!, x[1]!, x[2]!, channels]);
+  }
+
+  dropFirstRowColumn(x: Shape): Shape {
+    return this.activation([x[0]!, x[1]! - 1, x[2]! - 1, x[3]!]);
+  }
+
+  shiftUpLeft(x: Shape): Shape {
+    return this.activation([...x]);
+  }
+
+  zeroReduce(x: Shape, stride: number, channels: number): Shape {
+    return this.activation([x[0]!, Math.ceil(x[1]! / stride), Math.ceil(x[2]! / stride), channels]);
+  }
+
+  leakyRelu(x: Shape, name: string): Shape {
+    return this.module(name, () => [], numel(x) / x[0]!, [...x]);
+  }
+
+  tanh(x: Shape, name: string): Shape {
+    return this.module(name, () => [], 0, [...x]);
+  }
+
+  convTranspose(x: Shape, spec: ConvTransposeSpec): Shape {
+    const [n, h, w, c] = x as [number, number, number, number];
+    if (c !== spec.inChannels) throw new Error(`${spec.name}: input has ${c} channels, transposed conv expects ${spec.inChannels}`);
+    const ho = (h - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    const wo = (w - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    // tensorwatch counts no flops for ConvTranspose2d.
+    return this.module(spec.name, () => convTransposeParams(spec), 0, [n, ho, wo, spec.outChannels]);
+  }
+
+  globalMean(x: Shape): Shape {
+    return this.activation([x[0]!, x[3]!]);
+  }
+
+  tile(x: Shape, index: number): Shape {
+    if (x.length !== 5 || !(index >= 0 && index < x[1]!)) throw new Error(`tile ${index} of input ${JSON.stringify(x)}`);
+    return this.activation([x[0]!, x[2]!, x[3]!, x[4]!]);
   }
 }
 

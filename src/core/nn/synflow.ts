@@ -1,6 +1,7 @@
 import { tf } from '../backend';
+import { dilateKernel } from './dilation';
 import { avgPoolExcludePad } from './pool';
-import type { BatchNormSpec, ConvSpec, LinearSpec, Ops, PoolSpec } from './ops';
+import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 
 /**
  * A float32 tensor with a scale exponent: the true value is `t · exp(logScale)`. synflow's
@@ -39,12 +40,12 @@ export class SynflowOps implements Ops<ScaledTensor> {
   conv(x: ScaledTensor, spec: ConvSpec): ScaledTensor {
     const p = spec.padding ?? 0;
     const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
-    const w = this.absParams(`${spec.name}.weight`) as tf.Tensor4D;
+    const w = dilateKernel(this.absParams(`${spec.name}.weight`), spec.dilation ?? 1);
     const input = x.t as tf.Tensor4D;
     const y =
       (spec.groups ?? 1) > 1
-        ? tf.depthwiseConv2d(input, w, spec.stride ?? 1, pad, 'NHWC', spec.dilation ?? 1)
-        : tf.conv2d(input, w, spec.stride ?? 1, pad, 'NHWC', spec.dilation ?? 1);
+        ? tf.depthwiseConv2d(input, w, spec.stride ?? 1, pad, 'NHWC', 1)
+        : tf.conv2d(input, w, spec.stride ?? 1, pad, 'NHWC', 1);
     return this.finishLayer(spec.name, y, spec.bias ? this.absParams(`${spec.name}.bias`) : null, x);
   }
 
@@ -88,5 +89,62 @@ export class SynflowOps implements Ops<ScaledTensor> {
 
   feature(x: ScaledTensor): ScaledTensor {
     return x;
+  }
+
+  concat(xs: ScaledTensor[]): ScaledTensor {
+    if (xs.length === 1) return xs[0]!;
+    // One scale for all parts, as in add.
+    const logScale = Math.max(...xs.map((x) => x.logScale));
+    if (logScale === -Infinity) return { t: tf.concat(xs.map((x) => x.t), 3), logScale };
+    const parts = xs.map((x) => (x.logScale === logScale ? x.t : tf.mul(x.t, Math.exp(x.logScale - logScale))));
+    return { t: tf.concat(parts, 3), logScale };
+  }
+
+  sliceChannels(x: ScaledTensor, channels: number): ScaledTensor {
+    return channels === x.t.shape[3] ? x : { t: tf.slice(x.t, [0, 0, 0, 0], [-1, -1, -1, channels]), logScale: x.logScale };
+  }
+
+  dropFirstRowColumn(x: ScaledTensor): ScaledTensor {
+    return { t: tf.slice(x.t, [0, 1, 1, 0], [-1, -1, -1, -1]), logScale: x.logScale };
+  }
+
+  shiftUpLeft(x: ScaledTensor): ScaledTensor {
+    return { t: tf.pad(tf.slice(x.t, [0, 1, 1, 0], [-1, -1, -1, -1]), [[0, 0], [0, 1], [0, 1], [0, 0]]), logScale: x.logScale };
+  }
+
+  zeroReduce(x: ScaledTensor, stride: number, channels: number): ScaledTensor {
+    const [n, h, w] = x.t.shape as number[];
+    const corner = tf.mul(tf.slice(x.t, [0, 0, 0, 0], [-1, 1, 1, 1]), 0);
+    return { t: tf.add(tf.zeros([n!, Math.ceil(h! / stride), Math.ceil(w! / stride), channels]), corner), logScale: -Infinity };
+  }
+
+  leakyRelu(x: ScaledTensor, _name: string, alpha: number): ScaledTensor {
+    // Inputs are non-negative here (|θ|, ones, no BN), but keep the function exact anyway.
+    return { t: tf.leakyRelu(x.t, alpha), logScale: x.logScale };
+  }
+
+  tanh(x: ScaledTensor): ScaledTensor {
+    // tanh is not scale-equivariant: evaluate it on true values (saturated beyond e^80), result at scale 0.
+    const scale = Number.isFinite(x.logScale) ? Math.exp(Math.min(x.logScale, 80)) : 0;
+    return { t: tf.tanh(tf.mul(x.t, scale)), logScale: 0 };
+  }
+
+  convTranspose(x: ScaledTensor, spec: ConvTransposeSpec): ScaledTensor {
+    const [n, h, w] = x.t.shape as number[];
+    const ho = (h! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    const wo = (w! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    const weight = this.absParams(`${spec.name}.weight`) as tf.Tensor4D;
+    const y = tf.conv2dTranspose(x.t as tf.Tensor4D, weight, [n!, ho, wo, spec.outChannels], spec.stride, spec.padding);
+    // Not in 𝒫: no probe for it (finishLayer finds none), but its bias and renormalisation as a conv's.
+    return this.finishLayer(spec.name, y, spec.bias !== false ? this.absParams(`${spec.name}.bias`) : null, x);
+  }
+
+  globalMean(x: ScaledTensor): ScaledTensor {
+    return { t: tf.mean(x.t, [1, 2]), logScale: x.logScale };
+  }
+
+  tile(x: ScaledTensor, index: number): ScaledTensor {
+    const [n, , h, w, c] = x.t.shape as number[];
+    return { t: tf.reshape(tf.slice(x.t, [0, index, 0, 0, 0], [-1, 1, -1, -1, -1]), [n!, h!, w!, c!]), logScale: x.logScale };
   }
 }

@@ -1,6 +1,7 @@
 import { tf } from '../backend';
+import { dilateKernel } from './dilation';
 import { avgPoolExcludePad } from './pool';
-import type { BatchNormSpec, ConvSpec, LinearSpec, Ops, PoolSpec } from './ops';
+import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 
 type T = tf.Tensor;
 
@@ -58,12 +59,13 @@ export class TensorOps implements Ops<T> {
     const p = spec.padding ?? 0;
     const s = spec.stride ?? 1;
     const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
-    const w = this.params(`${spec.name}.weight`);
+    // Dilation as a zero-inserted kernel at dilation 1: exact, differentiable, and allowed with stride 2.
+    const w = dilateKernel(this.params(`${spec.name}.weight`), spec.dilation ?? 1);
     const groups = spec.groups ?? 1;
     let y: T =
       groups > 1
-        ? tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad, 'NHWC', spec.dilation ?? 1)
-        : tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad, 'NHWC', spec.dilation ?? 1);
+        ? tf.depthwiseConv2d(x as tf.Tensor4D, w, s, pad, 'NHWC', 1)
+        : tf.conv2d(x as tf.Tensor4D, w, s, pad, 'NHWC', 1);
     if (spec.bias) y = tf.add(y, this.params(`${spec.name}.bias`));
     return this.layerOutput(spec.name, y);
   }
@@ -120,5 +122,56 @@ export class TensorOps implements Ops<T> {
   feature(x: T): T {
     this.featureMap = x;
     return x;
+  }
+
+  concat(xs: T[]): T {
+    return xs.length === 1 ? xs[0]! : tf.concat(xs, 3);
+  }
+
+  sliceChannels(x: T, channels: number): T {
+    return channels === x.shape[3] ? x : tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, channels]);
+  }
+
+  dropFirstRowColumn(x: T): T {
+    return tf.slice(x, [0, 1, 1, 0], [-1, -1, -1, -1]);
+  }
+
+  shiftUpLeft(x: T): T {
+    return tf.pad(tf.slice(x, [0, 1, 1, 0], [-1, -1, -1, -1]), [[0, 0], [0, 1], [0, 1], [0, 0]]);
+  }
+
+  zeroReduce(x: T, stride: number, channels: number): T {
+    const [n, h, w] = x.shape as number[];
+    // Zeros tied to x by a 0-weighted corner element: the graph stays connected, every gradient is 0.
+    const corner = tf.mul(tf.slice(x, [0, 0, 0, 0], [-1, 1, 1, 1]), 0);
+    return tf.add(tf.zeros([n!, Math.ceil(h! / stride), Math.ceil(w! / stride), channels]), corner);
+  }
+
+  leakyRelu(x: T, name: string, alpha: number): T {
+    this.hooks.onReluInput?.(name, x);
+    return tf.leakyRelu(x, alpha);
+  }
+
+  tanh(x: T): T {
+    return tf.tanh(x);
+  }
+
+  convTranspose(x: T, spec: ConvTransposeSpec): T {
+    const [n, h, w] = x.shape as number[];
+    const ho = (h! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    const wo = (w! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
+    // The input-gradient of conv(k, stride, padding) evaluated for an Ho×Wo map is PyTorch's transposed conv.
+    let y: T = tf.conv2dTranspose(x as tf.Tensor4D, this.params(`${spec.name}.weight`) as tf.Tensor4D, [n!, ho, wo, spec.outChannels], spec.stride, spec.padding);
+    if (spec.bias !== false) y = tf.add(y, this.params(`${spec.name}.bias`));
+    return y;
+  }
+
+  globalMean(x: T): T {
+    return tf.mean(x, [1, 2]);
+  }
+
+  tile(x: T, index: number): T {
+    const [n, , h, w, c] = x.shape as number[];
+    return tf.reshape(tf.slice(x, [0, index, 0, 0, 0], [-1, 1, -1, -1, -1]), [n!, h!, w!, c!]);
   }
 }

@@ -1,5 +1,6 @@
 import { InputError } from '../../errors';
 import type { SpaceName } from '../names';
+import { nasbench101 } from './nasbench101';
 import { nasbench201 } from './nasbench201';
 import type { SearchSpace } from './space';
 
@@ -7,6 +8,7 @@ export type { SearchSpace } from './space';
 
 /** Registry of implemented search spaces (the others arrive with their folders). */
 const SPACES_IMPLEMENTED: Partial<Record<SpaceName, SearchSpace>> = {
+  nasbench101: nasbench101 as SearchSpace,
   nasbench201: nasbench201 as SearchSpace,
 };
 
