@@ -154,7 +154,7 @@ export class ShapeOps implements Ops<Shape> {
     return this.activation([x[0]!, Math.ceil(x[1]! / stride), Math.ceil(x[2]! / stride), channels]);
   }
 
-  leakyRelu(x: Shape, name: string): Shape {
+  leakyRelu(x: Shape, name: string, _alpha: number): Shape {
     return this.module(name, () => [], numel(x) / x[0]!, [...x]);
   }
 
