@@ -23,7 +23,7 @@ export interface BuildStatus {
   ok: number;
   failed: number;
   aggregated: number;
-  /** Triples per second since the first row. */
+  /** Triples per second, averaged since the build was created (until its last row once published). */
   triplesPerSecond?: number;
   etaSeconds?: number;
   version?: string;
@@ -60,9 +60,9 @@ export async function buildStatus(redis: Redis, buildId: string): Promise<BuildS
   const done = b.rowsOk + b.rowsFailed;
   let triplesPerSecond: number | undefined;
   let etaSeconds: number | undefined;
-  if (b.firstRowAt !== undefined && b.lastRowAt !== undefined && b.lastRowAt > b.firstRowAt) {
-    triplesPerSecond = done / ((b.lastRowAt - b.firstRowAt) / 1000);
-  }
+  // Since creation, not since the first row: the first rows arrive together after a whole job's time.
+  const end = b.state === 'published' ? (b.lastRowAt ?? Date.now()) : Date.now();
+  if (done > 0 && end > b.createdAt) triplesPerSecond = done / ((end - b.createdAt) / 1000);
   if (b.state === 'published') etaSeconds = 0;
   else if (triplesPerSecond && b.expected !== undefined) {
     // Rows written by redelivered jobs may count twice: never below what the aggregator holds.

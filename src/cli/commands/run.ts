@@ -37,7 +37,8 @@ export const command: Command = {
     const concurrency = optInt(args, 'concurrency', 1) ?? 1;
     const config = loadConfig();
     const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
-    const log = logger.child({ buildId: plan.buildId });
+    // The progress line tells the story: components log warnings only, unless LOG_LEVEL asks for more.
+    const log = logger.child({ component: 'run' }, process.env.LOG_LEVEL ? {} : { level: 'warn' });
 
     const redis = await openPipelineRedis(config);
     const ps = await openPipelineStore(args, config, { embedded: true }).catch((err: unknown) => {
@@ -71,8 +72,8 @@ export const command: Command = {
 
       const { lightBytes, heavyBytes } = poolBudgets(config);
       const common = { connection: redis, prefix: config.ZC_QUEUE_PREFIX, lightBudgetBytes: lightBytes, heavyBudgetBytes: heavyBytes };
-      for (let i = 0; i < workers; i++) running.push(startWorker({ ...common, pool: 'light', concurrency, log: logger.child({ component: 'worker', pool: 'light', worker: i }) }));
-      running.push(startWorker({ ...common, pool: 'heavy', concurrency: 1, log: logger.child({ component: 'worker', pool: 'heavy' }) }));
+      for (let i = 0; i < workers; i++) running.push(startWorker({ ...common, pool: 'light', concurrency, log: log.child({ component: 'worker', pool: 'light', worker: i }) }));
+      running.push(startWorker({ ...common, pool: 'heavy', concurrency: 1, log: log.child({ component: 'worker', pool: 'heavy' }) }));
 
       aggregator = new Aggregator({ redis, store: ps.store, log: log.child({ component: 'aggregator' }), buildIds: [plan.buildId], untilPublished: true });
       const started = Date.now();
@@ -104,6 +105,13 @@ export const command: Command = {
       }
       const resolved = await resolveVersion(ps.store, plan.spec.dataset, version);
       process.stdout.write(summary(resolved.manifest, ps.storeOpts.bucket, ps.where, published.length === 0));
+      if (ps.embedded) {
+        // The embedded server stops with this command; its folder keeps the data for the next one.
+        process.stdout.write(
+          `  read it later: npx s3rver -d ${ps.embedded.dir} -p 4568 --silent &  then  ` +
+            `S3_ENDPOINT=http://localhost:4568 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER npx zcbench ls --dataset ${plan.spec.dataset}\n`,
+        );
+      }
       return 0;
     } finally {
       process.off('SIGINT', interrupt);
