@@ -1,5 +1,6 @@
 import { InputError } from '../errors';
-import { initBackend, activeBackend, tf } from './backend';
+import { ResourceError } from '../errors';
+import { activeBackend, availableBackends, initBackend, tf, type BackendName } from './backend';
 import { loadMinibatch } from './data';
 import { evaluatePassesNeeded, evaluateProxies } from './evaluate';
 import { targetTensor } from './loss';
@@ -14,6 +15,8 @@ import { Rng } from './rng';
 import { searchSpace } from './spaces';
 import { taskSpec } from './tasks';
 import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
+
+import { estimateJobMemory } from './memory';
 
 export { estimateJobMemory, type MemoryEstimateRequest } from './memory';
 
@@ -50,6 +53,31 @@ export function drawZen(trace: ShapeOps, inputShape: number[], rng: Rng): ZenDra
   return { weights, input, noise };
 }
 
+/**
+ * Bytes of tensors one job may hold on a backend. wasm addresses 4 GiB at most (32-bit memory);
+ * tfjs-node and cpu allocate from the process heap, bounded by the machine.
+ */
+const BACKEND_CAPACITY: Record<BackendName, number> = { wasm: 3.5 * 2 ** 30, node: Infinity, cpu: Infinity };
+
+let backendsHere: Promise<BackendName[]> | null = null;
+
+/**
+ * The backend a job runs on: the process's backend when the job's estimated peak fits it, else the
+ * next available one that can hold it (a big Taskonomy or batch-64 grasp job on wasm moves to
+ * tfjs-node or cpu). Returns the backend to restore afterwards.
+ */
+async function backendForJob(peakBytes: number): Promise<{ used: BackendName; restore: BackendName | null }> {
+  const current = activeBackend();
+  if (peakBytes <= BACKEND_CAPACITY[current]) return { used: current, restore: null };
+  backendsHere ??= availableBackends();
+  const fallback = (await backendsHere).find((b) => peakBytes <= BACKEND_CAPACITY[b]);
+  if (!fallback) {
+    throw new ResourceError(`the job needs about ${(peakBytes / 2 ** 30).toFixed(1)} GiB of tensors, more than any backend here can hold`, peakBytes);
+  }
+  await tf.setBackend(fallback === 'node' ? 'tensorflow' : fallback);
+  return { used: fallback, restore: current };
+}
+
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
@@ -61,6 +89,16 @@ function seconds(start: bigint): number {
 export async function computeProxies(req: ComputeRequest): Promise<ComputeResult> {
   const { net, canonicalArch } = resolveRequest(req);
   await initBackend();
+  const peak = estimateJobMemory({ space: req.space, task: req.task, arch: req.arch, batchSize: req.batchSize, proxies: req.proxies });
+  const { used: backend, restore } = await backendForJob(peak);
+  try {
+    return await computeOn(req, net, canonicalArch, backend);
+  } finally {
+    if (restore) await tf.setBackend(restore === 'node' ? 'tensorflow' : restore);
+  }
+}
+
+async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: string, backend: BackendName): Promise<ComputeResult> {
   const task = taskSpec(req.task);
   const rng = new Rng(req.seed);
   const needed = evaluatePassesNeeded(req.proxies);
@@ -108,7 +146,7 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
       arch: canonicalArch,
       seed: req.seed,
       batchSize: req.batchSize,
-      backend: activeBackend(),
+      backend,
       data: batch ? { source: batch.source, sha256: batch.sha256 } : { source: 'none', sha256: '' },
       results,
     };

@@ -14,18 +14,19 @@ export interface MemoryEstimateRequest {
 }
 
 /**
- * How many forward-activation copies each pass holds at its peak: a forward keeps every op output
- * for the backward (1), the backward adds gradients of about the same size (≈2 more), and grasp's
- * nested backward records the first backward too (≈5 more). Deliberately on the high side.
+ * Peak tensor bytes of each pass, in units of the traced forward activations (ShapeOps counts one
+ * float per op output). Measured with tf.profile on NB201 (wasm, batch 8–16): forward 2.0,
+ * jacobian 4.5, gradient 5.0, hessian 12.3 (it holds the gradient pass's g and a dual forward);
+ * rounded up for headroom.
  */
 const ACTIVATION_COPIES: Record<PassName, number> = {
   build: 0,
   data: 0,
-  forward: 1.2,
-  zen: 1.2,
-  jacobian: 3,
-  gradient: 3.5,
-  hessian: 8,
+  forward: 2.2,
+  zen: 2.2,
+  jacobian: 5,
+  gradient: 5.5,
+  hessian: 13.5,
   synflow: 0,
 };
 
