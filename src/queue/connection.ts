@@ -21,7 +21,8 @@ export async function connectRedis(url: string, opts: { connectTimeoutMs?: numbe
     retryStrategy: (times) => Math.min(200 * 2 ** times, 5000),
   });
   // Without a listener ioredis prints every reconnect error to stderr; the caller's commands report them.
-  redis.on('error', () => undefined);
+  let lastError: unknown;
+  redis.on('error', (err) => (lastError = err));
   try {
     await withTimeout(redis.connect(), opts.connectTimeoutMs ?? 5000);
     await redis.ping();
@@ -29,7 +30,7 @@ export async function connectRedis(url: string, opts: { connectTimeoutMs?: numbe
     redis.disconnect();
     const where = `${parsed.hostname || '127.0.0.1'}:${parsed.port || '6379'}`;
     throw new ServiceError(
-      `cannot reach Redis at ${where} (${errorCode(err)}): start one (e.g. \`redis-server --daemonize yes\` or ` +
+      `cannot reach Redis at ${where} (${errorCode(lastError ?? err)}): start one (e.g. \`redis-server --daemonize yes\` or ` +
         `\`docker run -d -p 6379:6379 redis:7\`) or set REDIS_URL to a running one`,
     );
   }
