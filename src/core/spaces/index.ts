@@ -2,6 +2,7 @@ import { InputError } from '../../errors';
 import type { SpaceName } from '../names';
 import { nasbench101 } from './nasbench101';
 import { nasbench201 } from './nasbench201';
+import { nasbench301 } from './nasbench301';
 import type { SearchSpace } from './space';
 
 export type { SearchSpace } from './space';
@@ -10,6 +11,7 @@ export type { SearchSpace } from './space';
 const SPACES_IMPLEMENTED: Partial<Record<SpaceName, SearchSpace>> = {
   nasbench101: nasbench101 as SearchSpace,
   nasbench201: nasbench201 as SearchSpace,
+  nasbench301: nasbench301 as SearchSpace,
 };
 
 export function searchSpace(name: SpaceName): SearchSpace {
