@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     const filterAttrs = { strides: s.stride, pad: PAD, dataFormat: 'NHWC', filterShape: [3, 3, cin, s.cout] };
     const run = (kernel: string, inputs: Record<string, T>, attrs: object) => () =>
       tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
-    const gflops = (seconds: number) => Number((flops / seconds / 1e9).toFixed(2));
+    const gflops = (seconds: number) => Number((flops / seconds / 1e9).toPrecision(3));
 
     const wasm: Record<string, number> = {
       forward: gflops(time(() => tf.conv2d(x, filter, s.stride, PAD), reps)),

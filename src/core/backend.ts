@@ -1,8 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-// tfjs-core's CommonJS build registers no gradients; the union package's build registers them all
-// into the same (deduplicated) tfjs-core instance. (tfjs-core's own register_all_gradients is ESM-only.)
-import '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { dirname } from 'path';
 import { ConfigSchema } from '../config';
@@ -14,6 +11,8 @@ export { tf };
 
 // tfjs prints advice banners ("install tfjs-node") with console.warn; our logs are structured.
 tf.env().set('PROD', true);
+// Gradients exist as soon as `tf` is imported from here (initBackend registers them too, idempotently).
+registerCustomKernels();
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 
@@ -124,6 +123,13 @@ async function select(forced: BackendName | undefined): Promise<BackendName> {
   }
   throw new Error('no TensorFlow.js backend could initialise (cpu should always work)');
 }
+
+/*
+ * Gradients: tfjs-core's CommonJS build registers none (its register_all_gradients is ESM-only).
+ * initBackend registers ours (./kernels) for every kernel we run, second-order safe. We do not
+ * load the @tensorflow/tfjs union package for its stock gradients: it costs ~0.5 s and ~20 MB per
+ * process (layers, converter, webgl), and ours replace them anyway.
+ */
 
 /**
  * Select and initialise the backend once per process: ZC_BACKEND (or the argument) forces one;
