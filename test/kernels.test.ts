@@ -29,6 +29,9 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 4, stride: 1, pad: 2 },
   { x: [2, 9, 9, 3], k: [5, 5], cin: 3, cout: 2, stride: 3, pad: 'same' },
   { x: [2, 6, 6, 4], k: [1, 1], cin: 4, cout: 4, stride: 1, pad: 0 },
+  { x: [2, 7, 7, 3], k: [1, 1], cin: 3, cout: 2, stride: 2, pad: 0 }, // DARTS' FactorizedReduce
+  { x: [1, 8, 7, 2], k: [2, 2], cin: 2, cout: 3, stride: 3, pad: 'valid' }, // taps < stride: empty phases
+  { x: [2, 9, 8, 2], k: [3, 3], cin: 2, cout: 3, stride: 2, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
 ];
 
 const label = (c: ConvCase) => `x=${c.x} k=${c.k} stride=${JSON.stringify(c.stride)} pad=${JSON.stringify(c.pad)}`;
@@ -102,6 +105,7 @@ describe('depthwise backprop kernels equal the cpu backend’s shipped kernels',
     { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 2, stride: 2, pad: 'same' },
     { x: [2, 8, 7, 2], k: [5, 5], cin: 2, cout: 1, stride: 1, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] },
     { x: [1, 8, 8, 2], k: [3, 3], cin: 2, cout: 3, stride: 2, pad: 'valid' },
+    { x: [2, 9, 9, 3], k: [5, 5], cin: 3, cout: 1, stride: 2, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] }, // sep_conv_5x5 in a reduction cell
   ];
   test.each(cases.map((c) => [`${label(c)} multiplier=${c.cout}`, c] as const))('%s', async (_name, c) => {
     const rng = new Rng(`depthwise ${label(c)}`);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, replacedKernels, windowed } from './util';
+import { asTensor, replacedKernels, windowed, type Padding4 } from './util';
 
 /**
  * 2-D convolution family (NHWC).
@@ -11,9 +11,9 @@ import { asTensor, replacedKernels, windowed } from './util';
  *   wasm has no Conv2DBackpropFilter kernel at all; im2col + BatchMatMul and wasm's
  *   Conv3DBackpropFilterV2 were 10–20× slower (bench/kernels.ts). The cpu backend's own is ~15×
  *   slower than this formulation on cpu, so cpu uses it too.
- * - input: dx is the convolution of dy (zeros inserted between rows/cols for stride s, padded by
- *   (k−1)·d − top) with the filter flipped in space and transposed in channels, dilated by d.
- *   wasm's own Conv2DBackpropInput is a scalar loop, several times slower.
+ * - input: dx is the convolution of dy (padded by (k−1)·d − top) with the filter flipped in space
+ *   and transposed in channels, dilated by d; for stride s, one such convolution per stride phase
+ *   (inputGradByPhases). wasm's own Conv2DBackpropInput is several times slower.
  * These formulas also give the gradients of dilated convolutions, which tfjs-core rejects, and
  * they are made of ops that have gradients, so they differentiate again (grasp).
  */
@@ -36,22 +36,6 @@ export function requireNHWC(kernel: string, dataFormat: string | undefined): voi
 export function pair(v: number | [number, number] | undefined): [number, number] {
   if (v === undefined) return [1, 1];
   return typeof v === 'number' ? [v, v] : v;
-}
-
-/** Zeros between the rows and the columns of dy, s−1 after each (stride s → dilation). */
-export function insertZeros(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
-  const [n, oh, ow, c] = dy.shape;
-  let out = dy;
-  if (sh > 1) {
-    const rows = tf.pad(tf.reshape(out, [n, oh, 1, ow * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
-    out = tf.reshape(rows, [n, oh * sh, ow, c]);
-  }
-  if (sw > 1) {
-    const h = out.shape[1];
-    const cols = tf.pad(tf.reshape(out, [n * h, ow, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
-    out = tf.reshape(cols, [n, h, ow * sw, c]);
-  }
-  return out;
 }
 
 /**
@@ -92,16 +76,15 @@ export function windowedInput(x: tf.Tensor4D, outH: number, outW: number, g: Ret
 }
 
 /**
- * dy with zeros inserted for the stride, cropped/padded so that a valid convolution with the
- * flipped, d-dilated kernel gives exactly the input's height and width.
+ * dy of a stride-1 convolution, cropped/padded so that a valid convolution with the flipped,
+ * d-dilated kernel gives exactly the input's height and width. (Strided: inputGradByPhases.)
  */
-export function spreadOutputGrad(dy: tf.Tensor4D, inH: number, inW: number, g: ReturnType<typeof convGeometry>) {
-  const spread = insertZeros(dy, g.sh, g.sw);
+export function paddedOutputGrad(dy: tf.Tensor4D, inH: number, inW: number, g: ReturnType<typeof convGeometry>) {
+  if (g.sh !== 1 || g.sw !== 1) throw new Error('paddedOutputGrad: stride 1 only (strided: inputGradByPhases)');
   const padTop = (g.kh - 1) * g.dh - g.top;
   const padLeft = (g.kw - 1) * g.dw - g.left;
-  const needH = inH + (g.kh - 1) * g.dh;
-  const needW = inW + (g.kw - 1) * g.dw;
-  return windowed(spread, padTop, needH - spread.shape[1] - padTop, padLeft, needW - spread.shape[2] - padLeft);
+  const [, outH, outW] = dy.shape;
+  return windowed(dy, padTop, inH + (g.kh - 1) * g.dh - outH - padTop, padLeft, inW + (g.kw - 1) * g.dw - outW - padLeft);
 }
 
 /** [n, H, W, c] → [c, H, W, n] with the padding following the spatial axes. */
@@ -117,12 +100,72 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: S
   return tf.transpose(dwT, [1, 2, 0, 3]);
 }
 
-/** ∂L/∂x of conv2d(x, filter) given dy, as one forward convolution. Call inside a tidy. */
+/** One axis of stride phase `phase` (see inputGradByPhases): its taps, its rows, dy's padding. */
+function phaseAxis(size: number, outSize: number, k: number, s: number, before: number, phase: number) {
+  const r = (phase + before) % s; // first tap kh ≡ phase + before (mod s)
+  const taps = r < k ? Math.ceil((k - r) / s) : 0;
+  const q = Math.floor((phase + before) / s);
+  const count = Math.ceil((size - phase) / s); // input rows h ≡ phase (mod s)
+  const padBefore = taps - 1 - q;
+  return { r, taps, count, padBefore, padAfter: count + taps - 1 - outSize - padBefore };
+}
+
+/** Runs one phase: a stride-1 convolution of dy (cropped, plus padding) with flipped sub-filter taps. */
+export type PhaseConv = (dy: tf.Tensor4D, padding: Padding4, taps: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * Input gradient of a strided convolution (dilation 1) without inserting zeros into dy: input rows
+ * h ≡ p (mod s) only meet the taps kh ≡ p + top (mod s), so each of the s×s phases is a stride-1
+ * convolution of dy with the flipped sub-filter of its taps, and the phases interleave into dx.
+ * The FLOPs are the forward's instead of s² times as many. Call inside a tidy (used inside
+ * kernels only: the tap selection, a strided slice, has no gradient registered).
+ */
+export function inputGradByPhases(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: Shape4,
+  g: ReturnType<typeof convGeometry>,
+  channels: number,
+  phaseConv: PhaseConv,
+): tf.Tensor4D {
+  const [n, inH, inW] = inputShape;
+  const rowsPerPhase = Math.ceil(inH / g.sh);
+  const colsPerPhase = Math.ceil(inW / g.sw);
+  const rowPhases: tf.Tensor[] = [];
+  for (let ph = 0; ph < g.sh; ph++) {
+    const rows = phaseAxis(inH, dy.shape[1], g.kh, g.sh, g.top, ph);
+    const colPhases: tf.Tensor4D[] = [];
+    for (let pw = 0; pw < g.sw; pw++) {
+      const cols = phaseAxis(inW, dy.shape[2], g.kw, g.sw, g.left, pw);
+      if (rows.taps === 0 || cols.taps === 0 || rows.count <= 0 || cols.count <= 0) {
+        colPhases.push(tf.zeros([n, rowsPerPhase, colsPerPhase, channels]));
+        continue;
+      }
+      const [, , fi, fo] = filter.shape;
+      const end = [rows.r + g.sh * (rows.taps - 1) + 1, cols.r + g.sw * (cols.taps - 1) + 1, fi, fo];
+      const taps = tf.reverse(tf.stridedSlice(filter, [rows.r, cols.r, 0, 0], end, [g.sh, g.sw, 1, 1]), [0, 1]) as tf.Tensor4D;
+      const win = windowed(dy, rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter);
+      const phase = phaseConv(win.x, win.padding, taps); // [n, rows.count, cols.count, channels]
+      const fill = [rowsPerPhase - rows.count, colsPerPhase - cols.count];
+      colPhases.push(fill[0]! > 0 || fill[1]! > 0 ? tf.pad(phase, [[0, 0], [0, fill[0]!], [0, fill[1]!], [0, 0]]) : phase);
+    }
+    rowPhases.push(tf.reshape(tf.stack(colPhases, 3), [n, rowsPerPhase, colsPerPhase * g.sw, channels]));
+  }
+  const interleaved = tf.reshape(tf.stack(rowPhases, 2), [n, rowsPerPhase * g.sh, colsPerPhase * g.sw, channels]);
+  return tf.slice(interleaved, [0, 0, 0, 0], [n, inH, inW, channels]) as tf.Tensor4D;
+}
+
+/** ∂L/∂x of conv2d(x, filter) given dy, as forward convolutions. Call inside a tidy. */
 export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(inputShape, filter.shape, p, false);
+  if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
+    return inputGradByPhases(dy, filter, inputShape, g, filter.shape[2], (x, padding, taps) =>
+      tf.conv2d(x, tf.transpose(taps, [0, 1, 3, 2]), 1, padding),
+    );
+  }
   const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, co, ci]
-  const spread = spreadOutputGrad(dy, inputShape[1], inputShape[2], g);
-  return tf.conv2d(spread.x, flipped, 1, spread.padding, 'NHWC', [g.dh, g.dw]);
+  const padded = paddedOutputGrad(dy, inputShape[1], inputShape[2], g);
+  return tf.conv2d(padded.x, flipped, 1, padded.padding, 'NHWC', [g.dh, g.dw]);
 }
 
 interface ConvAttrs extends ConvParams {

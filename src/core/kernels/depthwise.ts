@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, pair, requireNHWC, spreadOutputGrad, windowedInput, type ConvParams } from './conv2d';
-import { asTensor } from './util';
+import { convGeometry, inputGradByPhases, pair, requireNHWC, paddedOutputGrad, windowedInput, type ConvParams } from './conv2d';
+import { asTensor, type Padding4 } from './util';
 
 /**
  * Depthwise 2-D convolution family (NHWC, filter [kh, kw, C, M], output channel c·M + m).
@@ -9,8 +9,8 @@ import { asTensor } from './util';
  * - filter: per channel, dW[kh,kw,c,m] = Σ_{n,oh,ow} x[n, oh·s+kh·d−top, …, c]·dy[n,oh,ow,c·M+m], a
  *   depthwise convolution of x laid out as one image with N·C channels [1, H', W', N·C] with the
  *   filter dy [OH, OW, N·C, M] (stride and dilation swapped), then a sum over n.
- * - input: a depthwise convolution of the spread dy with the flipped filter [kh, kw, C·M, 1], then
- *   a sum over m.
+ * - input: a depthwise convolution of dy with the flipped filter [kh, kw, C·M, 1], then a sum
+ *   over m; for stride s, one per stride phase (conv2d.ts' inputGradByPhases).
  */
 
 type Shape4 = [number, number, number, number];
@@ -31,13 +31,20 @@ export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape
 /** ∂L/∂x of depthwiseConv2d(x, filter) given dy. Call inside a tidy. */
 export function depthwiseInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(inputShape, filter.shape, p, true);
-  const [kh, kw, c, m] = filter.shape;
-  const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
-  const spread = spreadOutputGrad(dy, inputShape[1], inputShape[2], g);
-  const perChannel = tf.depthwiseConv2d(spread.x, flipped, 1, spread.padding, 'NHWC', [g.dh, g.dw]); // [n, H, W, c·m]
-  if (m === 1) return perChannel;
-  const [n, h, w] = inputShape;
-  return tf.sum(tf.reshape(perChannel, [n, h, w, c, m]), 4) as tf.Tensor4D;
+  const [, , c, m] = filter.shape;
+  /** Depthwise conv with flipped taps [jh, jw, c, m] as [jh, jw, c·m, 1], then the sum over m. */
+  const perChannel = (x: tf.Tensor4D, padding: Padding4, taps: tf.Tensor4D, dilations: [number, number]) => {
+    const [jh, jw] = taps.shape;
+    const out = tf.depthwiseConv2d(x, tf.reshape(taps, [jh, jw, c * m, 1]) as tf.Tensor4D, 1, padding, 'NHWC', dilations);
+    if (m === 1) return out;
+    const [n, h, w] = out.shape;
+    return tf.sum(tf.reshape(out, [n, h, w, c, m]), 4) as tf.Tensor4D;
+  };
+  if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
+    return inputGradByPhases(dy, filter, inputShape, g, c, (x, padding, taps) => perChannel(x, padding, taps, [1, 1]));
+  }
+  const padded = paddedOutputGrad(dy, inputShape[1], inputShape[2], g);
+  return perChannel(padded.x, padded.padding, tf.reverse(filter, [0, 1]) as tf.Tensor4D, [g.dh, g.dw]);
 }
 
 interface DepthwiseAttrs extends ConvParams {
