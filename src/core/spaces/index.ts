@@ -3,6 +3,8 @@ import type { SpaceName } from '../names';
 import { nasbench101 } from './nasbench101';
 import { nasbench201 } from './nasbench201';
 import { nasbench301 } from './nasbench301';
+import { transbench101Macro } from './transbench101_macro';
+import { transbench101Micro } from './transbench101_micro';
 import type { SearchSpace } from './space';
 
 export type { SearchSpace } from './space';
@@ -12,6 +14,8 @@ const SPACES_IMPLEMENTED: Partial<Record<SpaceName, SearchSpace>> = {
   nasbench101: nasbench101 as SearchSpace,
   nasbench201: nasbench201 as SearchSpace,
   nasbench301: nasbench301 as SearchSpace,
+  transbench101_micro: transbench101Micro as SearchSpace,
+  transbench101_macro: transbench101Macro as SearchSpace,
 };
 
 export function searchSpace(name: SpaceName): SearchSpace {
