@@ -14,8 +14,10 @@ import { asTensor, replacedKernels, windowed, type Padding4 } from './util';
  * - input: dx is the convolution of dy (padded by (k−1)·d − top) with the filter flipped in space
  *   and transposed in channels, dilated by d; for stride s, one such convolution per stride phase
  *   (inputGradByPhases). wasm's own Conv2DBackpropInput is several times slower.
- * These formulas also give the gradients of dilated convolutions, which tfjs-core rejects, and
- * they are made of ops that have gradients, so they differentiate again (grasp).
+ * The stride-1 formulas also give the gradients of dilated convolutions (tfjs-core's reject them);
+ * made of ops that have gradients, they differentiate again when the Conv2D gradient uses them
+ * directly (dilation > 1; grasp). The kernels themselves are single tape nodes whose gradients
+ * are registered below.
  */
 
 export interface ConvParams {
