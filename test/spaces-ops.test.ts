@@ -1,6 +1,7 @@
 import { initBackend, tf } from '../src/core/backend';
 import { dilateKernel } from '../src/core/nn/dilation';
 import { ShapeOps } from '../src/core/nn/shape';
+import { SynflowOps } from '../src/core/nn/synflow';
 import { TensorOps } from '../src/core/nn/tensor';
 import { Rng } from '../src/core/rng';
 
@@ -125,5 +126,40 @@ describe('structural ops (TensorOps vs loops, ShapeOps shapes)', () => {
     counted.concat([[1, 4, 4, 2], [1, 4, 4, 2]]);
     expect(counted.flops).toBe(32);
     x.dispose();
+  });
+});
+
+describe('SynflowOps on the added ops', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+  test('tanh applies to true values (t·e^s) and returns scale 0; it saturates like float64 beyond e^80', () => {
+    const ops = new SynflowOps(() => { throw new Error('no params'); }, new Map());
+    tf.tidy(() => {
+      const y = ops.tanh({ t: tf.tensor1d([0.5, 1, 0]), logScale: Math.log(2) });
+      expect(y.logScale).toBe(0);
+      const v = y.t.dataSync();
+      expect(v[0]).toBeCloseTo(Math.tanh(1), 6);
+      expect(v[1]).toBeCloseTo(Math.tanh(2), 6);
+      expect(v[2]).toBe(0);
+      expect(Array.from(ops.tanh({ t: tf.tensor1d([1e-3, 0]), logScale: 500 }).t.dataSync())).toEqual([1, 0]);
+      // An exact zero tensor (scale −∞) stays zero.
+      expect(Array.from(ops.tanh({ t: tf.tensor1d([0]), logScale: -Infinity }).t.dataSync())).toEqual([0]);
+    });
+  });
+  test('concat aligns scales; zeroReduce is an exact zero (scale −∞)', () => {
+    const ops = new SynflowOps(() => { throw new Error('no params'); }, new Map());
+    tf.tidy(() => {
+      const a = { t: tf.ones([1, 1, 1, 1]), logScale: Math.log(4) };
+      const b = { t: tf.ones([1, 1, 1, 1]), logScale: Math.log(2) };
+      const c = ops.concat([a, b]);
+      expect(Array.from(c.t.dataSync()).map((v) => v * Math.exp(c.logScale))).toEqual([expect.closeTo(4, 5), expect.closeTo(2, 5)]);
+      const z = ops.zeroReduce({ t: tf.ones([1, 4, 4, 2]), logScale: 3 }, 2, 5);
+      expect(z.logScale).toBe(-Infinity);
+      expect(z.t.shape).toEqual([1, 2, 2, 5]);
+      const sum = ops.add([z, { t: tf.ones([1, 2, 2, 5]), logScale: 1 }]);
+      expect(sum.logScale).toBe(1);
+      expect(Array.from(sum.t.dataSync()).every((v) => v === 1)).toBe(true);
+    });
   });
 });
