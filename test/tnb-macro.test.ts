@@ -1,7 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { initBackend, tf } from '../src/core/backend';
-import { initialValues } from '../src/core/nn/init';
 import type { NetworkDef } from '../src/core/nn/ops';
 import { ShapeOps, traceShapes } from '../src/core/nn/shape';
 import { SynflowOps } from '../src/core/nn/synflow';
