@@ -7,7 +7,7 @@
  * Run: npm run bench:queue  →  bench/results/queue.json
  */
 import { spawn, type ChildProcess } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { mkdir, writeFile } from 'fs/promises';
 import type { Redis } from 'ioredis';
 import { cpus, loadavg, tmpdir, totalmem } from 'os';
@@ -56,6 +56,18 @@ function startWorkerProcess(prefix: string, concurrency: number): Promise<ChildP
   });
 }
 
+/** CPU seconds a process has used so far (Linux /proc; fields 14 and 15 of stat, in clock ticks). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user') + field('used_cpu_sys_children') + field('used_cpu_user_children');
+}
+
 async function throughput(redis: Redis, triples: number): Promise<Record<string, unknown>> {
   const prefix = `bench-q-${Date.now().toString(36)}`;
   const dir = mkdtempSync(join(tmpdir(), 'zcbench-bench-s3-'));
@@ -66,6 +78,7 @@ async function throughput(redis: Redis, triples: number): Promise<Record<string,
   const workers = await Promise.all([startWorkerProcess(prefix, 32), startWorkerProcess(prefix, 32)]);
   const queue = openQueue('light', redis, prefix);
   try {
+    const cpu0 = { workers: workers.map((w) => processCpuSeconds(w.pid!)), self: process.cpuUsage(), redis: await redisCpuSeconds(redis) };
     const t0 = performance.now();
     const aggregator = new Aggregator({ redis, store, log, buildIds: [plan.buildId], untilPublished: true, flushRows: 5000, flushIntervalMs: 500 });
     const aggregated = aggregator.run();
@@ -73,6 +86,13 @@ async function throughput(redis: Redis, triples: number): Promise<Record<string,
     const tProduced = performance.now();
     const [published] = await aggregated;
     const t1 = performance.now();
+    const self = process.cpuUsage(cpu0.self);
+    const cpu = {
+      workers: +workers.reduce((s, w, i) => s + processCpuSeconds(w.pid!) - cpu0.workers[i]!, 0).toFixed(2),
+      producerAggregatorS3: +((self.user + self.system) / 1e6).toFixed(2),
+      redis: +((await redisCpuSeconds(redis)) - cpu0.redis).toFixed(2),
+    };
+    const cpuTotal = cpu.workers + cpu.producerAggregatorS3 + cpu.redis;
     const seconds = (t1 - t0) / 1000;
     // Wall-clock ms of the first and last row the workers wrote (the build record's counters).
     const record = await readBuild(redis, plan.buildId);
@@ -87,6 +107,10 @@ async function throughput(redis: Redis, triples: number): Promise<Record<string,
       workerTriplesPerSecond: Math.round(produced.expected / ((record.lastRowAt! - record.firstRowAt!) / 1000)),
       endToEndSeconds: +seconds.toFixed(3),
       triplesPerSecond: Math.round(produced.expected / seconds),
+      cpuSeconds: cpu,
+      cpuMsPerTriple: +((1000 * cpuTotal) / produced.expected).toFixed(3),
+      // What the same work would take with the machine's cores to itself (other users' load excluded).
+      triplesPerSecondIfCoresDedicated: Math.round(produced.expected / (cpuTotal / cpus().length)),
       publishedVersion: published?.result.version,
       publishedRows: published?.result.manifest.rowCount,
       note: 'wall time from the first enqueue to the published version (aggregator segments + Parquet + NASLib json + manifest + latest included); workers started beforehand',

@@ -1,14 +1,6 @@
 import { randomBytes } from 'crypto';
-import { readFileSync } from 'fs';
 import type { Redis } from 'ioredis';
-import { join } from 'path';
-
-/** Lua scripts live in ./lua as files (copied next to the compiled code by `npm run build`). */
-function script(name: string): string {
-  return readFileSync(join(__dirname, 'lua', `${name}.lua`), 'utf8');
-}
-
-const scripts = { extendLock: script('extendLock'), releaseLock: script('releaseLock') };
+import { runScript } from './lua';
 
 export interface Lock {
   readonly key: string;
@@ -27,7 +19,7 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
   if (ok !== 'OK') return null;
   let held = true;
   const renew = setInterval(() => {
-    (redis.eval(scripts.extendLock, 1, key, token, ttlMs) as Promise<number>).then(
+    (runScript(redis, 'extendLock', [key], [token, ttlMs]) as Promise<number>).then(
       (n) => {
         if (n !== 1) {
           held = false;
@@ -48,7 +40,7 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
       clearInterval(renew);
       if (!held) return;
       held = false;
-      await redis.eval(scripts.releaseLock, 1, key, token);
+      await runScript(redis, 'releaseLock', [key], [token]);
     },
   };
 }
