@@ -14,21 +14,21 @@ export interface TargetTensor {
 export function targetTensor(target: Target, outputs: number): TargetTensor {
   switch (target.kind) {
     case 'class':
-      return { kind: 'class', values: oneHotFloat(tf.tensor1d(target.labels, 'int32'), outputs), classes: target.labels };
+      return { kind: 'class', values: oneHotFloat(target.labels, [target.labels.length], outputs), classes: target.labels };
     case 'soft': {
       const values = tf.tensor2d(target.probs, [target.probs.length / target.classes, target.classes]);
       return { kind: 'soft', values, classes: argmaxRows(target.probs, target.classes) };
     }
     case 'pixel_class':
-      return { kind: 'pixel_class', values: oneHotFloat(tf.tensor(target.labels, target.shape, 'int32'), outputs) };
+      return { kind: 'pixel_class', values: oneHotFloat(target.labels, target.shape, outputs) };
     case 'dense':
       return { kind: 'dense', values: tf.tensor(target.values, target.shape) };
   }
 }
 
 /** One-hot in float32. (wasm's OneHot with dtype float32 writes integer bit patterns: cast instead.) */
-function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
-  return tf.tidy(() => tf.cast(tf.oneHot(indices, depth), 'float32'));
+function oneHotFloat(labels: Int32Array, shape: number[], depth: number): tf.Tensor {
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor(labels, shape, 'int32'), depth), 'float32'));
 }
 
 function argmaxRows(values: Float32Array, width: number): Int32Array {
