@@ -69,7 +69,7 @@ describe('workers under faults', () => {
     const buildId = `zct-bad-${process.pid}`;
     h.buildIds.push(buildId);
     const bad = payload(buildId, '(9, 9, 9, 9, 9, 9)', ['params', 'l2_norm'], 8);
-    const badIds = tripleIdsOf(bad);
+    const badIds = tripleIdsOf(bad, bad.arch!);
     const badId = jobIdOf(Object.values(badIds));
     await light.add(JOB_NAME, { buildId, proxies: ['params'], colour: 'blue' } as unknown as JobPayload, { ...JOB_OPTIONS, jobId: 'zmalformed' });
     await light.add(JOB_NAME, bad, { ...JOB_OPTIONS, jobId: badId });
@@ -89,6 +89,27 @@ describe('workers under faults', () => {
       expect(r.reason).toMatch(/^invalid input: invalid arch: "\(9, 9, 9, 9, 9, 9\)"/);
       expect(r.tripleId).toBe(badIds[r.proxy]);
     }
+
+    // A shape-only message of several architectures: the bad one's triples fail, the others' are computed.
+    const mixedBuild = `${buildId}-mixed`;
+    h.buildIds.push(mixedBuild);
+    const { arch: _arch, ...base } = payload(mixedBuild, '(0, 1, 2, 3, 4, 0)', ['params', 'flops'], 64);
+    const mixed: JobPayload = { ...base, archs: ['(0, 1, 2, 3, 4, 0)', '(0, 1, 2, 3, 4, 7)', '(4, 4, 4, 4, 4, 4)'] };
+    await light.add(JOB_NAME, mixed, { ...JOB_OPTIONS, jobId: 'zmixed' });
+    const mixedRows = await until('the mixed rows', async () => {
+      const r = await streamRows(h, mixedBuild);
+      return r.length === 6 ? r : undefined;
+    });
+    expect(mixedRows.map((r) => [r.arch, r.proxy, r.status])).toEqual([
+      ['(0, 1, 2, 3, 4, 0)', 'params', 'ok'],
+      ['(0, 1, 2, 3, 4, 0)', 'flops', 'ok'],
+      ['(0, 1, 2, 3, 4, 7)', 'params', 'failed'],
+      ['(0, 1, 2, 3, 4, 7)', 'flops', 'failed'],
+      ['(4, 4, 4, 4, 4, 4)', 'params', 'ok'],
+      ['(4, 4, 4, 4, 4, 4)', 'flops', 'ok'],
+    ]);
+    for (const r of mixedRows) expect(r.tripleId).toBe(tripleIdsOf(mixed, r.arch)[r.proxy]);
+    await until('the mixed job to complete', async () => ((await light.getJob('zmixed')) === undefined ? true : undefined));
   });
 
   test('memory: over the light budget goes heavy without running; over the heavy budget runs at half the batch', async () => {

@@ -75,11 +75,32 @@ describe('build spec', () => {
   });
 
   test('the batch size rule: 64, overridable for all tasks or per task; it is part of the triple id', () => {
-    const msg = (spec: Record<string, unknown>) => expandMessages(plan(spec)).next().value!.messages[0]!.payload;
+    const msg = (spec: Record<string, unknown>) => [...expandMessages(plan(spec))].flatMap((u) => u.messages)[0]!.payload;
     expect(msg({}).batchSize).toBe(64);
     expect(msg({ batchSize: { default: 16 } }).batchSize).toBe(16);
     expect(msg({ batchSize: { default: 16, tasks: { cifar10: 8 } } }).batchSize).toBe(8);
-    expect(tripleIdsOf(msg({})).params).not.toBe(tripleIdsOf(msg({ batchSize: { default: 16 } })).params);
+    const arch = '(0, 1, 2, 3, 4, 0)';
+    expect(tripleIdsOf(msg({}), arch).params).not.toBe(tripleIdsOf(msg({ batchSize: { default: 16 } }), arch).params);
+  });
+
+  test('shape-only proxies share messages of up to 200 architectures; other proxies get one architecture per message', () => {
+    const messages = (spec: Record<string, unknown>) => [...expandMessages(plan(spec))].flatMap((u) => u.messages.map((m) => m.payload));
+    const shapeOnly = messages({ archs: { sample: 250, seed: 1 }, tasks: ['cifar10', 'cifar100'], proxies: ['params', 'flops'] });
+    expect(shapeOnly.map((m) => [m.task, m.archs?.length, m.arch])).toEqual([
+      ['cifar10', 200, undefined],
+      ['cifar100', 200, undefined],
+      ['cifar10', 50, undefined],
+      ['cifar100', 50, undefined],
+    ]);
+    expect(new Set(shapeOnly.flatMap((m) => m.archs!)).size).toBe(250);
+    for (const m of shapeOnly) expect(JobPayloadSchema.safeParse(m).success).toBe(true);
+    const oneByOne = messages({ archs: { sample: 3, seed: 1 }, proxies: ['params', 'flops'], packing: 'triple' });
+    expect(oneByOne.map((m) => [m.arch !== undefined, m.proxies.length])).toEqual(Array(6).fill([true, 1]));
+    const tensor = messages({ archs: { sample: 3, seed: 1 }, proxies: ['params', 'l2_norm'] });
+    expect(tensor.map((m) => [m.arch !== undefined, m.proxies])).toEqual(Array(3).fill([true, ['l2_norm', 'params']]));
+    // A multi-architecture message of a tensor proxy is not a valid message.
+    const bad = JobPayloadSchema.safeParse({ ...tensor[0]!, arch: undefined, archs: ['(0, 1, 2, 3, 4, 0)'] });
+    expect(bad.success).toBe(false);
   });
 });
 

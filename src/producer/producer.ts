@@ -5,7 +5,7 @@ import { createBuild, markEnqueued, type ExpectedCount } from '../queue/build';
 import { jobIdOf, tripleId } from '../queue/ids';
 import { redisKeys } from '../queue/names';
 import { addJobs, type ComputeQueue } from '../queue/queues';
-import type { JobPayload } from '../queue/schema';
+import { isShapeOnly, MAX_ARCHS_PER_MESSAGE, type JobPayload } from '../queue/schema';
 import { batchSizeOf, proxiesOf, type BuildPlan } from './spec';
 
 export interface ProduceProgress {
@@ -48,9 +48,21 @@ interface Message {
   payload: JobPayload;
 }
 
+/** Shape-only architectures waiting to fill one message (same task, seed and proxies). */
+interface ArchBatch {
+  task: TaskName;
+  seed: number;
+  batchSize: number;
+  proxies: ProxyName[];
+  archs: string[];
+  ids: string[];
+}
+
 /**
  * Expand the plan lazily, one (space, arch, task, seed) at a time, into its messages. Triples the
  * base version holds are left out: `proxies` are those kept, `skipped` counts those left out.
+ * Shape-only proxies (params, flops) of up to MAX_ARCHS_PER_MESSAGE architectures share a message
+ * (they cost less than a message each); a message of other proxies holds one architecture.
  */
 export function* expandMessages(
   plan: BuildPlan,
@@ -58,6 +70,16 @@ export function* expandMessages(
 ): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number }> {
   const { spec } = plan;
   for (const { space, tasks, archs } of plan.spaces) {
+    const message = (task: TaskName, seed: number, batchSize: number, proxies: ProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
+      // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
+      jobId: jobIdOf(ids),
+      payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: plan.data, codeVersion: plan.codeVersion },
+    });
+    const batches = new Map<string, ArchBatch>();
+    const close = (key: string, b: ArchBatch): Message => {
+      batches.delete(key);
+      return message(b.task, b.seed, b.batchSize, b.proxies, { archs: b.archs }, b.ids);
+    };
     for (const arch of archs.iterate()) {
       for (const task of tasks) {
         const proxies = proxiesOf(spec, task);
@@ -68,27 +90,25 @@ export function* expandMessages(
             const id = tripleId({ dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, codeVersion: plan.codeVersion });
             if (!baseTripleIds?.has(id)) todo.set(proxy, id);
           }
-          const groups = todo.size === 0 ? [] : spec.packing === 'triple' ? [...todo.keys()].map((p) => [p]) : [[...todo.keys()]];
-          const messages = groups.map((group): Message => {
-            // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
-            const payload: JobPayload = {
-              buildId: plan.buildId,
-              dataset: spec.dataset,
-              space,
-              task,
-              arch,
-              proxies: group,
-              seed,
-              batchSize,
-              data: plan.data,
-              codeVersion: plan.codeVersion,
-            };
-            return { jobId: jobIdOf(group.map((p) => todo.get(p)!)), payload };
-          });
-          yield { space, task, proxies: [...todo.keys()], messages, skipped: proxies.length - todo.size };
+          const kept = [...todo.keys()];
+          const messages: Message[] = [];
+          if (kept.length > 0 && spec.packing === 'triple') {
+            for (const p of kept) messages.push(message(task, seed, batchSize, [p], { arch }, [todo.get(p)!]));
+          } else if (kept.length > 0 && isShapeOnly(kept)) {
+            const key = `${task}\u0000${seed}\u0000${kept.join(',')}`;
+            let b = batches.get(key);
+            if (!b) batches.set(key, (b = { task, seed, batchSize, proxies: kept, archs: [], ids: [] }));
+            b.archs.push(arch);
+            b.ids.push(...todo.values());
+            if (b.archs.length === MAX_ARCHS_PER_MESSAGE) messages.push(close(key, b));
+          } else if (kept.length > 0) {
+            messages.push(message(task, seed, batchSize, kept, { arch }, [...todo.values()]));
+          }
+          yield { space, task, proxies: kept, messages, skipped: proxies.length - kept.length };
         }
       }
     }
+    for (const [key, b] of [...batches]) yield { space, task: b.task, proxies: [], messages: [close(key, b)], skipped: 0 };
   }
 }
 

@@ -31,12 +31,10 @@ export function jobIdOf(tripleIds: readonly string[]): string {
   return 'z' + h.digest('hex').slice(0, 32);
 }
 
-/** The triple ids of a message: as it carries them, or derived from its fields. */
-export function tripleIdsOf(p: JobPayload): Record<string, string> {
-  return (
-    p.tripleIds ??
-    Object.fromEntries(
-      p.proxies.map((proxy) => [proxy, tripleId({ dataset: p.dataset, space: p.space, task: p.task, arch: p.arch, proxy, seed: p.seed, batchSize: p.batchSize, codeVersion: p.codeVersion })]),
-    )
+/** The triple ids (proxy → id) of one architecture of a message: as it carries them, or derived from its fields. */
+export function tripleIdsOf(p: JobPayload, arch: string): Record<string, string> {
+  if (p.tripleIds && arch === p.arch) return p.tripleIds;
+  return Object.fromEntries(
+    p.proxies.map((proxy) => [proxy, tripleId({ dataset: p.dataset, space: p.space, task: p.task, arch, proxy, seed: p.seed, batchSize: p.batchSize, codeVersion: p.codeVersion })]),
   );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROXIES, SPACES, TASKS } from '../core/names';
+import { PROXIES, SPACES, TASKS, type ProxyName } from '../core/names';
 import type { DataSpec } from '../core/types';
 
 /** Where a job's minibatch comes from (src/core/types.ts DataSpec). */
@@ -11,8 +11,22 @@ export const DataSpecSchema: z.ZodType<DataSpec> = z.discriminatedUnion('source'
 export const BUILD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /**
- * One queue message: the triples of one (arch, task, seed), or a single triple. Workers validate
- * every message with this schema; a message that does not match fails once, naming the field.
+ * Proxies the core computes from the network's shape trace alone (no weights, no minibatch): a
+ * worker computes them in its own process, and one message may carry many architectures of them.
+ */
+export const SHAPE_ONLY_PROXIES: ReadonlySet<ProxyName> = new Set<ProxyName>(['params', 'flops']);
+
+export function isShapeOnly(proxies: readonly ProxyName[]): boolean {
+  return proxies.every((p) => SHAPE_ONLY_PROXIES.has(p));
+}
+
+/** Architectures per message of shape-only proxies: each costs a fraction of a millisecond, a message more. */
+export const MAX_ARCHS_PER_MESSAGE = 200;
+
+/**
+ * One queue message: the triples of one (arch, task, seed) (`arch`), or of several architectures
+ * for shape-only proxies (`archs`), or a single triple. Workers validate every message with this
+ * schema; a message that does not match fails once, naming the field.
  */
 export const JobPayloadSchema = z
   .object({
@@ -20,11 +34,14 @@ export const JobPayloadSchema = z
     dataset: z.string().min(1),
     space: z.enum(SPACES),
     task: z.enum(TASKS),
-    arch: z.string().min(1),
+    arch: z.string().min(1).optional(),
+    /** Instead of `arch`: several architectures, for shape-only proxies only. */
+    archs: z.array(z.string().min(1)).min(1).max(MAX_ARCHS_PER_MESSAGE).optional(),
     proxies: z.array(z.enum(PROXIES)).min(1),
     /**
-     * proxy → triple id. Optional: absent, workers derive the ids from the fields above (src/queue/ids.ts
-     * `tripleIdsOf`); the producer leaves them out, which keeps a waiting message about 600 bytes smaller.
+     * proxy → triple id of an `arch` message. Optional: absent, workers derive the ids from the fields
+     * above (src/queue/ids.ts `tripleIdsOf`); the producer leaves them out, which keeps a waiting
+     * message about 600 bytes smaller.
      */
     tripleIds: z.record(z.string(), z.string().min(1)).optional(),
     seed: z.number().int().nonnegative(),
@@ -37,6 +54,11 @@ export const JobPayloadSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    if ((p.arch === undefined) === (p.archs === undefined)) ctx.addIssue({ code: 'custom', path: ['arch'], message: 'exactly one of arch and archs' });
+    if (p.archs && !isShapeOnly(p.proxies)) {
+      ctx.addIssue({ code: 'custom', path: ['archs'], message: `only for shape-only proxies (${[...SHAPE_ONLY_PROXIES].join(', ')})` });
+    }
+    if (p.archs && p.tripleIds) ctx.addIssue({ code: 'custom', path: ['tripleIds'], message: 'only with arch' });
     if (p.tripleIds) checkTripleIds(p.proxies, p.tripleIds, ctx);
     if (new Set(p.proxies).size !== p.proxies.length) ctx.addIssue({ code: 'custom', path: ['proxies'], message: 'duplicate proxy' });
   });
@@ -51,6 +73,11 @@ function checkTripleIds(proxies: readonly string[], tripleIds: Record<string, st
 }
 
 export type JobPayload = z.infer<typeof JobPayloadSchema>;
+
+/** The architectures of a message. */
+export function archsOf(p: JobPayload): string[] {
+  return p.archs ?? [p.arch!];
+}
 
 /** A zod issue as one line: `field: message`. */
 export function describeIssue(issue: z.core.$ZodIssue): string {

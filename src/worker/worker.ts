@@ -3,14 +3,14 @@ import type { Redis } from 'ioredis';
 import { availableParallelism } from 'os';
 import { computeProxies, estimateJobMemory } from '../core/compute';
 import type { ProxyName } from '../core/names';
-import type { ComputeRequest, ComputeResult } from '../core/types';
+import type { ComputeRequest } from '../core/types';
 import { ResourceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { JOB_NAME, QUEUE_NAMES, type Pool } from '../queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
 import { writeRows } from '../queue/results';
-import { JobPayloadSchema, describeIssue, type JobPayload } from '../queue/schema';
+import { JobPayloadSchema, archsOf, describeIssue, isShapeOnly, type JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
 import { ChildPool } from './child-pool';
 import { failedRows, rowsFromResult } from './rows';
@@ -56,21 +56,11 @@ export interface PipelineWorker {
   close(): Promise<void>;
 }
 
-/**
- * Proxies the core computes from the network's shape trace alone (no weights, no minibatch): cheap
- * and allocation-free enough to run in the worker process. Every other proxy runs in a child.
- */
-const SHAPE_ONLY: ReadonlySet<ProxyName> = new Set<ProxyName>(['params', 'flops']);
-
 /** Error classes that say the input is wrong: retrying cannot help. */
 const INPUT_ERRORS = new Set(['InputError', 'FormatError', 'NotFoundError', 'IntegrityError']);
 
 /** How engines report exhausted memory: V8 heap, ArrayBuffer allocation, wasm memory growth. */
 const OOM_PATTERN = /out of memory|allocation failed|Cannot enlarge memory|heap limit|Array buffer allocation/i;
-
-function inProcess(p: JobPayload): boolean {
-  return p.proxies.every((q) => SHAPE_ONLY.has(q));
-}
 
 function isMemoryError(err: unknown): boolean {
   const e = err as Error;
@@ -120,10 +110,15 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     }
   };
 
-  const compute = (p: JobPayload, batchSize: number, jobId: string): Promise<ComputeResult> => {
-    const req: ComputeRequest = { space: p.space, task: p.task, arch: p.arch, proxies: p.proxies, seed: p.seed, batchSize, data: p.data };
-    return inProcess(p) ? computeProxies(req) : children.run(req, jobId);
-  };
+  const request = (p: JobPayload, arch: string, batchSize: number): ComputeRequest => ({
+    space: p.space,
+    task: p.task,
+    arch,
+    proxies: p.proxies,
+    seed: p.seed,
+    batchSize,
+    data: p.data,
+  });
 
   const processJob = async (job: Job<JobPayload>): Promise<JobOutcome> => {
     const parsed = JobPayloadSchema.safeParse(job.data);
@@ -134,7 +129,17 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       throw marked(new UnrecoverableError(reason));
     }
     const p = parsed.data;
-    const jlog = log.child({ pool, buildId: p.buildId, jobId: job.id, space: p.space, task: p.task, arch: p.arch, proxies: p.proxies.join(','), seed: p.seed });
+    const archs = archsOf(p);
+    const jlog = log.child({
+      pool,
+      buildId: p.buildId,
+      jobId: job.id,
+      space: p.space,
+      task: p.task,
+      ...(p.arch !== undefined ? { arch: p.arch } : { archs: archs.length, firstArch: archs[0] }),
+      proxies: p.proxies.join(','),
+      seed: p.seed,
+    });
 
     const fail = async (reason: string, batchSize = p.batchSize): Promise<Error> => {
       await record(p, failedRows(p, reason, batchSize));
@@ -152,11 +157,46 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       return { movedTo: 'heavy', reason };
     };
 
-    const estimate = (batchSize: number) => estimateJobMemory({ space: p.space, task: p.task, arch: p.arch, batchSize, proxies: p.proxies });
-    // Shape-only jobs allocate no tensors: no estimate to make (it would cost as much as the job).
-    let needed = 0;
+    const lastAttempt = () => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const retryOrFail = async (err: unknown, batchSize: number): Promise<Error> => {
+      if (lastAttempt()) return fail(`failed after ${job.opts.attempts ?? 1} attempts: ${message(err)}`, batchSize);
+      jlog.warn({ err: message(err), attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 }, 'transient failure: will retry with back-off');
+      return err as Error;
+    };
+
+    if (isShapeOnly(p.proxies)) {
+      // In this process, every architecture of the message; no memory estimate (no tensors: it would cost as much as the job).
+      const rows: ResultRow[] = [];
+      let inputFailures = 0;
+      try {
+        for (const arch of archs) {
+          try {
+            rows.push(...rowsFromResult(p, arch, await computeProxies(request(p, arch, p.batchSize))));
+          } catch (err) {
+            if (!isInputError(err)) throw err;
+            inputFailures++;
+            rows.push(...failedRows(p, `invalid input: ${message(err)}`, p.batchSize, [arch]));
+          }
+        }
+      } catch (err) {
+        throw await retryOrFail(err, p.batchSize);
+      }
+      await record(p, rows);
+      stats.jobsComputed++;
+      const ok = rows.filter((r) => r.status === 'ok').length;
+      // These finish by the thousand per second: debug lines (tensor jobs' are info).
+      jlog.debug({ ok, failed: rows.length - ok }, 'triples done');
+      // Nothing computable in the message: the job fails (once) with the reason, like a tensor job's.
+      if (inputFailures === archs.length) throw marked(new UnrecoverableError(rows[0]!.reason!));
+      return { ok, failed: rows.length - ok, batchSize: p.batchSize };
+    }
+
+    // Tensor work: one architecture per message, computed in a child.
+    const arch = p.arch!;
+    const estimate = (batchSize: number) => estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies });
+    let needed: number;
     try {
-      if (!inProcess(p)) needed = estimate(p.batchSize);
+      needed = estimate(p.batchSize);
     } catch (err) {
       if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
       throw err;
@@ -177,13 +217,12 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     for (;;) {
       try {
         jlog.debug({ batchSize }, 'computing');
-        const result = await compute(p, batchSize, job.id!);
-        const rows = rowsFromResult(p, { ...result, batchSize });
+        const result = await children.run(request(p, arch, batchSize), job.id!);
+        const rows = rowsFromResult(p, arch, { ...result, batchSize });
         await record(p, rows);
         stats.jobsComputed++;
         const ok = rows.filter((r) => r.status === 'ok').length;
-        // Shape-only jobs finish by the thousand per second: their lines are debug, tensor jobs' info.
-        jlog[inProcess(p) ? 'debug' : 'info']({ batchSize, ok, failed: rows.length - ok, backend: result.backend }, 'triples done');
+        jlog.info({ batchSize, ok, failed: rows.length - ok, backend: result.backend }, 'triples done');
         return { ok, failed: rows.length - ok, batchSize };
       } catch (err) {
         if (accounted.has(err as object)) throw err;
@@ -198,10 +237,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
           throw await fail(`out of memory on the heavy pool at batch size ${batchSize}: ${message(err)}`, batchSize);
         }
         if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
-        const attempts = job.opts.attempts ?? 1;
-        if (job.attemptsMade + 1 >= attempts) throw await fail(`failed after ${attempts} attempts: ${message(err)}`, batchSize);
-        jlog.warn({ err: message(err), attempt: job.attemptsMade + 1, attempts }, 'transient failure: will retry with back-off');
-        throw err;
+        throw await retryOrFail(err, batchSize);
       }
     }
   };
