@@ -4,7 +4,9 @@
  *     a published version, end to end;
  *  2. Redis memory with 100,000 waiting jobs (messages of one (arch, task) with all 13 proxies,
  *     the default packing; and single-triple messages), sampled while the producer enqueues.
- * Run: npm run bench:queue  →  bench/results/queue.json
+ * Run: npm run bench:queue  →  bench/results/queue.json  (BENCH_ONLY_THROUGHPUT=1: part 1 only, printed)
+ * The machine may be shared: the result records the load average, and the CPU seconds each
+ * component used, so `triplesPerSecondIfCoresDedicated` shows what the same work needs alone.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
