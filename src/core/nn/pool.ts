@@ -11,9 +11,11 @@ export function avgPoolExcludePad(x: tf.Tensor, spec: PoolSpec): tf.Tensor {
   const { kernel: k, stride: s, padding: p } = spec;
   if (p === 0) return tf.avgPool(x as tf.Tensor4D, k, s, 0);
   const [, h, w] = x.shape as number[];
-  const padded = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
-  const pooled = tf.avgPool(padded as tf.Tensor4D, k, s, 'valid');
-  return tf.mul(pooled, windowScale(h!, w!, spec));
+  return tf.tidy(() => {
+    const padded = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
+    const pooled = tf.avgPool(padded as tf.Tensor4D, k, s, 'valid');
+    return tf.mul(pooled, windowScale(h!, w!, spec));
+  });
 }
 
 const scaleCache = new Map<string, Float32Array>();

@@ -10,6 +10,15 @@ export interface Dual {
   t: tf.Tensor | null;
 }
 
+/** tf.tidy for a Dual (tidy keeps tensors, not nulls). */
+function tidyDual(fn: () => Dual): Dual {
+  const [v, t] = tf.tidy(() => {
+    const d = fn();
+    return d.t ? [d.v, d.t] : [d.v];
+  });
+  return { v: v!, t: t ?? null };
+}
+
 function addTangents(ts: (tf.Tensor | null)[]): tf.Tensor | null {
   const present = ts.filter((t): t is tf.Tensor => t !== null);
   if (present.length === 0) return null;
@@ -24,6 +33,7 @@ function addTangents(ts: (tf.Tensor | null)[]): tf.Tensor | null {
  * Batch norm is differentiated through its batch statistics, as the forward normalises with them.
  */
 export class TangentOps implements Ops<Dual> {
+  // Ops run in their own tidy so that only what the backward saves outlives an op (see TensorOps).
   featureMap: Dual | null = null;
 
   constructor(
@@ -43,6 +53,10 @@ export class TangentOps implements Ops<Dual> {
   }
 
   conv(x: Dual, spec: ConvSpec): Dual {
+    return tidyDual(() => this.convScoped(x, spec));
+  }
+
+  private convScoped(x: Dual, spec: ConvSpec): Dual {
     const w = this.params(`${spec.name}.weight`);
     let v = this.convOf(x.v, w, spec);
     if (spec.bias) v = tf.add(v, this.params(`${spec.name}.bias`));
@@ -52,6 +66,10 @@ export class TangentOps implements Ops<Dual> {
   }
 
   batchNorm(x: Dual, spec: BatchNormSpec): Dual {
+    return tidyDual(() => this.batchNormScoped(x, spec));
+  }
+
+  private batchNormScoped(x: Dual, spec: BatchNormSpec): Dual {
     const { centred, variance } = batchStatistics(x.v);
     const s = tf.add(variance, spec.eps ?? 1e-5);
     const inv = tf.rsqrt(s);
@@ -67,6 +85,10 @@ export class TangentOps implements Ops<Dual> {
   }
 
   relu(x: Dual): Dual {
+    return tidyDual(() => this.reluScoped(x));
+  }
+
+  private reluScoped(x: Dual): Dual {
     const v = tf.relu(x.v);
     // ReLU′(0) = 0, as in PyTorch.
     return { v, t: x.t ? tf.mul(x.t, tf.cast(tf.greater(x.v, 0), 'float32')) : null };
@@ -78,24 +100,31 @@ export class TangentOps implements Ops<Dual> {
 
   /** The tangent of a max is the tangent at the window's first maximal element (PyTorch's argmax). */
   maxPool(x: Dual, spec: PoolSpec): Dual {
+    return tidyDual(() => this.maxPoolScoped(x, spec));
+  }
+
+  private maxPoolScoped(x: Dual, spec: PoolSpec): Dual {
     const v = tf.maxPool(x.v as tf.Tensor4D, spec.kernel, spec.stride, spec.padding);
     if (!x.t) return { v, t: null };
     const { kernel: k, stride: s, padding: p } = spec;
-    const pads: [number, number][] = [[0, 0], [p, p], [p, p], [0, 0]];
-    const xv = p > 0 ? tf.pad(x.v, pads, -Infinity) : x.v;
-    const xt = p > 0 ? tf.pad(x.t, pads) : x.t;
-    const [n, ho, wo, c] = v.shape as number[];
+    const [n, ho, wo, c] = v.shape as [number, number, number, number];
+    const [, h, w] = x.v.shape as number[];
+    // Pad so that every window offset (i, j) has a full ho·s × wo·s region (extra cells never win).
+    const extraH = Math.max(0, k - 1 + ho * s - (h! + 2 * p));
+    const extraW = Math.max(0, k - 1 + wo * s - (w! + 2 * p));
+    const pads: [number, number][] = [[0, 0], [p, p + extraH], [p, p + extraW], [0, 0]];
+    const xv = tf.pad(x.v, pads, -Infinity);
+    const xt = tf.pad(x.t, pads);
+    // Element (i + s·a, j + s·b) for every output (a, b), with slice and reshape (both differentiable).
+    const window = (t: tf.Tensor, i: number, j: number) =>
+      tf.reshape(tf.slice(tf.reshape(tf.slice(t, [0, i, j, 0], [n, ho * s, wo * s, c]), [n, ho, s, wo, s, c]), [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]), [n, ho, wo, c]);
     let taken = tf.zeros(v.shape);
     const parts: tf.Tensor[] = [];
     for (let i = 0; i < k; i++) {
       for (let j = 0; j < k; j++) {
-        const begin = [0, i, j, 0];
-        const end = [n!, i + (ho! - 1) * s + 1, j + (wo! - 1) * s + 1, c!];
-        const strides = [1, s, s, 1];
-        const candidate = tf.stridedSlice(xv, begin, end, strides);
-        const hit = tf.mul(tf.cast(tf.equal(candidate, v), 'float32'), tf.sub(1, taken));
+        const hit = tf.mul(tf.cast(tf.equal(window(xv, i, j), v), 'float32'), tf.sub(1, taken));
         taken = tf.add(taken, hit);
-        parts.push(tf.mul(hit, tf.stridedSlice(xt, begin, end, strides)));
+        parts.push(tf.mul(hit, window(xt, i, j)));
       }
     }
     return { v, t: tf.addN(parts) };
@@ -106,6 +135,10 @@ export class TangentOps implements Ops<Dual> {
   }
 
   linear(x: Dual, spec: LinearSpec): Dual {
+    return tidyDual(() => this.linearScoped(x, spec));
+  }
+
+  private linearScoped(x: Dual, spec: LinearSpec): Dual {
     const w = this.params(`${spec.name}.weight`);
     let v = tf.matMul(x.v as tf.Tensor2D, w as tf.Tensor2D);
     if (spec.bias !== false) v = tf.add(v, this.params(`${spec.name}.bias`));

@@ -56,6 +56,10 @@ export class TensorOps implements Ops<T> {
   }
 
   conv(x: T, spec: ConvSpec): T {
+    return tf.tidy(() => this.convScoped(x, spec));
+  }
+
+  private convScoped(x: T, spec: ConvSpec): T {
     const p = spec.padding ?? 0;
     const s = spec.stride ?? 1;
     const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
@@ -70,7 +74,13 @@ export class TensorOps implements Ops<T> {
     return this.layerOutput(spec.name, y);
   }
 
+  // Ops run in their own tidy: inside tf.grads only what the backward saves survives an op, so the
+  // forward's peak is the saved activations, not every intermediate (tfjs frees the rest at the end).
   batchNorm(x: T, spec: BatchNormSpec): T {
+    return tf.tidy(() => this.batchNormScoped(x, spec));
+  }
+
+  private batchNormScoped(x: T, spec: BatchNormSpec): T {
     const { centred, variance } = batchStatistics(x);
     if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
     // γ/σ folded into one per-channel factor: one full-size product (the backward keeps fewer activations).
