@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { dirname } from 'path';
+import { existsSync, readdirSync } from 'fs';
+import { dirname, join } from 'path';
 import { ConfigSchema } from '../config';
 import { InputError } from '../errors';
 import { registerCustomKernels } from './kernels';
@@ -35,6 +36,11 @@ let wasmPathsSet = false;
 function loadNode(): boolean {
   if (nodeLoad === null) {
     const moduleName = '@tensorflow/tfjs-node';
+    const binding = nativeBindingOf(moduleName);
+    if (!binding.ok) {
+      nodeLoad = binding;
+      return false;
+    }
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       require(moduleName);
@@ -44,9 +50,28 @@ function loadNode(): boolean {
           : { ok: false, reason: 'loaded a different @tensorflow/tfjs-core copy' };
     } catch (err) {
       nodeLoad = { ok: false, reason: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+    } finally {
+      // tfjs-node loads the tfjs union package, whose stock gradients replace ours: restore ours.
+      registerCustomKernels(true);
     }
   }
   return nodeLoad.ok;
+}
+
+/**
+ * tfjs-node without its native binding (its install script downloads libtensorflow; skipped or
+ * failed offline) would still load the tfjs union package before failing: look for the binding first.
+ */
+function nativeBindingOf(moduleName: string): { ok: true } | { ok: false; reason: string } {
+  let root: string;
+  try {
+    root = dirname(require.resolve(`${moduleName}/package.json`));
+  } catch {
+    return { ok: false, reason: 'not installed' };
+  }
+  const lib = join(root, 'lib');
+  const found = existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
+  return found ? { ok: true } : { ok: false, reason: 'installed without its native binding (libtensorflow download skipped or failed)' };
 }
 
 /**

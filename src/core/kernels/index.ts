@@ -30,9 +30,13 @@ export const customGradients: readonly tf.GradConfig[] = [
 
 let registered = false;
 
-/** Register the kernels and gradients in tfjs' global registries: once per process, any time. */
-export function registerCustomKernels(): void {
-  if (registered) return;
+/**
+ * Register the kernels and gradients in tfjs' global registries: once per process, any time.
+ * `again`: after loading a package that registers tfjs' stock gradients (tfjs-node loads the tfjs
+ * union package), put ours back.
+ */
+export function registerCustomKernels(again = false): void {
+  if (registered && !again) return;
   registered = true;
   for (const kernel of customKernels) replaceKernel(kernel);
   registerResizeKernels();
