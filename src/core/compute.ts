@@ -59,6 +59,11 @@ export function drawZen(trace: ShapeOps, inputShape: number[], rng: Rng): ZenDra
  */
 const BACKEND_CAPACITY: Record<BackendName, number> = { wasm: 3.5 * 2 ** 30, node: Infinity, cpu: Infinity };
 
+/** Bytes of tensors one job may hold on `backend`. */
+export function backendCapacity(backend: BackendName): number {
+  return BACKEND_CAPACITY[backend];
+}
+
 let backendsHere: Promise<BackendName[]> | null = null;
 
 /**
