@@ -111,7 +111,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
 
   let t = process.hrtime.bigint();
   const trace = traceShapes(net, 1);
-  const weights = needsTensors ? initialWeights(trace.params, net.init, rng) : new Map<string, tf.Tensor>();
+  const weights = needsTensors ? initialWeights([...trace.params, ...(net.unusedParams ?? [])], net.init, rng) : new Map<string, tf.Tensor>();
   const buildSeconds = seconds(t);
 
   // params/flops/l2_norm read no data: no minibatch is loaded for them.

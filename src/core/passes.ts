@@ -1,6 +1,6 @@
 import { tf } from './backend';
 import { taskLoss, type TargetTensor } from './loss';
-import type { NetworkDef } from './nn/ops';
+import type { BatchNormSpec, NetworkDef } from './nn/ops';
 import type { ParamSpec } from './nn/params';
 import { ShapeOps } from './nn/shape';
 import { SynflowOps, type ScaledTensor } from './nn/synflow';
@@ -49,7 +49,10 @@ export interface PassInputs {
   weights: Map<string, tf.Tensor>;
   /** Parameter list in module order (from a shape trace). */
   params: ParamSpec[];
-  batchNormNames: string[];
+  /** Conv/linear modules that never run (TNB's GAN discriminator): l2_norm reads them, nothing else. */
+  unusedParams?: ParamSpec[];
+  /** Every batch norm module (zen reads their running variances). */
+  batchNorms: BatchNormSpec[];
   x: tf.Tensor;
   target: TargetTensor;
   /** Called lazily, only when zen runs. */
@@ -87,6 +90,11 @@ export class Passes {
 
   get prunableParams(): ParamSpec[] {
     return this.prunable;
+  }
+
+  /** 𝒫 as NASLib registers it: every conv/linear module, run or not (l2_norm). */
+  get registeredPrunableParams(): ParamSpec[] {
+    return [...this.prunable, ...(this.inp.unusedParams ?? []).filter((p) => p.prunable)];
   }
 
   get target(): TargetTensor {
@@ -213,12 +221,15 @@ export class Passes {
         return this.zenConstant(name);
       };
       const running = new Map<string, Float64Array>();
+      const momentum = new Map(this.inp.batchNorms.map((b) => [b.name, b.momentum ?? 0.1]));
       const onBatchNormVariance = (name: string, variance: tf.Tensor, count: number) => {
         const v = variance.dataSync();
         let r = running.get(name);
         if (!r) running.set(name, (r = new Float64Array(v.length).fill(1)));
-        // PyTorch's running variance update: momentum 0.1 with the unbiased batch variance.
-        for (let c = 0; c < v.length; c++) r[c] = 0.9 * r[c]! + 0.1 * v[c]! * (count / (count - 1));
+        // PyTorch's running variance update with the unbiased batch variance, at the module's
+        // momentum (0.1; TNB-macro's shortcut BNs were built with 1).
+        const m = momentum.get(name) ?? 0.1;
+        for (let c = 0; c < v.length; c++) r[c] = (1 - m) * r[c]! + m * v[c]! * (count / (count - 1));
       };
       const delta = tf.tidy(() => {
         const mixed = tf.add(draws.input, tf.mul(draws.noise, tf.scalar(0.01)));
@@ -231,7 +242,7 @@ export class Passes {
         return tf.mean(perSample).dataSync()[0]!;
       });
       let bnLogRho = 0;
-      for (const name of this.inp.batchNormNames) {
+      for (const { name } of this.inp.batchNorms) {
         const r = running.get(name);
         if (!r) continue; // never ran: running variance stays 1, ln √1 = 0
         let mean = 0;
@@ -247,13 +258,17 @@ export class Passes {
 
   private readonly zenConstants = new Map<string, tf.Tensor>();
 
-  /** zen sets biases to 0 and batch norms to γ = 1, β = 0. */
+  /**
+   * zen sets conv/linear biases to 0 and batch norms to γ = 1, β = 0; modules it does not
+   * re-initialise (ConvTranspose2d) keep their weights. Kept: first asked for inside an op's tidy.
+   */
   private zenConstant(name: string): tf.Tensor {
     let t = this.zenConstants.get(name);
     if (t) return t;
     const spec = this.inp.params.find((p) => p.name === name);
     if (!spec) throw new Error(`no parameter ${name}`);
-    t = spec.kind === 'bn_gamma' ? tf.ones(spec.shape) : tf.zeros(spec.shape);
+    if (spec.kind === 'conv_transpose' || spec.kind === 'conv_transpose_bias') return this.lookup(name);
+    t = tf.keep(spec.kind === 'bn_gamma' ? tf.ones(spec.shape) : tf.zeros(spec.shape));
     this.zenConstants.set(name, t);
     return t;
   }
