@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import type { Redis } from 'ioredis';
 import { tmpdir } from 'os';
@@ -53,6 +54,30 @@ describe('pipeline commands', () => {
     const w = await runCli(['work', '--pool', 'medium'], { env });
     expect(w.code).toBe(2);
     expect(w.stderr).toBe('zcbench work: invalid --pool: "medium" (one of light, heavy)\n');
+  });
+
+  test('`produce` enqueues; `work` finishes the job in hand on SIGTERM and exits 0', async () => {
+    const dataset = `zct-cli-term-${process.pid}`;
+    const file = spec('term.json', { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 }, buildId: `${dataset}-b` });
+    buildIds.push(`${dataset}-b`);
+    const p = await runCli(['produce', '--spec', file], { env });
+    expect(p.code).toBe(0);
+    expect(p.stdout).toBe(`build ${dataset}-b: 2 triples to compute; enqueued 1 messages (2 triples)\n`);
+
+    const queue = openQueue('light', redis, prefix);
+    let worker: ChildProcess | undefined;
+    const exited = runCli(['work', '--pool', 'light', '--concurrency', '1'], { env, onSpawn: (c) => (worker = c) });
+    const deadline = Date.now() + 120_000;
+    while ((await queue.getActiveCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await queue.getActiveCount()).toBe(1);
+    worker!.kill('SIGTERM');
+    const r = await exited;
+    expect(r.code).toBe(0);
+    // The job in hand was finished, its rows written, then the worker left.
+    const rows = (await redis.xrange(`zc:${dataset}-b:results`, '-', '+')).map(([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string });
+    expect(rows.map((row) => [row.proxy, row.status]).sort()).toEqual([['l2_norm', 'ok'], ['synflow', 'ok']]);
+    expect(await queue.getJobCounts('waiting', 'active', 'failed')).toEqual({ waiting: 0, active: 0, failed: 0 });
+    await queue.close();
   });
 
   test('`run` builds and publishes on the embedded S3, then `status` reports the build', async () => {
