@@ -64,6 +64,22 @@ describe('workers under faults', () => {
     for (const c of m.coverage) expect(c).toMatchObject({ expected: 1, ok: 1, failed: 0 });
   });
 
+  test('the heavy pool runs out too (its child killed): a last retry at half the batch size, recorded', async () => {
+    const lightWorker = h.startWorker({ pool: 'light' });
+    const heavyWorker = h.startWorker({ pool: 'heavy' });
+    const plan = h.plan({ dataset: `zct-kill2-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['snip'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 } });
+    const kill = ({ pid }: { pid: number }) => process.kill(pid, 'SIGKILL');
+    lightWorker.children.once('job-start', kill);
+    heavyWorker.children.once('job-start', kill);
+    await h.produce(plan);
+    await until('the snip row', async () => ((await streamRows(h, plan.buildId)).length > 0 ? true : undefined));
+    const rows = await streamRows(h, plan.buildId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'ok', batchSize: 4, proxy: 'snip' });
+    expect(lightWorker.stats.movedToHeavy).toBe(1);
+    expect(heavyWorker.stats).toMatchObject({ jobsComputed: 1, triplesOk: 1 });
+  });
+
   test('a malformed payload and an unparsable architecture fail once, with the reason', async () => {
     h.startWorker({ pool: 'light' });
     const buildId = `zct-bad-${process.pid}`;
