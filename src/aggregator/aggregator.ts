@@ -18,7 +18,7 @@ export interface AggregatorOptions {
   log: Logger;
   /** Only these builds; default: every unpublished build in `zc:builds`. */
   buildIds?: string[];
-  /** Return once every build handled is published (for `zcbench run` and tests). Default: run until stopped. */
+  /** Return once every build of `buildIds` is published (for `zcbench run` and tests). Default: run until stopped. */
   untilPublished?: boolean;
   /** Flush a segment once this many new rows wait, or after `flushIntervalMs`. */
   flushRows?: number;
@@ -65,6 +65,8 @@ const KEEP_BUILD_KEYS_S = 30 * 24 * 3600;
  */
 export class Aggregator {
   private readonly builds = new Map<string, BuildState>();
+  /** Builds found published: not looked at again. */
+  private readonly finished = new Set<string>();
   private readonly published: PublishedBuild[] = [];
   private readonly consumer: string;
   private stopping = false;
@@ -130,8 +132,13 @@ export class Aggregator {
         held.record = await readBuild(redis, buildId);
         continue;
       }
-      if (!(await redis.exists(redisKeys.build(buildId)))) continue;
-      if ((await redis.hget(redisKeys.build(buildId), 'state')) === 'published') continue;
+      if (this.finished.has(buildId)) continue;
+      const state = await redis.hget(redisKeys.build(buildId), 'state');
+      if (state === null) continue;
+      if (state === 'published') {
+        this.finished.add(buildId);
+        continue;
+      }
       const lock = await tryLock(redis, redisKeys.aggregateLock(buildId), LOCK_TTL_MS);
       if (!lock) continue;
       try {
@@ -145,7 +152,7 @@ export class Aggregator {
 
   private async allPublished(): Promise<boolean> {
     const ids = this.opts.buildIds ?? [];
-    if (ids.length === 0) return this.builds.size === 0 && this.published.length > 0;
+    if (ids.length === 0) return false;
     const states = await Promise.all(ids.map((id) => this.opts.redis.hget(redisKeys.build(id), 'state')));
     return states.every((s) => s === 'published');
   }
@@ -295,6 +302,7 @@ export class Aggregator {
       .exec();
     await b.lock.release();
     this.builds.delete(b.buildId);
+    this.finished.add(b.buildId);
     const published = { buildId: b.buildId, dataset: record.dataset, result };
     this.published.push(published);
     this.opts.metrics?.setLastPublished(record.dataset, result.version);
