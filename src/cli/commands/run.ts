@@ -38,7 +38,8 @@ export const command: Command = {
     const config = loadConfig();
     const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
     // The progress line tells the story: components log warnings only, unless LOG_LEVEL asks for more.
-    const log = logger.child({ component: 'run' }, process.env.LOG_LEVEL ? {} : { level: 'warn' });
+    if (!process.env.LOG_LEVEL) logger.level = 'warn';
+    const log = logger.child({ component: 'run' });
 
     const redis = await openPipelineRedis(config);
     const ps = await openPipelineStore(args, config, { embedded: true }).catch((err: unknown) => {
