@@ -4,9 +4,10 @@
  * per-proxy standalone times, the backend, and the median. NASLib's PyTorch code on these 2-core
  * machines: 8.46 s median per arch.
  *
- * grasp's Hessian-vector product at batch 64 needs ≈ 7–10 GB of tensors: more than wasm's 4 GiB.
- * On wasm it is therefore measured at the largest batch (64, 32, 16, …) whose estimate fits, and
- * the file says which; on tfjs-node (the Docker image) it runs at 64 with the others.
+ * Some passes at batch 64 need more tensor memory than wasm's 4 GiB (grasp ≈ 7–10 GB; the gradient
+ * and Jacobian passes ≈ 3–4 GB on the larger cells). On wasm every proxy whose estimate does not fit
+ * at 64 is measured alone at the largest batch (32, 16, …) that fits, and the file records each
+ * proxy's batch; on tfjs-node (the Docker image) all run at 64 together.
  */
 import { writeFileSync, mkdirSync } from 'fs';
 import { join } from 'path';
@@ -32,24 +33,27 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const capacity = backendCapacity(backend);
   const base = { space: 'nasbench201' as const, task: 'cifar10' as const, seed: 0, data: { source: 'synthetic' as const } };
-  const perArch: { arch: string; seconds: number; graspBatchSize: number; backends: string[]; proxies: Record<string, { score: number; time: number }> }[] = [];
+  const perArch: { arch: string; seconds: number; batchSizes: Record<string, number>; backends: string[]; proxies: Record<string, { score: number; time: number }> }[] = [];
   for (const arch of archs) {
     const start = process.hrtime.bigint();
     const fits = (proxies: ProxyName[], b: number) => estimateJobMemory({ ...base, arch, batchSize: b, proxies }) <= capacity;
-    const together = PROXIES.filter((p) => p !== 'grasp' || fits(['grasp'], batchSize));
+    const together = PROXIES.filter((p) => fits([p], batchSize));
     const first = await computeProxies({ ...base, arch, proxies: together, batchSize });
-    let graspBatchSize = batchSize;
     let results = { ...first.results };
     const backends = [first.backend];
-    if (!together.includes('grasp')) {
-      while (graspBatchSize > 1 && !fits(['grasp'], graspBatchSize)) graspBatchSize = Math.floor(graspBatchSize / 2);
-      const grasp = await computeProxies({ ...base, arch, proxies: ['grasp'], batchSize: graspBatchSize });
-      results = { ...results, ...grasp.results };
-      backends.push(grasp.backend);
+    const batchSizes: Record<string, number> = Object.fromEntries(together.map((p) => [p, batchSize]));
+    for (const p of PROXIES.filter((q) => !together.includes(q))) {
+      let b = batchSize;
+      while (b > 1 && !fits([p], b)) b = Math.floor(b / 2);
+      const alone = await computeProxies({ ...base, arch, proxies: [p], batchSize: b });
+      results = { ...results, ...alone.results };
+      backends.push(alone.backend);
+      batchSizes[p] = b;
     }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    perArch.push({ arch, seconds, graspBatchSize, backends, proxies: results as Record<string, { score: number; time: number }> });
-    process.stderr.write(`${arch}  ${seconds.toFixed(2)} s  (grasp alone ${results.grasp!.time.toFixed(2)} s at batch ${graspBatchSize})\n`);
+    perArch.push({ arch, seconds, batchSizes, backends, proxies: results as Record<string, { score: number; time: number }> });
+    const smaller = Object.entries(batchSizes).filter(([, b]) => b < batchSize).map(([p, b]) => `${p}@${b}`);
+    process.stderr.write(`${arch}  ${seconds.toFixed(2)} s  (grasp alone ${results.grasp!.time.toFixed(2)} s${smaller.length ? `; smaller batch: ${smaller.join(' ')}` : ''})\n`);
   }
   const perProxyMedian: Record<string, number> = {};
   for (const p of PROXIES) perProxyMedian[p] = median(perArch.map((a) => a.proxies[p]!.time));
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
     backend,
     note:
       backend === 'wasm'
-        ? 'wasm addresses 4 GiB: grasp runs at graspBatchSize (the largest batch whose estimated peak fits), every other proxy at batchSize'
+        ? 'wasm addresses 4 GiB: a proxy whose estimated peak at batchSize does not fit runs alone at the largest batch that fits (perArch[].batchSizes)'
         : 'all proxies at batchSize',
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtEnd: loadavg() },
     medianSecondsPerArch: median(perArch.map((a) => a.seconds)),
