@@ -175,20 +175,29 @@ export class Passes {
     this.reluKernel = this.timed('forward', () => {
       const b = this.batchSize;
       const k = new Float64Array(b * b);
+      const countsByInput = new Map<number, Float64Array>();
       tf.tidy(() => {
         const ops = new TensorOps(this.lookup, {
           onReluInput: (_name, input) => {
-            const units = input.size / b;
-            const [cc, s] = tf.tidy(() => {
-              const c = tf.cast(tf.greater(tf.reshape(input, [b, units]), 0), 'float32');
-              return [tf.matMul(c, c, false, true), tf.sum(c, 1)];
-            });
-            const agree = cc.dataSync();
-            const ones = s.dataSync();
-            cc.dispose();
-            s.dispose();
-            // c cᵀ + (1 − c)(1 − c)ᵀ = 2 c cᵀ + N − s_i − s_j, exact integers.
-            for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) k[i * b + j]! += 2 * agree[i * b + j]! + units - ones[i]! - ones[j]!;
+            // ReLU modules fed by the same tensor (NB201's edges leaving one node) add the same
+            // agreement counts: compute them once per input, add them once per module call.
+            let counts = countsByInput.get(input.id);
+            if (!counts) {
+              const units = input.size / b;
+              const [cc, s] = tf.tidy(() => {
+                const c = tf.cast(tf.greater(tf.reshape(input, [b, units]), 0), 'float32');
+                return [tf.matMul(c, c, false, true), tf.sum(c, 1)];
+              });
+              const agree = cc.dataSync();
+              const ones = s.dataSync();
+              cc.dispose();
+              s.dispose();
+              // c cᵀ + (1 − c)(1 − c)ᵀ = 2 c cᵀ + N − s_i − s_j, exact integers.
+              counts = new Float64Array(b * b);
+              for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) counts[i * b + j] = 2 * agree[i * b + j]! + units - ones[i]! - ones[j]!;
+              countsByInput.set(input.id, counts);
+            }
+            for (let i = 0; i < counts.length; i++) k[i]! += counts[i]!;
           },
         });
         this.inp.net.forward(ops, this.inp.x);
