@@ -16,7 +16,7 @@ import { searchSpace } from './spaces';
 import { taskSpec } from './tasks';
 import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
 
-import { estimateJobMemory } from './memory';
+import { networkPeakBytes } from './memory';
 
 export { estimateJobMemory, type MemoryEstimateRequest } from './memory';
 
@@ -94,7 +94,7 @@ function seconds(start: bigint): number {
 export async function computeProxies(req: ComputeRequest): Promise<ComputeResult> {
   const { net, canonicalArch } = resolveRequest(req);
   await initBackend();
-  const peak = estimateJobMemory({ space: req.space, task: req.task, arch: req.arch, batchSize: req.batchSize, proxies: req.proxies });
+  const peak = networkPeakBytes(net, taskSpec(req.task), req.batchSize, req.proxies);
   const { used: backend, restore } = await backendForJob(peak);
   try {
     return await computeOn(req, net, canonicalArch, backend);

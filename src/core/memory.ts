@@ -3,7 +3,8 @@ import type { ProxyName, SpaceName, TaskName } from './names';
 import { traceShapes } from './nn/shape';
 import type { PassName } from './passes';
 import { searchSpace } from './spaces';
-import { taskSpec } from './tasks';
+import { taskSpec, type TaskSpec } from './tasks';
+import type { NetworkDef } from './nn/ops';
 
 export interface MemoryEstimateRequest {
   space: SpaceName;
@@ -41,13 +42,16 @@ const BASELINE_BYTES = 256 * 2 ** 20;
 export function estimateJobMemory(req: MemoryEstimateRequest): number {
   const space = searchSpace(req.space);
   const task = taskSpec(req.task);
-  const net = space.network(space.parse(req.arch), task);
-  const trace = traceShapes(net, req.batchSize);
-  const passes = evaluatePassesNeeded(req.proxies);
+  return networkPeakBytes(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies);
+}
+
+/** estimateJobMemory for a network already built (the compute path has one). */
+export function networkPeakBytes(net: NetworkDef, task: TaskSpec, batchSize: number, proxies: ProxyName[]): number {
+  const trace = traceShapes(net, batchSize);
   let copies = 0;
-  for (const p of passes) copies = Math.max(copies, ACTIVATION_COPIES[p]);
+  for (const p of evaluatePassesNeeded(proxies)) copies = Math.max(copies, ACTIVATION_COPIES[p]);
   const paramBytes = trace.paramCount * 4 * 5;
   const activationBytes = trace.activationElements * 4 * copies;
-  const inputBytes = req.batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
+  const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
   return Math.ceil(BASELINE_BYTES + paramBytes + activationBytes + inputBytes);
 }

@@ -6,14 +6,13 @@ import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolS
 type T = tf.Tensor;
 
 /**
- * Per-channel batch mean and biased variance over N, H, W. Two passes (centre, then average the
+ * Input centred on its per-channel batch mean, and the biased variance over N, H, W. Two passes (centre, then average the
  * squares), each a mean over H·W per sample followed by a mean over the batch: float32 sums that
  * short keep the statistics accurate enough to reproduce NASLib's ReLU signs (the fixtures).
  */
-export function batchStatistics(x: T): { mean: T; centred: T; variance: T } {
-  const mean = batchMean(x);
-  const centred = tf.sub(x, mean);
-  return { mean, centred, variance: batchMean(tf.square(centred)) };
+export function batchStatistics(x: T): { centred: T; variance: T } {
+  const centred = tf.sub(x, batchMean(x));
+  return { centred, variance: batchMean(tf.square(centred)) };
 }
 
 /** Per-channel mean over N, H, W, as a mean over H·W per sample then over the batch. */
