@@ -16,7 +16,7 @@ import { searchSpace } from './spaces';
 import { taskSpec } from './tasks';
 import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
 
-import { networkPeakBytes } from './memory';
+import { planMemory, type MemoryPlan } from './memory';
 
 export { estimateJobMemory, type MemoryEstimateRequest } from './memory';
 
@@ -94,16 +94,16 @@ function seconds(start: bigint): number {
 export async function computeProxies(req: ComputeRequest): Promise<ComputeResult> {
   const { net, canonicalArch } = resolveRequest(req);
   await initBackend();
-  const peak = networkPeakBytes(net, taskSpec(req.task), req.batchSize, req.proxies);
-  const { used: backend, restore } = await backendForJob(peak);
+  const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute);
+  const { used: backend, restore } = await backendForJob(plan.peakBytes);
   try {
-    return await computeOn(req, net, canonicalArch, backend);
+    return await computeOn(req, net, canonicalArch, backend, plan);
   } finally {
     if (restore) await tf.setBackend(restore === 'node' ? 'tensorflow' : restore);
   }
 }
 
-async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: string, backend: BackendName): Promise<ComputeResult> {
+async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: string, backend: BackendName, plan: MemoryPlan): Promise<ComputeResult> {
   const task = taskSpec(req.task);
   const rng = new Rng(req.seed);
   const needed = evaluatePassesNeeded(req.proxies);
@@ -140,6 +140,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         zenDraws: () => (zenDraws = drawZen(trace, x.shape, rng)),
         buildSeconds,
         dataSeconds,
+        recomputed: plan.recomputed,
       },
       req.proxies,
     );

@@ -21,6 +21,8 @@ export interface EvaluationInputs {
   /** Seconds spent building the network (trace + weights) and loading the minibatch. */
   buildSeconds: number;
   dataSeconds: number;
+  /** Passes that recompute segments (memory.ts's plan). */
+  recomputed?: ReadonlySet<PassName>;
 }
 
 export interface ProxyValue {
@@ -64,6 +66,7 @@ export function evaluateProxies(inputs: EvaluationInputs, proxies: ProxyName[]):
     x: inputs.x,
     target: inputs.target,
     zenDraws: inputs.zenDraws,
+    recomputed: inputs.recomputed,
   });
   passes.record('build', inputs.buildSeconds);
   passes.record('data', inputs.dataSeconds);

@@ -5,6 +5,7 @@ import type { PassName } from './passes';
 import { searchSpace } from './spaces';
 import { taskSpec, type TaskSpec } from './tasks';
 import type { NetworkDef } from './nn/ops';
+import type { RecomputePolicy } from './types';
 
 export interface MemoryEstimateRequest {
   space: SpaceName;
@@ -16,9 +17,9 @@ export interface MemoryEstimateRequest {
 
 /**
  * Peak tensor bytes of each pass, in units of the traced forward activations (ShapeOps counts one
- * float per op output). Measured with tf.profile on NB201 (wasm, batch 8–16): forward 2.0,
- * jacobian 4.5, gradient 5.0, hessian 12.3 (it holds the gradient pass's g and a dual forward);
- * rounded up for headroom.
+ * float per op output), everything kept. Measured with tf.profile on wasm (NB201 b16, NB101 b2,
+ * NB301 b4, TNB-9x b4): gradient 4.7–5.3, jacobian 4.6–5.0, hessian 14–19 (NB101's max-pool
+ * tangents: 32); rounded up. Forward-only passes free each segment when it ends.
  */
 const ACTIVATION_COPIES: Record<PassName, number> = {
   build: 0,
@@ -27,31 +28,74 @@ const ACTIVATION_COPIES: Record<PassName, number> = {
   zen: 2.2,
   jacobian: 5,
   gradient: 5.5,
-  hessian: 13.5,
+  hessian: 19,
   synflow: 0,
 };
+
+/**
+ * With segments: copies of the boundary activations (outside segments, and segment outputs) and of
+ * the largest segment's activations. Fitted to the same measurements with recomputation on
+ * (boundary ≈ 1 for the first-order passes, 3 for the dual hessian pass; one segment's activations
+ * 5.1 jacobian, 5.6–6.5 gradient, 17–25 hessian, NB101 43), rounded up.
+ */
+const BOUNDARY_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 1, zen: 1, jacobian: 1.2, gradient: 1.2, hessian: 3.5, synflow: 0 };
+const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2.2, zen: 2.2, jacobian: 5.5, gradient: 6.5, hessian: 26, synflow: 0 };
+
+/** Passes that can recompute segments: the ones that run a backward over the network. */
+const RECOMPUTABLE: ReadonlySet<PassName> = new Set(['gradient', 'jacobian', 'hessian']);
+/** Passes that run no backward: their segments are always freed as they end. */
+const FORWARD_ONLY: ReadonlySet<PassName> = new Set(['forward', 'zen']);
+
+/**
+ * A pass whose peak with every activation kept would exceed this recomputes its segments instead.
+ * wasm's addressable memory (less headroom): the same rule on every backend, so a job's plan, its
+ * memory estimate and its arithmetic do not depend on where it runs.
+ */
+export const RECOMPUTE_ABOVE_BYTES = 3.5 * 2 ** 30;
 
 /** Runtime, backend and allocator overhead of a worker child, bytes. */
 const BASELINE_BYTES = 256 * 2 ** 20;
 
+
+export interface MemoryPlan {
+  /** Estimated peak bytes of the job. */
+  peakBytes: number;
+  /** Passes that recompute segments. */
+  recomputed: Set<PassName>;
+}
+
 /**
  * Peak bytes a job needs, from the network's shapes (no tensor is allocated): parameters (weights,
- * gradients, Hg, zen's and synflow's copies) plus float32 activations at the batch size times the
- * copies of the most demanding pass requested, plus the minibatch.
+ * gradients, Hg, zen's and synflow's copies), the minibatch, and float32 activations at the batch
+ * size times the copies of the most demanding pass requested (fewer where a pass recomputes).
  */
 export function estimateJobMemory(req: MemoryEstimateRequest): number {
   const space = searchSpace(req.space);
   const task = taskSpec(req.task);
-  return networkPeakBytes(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies);
+  return planMemory(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies).peakBytes;
 }
 
-/** estimateJobMemory for a network already built (the compute path has one). */
-export function networkPeakBytes(net: NetworkDef, task: TaskSpec, batchSize: number, proxies: ProxyName[]): number {
+/** The memory plan of a network already built (the compute path has one). */
+export function planMemory(net: NetworkDef, task: TaskSpec, batchSize: number, proxies: ProxyName[], policy: RecomputePolicy = 'auto'): MemoryPlan {
   const trace = traceShapes(net, batchSize);
-  let copies = 0;
-  for (const p of evaluatePassesNeeded(proxies)) copies = Math.max(copies, ACTIVATION_COPIES[p]);
   const paramBytes = trace.paramCount * 4 * 5;
-  const activationBytes = trace.activationElements * 4 * copies;
   const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
-  return Math.ceil(BASELINE_BYTES + paramBytes + activationBytes + inputBytes);
+  const fixed = BASELINE_BYTES + paramBytes + inputBytes;
+  const hasSegments = trace.segments.size > 0;
+  const plan: MemoryPlan = { peakBytes: fixed, recomputed: new Set() };
+  const segmented = (pass: PassName) =>
+    fixed + 4 * (trace.boundaryElements * BOUNDARY_COPIES[pass] + trace.segmentPeakElements * SEGMENT_COPIES[pass]);
+  for (const pass of evaluatePassesNeeded(proxies)) {
+    let bytes = fixed + trace.activationElements * 4 * ACTIVATION_COPIES[pass];
+    if (FORWARD_ONLY.has(pass) && hasSegments) bytes = Math.min(bytes, segmented(pass));
+    if (RECOMPUTABLE.has(pass) && hasSegments && policy !== 'never' && (policy === 'always' || bytes > RECOMPUTE_ABOVE_BYTES)) {
+      const recomputing = segmented(pass);
+      if (policy === 'always' || recomputing < bytes) {
+        bytes = recomputing;
+        plan.recomputed.add(pass);
+      }
+    }
+    plan.peakBytes = Math.max(plan.peakBytes, Math.ceil(bytes));
+  }
+  return plan;
 }

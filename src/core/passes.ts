@@ -57,6 +57,8 @@ export interface PassInputs {
   target: TargetTensor;
   /** Called lazily, only when zen runs. */
   zenDraws: () => ZenDraws;
+  /** Passes whose backward recomputes the network's segments instead of keeping them (memory.ts plans it). */
+  recomputed?: ReadonlySet<PassName>;
 }
 
 export interface GradientResult {
@@ -75,6 +77,7 @@ export class Passes {
   private zenResult: { logDelta: number; bnLogRho: number } | null = null;
   private synflowResult: { logScale: number; sum: number } | null = null;
   private readonly prunable: ParamSpec[];
+  private fullBatchTrace: ShapeOps | null = null;
 
   constructor(private readonly inp: PassInputs) {
     this.prunable = inp.params.filter((p) => p.prunable);
@@ -114,6 +117,20 @@ export class Passes {
     }
   }
 
+  /** A shape trace at the minibatch's size: layer shapes for fisher's probes, segments. */
+  private batchTrace(): ShapeOps {
+    if (!this.fullBatchTrace) {
+      this.fullBatchTrace = new ShapeOps();
+      this.inp.net.forward(this.fullBatchTrace, this.inp.x.shape);
+    }
+    return this.fullBatchTrace;
+  }
+
+  /** The segment index when `pass` recomputes segments, else undefined (everything kept). */
+  private segmentsFor(pass: PassName) {
+    return this.inp.recomputed?.has(pass) ? this.batchTrace().segments : undefined;
+  }
+
   private lookup = (name: string): tf.Tensor => {
     const t = this.inp.weights.get(name);
     if (!t) throw new Error(`no parameter ${name}`);
@@ -124,13 +141,13 @@ export class Passes {
     if (this.gradientResult) return this.gradientResult;
     this.gradientResult = this.timed('gradient', () => {
       const { net, x, target, loss } = this.inp;
-      const layerShapes = new ShapeOps();
-      net.forward(layerShapes, x.shape);
+      const layerShapes = this.batchTrace().layerShapes;
       const modules = this.prunable.map((p) => p.module);
-      const probes = new Map(modules.map((m) => [m, tf.zeros(gainShape(layerShapes.layerShapes.get(m)!))]));
+      const probes = new Map(modules.map((m) => [m, tf.zeros(gainShape(layerShapes.get(m)!))]));
       const weightTensors = this.prunable.map((p) => this.lookup(p.name));
+      const segments = this.segmentsFor('gradient');
       const grads = tf.grads(() => {
-        const ops = new TensorOps(this.lookup, { probes });
+        const ops = new TensorOps(this.lookup, { probes }, segments);
         return taskLoss(loss, net.forward(ops, x), target);
       })([...weightTensors, ...modules.map((m) => probes.get(m)!)]);
       const n = this.prunable.length;
@@ -157,9 +174,10 @@ export class Passes {
     this.hessianResult = this.timed('hessian', () => {
       const { net, x, target, loss } = this.inp;
       const ws = this.prunable.map((p) => this.lookup(p.name));
+      const segments = this.segmentsFor('hessian');
       const hg = tf.grads(() => {
         const input: Dual = { v: x, t: null };
-        const out = net.forward(new TangentOps(this.lookup, (name) => g.get(name)), input);
+        const out = net.forward(new TangentOps(this.lookup, (name) => g.get(name), segments), input);
         // L̇ = ⟨∂L/∂z, ż⟩, with ∂L/∂z by autodiff of the loss alone (itself differentiable again).
         const dLdz = tf.grad((z: tf.Tensor) => taskLoss(loss, z, target))(out.v);
         return out.t ? tf.sum(tf.mul(dLdz, out.t)) : tf.mul(tf.sum(dLdz), 0);
@@ -212,7 +230,8 @@ export class Passes {
     if (this.jacobianRows) return this.jacobianRows;
     this.jacobianRows = this.timed('jacobian', () => {
       const { net, x } = this.inp;
-      const j = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(this.lookup), input)))(x));
+      const segments = this.segmentsFor('jacobian');
+      const j = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(this.lookup, {}, segments), input)))(x));
       const rows = Float64Array.from(j.dataSync());
       j.dispose();
       return rows;

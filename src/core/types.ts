@@ -22,6 +22,9 @@ export interface Minibatch {
   sha256: string;
 }
 
+/** 'auto': recompute a pass's segments only where it would not fit wasm's memory otherwise; 'always' / 'never' force it. */
+export type RecomputePolicy = 'auto' | 'always' | 'never';
+
 export interface ComputeRequest {
   space: SpaceName;
   task: TaskName;
@@ -31,6 +34,11 @@ export interface ComputeRequest {
   seed: number;
   batchSize: number;
   data: DataSpec;
+  /**
+   * Whether backward passes recompute segments instead of keeping every activation: 'auto' (the
+   * default) where a pass would not fit wasm's memory otherwise. Values agree within float tolerance.
+   */
+  recompute?: RecomputePolicy;
 }
 
 export interface ProxyResult {

@@ -105,6 +105,13 @@ export interface Ops<T> {
   globalMean(x: T): T;
   /** Tile `index` of a tiled input [N, tiles, H, W, C] (jigsaw) → [N, H, W, C]; no flops. */
   tile(x: T, index: number): T;
+  /**
+   * `fn(ops, inputs)`, marked as one segment (a cell, a block, a decoder layer) that a memory-bound
+   * backward may recompute instead of keeping (segment.ts). `fn` must use the `ops` it is given and
+   * read nothing else that a gradient flows to; a name always denotes the same computation.
+   * Segments do not nest: an inner one is part of the outer.
+   */
+  segment(name: string, inputs: T[], fn: (ops: Ops<T>, inputs: T[]) => T): T;
 }
 
 /** A network: its forward pass in the Ops vocabulary, and how its weights are initialised. */

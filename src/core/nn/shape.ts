@@ -1,5 +1,6 @@
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, NetworkDef, Ops, PoolSpec } from './ops';
 import { batchNormParams, convParams, convTransposeParams, linearParams, numel, type ParamSpec } from './params';
+import type { SegmentInfo } from './segment';
 
 /** A shape: NHWC for feature maps, [N, F] after pooling. */
 export type Shape = number[];
@@ -24,6 +25,18 @@ export class ShapeOps implements Ops<Shape> {
   featureShape: Shape | null = null;
   /** Output shape of every conv/linear module (its last call), for fisher's probes. */
   readonly layerShapes = new Map<string, Shape>();
+  /** Segments by name: the parameters and modules each one reads (union over its calls). */
+  readonly segments = new Map<string, SegmentInfo>();
+  /** Elements a recomputing backward keeps: activations outside segments plus segment outputs. */
+  boundaryElements = 0;
+  /** Activation elements of the largest single segment call. */
+  segmentPeakElements = 0;
+  /** Output elements of max pools: grasp's max-pool tangent keeps several window-sized tensors per output. */
+  maxPoolElements = 0;
+  /** Every segment call's activation and max-pool output elements (memory plans weigh them per pass). */
+  readonly segmentCalls: Array<{ elements: number; maxPoolElements: number }> = [];
+  private readonly paramNamesByModule = new Map<string, string[]>();
+  private openSegment: { params: Set<string>; modules: Set<string>; elements: number; maxPoolElements: number } | null = null;
 
   get flops(): number {
     let total = 0;
@@ -40,7 +53,13 @@ export class ShapeOps implements Ops<Shape> {
   private module(name: string, params: () => ParamSpec[], flops: number, out: Shape): Shape {
     if (!this.seenModules.has(name)) {
       this.seenModules.add(name);
-      this.params.push(...params());
+      const own = params();
+      this.params.push(...own);
+      this.paramNamesByModule.set(name, own.map((p) => p.name));
+    }
+    if (this.openSegment) {
+      this.openSegment.modules.add(name);
+      for (const p of this.paramNamesByModule.get(name)!) this.openSegment.params.add(p);
     }
     this.flopsByModule.set(name, flops);
     return this.activation(out);
@@ -50,6 +69,28 @@ export class ShapeOps implements Ops<Shape> {
     const n = numel(out);
     this.activationElements += n;
     if (n > this.maxActivationElements) this.maxActivationElements = n;
+    if (this.openSegment) this.openSegment.elements += n;
+    else this.boundaryElements += n;
+    return out;
+  }
+
+  segment(name: string, inputs: Shape[], fn: (ops: Ops<Shape>, inputs: Shape[]) => Shape): Shape {
+    if (this.openSegment) return fn(this, inputs);
+    const open = { params: new Set<string>(), modules: new Set<string>(), elements: 0, maxPoolElements: 0 };
+    this.openSegment = open;
+    let out: Shape;
+    try {
+      out = fn(this, inputs);
+    } finally {
+      this.openSegment = null;
+    }
+    const known = this.segments.get(name);
+    for (const p of known?.params ?? []) open.params.add(p);
+    for (const m of known?.modules ?? []) open.modules.add(m);
+    this.segments.set(name, { params: [...open.params], modules: [...open.modules] });
+    this.segmentPeakElements = Math.max(this.segmentPeakElements, open.elements);
+    this.segmentCalls.push({ elements: open.elements, maxPoolElements: open.maxPoolElements });
+    this.boundaryElements += numel(out);
     return out;
   }
 
@@ -93,7 +134,10 @@ export class ShapeOps implements Ops<Shape> {
   }
 
   maxPool(x: Shape, spec: PoolSpec): Shape {
-    return this.pool(x, spec);
+    const out = this.pool(x, spec);
+    this.maxPoolElements += numel(out);
+    if (this.openSegment) this.openSegment.maxPoolElements += numel(out);
+    return out;
   }
 
   globalAvgPool(x: Shape, name: string): Shape {
@@ -123,6 +167,8 @@ export class ShapeOps implements Ops<Shape> {
   }
 
   feature(x: Shape): Shape {
+    // A segment's tensors are freed when it ends: zen's Φ must be marked outside any segment.
+    if (this.openSegment) throw new Error('feature() inside a segment');
     this.featureShape = [...x];
     return x;
   }

@@ -147,4 +147,9 @@ export class SynflowOps implements Ops<ScaledTensor> {
     const [n, , h, w, c] = x.t.shape as number[];
     return { t: tf.reshape(tf.slice(x.t, [0, index, 0, 0, 0], [-1, 1, -1, -1, -1]), [n!, h!, w!, c!]), logScale: x.logScale };
   }
+
+  /** synflow runs one sample with no batch norm: nothing to recompute. */
+  segment(_name: string, inputs: ScaledTensor[], fn: (ops: Ops<ScaledTensor>, inputs: ScaledTensor[]) => ScaledTensor): ScaledTensor {
+    return fn(this, inputs);
+  }
 }

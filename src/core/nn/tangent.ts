@@ -2,7 +2,8 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { avgPoolExcludePad } from './pool';
-import { batchMean, batchStatistics } from './tensor';
+import { recomputed, type SegmentIndex } from './segment';
+import { batchMean, batchStatistics, missing } from './tensor';
 
 /** A value and its directional derivative along the weight direction (null: exactly zero). */
 export interface Dual {
@@ -40,6 +41,8 @@ export class TangentOps implements Ops<Dual> {
     private readonly params: (name: string) => tf.Tensor,
     /** The direction for each weight by parameter name; absent: the weight is held constant. */
     private readonly direction: (name: string) => tf.Tensor | undefined,
+    /** When given, segments are recomputed in the backward. */
+    private readonly segments?: SegmentIndex,
   ) {}
 
   private convOf(x: tf.Tensor, w: tf.Tensor, spec: ConvSpec): tf.Tensor {
@@ -98,7 +101,11 @@ export class TangentOps implements Ops<Dual> {
     return { v: avgPoolExcludePad(x.v, spec), t: x.t ? avgPoolExcludePad(x.t, spec) : null };
   }
 
-  /** The tangent of a max is the tangent at the window's first maximal element (PyTorch's argmax). */
+  /**
+   * The tangent of a max is the tangent at the window's first maximal element (PyTorch's argmax):
+   * a gather of ẋ at those positions (found on the host from the values, which are constants here),
+   * differentiated by a scatter-add. Two output-sized tensors, where window-by-window masks kept ~k²·10.
+   */
   maxPool(x: Dual, spec: PoolSpec): Dual {
     return tidyDual(() => this.maxPoolScoped(x, spec));
   }
@@ -106,28 +113,8 @@ export class TangentOps implements Ops<Dual> {
   private maxPoolScoped(x: Dual, spec: PoolSpec): Dual {
     const v = tf.maxPool(x.v as tf.Tensor4D, spec.kernel, spec.stride, spec.padding);
     if (!x.t) return { v, t: null };
-    const { kernel: k, stride: s, padding: p } = spec;
-    const [n, ho, wo, c] = v.shape as [number, number, number, number];
-    const [, h, w] = x.v.shape as number[];
-    // Pad so that every window offset (i, j) has a full ho·s × wo·s region (extra cells never win).
-    const extraH = Math.max(0, k - 1 + ho * s - (h! + 2 * p));
-    const extraW = Math.max(0, k - 1 + wo * s - (w! + 2 * p));
-    const pads: [number, number][] = [[0, 0], [p, p + extraH], [p, p + extraW], [0, 0]];
-    const xv = tf.pad(x.v, pads, -Infinity);
-    const xt = tf.pad(x.t, pads);
-    // Element (i + s·a, j + s·b) for every output (a, b), with slice and reshape (both differentiable).
-    const window = (t: tf.Tensor, i: number, j: number) =>
-      tf.reshape(tf.slice(tf.reshape(tf.slice(t, [0, i, j, 0], [n, ho * s, wo * s, c]), [n, ho, s, wo, s, c]), [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]), [n, ho, wo, c]);
-    let taken = tf.zeros(v.shape);
-    const parts: tf.Tensor[] = [];
-    for (let i = 0; i < k; i++) {
-      for (let j = 0; j < k; j++) {
-        const hit = tf.mul(tf.cast(tf.equal(window(xv, i, j), v), 'float32'), tf.sub(1, taken));
-        taken = tf.add(taken, hit);
-        parts.push(tf.mul(hit, window(xt, i, j)));
-      }
-    }
-    return { v, t: tf.addN(parts) };
+    const indices = tf.tensor1d(firstMaxIndices(x.v.dataSync(), x.v.shape, v.shape, spec), 'int32');
+    return { v, t: gatherAt(x.t, indices, v.shape) };
   }
 
   globalAvgPool(x: Dual): Dual {
@@ -229,4 +216,81 @@ export class TangentOps implements Ops<Dual> {
     const cut = (a: tf.Tensor) => tf.reshape(tf.slice(a, [0, index, 0, 0, 0], [-1, 1, -1, -1, -1]), [n!, h!, w!, c!]);
     return { v: cut(x.v), t: x.t ? cut(x.t) : null };
   }
+
+  /** A recomputed segment on duals: values and tangents go in flat; a tangent output rides stacked on the batch axis. */
+  segment(name: string, inputs: Dual[], fn: (ops: Ops<Dual>, inputs: Dual[]) => Dual): Dual {
+    const info = this.segments?.get(name);
+    // Kept: the tape saves what a backward needs; the rest of the segment is freed here.
+    if (!info) return tidyDual(() => fn(this, inputs));
+    const flat: tf.Tensor[] = [];
+    const hasTangent = inputs.map((d) => {
+      flat.push(d.v);
+      if (d.t) flat.push(d.t);
+      return d.t !== null;
+    });
+    const k = flat.length;
+    let tangentOut = false;
+    const y = recomputed((a) => {
+      let i = 0;
+      const duals = hasTangent.map((has) => ({ v: a[i++]!, t: has ? a[i++]! : null }));
+      const byName = new Map(info.params.map((p, j) => [p, a[k + j]!]));
+      const out = fn(new TangentOps((p) => byName.get(p) ?? missing(name, p), this.direction), duals);
+      tangentOut = out.t !== null;
+      return out.t ? tf.concat([out.v, out.t], 0) : out.v;
+    }, [...flat, ...info.params.map((p) => this.params(p))]);
+    if (!tangentOut) return { v: y, t: null };
+    const n = y.shape[0]! / 2;
+    const rest = y.shape.slice(1).map(() => -1);
+    return tidyDual(() => ({ v: tf.slice(y, [0, ...rest.map(() => 0)], [n, ...rest]), t: tf.slice(y, [n, ...rest.map(() => 0)], [n, ...rest]) }));
+  }
+}
+
+/** Flat index into x (NHWC) of each output's first maximal window element, row-major window order. */
+function firstMaxIndices(x: ArrayLike<number>, inShape: number[], outShape: number[], spec: PoolSpec): Int32Array {
+  const [n, h, w, c] = inShape as [number, number, number, number];
+  const [, ho, wo] = outShape as [number, number, number, number];
+  const { kernel: k, stride: s, padding: p } = spec;
+  const out = new Int32Array(n * ho * wo * c);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let r = 0; r < ho; r++) {
+      for (let q = 0; q < wo; q++) {
+        for (let ch = 0; ch < c; ch++, o++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let i = 0; i < k; i++) {
+            const row = r * s + i - p;
+            if (row < 0 || row >= h) continue;
+            for (let j = 0; j < k; j++) {
+              const col = q * s + j - p;
+              if (col < 0 || col >= w) continue;
+              const idx = ((b * h + row) * w + col) * c + ch;
+              if (at < 0 || x[idx]! > best) {
+                best = x[idx]!;
+                at = idx;
+              }
+            }
+          }
+          out[o] = at;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** src's elements at flat `indices`, shaped `shape`; its gradient scatter-adds dy back (indices repeat where windows overlap). */
+function gatherAt(src: tf.Tensor, indices: tf.Tensor, shape: number[]): tf.Tensor {
+  const size = src.size;
+  const srcShape = src.shape;
+  const op = tf.customGrad((...inputs: unknown[]) => {
+    const save = inputs[1] as tf.GradSaveFunc;
+    const value = tf.reshape(tf.gather(tf.reshape(inputs[0] as tf.Tensor, [-1]), indices), shape);
+    save([indices]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.reshape(tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), tf.reshape(dy, [-1]), [size]), srcShape),
+    };
+  });
+  return op(src);
 }

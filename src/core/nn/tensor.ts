@@ -2,6 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
+import { recomputed, type SegmentIndex } from './segment';
 
 type T = tf.Tensor;
 
@@ -46,6 +47,8 @@ export class TensorOps implements Ops<T> {
   constructor(
     private readonly params: (name: string) => T,
     private readonly hooks: ForwardHooks = {},
+    /** When given, segments are recomputed in the backward (only `probes` reach their ops). */
+    private readonly segments?: SegmentIndex,
   ) {}
 
   private layerOutput(name: string, raw: T): T {
@@ -183,4 +186,24 @@ export class TensorOps implements Ops<T> {
     const [n, , h, w, c] = x.shape as number[];
     return tf.reshape(tf.slice(x, [0, index, 0, 0, 0], [-1, 1, -1, -1, -1]), [n!, h!, w!, c!]);
   }
+
+  segment(name: string, inputs: T[], fn: (ops: Ops<T>, inputs: T[]) => T): T {
+    const info = this.segments?.get(name);
+    // Kept: the tape saves what a backward needs; the rest of the segment is freed here.
+    if (!info) return tf.tidy(() => fn(this, inputs));
+    const probes = this.hooks.probes;
+    const probed = probes ? info.modules.filter((m) => probes.has(m)) : [];
+    const k = inputs.length;
+    const np = info.params.length;
+    const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => probes!.get(m)!)];
+    return recomputed((a) => {
+      const byName = new Map(info.params.map((p, i) => [p, a[k + i]!]));
+      const inner = new TensorOps((p) => byName.get(p) ?? missing(name, p), { probes: new Map(probed.map((m, i) => [m, a[k + np + i]!])) });
+      return fn(inner, a.slice(0, k));
+    }, args);
+  }
+}
+
+export function missing(segment: string, param: string): never {
+  throw new Error(`segment ${segment} reads ${param}, which its shape trace did not record`);
 }

@@ -7,8 +7,12 @@ const STEM_CHANNELS = 128;
 const STACKS = 3;
 const CELLS_PER_STACK = 3;
 
-/** archai's ConvBnRelu: conv (no bias, pad k//2) → BN (affine, ε 1e-5) → ReLU. */
-function convBnRelu<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number, k: number): T {
+/** archai's ConvBnRelu: conv (no bias, pad k//2) → BN (affine, ε 1e-5) → ReLU. One segment (NB101's cells are too big for one). */
+function convBnRelu<T>(outer: Ops<T>, input: T, name: string, cin: number, cout: number, k: number): T {
+  return outer.segment(name, [input], (ops, [x]) => convBnReluOps(ops, x!, name, cin, cout, k));
+}
+
+function convBnReluOps<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number, k: number): T {
   const c = ops.conv(x, { name: `${name}.conv`, inChannels: cin, outChannels: cout, kernel: k, padding: (k - 1) / 2 });
   const b = ops.batchNorm(c, { name: `${name}.bn`, channels: cout, affine: true });
   return ops.relu(b, `${name}.relu`);
@@ -32,7 +36,7 @@ function cell<T>(ops: Ops<T>, x: T, spec: Nb101Pruned, name: string, a: number, 
     switch (spec.ops[t]) {
       case NB101_CONV3: out = convBnRelu(ops, input, vname, c[t]!, c[t]!, 3); break;
       case NB101_CONV1: out = convBnRelu(ops, input, vname, c[t]!, c[t]!, 1); break;
-      case NB101_MAXPOOL: out = ops.maxPool(input, { name: `${vname}.pool`, kernel: 3, stride: 1, padding: 1 }); break;
+      case NB101_MAXPOOL: out = ops.segment(vname, [input], (o, [y]) => o.maxPool(y!, { name: `${vname}.pool`, kernel: 3, stride: 1, padding: 1 })); break;
       default: throw new Error(`unknown NB101 op ${spec.ops[t]}`);
     }
     tensors.push(out);

@@ -57,8 +57,12 @@ export function nb201Network(arch: Nb201Arch, task: TaskSpec): NetworkDef {
       x = ops.batchNorm(x, { name: 'stem.bn', channels: 16, affine: true });
       let k = 0;
       STAGE_CHANNELS.forEach((c, stage) => {
-        if (stage > 0) x = residualBlock(ops, x, stage - 1, STAGE_CHANNELS[stage - 1]!, c);
-        for (let i = 0; i < CELLS_PER_STAGE; i++) x = cell(ops, x, arch, k++, c);
+        const r = stage - 1;
+        if (stage > 0) x = ops.segment(`reductions.${r}`, [x], (o, [y]) => residualBlock(o, y!, r, STAGE_CHANNELS[r]!, c));
+        for (let i = 0; i < CELLS_PER_STAGE; i++, k++) {
+          const index = k;
+          x = ops.segment(`cells.${index}`, [x], (o, [y]) => cell(o, y!, arch, index, c));
+        }
       });
       x = ops.batchNorm(x, { name: 'lastact.bn', channels: 64, affine: true });
       x = ops.relu(x, 'lastact.relu');

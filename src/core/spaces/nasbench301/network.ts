@@ -64,7 +64,8 @@ function cell<T>(ops: Ops<T>, s0: T, s1: T, genotype: Nb301Cell, name: string, c
     const inputs = [0, 1].map((slot) => {
       const [input, op] = genotype[2 * j + slot]!;
       const stride = reduction && input < 2 ? 2 : 1;
-      return edgeOp(ops, states[input]!, op, `${name}.edges.${j}.${slot}`, c, stride);
+      const edge = `${name}.edges.${j}.${slot}`;
+      return ops.segment(edge, [states[input]!], (o, [x]) => edgeOp(o, x!, op, edge, c, stride));
     });
     states.push(ops.add(inputs));
   }
@@ -94,11 +95,13 @@ export function nb301Network(arch: Nb301Arch, task: TaskSpec): NetworkDef {
         const reduction = REDUCTION_CELLS.has(k);
         if (reduction) c *= 2;
         const name = `cells.${k}`;
-        const s0 = prevReduction
-          ? factorizedReduce(ops, prevPrev, `${name}.preprocess0`, cPrevPrev, c, true)
-          : reluConvBn(ops, prevPrev, `${name}.preprocess0`, cPrevPrev, c);
-        const s1 = reluConvBn(ops, prev, `${name}.preprocess1`, cPrev, c);
-        const out = cell(ops, s0, s1, reduction ? arch.reduce : arch.normal, name, c, reduction);
+        // Segments: each preprocessing and each edge (a whole DARTS cell is too big at batch 64).
+        const [cpp, cp, width, afterReduction] = [cPrevPrev, cPrev, c, prevReduction];
+        const s0 = ops.segment(`${name}.preprocess0`, [prevPrev], (o, [pp]) =>
+          afterReduction ? factorizedReduce(o, pp!, `${name}.preprocess0`, cpp, width, true) : reluConvBn(o, pp!, `${name}.preprocess0`, cpp, width),
+        );
+        const s1 = ops.segment(`${name}.preprocess1`, [prev], (o, [p]) => reluConvBn(o, p!, `${name}.preprocess1`, cp, width));
+        const out = cell(ops, s0, s1, reduction ? arch.reduce : arch.normal, name, width, reduction);
         [prevPrev, prev] = [prev, out];
         [cPrevPrev, cPrev] = [cPrev, 4 * c];
         prevReduction = reduction;

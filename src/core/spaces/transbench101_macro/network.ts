@@ -12,8 +12,10 @@ import { isDoubling, isStride, type TnbMacroArch } from './arch';
 function basicBlock<T>(ops: Ops<T>, x: T, name: string, a: number, b: number, s: number): T {
   const main = reluConvBn(ops, reluConvBn(ops, x, `${name}.conv_a`, a, b, 3, s), `${name}.conv_b`, b, b, 3, 1);
   if (s === 1 && a === b) return ops.add([x, main]);
-  const c = ops.conv(x, { name: `${name}.downsample.0`, inChannels: a, outChannels: b, kernel: 1, stride: s });
-  const shortcut = ops.batchNorm(c, { name: `${name}.downsample.1`, channels: b, affine: true, eps: 1, momentum: 1 });
+  const shortcut = ops.segment(`${name}.downsample`, [x], (o, [y]) => {
+    const c = o.conv(y!, { name: `${name}.downsample.0`, inChannels: a, outChannels: b, kernel: 1, stride: s });
+    return o.batchNorm(c, { name: `${name}.downsample.1`, channels: b, affine: true, eps: 1, momentum: 1 });
+  });
   return ops.add([shortcut, main]);
 }
 

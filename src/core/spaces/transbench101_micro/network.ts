@@ -11,7 +11,11 @@ export const TNB_MICRO_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1]
 export const TNB_MICRO_9X_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
 
 /** TNB's FactorizedReduce a→b at stride s: relu ; [conv1×1 on x ‖ conv1×1 on x shifted up-left, zero-padded] ; bn. */
-function tnbFactorizedReduce<T>(ops: Ops<T>, x: T, name: string, a: number, b: number, s: number): T {
+function tnbFactorizedReduce<T>(outer: Ops<T>, input: T, name: string, a: number, b: number, s: number): T {
+  return outer.segment(name, [input], (ops, [x]) => tnbFactorizedReduceOps(ops, x!, name, a, b, s));
+}
+
+function tnbFactorizedReduceOps<T>(ops: Ops<T>, x: T, name: string, a: number, b: number, s: number): T {
   const r = ops.relu(x, `${name}.relu`);
   const half = Math.floor(b / 2);
   const c0 = ops.conv(r, { name: `${name}.convs.0`, inChannels: a, outChannels: half, kernel: 1, stride: s });
@@ -28,6 +32,11 @@ function tnbEdge<T>(ops: Ops<T>, x: T, op: number, name: string, a: number, b: n
     case 3: return reluConvBn(ops, x, name, a, b, 3, s);
     default: throw new Error(`unknown TNB op ${op}`);
   }
+}
+
+/** tnbEdge on a given ops, in microCell's edge-function form. */
+function tnbEdgeOn<T>(ops: Ops<T>) {
+  return (y: T, op: number, name: string, a: number, b: number, s: number) => tnbEdge(ops, y, op, name, a, b, s);
 }
 
 /** A cell a→b at stride s: edges leaving n0 are (a→b, s), the others (b→b, 1); n_j = Σ incoming. */
@@ -59,12 +68,11 @@ function microEncoder(arch: TnbMicroArch): TnbEncoder {
     forward<T>(ops: Ops<T>, input: T): T {
       let x = tnbStem(ops, input, 3);
       let a = TNB_BASE_CHANNELS;
-      const edge = (y: T, op: number, name: string, ci: number, co: number, s: number) => tnbEdge(ops, y, op, name, ci, co, s);
       MICRO_LAYERS.forEach((code, i) => {
         const b = code % 2 === 0 ? a * 2 : a;
         const s = code > 2 ? 2 : 1;
-        x = microCell(ops, x, arch, TNB_MICRO_EDGES, `encoder.layer${i}.0`, a, b, s, edge);
-        x = microCell(ops, x, arch, TNB_MICRO_EDGES, `encoder.layer${i}.1`, b, b, 1, edge);
+        x = microCell(ops, x, arch, TNB_MICRO_EDGES, `encoder.layer${i}.0`, a, b, s, tnbEdgeOn(ops));
+        x = microCell(ops, x, arch, TNB_MICRO_EDGES, `encoder.layer${i}.1`, b, b, 1, tnbEdgeOn(ops));
         a = b;
       });
       return x;
@@ -110,11 +118,12 @@ function micro9xNetwork(arch: TnbMicroArch, task: TaskSpec): NetworkDef {
       let x = ops.conv(input, { name: 'stem.seq.0', inChannels: cin, outChannels: TNB_BASE_CHANNELS, kernel: 3, padding: 1 });
       x = ops.batchNorm(x, { name: 'stem.seq.1', channels: TNB_BASE_CHANNELS, affine: true });
       let c = TNB_BASE_CHANNELS;
-      const edge = (y: T, op: number, name: string, a: number, b: number, s: number) => graphEdge(ops, y, op, name, a, b, s);
       MODULES_9X.forEach((reduction, m) => {
         for (let i = 0; i < 2; i++) {
           const down = reduction && i === 0;
-          x = microCell(ops, x, arch, TNB_MICRO_9X_EDGES, `modules.${m}.cells.${i}`, c, down ? 2 * c : c, down ? 2 : 1, edge);
+          const [name, cin] = [`modules.${m}.cells.${i}`, c];
+          const edge = (o: Ops<T>) => (y: T, op: number, n: string, a: number, b: number, s: number) => graphEdge(o, y, op, n, a, b, s);
+          x = ops.segment(name, [x], (o, [y]) => microCell(o, y!, arch, TNB_MICRO_9X_EDGES, name, cin, down ? 2 * cin : cin, down ? 2 : 1, edge(o)));
           if (down) c *= 2;
         }
       });

@@ -9,8 +9,12 @@ import type { TaskSpec } from '../../tasks';
  * docs/search-spaces.md §4.2–4.3, docs/tasks.md §4 (zen's Φ).
  */
 
-/** relu ; conv(k, s, (k−1)/2, no bias) ; bn (affine): TNB's ReLUConvBN (`…ops.0/1/2`). */
-export function reluConvBn<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number, k: number, stride: number): T {
+/** relu ; conv(k, s, (k−1)/2, no bias) ; bn (affine): TNB's ReLUConvBN (`…ops.0/1/2`). One segment (at 256×256, bigger ones do not fit). */
+export function reluConvBn<T>(outer: Ops<T>, input: T, name: string, cin: number, cout: number, k: number, stride: number): T {
+  return outer.segment(name, [input], (ops, [x]) => reluConvBnOps(ops, x!, name, cin, cout, k, stride));
+}
+
+function reluConvBnOps<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number, k: number, stride: number): T {
   const a = ops.relu(x, `${name}.ops.0`);
   const c = ops.conv(a, { name: `${name}.ops.1`, inChannels: cin, outChannels: cout, kernel: k, stride, padding: (k - 1) / 2 });
   return ops.batchNorm(c, { name: `${name}.ops.2`, channels: cout, affine: true });
@@ -21,8 +25,10 @@ export const TNB_BASE_CHANNELS = 64;
 /** MacroNet's stem: conv(3, 2, 1: c_in→32) ; bn(32) ; ReLUConvBN(3, 2: 32→64). Output H/4. */
 export function tnbStem<T>(ops: Ops<T>, x: T, cin: number): T {
   const half = TNB_BASE_CHANNELS / 2;
-  let y = ops.conv(x, { name: 'encoder.stem.0', inChannels: cin, outChannels: half, kernel: 3, stride: 2, padding: 1 });
-  y = ops.batchNorm(y, { name: 'encoder.stem.1', channels: half, affine: true });
+  const y = ops.segment('encoder.stem.0', [x], (o, [input]) => {
+    const c = o.conv(input!, { name: 'encoder.stem.0', inChannels: cin, outChannels: half, kernel: 3, stride: 2, padding: 1 });
+    return o.batchNorm(c, { name: 'encoder.stem.1', channels: half, affine: true });
+  });
   return reluConvBn(ops, y, 'encoder.stem.2', half, TNB_BASE_CHANNELS, 3, 2);
 }
 
@@ -45,15 +51,23 @@ export function upsamplings(strideLayers: number): number {
   return Math.floor(Math.log2(256 / w));
 }
 
-/** Decoder conv (bias) → BN → leaky ReLU 0.2: TNB's ConvLayer; PyTorch default init. */
-function convLayer<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number): T {
+/** Decoder conv (bias) → BN → leaky ReLU 0.2: TNB's ConvLayer; PyTorch default init. One segment. */
+function convLayer<T>(outer: Ops<T>, input: T, name: string, cin: number, cout: number): T {
+  return outer.segment(name, [input], (ops, [x]) => convLayerOps(ops, x!, name, cin, cout));
+}
+
+function convLayerOps<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number): T {
   const c = ops.conv(x, { name: `${name}.conv`, inChannels: cin, outChannels: cout, kernel: 3, padding: 1, bias: true, init: 'torch' });
   const b = ops.batchNorm(c, { name: `${name}.norm`, channels: cout, affine: true });
   return ops.leakyRelu(b, `${name}.activation`, 0.2);
 }
 
-/** Transposed conv (k3, s2, p1, output_padding 1: exactly 2H×2W, bias) → BN → leaky ReLU 0.2: TNB's DeconvLayer. */
-function deconvLayer<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number): T {
+/** Transposed conv (k3, s2, p1, output_padding 1: exactly 2H×2W, bias) → BN → leaky ReLU 0.2: TNB's DeconvLayer. One segment. */
+function deconvLayer<T>(outer: Ops<T>, input: T, name: string, cin: number, cout: number): T {
+  return outer.segment(name, [input], (ops, [x]) => deconvLayerOps(ops, x!, name, cin, cout));
+}
+
+function deconvLayerOps<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: number): T {
   const c = ops.convTranspose(x, { name: `${name}.conv`, inChannels: cin, outChannels: cout, kernel: 3, stride: 2, padding: 1, outputPadding: 1, bias: true });
   const b = ops.batchNorm(c, { name: `${name}.norm`, channels: cout, affine: true });
   return ops.leakyRelu(b, `${name}.activation`, 0.2);

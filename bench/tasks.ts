@@ -1,0 +1,179 @@
+/**
+ * `npm run smoke:tasks`: every proxy on 3 architectures of each of the paper's 28 tasks, at the
+ * paper's batch sizes (64; 32 on Taskonomy), synthetic data. Writes bench/results/tasks.json with
+ * each job's proxies (score, standalone time), backend, wall time and peak RSS, and a summary per
+ * (task, proxy). grasp runs in a process of its own (it is the memory-heavy one: its peak RSS is its
+ * own), the other proxies together in another. Each job is a child process, so a crash or an
+ * out-of-memory kill is recorded as that job's error and the run goes on.
+ *
+ * Long: the Taskonomy networks at batch 32 cost minutes per job on wasm, and jobs beyond wasm's
+ * 4 GiB run on tfjs-node or cpu. The file is rewritten after every job and a rerun skips the jobs it
+ * already holds, so the run can be spread over several sittings. Environment:
+ *   SMOKE_ONLY=space/task,...   only these tasks (e.g. transbench101_macro/autoencoder)
+ *   SMOKE_ARCHS=n               architectures per task (default 3)
+ *   SMOKE_RETRY_FAILED=1        run again the jobs that failed before
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { cpus, totalmem } from 'os';
+import { join } from 'path';
+import { computeProxies } from '../src/core/compute';
+import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
+
+interface Job {
+  space: SpaceName;
+  task: TaskName;
+  arch: string;
+  batchSize: number;
+  proxies: ProxyName[];
+}
+
+interface JobResult extends Job {
+  backend?: string;
+  seconds: number;
+  peakRssMB: number;
+  results?: Partial<Record<ProxyName, { score: number; time: number }>>;
+  error?: string;
+  date: string;
+  /** The commit the job ran at. */
+  commit?: string;
+}
+
+const OUT = join(__dirname, 'results', 'tasks.json');
+const FIXTURES = join(__dirname, '..', 'test', 'fixtures', 'reference');
+const EXTRA_TASKS: ReadonlySet<TaskName> = new Set(['svhn', 'ninapro', 'scifar100']);
+
+/** The released architecture list a (space, task) draws from (the 9x lists for the extra tasks). */
+function architectures(space: SpaceName, task: TaskName): string[] {
+  const list = (file: string) => Object.values(JSON.parse(readFileSync(join(FIXTURES, `${file}.json`), 'utf8'))) as string[];
+  switch (space) {
+    case 'nasbench101':
+      return Object.keys(JSON.parse(readFileSync(join(FIXTURES, 'zc_nasbench101_subset.json'), 'utf8')).nasbench101.cifar10);
+    case 'nasbench201':
+      return list(EXTRA_TASKS.has(task) ? 'archs_nasbench2019x' : 'archs_nasbench201');
+    case 'nasbench301':
+      return list(EXTRA_TASKS.has(task) ? 'archs_nasbench3019x' : 'archs_nasbench301');
+    case 'transbench101_micro':
+      return list(EXTRA_TASKS.has(task) ? 'archs_transbench101_micro9x' : 'archs_transbench101_micro');
+    case 'transbench101_macro':
+      return list('archs_transbench101_macro');
+  }
+}
+
+/** First, middle and last of the list (or n spread evenly): deterministic, and unlike each other. */
+function pick(list: string[], n: number): string[] {
+  if (n >= list.length) return list;
+  return Array.from({ length: n }, (_, i) => list[Math.round((i * (list.length - 1)) / Math.max(1, n - 1))]!);
+}
+
+function plannedJobs(): Job[] {
+  const only = process.env.SMOKE_ONLY ? new Set(process.env.SMOKE_ONLY.split(',')) : null;
+  const n = Number(process.env.SMOKE_ARCHS ?? 3);
+  const jobs: Job[] = [];
+  for (const space of SPACES) {
+    for (const task of SPACE_TASKS[space]) {
+      if (only && !only.has(`${space}/${task}`)) continue;
+      const batchSize = defaultBatchSize(task);
+      const all = proxiesForTask(task);
+      for (const arch of pick(architectures(space, task), n)) {
+        jobs.push({ space, task, arch, batchSize, proxies: ['grasp'] });
+        jobs.push({ space, task, arch, batchSize, proxies: all.filter((p) => p !== 'grasp') });
+      }
+    }
+  }
+  // The issue's must-complete job first: a TNB-macro autoencoder architecture with grasp at batch 32.
+  const first = jobs.findIndex((j) => j.space === 'transbench101_macro' && j.task === 'autoencoder' && j.proxies[0] === 'grasp');
+  if (first > 0) jobs.unshift(...jobs.splice(first, 1));
+  return jobs;
+}
+
+const key = (j: Job) => `${j.space}|${j.task}|${j.arch}|${j.proxies.join(',')}`;
+
+/** Runs in the child: one job, its result as JSON on stdout, peak RSS from the kernel's accounting. */
+async function child(job: Job): Promise<void> {
+  const start = process.hrtime.bigint();
+  const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+}
+
+function runJob(job: Job): JobResult {
+  const start = Date.now();
+  const res = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const seconds = (Date.now() - start) / 1000;
+  const line = res.stdout.trim().split('\n').pop() ?? '';
+  if (res.status === 0 && line.startsWith('{')) return { ...job, ...JSON.parse(line), date: new Date().toISOString() };
+  // The first line of the error (wasm aborts print their whole module source after it).
+  const reason = (res.stderr || '').split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${res.status ?? res.signal}`;
+  return { ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), date: new Date().toISOString() };
+}
+
+function summary(results: JobResult[]) {
+  const byTask: Record<string, Record<string, { jobs: number; finite: number; medianTime: number; maxPeakRssMB: number; errors: string[] }>> = {};
+  for (const r of results) {
+    const t = (byTask[`${r.space}/${r.task}`] ??= {});
+    for (const p of r.proxies) {
+      const s = (t[p] ??= { jobs: 0, finite: 0, medianTime: NaN, maxPeakRssMB: 0, errors: [] });
+      s.jobs++;
+      const v = r.results?.[p];
+      if (v && Number.isFinite(v.score) && v.score !== -1e8) s.finite++;
+      if (r.error) s.errors.push(r.error);
+      if (Number.isFinite(r.peakRssMB)) s.maxPeakRssMB = Math.max(s.maxPeakRssMB, Math.round(r.peakRssMB));
+    }
+  }
+  for (const [task, proxies] of Object.entries(byTask)) {
+    for (const [p, s] of Object.entries(proxies)) {
+      const times = results.filter((r) => `${r.space}/${r.task}` === task && r.results?.[p as ProxyName]).map((r) => r.results![p as ProxyName]!.time).sort((a, b) => a - b);
+      s.medianTime = times.length ? times[Math.floor(times.length / 2)]! : NaN;
+    }
+  }
+  return byTask;
+}
+
+function main(): void {
+  const previous: JobResult[] = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')).jobs ?? []) : [];
+  const retry = process.env.SMOKE_RETRY_FAILED === '1';
+  const done = new Map(previous.filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
+  const jobs = plannedJobs();
+  const todo = jobs.filter((j) => !done.has(key(j)));
+  process.stderr.write(`${jobs.length} jobs planned, ${jobs.length - todo.length} already in ${OUT}, ${todo.length} to run\n`);
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout: no commit recorded
+  }
+  todo.forEach((job, i) => {
+    process.stderr.write(`[${i + 1}/${todo.length}] ${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize} … `);
+    const r = { ...runJob(job), commit };
+    done.set(key(r), r);
+    const bad = r.results ? Object.entries(r.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
+    process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS, ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
+    const all = [...done.values()];
+    const out = {
+      benchmark: 'smoke:tasks — 3 architectures × 28 tasks, every proxy, paper batch sizes, synthetic data, seed 0',
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      commit,
+      planned: jobs.length,
+      completed: all.filter((r) => !r.error).length,
+      failed: all.filter((r) => r.error).length,
+      summary: summary(all),
+      jobs: all,
+    };
+    mkdirSync(join(__dirname, 'results'), { recursive: true });
+    writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
+  });
+}
+
+if (process.argv[2] === '--child') {
+  child(JSON.parse(process.argv[3]!)).catch((err) => {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  main();
+}

@@ -1,0 +1,60 @@
+import { tf } from '../backend';
+
+/**
+ * Recomputed segments ("gradient checkpointing"). A segment is a piece of a network (a cell, a
+ * residual block, a decoder layer) that a backward pass does not keep: its forward runs off the
+ * tape, only its inputs are saved, and when the backward reaches it the forward is run again on
+ * those inputs, on a tape of its own, and differentiated there. The peak of a pass then holds the
+ * segment boundaries plus one segment's activations, instead of every activation, for one extra
+ * forward: what lets batch-64 grasp and the Taskonomy networks at batch 32 fit wasm's 4 GiB.
+ */
+
+/** What a segment's recomputation reads besides its inputs, from a shape trace. */
+export interface SegmentInfo {
+  /** Parameter names used inside the segment. */
+  params: string[];
+  /** Module names inside the segment (fisher's probes are per module). */
+  modules: string[];
+}
+
+export type SegmentIndex = ReadonlyMap<string, SegmentInfo>;
+
+/** The engine state a nested backward must leave as it found it (tfjs keeps one tape per engine). */
+interface EngineTapeState {
+  state: { activeTape: unknown; gradientDepth: number };
+}
+
+/**
+ * `run(args)` as one tape node whose gradient recomputes `run` (first-order reverse mode only).
+ * Every tensor the segment's value depends on must be in `args`: parameters too, since the
+ * recomputation differentiates with respect to exactly these.
+ */
+export function recomputed(run: (args: tf.Tensor[]) => tf.Tensor, args: tf.Tensor[]): tf.Tensor {
+  const node = tf.customGrad((...inputs: unknown[]) => {
+    const save = inputs.pop() as tf.GradSaveFunc;
+    const tensors = inputs as tf.Tensor[];
+    const out = run(tensors);
+    // A segment that passes an input through (a skip edge) must still output a tensor of its own:
+    // the tape would otherwise see one tensor as both the node's input and its output.
+    const value = tensors.includes(out) ? tf.clone(out) : out;
+    save(tensors);
+    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => segmentVjp(run, saved, dy) };
+  });
+  return node(...args);
+}
+
+/** dy·∂run/∂args by a forward on a fresh tape: the outer backward's tape is restored afterwards. */
+function segmentVjp(run: (args: tf.Tensor[]) => tf.Tensor, saved: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const engine = tf.engine() as unknown as EngineTapeState;
+  if (engine.state.gradientDepth > 0) {
+    throw new Error('a recomputed segment was differentiated twice: segments support first-order gradients only');
+  }
+  const outerTape = engine.state.activeTape;
+  try {
+    const { value, grads } = tf.engine().gradients(() => run(saved), saved, dy, true);
+    value.dispose();
+    return grads.map((g, i) => g ?? tf.zerosLike(saved[i]!));
+  } finally {
+    engine.state.activeTape = outerTape;
+  }
+}
