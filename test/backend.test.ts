@@ -36,7 +36,7 @@ describe('backend selection in a fresh process', () => {
     expect(out.stderr).toBe(''); // no tfjs banners
   });
 
-  test.each(['cpu', 'wasm'])('ZC_BACKEND=%s forces that backend', async (name) => {
+  test.each(['cpu', 'wasm', 'hybrid'])('ZC_BACKEND=%s forces that backend', async (name) => {
     const out = await freshProcess(SELECT, { ZC_BACKEND: name });
     expect(JSON.parse(out.stdout)).toEqual({ name, active: name, tfjs: name });
   });
@@ -45,13 +45,13 @@ describe('backend selection in a fresh process', () => {
     const out = await freshProcess(SELECT, { ZC_BACKEND: 'node' });
     const result = JSON.parse(out.stdout);
     expect(result).toMatchObject({ error: 'InputError', field: 'ZC_BACKEND', value: 'node' });
-    expect(result.message).toMatch(/^invalid ZC_BACKEND: "node" \(available: wasm, cpu; tfjs-node: .+\)$/);
+    expect(result.message).toMatch(/^invalid ZC_BACKEND: "node" \(available: wasm, hybrid, cpu; tfjs-node: .+\)$/);
   });
 
   test('an unknown ZC_BACKEND is an InputError listing the valid names', async () => {
     const result = JSON.parse((await freshProcess(SELECT, { ZC_BACKEND: 'gpu' })).stdout);
     expect(result).toMatchObject({ error: 'InputError', field: 'ZC_BACKEND', value: 'gpu' });
-    expect(result.message).toContain('one of node, wasm, cpu');
+    expect(result.message).toContain('one of node, wasm, hybrid, cpu');
   });
 });
 
@@ -74,7 +74,7 @@ describe('backend selection in this process', () => {
 
   test('availableBackends lists what initialises here, in preference order, and keeps the active backend', async () => {
     await initBackend('cpu');
-    expect(await availableBackends()).toEqual(['wasm', 'cpu']);
+    expect(await availableBackends()).toEqual(['wasm', 'hybrid', 'cpu']);
     expect(tf.getBackend()).toBe('cpu');
   });
 
@@ -90,7 +90,7 @@ describe('backend selection in this process', () => {
   });
 
   test('an invalid argument names the argument', async () => {
-    await expect(initBackend('gpu' as never)).rejects.toThrow(new InputError('backend', 'gpu', 'one of node, wasm, cpu'));
+    await expect(initBackend('gpu' as never)).rejects.toThrow(new InputError('backend', 'gpu', 'one of node, wasm, hybrid, cpu'));
   });
 
   test('the custom kernels and gradients are registered once initialised', async () => {
@@ -110,5 +110,5 @@ test('the CLI reports ZC_BACKEND=node as one line with exit code 2', async () =>
   });
   expect(out.code).toBe(2);
   expect(out.stderr.trim().split('\n')).toHaveLength(1);
-  expect(out.stderr).toMatch(/^zcbench compute: invalid ZC_BACKEND: "node" \(available: wasm, cpu/);
+  expect(out.stderr).toMatch(/^zcbench compute: invalid ZC_BACKEND: "node" \(available: wasm, hybrid, cpu/);
 });

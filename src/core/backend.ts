@@ -6,6 +6,7 @@ import { dirname, join } from 'path';
 import { ConfigSchema } from '../config';
 import { InputError } from '../errors';
 import { registerCustomKernels } from './kernels';
+import { HYBRID_BACKEND, registerHybridBackend } from './kernels/hybrid';
 
 /** The one tfjs namespace the core uses (functional ops only: chained ops are not registered). */
 export { tf };
@@ -15,13 +16,17 @@ tf.env().set('PROD', true);
 // Gradients exist as soon as `tf` is imported from here (initBackend registers them too, idempotently).
 registerCustomKernels();
 
-export type BackendName = 'node' | 'wasm' | 'cpu';
+/**
+ * 'hybrid' (kernels/hybrid.ts): cpu-backend tensors, wasm convolutions: for jobs beyond wasm's
+ * 4 GiB where tfjs-node is missing.
+ */
+export type BackendName = 'node' | 'wasm' | 'hybrid' | 'cpu';
 
 /** Our backend names → the names tfjs registers them under (tfjs-node registers 'tensorflow'). */
-const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+export const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', hybrid: HYBRID_BACKEND, cpu: 'cpu' };
 
 /** Preference order when nothing is forced: fastest first, the pure-JS cpu backend last. */
-const PREFERENCE: readonly BackendName[] = ['node', 'wasm', 'cpu'];
+const PREFERENCE: readonly BackendName[] = ['node', 'wasm', 'hybrid', 'cpu'];
 
 let initialised: Promise<BackendName> | null = null;
 let active: BackendName | null = null;
@@ -91,6 +96,11 @@ const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandled
 async function trySet(name: BackendName): Promise<boolean> {
   if (name === 'node' && !loadNode()) return false;
   if (name === 'wasm') prepareWasm();
+  if (name === 'hybrid') {
+    // Its convolutions call the wasm backend's kernels: wasm must be initialised (and stay so).
+    if (!(tf.findBackend('wasm') != null || (await trySet('wasm')))) return false;
+    registerHybridBackend();
+  }
   // wasm's Emscripten glue adds process-wide handlers that rethrow any uncaught error (printing
   // its minified source); remove whatever the initialisation adds so our error handling applies.
   const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set<unknown>(process.listeners(e as 'uncaughtException'))]));

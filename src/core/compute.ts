@@ -1,6 +1,6 @@
 import { InputError } from '../errors';
 import { ResourceError } from '../errors';
-import { activeBackend, availableBackends, initBackend, tf, type BackendName } from './backend';
+import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, type BackendName } from './backend';
 import { loadMinibatch } from './data';
 import { evaluatePassesNeeded, evaluateProxies } from './evaluate';
 import { targetTensor } from './loss';
@@ -57,7 +57,7 @@ export function drawZen(trace: ShapeOps, inputShape: number[], rng: Rng): ZenDra
  * Bytes of tensors one job may hold on a backend. wasm addresses 4 GiB at most (32-bit memory);
  * tfjs-node and cpu allocate from the process heap, bounded by the machine.
  */
-const BACKEND_CAPACITY: Record<BackendName, number> = { wasm: 3.5 * 2 ** 30, node: Infinity, cpu: Infinity };
+const BACKEND_CAPACITY: Record<BackendName, number> = { wasm: 3.5 * 2 ** 30, node: Infinity, hybrid: Infinity, cpu: Infinity };
 
 /** Bytes of tensors one job may hold on `backend`. */
 export function backendCapacity(backend: BackendName): number {
@@ -68,8 +68,8 @@ let backendsHere: Promise<BackendName[]> | null = null;
 
 /**
  * The backend a job runs on: the process's backend when the job's estimated peak fits it, else the
- * next available one that can hold it (a big Taskonomy or batch-64 grasp job on wasm moves to
- * tfjs-node or cpu). Returns the backend to restore afterwards.
+ * next available one that can hold it (grasp on a Taskonomy network at batch 32 moves from wasm to
+ * tfjs-node, else hybrid, else cpu). Returns the backend to restore afterwards.
  */
 async function backendForJob(peakBytes: number): Promise<{ used: BackendName; restore: BackendName | null }> {
   const current = activeBackend();
@@ -79,7 +79,7 @@ async function backendForJob(peakBytes: number): Promise<{ used: BackendName; re
   if (!fallback) {
     throw new ResourceError(`the job needs about ${(peakBytes / 2 ** 30).toFixed(1)} GiB of tensors, more than any backend here can hold`, peakBytes);
   }
-  await tf.setBackend(fallback === 'node' ? 'tensorflow' : fallback);
+  await tf.setBackend(TFJS_NAME[fallback]);
   return { used: fallback, restore: current };
 }
 
@@ -99,7 +99,7 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
   try {
     return await computeOn(req, net, canonicalArch, backend, plan);
   } finally {
-    if (restore) await tf.setBackend(restore === 'node' ? 'tensorflow' : restore);
+    if (restore) await tf.setBackend(TFJS_NAME[restore]);
   }
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, replacedKernels, windowed, type Padding4 } from './util';
+import { asTensor, replacedKernels, windowed, type Padding4, type Shape4 } from './util';
 
 /**
  * 2-D convolution family (NHWC).
@@ -27,7 +27,6 @@ export interface ConvParams {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-type Shape4 = [number, number, number, number];
 
 export function requireNHWC(kernel: string, dataFormat: string | undefined): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC') {

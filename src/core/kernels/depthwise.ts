@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry, inputGradByPhases, pair, requireNHWC, paddedOutputGrad, windowedInput, type ConvParams } from './conv2d';
-import { asTensor, type Padding4 } from './util';
+import { asTensor, type Padding4, type Shape4 } from './util';
 
 /**
  * Depthwise 2-D convolution family (NHWC, filter [kh, kw, C, M], output channel c·M + m).
@@ -13,7 +13,6 @@ import { asTensor, type Padding4 } from './util';
  *   over m; for stride s, one per stride phase (conv2d.ts' inputGradByPhases).
  */
 
-type Shape4 = [number, number, number, number];
 
 /** ∂L/∂filter of depthwiseConv2d(x, filter) given dy. Call inside a tidy. */
 export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Shape4, p: ConvParams): tf.Tensor4D {

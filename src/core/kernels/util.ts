@@ -21,6 +21,9 @@ export function replaceKernel(config: tf.KernelConfig): void {
   tf.registerKernel(config);
 }
 
+/** An NHWC shape or a conv filter shape [kh, kw, in, out]. */
+export type Shape4 = [number, number, number, number];
+
 export type Padding4 = [[number, number], [number, number], [number, number], [number, number]];
 
 /**

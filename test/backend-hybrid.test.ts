@@ -1,0 +1,61 @@
+import { initBackend, tf } from '../src/core/backend';
+import { computeProxies } from '../src/core/compute';
+import { setHybridSliceBytes } from '../src/core/kernels/hybrid';
+import type { ProxyName } from '../src/core/names';
+
+/**
+ * The hybrid backend (cpu tensors, wasm convolutions in batch slices) must compute what cpu does.
+ * Slices are shrunk to a few kilobytes so that every convolution here runs in several of them.
+ */
+function convCase(depthwise: boolean, stride: number, dilation: number) {
+  return () => {
+    const x = tf.randomNormal([5, 9, 9, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const w = tf.randomNormal(depthwise ? [3, 3, 4, 1] : [3, 3, 4, 6], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const f = (a: tf.Tensor4D, k: tf.Tensor4D) =>
+      depthwise ? tf.depthwiseConv2d(a, k, stride, 'same', 'NHWC', dilation) : tf.conv2d(a, k, stride, 'same', 'NHWC', dilation);
+    const y = f(x, w);
+    const [dx, dw] = tf.grads((a: tf.Tensor, k: tf.Tensor) => tf.sum(tf.square(f(a as tf.Tensor4D, k as tf.Tensor4D))))([x, w]);
+    return [y, dx!, dw!].map((t) => Array.from(t.dataSync()));
+  };
+}
+
+describe('hybrid backend', () => {
+  afterAll(async () => {
+    setHybridSliceBytes(256 * 2 ** 20);
+    await initBackend('wasm');
+  });
+
+  test.each([
+    ['conv2d', false, 1, 1],
+    ['conv2d stride 2', false, 2, 1],
+    ['depthwise', true, 1, 1],
+    ['depthwise dilation 2', true, 1, 2],
+  ])('%s and its gradients equal cpu, sliced across the batch', async (_label, depthwise, stride, dilation) => {
+    await initBackend('cpu');
+    const expected = tf.tidy(convCase(depthwise as boolean, stride as number, dilation as number));
+    await initBackend('hybrid');
+    setHybridSliceBytes(4096); // 9·9·4 floats per sample in: one or two samples a slice
+    const before = tf.memory().numTensors;
+    const actual = tf.tidy(convCase(depthwise as boolean, stride as number, dilation as number));
+    expect(tf.memory().numTensors).toBe(before);
+    actual.forEach((values, i) => {
+      expect(values.length).toBe(expected[i]!.length);
+      values.forEach((v, j) => expect(Math.abs(v - expected[i]![j]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(expected[i]![j]!))));
+    });
+  });
+
+  test('a compute request on hybrid reports it and agrees with cpu', async () => {
+    const proxies: ProxyName[] = ['grad_norm', 'snip', 'grasp', 'jacov', 'nwot', 'synflow'];
+    const req = { space: 'nasbench201' as const, task: 'ImageNet16-120' as const, arch: '(0, 2, 3, 2, 4, 1)', proxies, seed: 2, batchSize: 2, data: { source: 'synthetic' as const } };
+    await initBackend('cpu');
+    const cpu = await computeProxies(req);
+    await initBackend('hybrid');
+    setHybridSliceBytes(64 * 1024);
+    const hybrid = await computeProxies(req);
+    expect(hybrid.backend).toBe('hybrid');
+    for (const p of proxies) {
+      const a = cpu.results[p]!.score;
+      expect(Math.abs(hybrid.results[p]!.score - a)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(a)));
+    }
+  });
+});
