@@ -147,17 +147,11 @@ function main(): void {
   } catch {
     // not a git checkout: no commit recorded
   }
-  todo.forEach((job, i) => {
-    process.stderr.write(`[${i + 1}/${todo.length}] ${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize} … `);
-    const r = { ...runJob(job), commit };
-    done.set(key(r), r);
-    const bad = r.results ? Object.entries(r.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
-    process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS, ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
+  const write = () => {
     const all = [...done.values()];
     const out = {
       benchmark: 'smoke:tasks — 3 architectures × 28 tasks, every proxy, paper batch sizes, synthetic data, seed 0',
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-      commit,
       planned: jobs.length,
       completed: all.filter((r) => !r.error).length,
       failed: all.filter((r) => r.error).length,
@@ -166,7 +160,17 @@ function main(): void {
     };
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
+  };
+  todo.forEach((job, i) => {
+    process.stderr.write(`[${i + 1}/${todo.length}] ${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize} … `);
+    const r = { ...runJob(job), commit };
+    done.set(key(r), r);
+    const bad = r.results ? Object.entries(r.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
+    process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS, ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
+    write();
   });
+  // Nothing to run (all done, or SMOKE_ARCHS=0): rewrite the summary of what the file holds.
+  if (todo.length === 0) write();
 }
 
 if (process.argv[2] === '--child') {
