@@ -17,7 +17,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, totalmem } from 'os';
 import { join } from 'path';
-import { computeProxies } from '../src/core/compute';
+import { computeProxies, estimateJobMemory } from '../src/core/compute';
 import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
 
 interface Job {
@@ -32,6 +32,8 @@ interface JobResult extends Job {
   backend?: string;
   seconds: number;
   peakRssMB: number;
+  /** The core's memory plan for the job (what routes it to a backend and a worker pool). */
+  estimateMB?: number;
   results?: Partial<Record<ProxyName, { score: number; time: number }>>;
   error?: string;
   date: string;
@@ -163,10 +165,10 @@ function main(): void {
   };
   todo.forEach((job, i) => {
     process.stderr.write(`[${i + 1}/${todo.length}] ${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize} … `);
-    const r = { ...runJob(job), commit };
+    const r = { ...runJob(job), estimateMB: Math.round(estimateJobMemory(job) / 2 ** 20), commit };
     done.set(key(r), r);
     const bad = r.results ? Object.entries(r.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
-    process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS, ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
+    process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS (plan ${r.estimateMB} MB), ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
     write();
   });
   // Nothing to run (all done, or SMOKE_ARCHS=0): rewrite the summary of what the file holds.

@@ -7,7 +7,7 @@ import { oneHotKernels } from './onehot';
 import { poolingGradients, poolingKernels } from './pooling';
 import { reductionGradients } from './reduction';
 import { registerResizeKernels, resizeGradients } from './resize';
-import { shapeGradients } from './shape';
+import { shapeGradients, shapeKernels } from './shape';
 import { replaceKernel } from './util';
 
 /**
@@ -16,7 +16,7 @@ import { replaceKernel } from './util';
  * and where tfjs (e.g. with tfjs-node) registers its own, ours replace them so that every backend
  * differentiates the same way, including second order.
  */
-export const customKernels: readonly tf.KernelConfig[] = [...conv2dKernels, ...depthwiseKernels, ...poolingKernels, ...oneHotKernels];
+export const customKernels: readonly tf.KernelConfig[] = [...conv2dKernels, ...depthwiseKernels, ...poolingKernels, ...oneHotKernels, ...shapeKernels];
 export const customGradients: readonly tf.GradConfig[] = [
   ...elementwiseGradients,
   ...reductionGradients,

@@ -114,3 +114,25 @@ export const shapeGradients: tf.GradConfig[] = [
   },
   { kernelName: tf.OneHot, inputsToSave: ['indices'], gradFunc: (_dy, saved) => ({ indices: () => zeroGrad(saved[0]!) }) },
 ];
+
+interface RefCountedBackend extends tf.KernelBackend {
+  incRef(dataId: tf.DataId): void;
+}
+
+/**
+ * wasm's Identity copies the tensor; the engine clones every tensor a backward saves, so on wasm each
+ * saved activation and weight existed twice. Share the data instead, as the cpu backend does (the
+ * backend counts references; tensors are immutable).
+ */
+const identityWasm: tf.KernelConfig = {
+  kernelName: tf.Identity,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend }) => {
+    const x = inputs.x!;
+    if (x.dtype === 'string') throw new Error('Identity of a string tensor on wasm is not supported here');
+    (backend as RefCountedBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  },
+};
+
+export const shapeKernels: tf.KernelConfig[] = [identityWasm];
