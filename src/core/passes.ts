@@ -141,24 +141,30 @@ export class Passes {
     if (this.gradientResult) return this.gradientResult;
     this.gradientResult = this.timed('gradient', () => {
       const { net, x, target, loss } = this.inp;
-      const layerShapes = this.batchTrace().layerShapes;
+      const { layerShapes, layerCalls } = this.batchTrace();
       const modules = this.prunable.map((p) => p.module);
-      const probes = new Map(modules.map((m) => [m, tf.zeros(gainShape(layerShapes.get(m)!))]));
+      // One probe per module call: fisher's saliency of a layer sums over its calls (jigsaw's 9 tiles),
+      // as NASLib's hook accumulates per call.
+      const probes = new Map(modules.map((m) => [m, Array.from({ length: layerCalls.get(m)! }, () => tf.zeros(gainShape(layerShapes.get(m)!)))]));
       const weightTensors = this.prunable.map((p) => this.lookup(p.name));
       const segments = this.segmentsFor('gradient');
       const grads = tf.grads(() => {
         const ops = new TensorOps(this.lookup, { probes }, segments);
         return taskLoss(loss, net.forward(ops, x), target);
-      })([...weightTensors, ...modules.map((m) => probes.get(m)!)]);
-      const n = this.prunable.length;
+      })([...weightTensors, ...modules.flatMap((m) => probes.get(m)!)]);
       const out: GradientResult = { grads: new Map(), fisher: new Map() };
+      let next = this.prunable.length;
       this.prunable.forEach((p, i) => {
         out.grads.set(p.name, grads[i]!);
-        const s = grads[n + i]!;
-        out.fisher.set(p.module, p.fanIn * fisherSaliency(s));
-        s.dispose();
+        let saliency = 0;
+        for (let c = 0; c < probes.get(p.module)!.length; c++) {
+          const s = grads[next++]!;
+          saliency += fisherSaliency(s);
+          s.dispose();
+        }
+        out.fisher.set(p.module, p.fanIn * saliency);
       });
-      for (const t of probes.values()) t.dispose();
+      for (const list of probes.values()) for (const t of list) t.dispose();
       return out;
     });
     return this.gradientResult;

@@ -25,6 +25,8 @@ export class ShapeOps implements Ops<Shape> {
   featureShape: Shape | null = null;
   /** Output shape of every conv/linear module (its last call), for fisher's probes. */
   readonly layerShapes = new Map<string, Shape>();
+  /** Calls of every conv/linear module (fisher has a probe per call; jigsaw's encoder runs 9 times). */
+  readonly layerCalls = new Map<string, number>();
   /** Segments by name: the parameters and modules each one reads (union over its calls). */
   readonly segments = new Map<string, SegmentInfo>();
   /** Elements a recomputing backward keeps: activations outside segments plus segment outputs. */
@@ -108,6 +110,7 @@ export class ShapeOps implements Ops<Shape> {
     let flops = k * k * c * (cout / groups) * ho * wo;
     if (spec.bias) flops += cout * ho * wo;
     this.layerShapes.set(spec.name, [n, ho, wo, cout]);
+    this.layerCalls.set(spec.name, (this.layerCalls.get(spec.name) ?? 0) + 1);
     return this.module(spec.name, () => convParams(spec), flops, [n, ho, wo, cout]);
   }
 
@@ -149,6 +152,7 @@ export class ShapeOps implements Ops<Shape> {
   linear(x: Shape, spec: LinearSpec): Shape {
     if (x[1] !== spec.inFeatures) throw new Error(`${spec.name}: input has ${x[1]} features, linear expects ${spec.inFeatures}`);
     this.layerShapes.set(spec.name, [x[0]!, spec.outFeatures]);
+    this.layerCalls.set(spec.name, (this.layerCalls.get(spec.name) ?? 0) + 1);
     return this.module(spec.name, () => linearParams(spec), spec.inFeatures * spec.outFeatures, [x[0]!, spec.outFeatures]);
   }
 

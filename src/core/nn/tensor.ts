@@ -24,11 +24,12 @@ export function batchMean(x: T): T {
 /** What a forward pass records for the proxies, beyond its output. */
 export interface ForwardHooks {
   /**
-   * fisher: zero gains m_l per prunable layer, [N,1,1,C] (conv) or [N,C] (linear). The layer's raw
-   * output A (bias included) becomes A + A·m_l, numerically A, so ∂L/∂m_l = Σ_{h,w} A ⊙ ∂L/∂A: the
+   * fisher: zero gains m_l per prunable layer and call, [N,1,1,C] (conv) or [N,C] (linear): the k-th
+   * call of module l reads probes.get(l)[k] (jigsaw calls its encoder 9 times). The layer's raw output
+   * A (bias included) becomes A + A·m, numerically A, so ∂L/∂m = Σ_{h,w} A ⊙ ∂L/∂A for that call: the
    * per-sample, per-channel products fisher needs, without keeping any activation.
    */
-  probes?: Map<string, T>;
+  probes?: Map<string, T[]>;
   /** nwot: called with every ReLU module's input. */
   onReluInput?: (name: string, x: T) => void;
   /** zen: called with every batch norm's biased batch variance [C] and the element count per channel. */
@@ -51,8 +52,21 @@ export class TensorOps implements Ops<T> {
     private readonly segments?: SegmentIndex,
   ) {}
 
+  /** Calls so far of each probed module. */
+  private readonly calls = new Map<string, number>();
+
+  /** The probe of the next call of `name` (and count the call). */
+  private nextProbe(name: string): T | undefined {
+    const list = this.hooks.probes?.get(name);
+    if (!list) return undefined;
+    const k = this.calls.get(name) ?? 0;
+    this.calls.set(name, k + 1);
+    if (k >= list.length) throw new Error(`no fisher probe for call ${k + 1} of ${name} (${list.length} traced)`);
+    return list[k];
+  }
+
   private layerOutput(name: string, raw: T): T {
-    const probe = this.hooks.probes?.get(name);
+    const probe = this.nextProbe(name);
     // raw·(1 + m) keeps one extra activation for the backward; raw + raw·m would keep two.
     return probe ? tf.mul(raw, tf.add(probe, 1)) : raw;
   }
@@ -195,10 +209,11 @@ export class TensorOps implements Ops<T> {
     const probed = probes ? info.modules.filter((m) => probes.has(m)) : [];
     const k = inputs.length;
     const np = info.params.length;
-    const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => probes!.get(m)!)];
+    // This call's probes (a segment calls each of its modules once): the outer counters advance.
+    const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => this.nextProbe(m)!)];
     return recomputed((a) => {
       const byName = new Map(info.params.map((p, i) => [p, a[k + i]!]));
-      const inner = new TensorOps((p) => byName.get(p) ?? missing(name, p), { probes: new Map(probed.map((m, i) => [m, a[k + np + i]!])) });
+      const inner = new TensorOps((p) => byName.get(p) ?? missing(name, p), { probes: new Map(probed.map((m, i) => [m, [a[k + np + i]!]])) });
       return fn(inner, a.slice(0, k));
     }, args);
   }
