@@ -4,10 +4,10 @@
  * per-proxy standalone times, the backend, and the median. NASLib's PyTorch code on these 2-core
  * machines: 8.46 s median per arch.
  *
- * Some passes at batch 64 need more tensor memory than wasm's 4 GiB (grasp ≈ 7–10 GB; the gradient
- * and Jacobian passes ≈ 3–4 GB on the larger cells). On wasm every proxy whose estimate does not fit
- * at 64 is measured at the largest batch (32, 16, …) that fits, together with the other proxies of
- * that batch, and the file records each proxy's batch; on tfjs-node all run at 64 together.
+ * Backward passes that would not fit wasm's 4 GiB at batch 64 recompute their segments (memory.ts),
+ * so every proxy runs at 64 on wasm. Should a plan still exceed the backend's memory, that proxy is
+ * measured at the largest batch (32, 16, …) that fits, with the other proxies of that batch, and the
+ * file records each proxy's batch.
  */
 import { writeFileSync, mkdirSync } from 'fs';
 import { join } from 'path';
