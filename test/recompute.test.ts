@@ -84,7 +84,7 @@ describe('segments', () => {
     const w = tf.tensor([1.5, -0.25, 0.75, 2], [2, 2]);
     const f = ([a, b]: tf.Tensor[]) => tf.sum(tf.mul(tf.relu(tf.matMul(a!, b!)), tf.matMul(a!, b!)));
     const plain = tf.grads((a: tf.Tensor, b: tf.Tensor) => f([a, b]))([x, w]);
-    const viaSegment = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.mul(recomputed((args) => f(args), [a, b]), 1))([x, w]);
+    const viaSegment = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.mul(recomputed((args) => [f(args)], [a, b])[0]!, 1))([x, w]);
     for (let i = 0; i < 2; i++) expect(Array.from(viaSegment[i]!.dataSync())).toEqual(Array.from(plain[i]!.dataSync()));
     // A later, ordinary gradient still works (the nested backward restored the engine's tape).
     const again = tf.grad((a: tf.Tensor) => tf.sum(tf.square(a)))(x);

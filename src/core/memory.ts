@@ -17,29 +17,28 @@ export interface MemoryEstimateRequest {
 
 /**
  * Peak tensor bytes of each pass, in units of the traced forward activations (ShapeOps counts one
- * float per op output), everything kept. Measured with tf.profile on wasm (NB201 b16, NB101 b2,
- * NB301 b4, TNB-9x b4): gradient 4.7–5.3, jacobian 4.6–5.0, hessian 14–19 (NB101's max-pool
- * tangents: 32); rounded up. Forward-only passes free each segment when it ends.
+ * float per op output), everything kept. Measured as wasm heap growth (one job per fresh process;
+ * NB201 b16, NB101 b4, NB301 b4, TNB-9x b4): gradient 4.0–4.6, jacobian 3.3–3.8, hessian 10.1–10.8;
+ * rounded up. Forward-only passes free each segment when it ends.
  */
 const ACTIVATION_COPIES: Record<PassName, number> = {
   build: 0,
   data: 0,
   forward: 2.2,
   zen: 2.2,
-  jacobian: 5,
-  gradient: 5.5,
-  hessian: 19,
+  jacobian: 4,
+  gradient: 4.8,
+  hessian: 11.5,
   synflow: 0,
 };
 
 /**
  * With segments: copies of the boundary activations (outside segments, and segment outputs) and of
- * the largest segment's activations. Fitted to the same measurements with recomputation on
- * (boundary ≈ 1 for the first-order passes, 3 for the dual hessian pass; one segment's activations
- * 5.1 jacobian, 5.6–6.5 gradient, 17–25 hessian, NB101 43), rounded up.
+ * the largest segment's activations, fitted as upper bounds to the same measurements with
+ * recomputation on, plus TNB-macro class_scene and autoencoder at b2.
  */
-const BOUNDARY_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 1, zen: 1, jacobian: 1.2, gradient: 1.2, hessian: 3.5, synflow: 0 };
-const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2.2, zen: 2.2, jacobian: 5.5, gradient: 6.5, hessian: 26, synflow: 0 };
+const BOUNDARY_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 1, zen: 1.5, jacobian: 2.3, gradient: 2.3, hessian: 6, synflow: 0 };
+const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2.2, zen: 2.2, jacobian: 4.2, gradient: 5, hessian: 15, synflow: 0 };
 
 /** Passes that can recompute segments: the ones that run a backward over the network. */
 const RECOMPUTABLE: ReadonlySet<PassName> = new Set(['gradient', 'jacobian', 'hessian']);
@@ -78,7 +77,8 @@ export function estimateJobMemory(req: MemoryEstimateRequest): number {
 /** The memory plan of a network already built (the compute path has one). */
 export function planMemory(net: NetworkDef, task: TaskSpec, batchSize: number, proxies: ProxyName[], policy: RecomputePolicy = 'auto'): MemoryPlan {
   const trace = traceShapes(net, batchSize);
-  const paramBytes = trace.paramCount * 4 * 5;
+  // Weights, their gradients, H·g and the directions, zen's and synflow's copies.
+  const paramBytes = trace.paramCount * 4 * 6;
   const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
   const fixed = BASELINE_BYTES + paramBytes + inputBytes;
   const hasSegments = trace.segments.size > 0;

@@ -24,34 +24,54 @@ interface EngineTapeState {
   state: { activeTape: unknown; gradientDepth: number };
 }
 
-/**
- * `run(args)` as one tape node whose gradient recomputes `run` (first-order reverse mode only).
- * Every tensor the segment's value depends on must be in `args`: parameters too, since the
- * recomputation differentiates with respect to exactly these.
- */
-export function recomputed(run: (args: tf.Tensor[]) => tf.Tensor, args: tf.Tensor[]): tf.Tensor {
-  const node = tf.customGrad((...inputs: unknown[]) => {
-    const save = inputs.pop() as tf.GradSaveFunc;
-    const tensors = inputs as tf.Tensor[];
-    const out = run(tensors);
-    // A segment that passes an input through (a skip edge) must still output a tensor of its own:
-    // the tape would otherwise see one tensor as both the node's input and its output.
-    const value = tensors.includes(out) ? tf.clone(out) : out;
-    save(tensors);
-    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => segmentVjp(run, saved, dy) };
-  });
-  return node(...args);
+/** The engine's entry for a node with its own forward and backward (what tf.customGrad uses), which allows several outputs. */
+interface CustomNodeEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[];
+    backwardsFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor | tf.Tensor[];
 }
 
-/** dy·∂run/∂args by a forward on a fresh tape: the outer backward's tape is restored afterwards. */
-function segmentVjp(run: (args: tf.Tensor[]) => tf.Tensor, saved: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+/**
+ * `run(args)` as one tape node whose gradient recomputes `run` (first-order reverse mode only).
+ * Every tensor the segment's outputs depend on must be in `args`: parameters too, since the
+ * recomputation differentiates with respect to exactly these. Several outputs are allowed (a dual
+ * value and tangent): each is stored once, nothing is stacked.
+ */
+export function recomputed(run: (args: tf.Tensor[]) => tf.Tensor[], args: tf.Tensor[]): tf.Tensor[] {
+  const engine = tf.engine() as unknown as CustomNodeEngine;
+  const outs = engine.runKernelFunc({
+    forwardFunc: (_backend, save) => {
+      save(args);
+      // A segment that passes an input through (a skip edge) must still output a tensor of its own:
+      // the tape would otherwise see one tensor as both the node's input and its output.
+      return run(args).map((out) => (args.includes(out) ? tf.clone(out) : out));
+    },
+    backwardsFunc: (dy, saved) => {
+      const grads = segmentVjp(run, saved, Array.isArray(dy) ? dy : [dy]);
+      return Object.fromEntries(grads.map((g, i) => [String(i), () => g]));
+    },
+    inputs: Object.fromEntries(args.map((a, i) => [String(i), a])),
+  });
+  return Array.isArray(outs) ? outs : [outs];
+}
+
+/** Σ_i dy_i·∂run_i/∂args by a forward on a fresh tape: the outer backward's tape is restored afterwards. */
+function segmentVjp(run: (args: tf.Tensor[]) => tf.Tensor[], saved: tf.Tensor[], dys: tf.Tensor[]): tf.Tensor[] {
   const engine = tf.engine() as unknown as EngineTapeState;
   if (engine.state.gradientDepth > 0) {
     throw new Error('a recomputed segment was differentiated twice: segments support first-order gradients only');
   }
   const outerTape = engine.state.activeTape;
   try {
-    const { value, grads } = tf.engine().gradients(() => run(saved), saved, dy, true);
+    const objective = () => {
+      const outs = run(saved);
+      // ⟨out_i, dy_i⟩ summed: its gradient is the vector-Jacobian product of every output at once.
+      const terms = outs.map((o, i) => tf.sum(tf.mul(o, dys[i]!)));
+      return terms.length === 1 ? terms[0]! : tf.addN(terms);
+    };
+    const { value, grads } = tf.engine().gradients(objective, saved, undefined, true);
     value.dispose();
     return grads.map((g, i) => g ?? tf.zerosLike(saved[i]!));
   } finally {

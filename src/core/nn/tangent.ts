@@ -217,7 +217,7 @@ export class TangentOps implements Ops<Dual> {
     return { v: cut(x.v), t: x.t ? cut(x.t) : null };
   }
 
-  /** A recomputed segment on duals: values and tangents go in flat; a tangent output rides stacked on the batch axis. */
+  /** A recomputed segment on duals: values and tangents go in and come out as separate tensors. */
   segment(name: string, inputs: Dual[], fn: (ops: Ops<Dual>, inputs: Dual[]) => Dual): Dual {
     const info = this.segments?.get(name);
     // Kept: the tape saves what a backward needs; the rest of the segment is freed here.
@@ -229,19 +229,14 @@ export class TangentOps implements Ops<Dual> {
       return d.t !== null;
     });
     const k = flat.length;
-    let tangentOut = false;
-    const y = recomputed((a) => {
+    const [v, t] = recomputed((a) => {
       let i = 0;
       const duals = hasTangent.map((has) => ({ v: a[i++]!, t: has ? a[i++]! : null }));
       const byName = new Map(info.params.map((p, j) => [p, a[k + j]!]));
       const out = fn(new TangentOps((p) => byName.get(p) ?? missing(name, p), this.direction), duals);
-      tangentOut = out.t !== null;
-      return out.t ? tf.concat([out.v, out.t], 0) : out.v;
+      return out.t ? [out.v, out.t] : [out.v];
     }, [...flat, ...info.params.map((p) => this.params(p))]);
-    if (!tangentOut) return { v: y, t: null };
-    const n = y.shape[0]! / 2;
-    const rest = y.shape.slice(1).map(() => -1);
-    return tidyDual(() => ({ v: tf.slice(y, [0, ...rest.map(() => 0)], [n, ...rest]), t: tf.slice(y, [n, ...rest.map(() => 0)], [n, ...rest]) }));
+    return { v: v!, t: t ?? null };
   }
 }
 

@@ -211,11 +211,12 @@ export class TensorOps implements Ops<T> {
     const np = info.params.length;
     // This call's probes (a segment calls each of its modules once): the outer counters advance.
     const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => this.nextProbe(m)!)];
-    return recomputed((a) => {
+    const [out] = recomputed((a) => {
       const byName = new Map(info.params.map((p, i) => [p, a[k + i]!]));
       const inner = new TensorOps((p) => byName.get(p) ?? missing(name, p), { probes: new Map(probed.map((m, i) => [m, [a[k + np + i]!]])) });
-      return fn(inner, a.slice(0, k));
+      return [fn(inner, a.slice(0, k))];
     }, args);
+    return out!;
   }
 }
 
