@@ -10,6 +10,9 @@ import { asTensor, type Shape4 } from './util';
  * beyond wasm's address space (grasp on the Taskonomy networks at batch 32) it runs the convolutions,
  * nearly all of the arithmetic, at wasm speed instead of the pure-JS cpu kernels' ~1/20 of it.
  * Convolution gradients are convolutions too (conv2d.ts, depthwise.ts), so they offload as well.
+ * The elementwise, reduction and layout kernels the networks run most also go to wasm, whole
+ * (copying in and out costs less than tfjs-cpu's generic broadcasting and reduction loops), unless
+ * their operands are too big for its heap: then the cpu kernel runs.
  */
 export const HYBRID_BACKEND = 'hybrid';
 
@@ -82,6 +85,56 @@ function offloaded(kernelName: string): tf.KernelConfig {
   };
 }
 
+/** Operand bytes above which a whole-tensor kernel stays on cpu (wasm's heap also holds other jobs' slices). */
+const WHOLE_LIMIT_BYTES = 1024 * 2 ** 20;
+
+/**
+ * Native wasm kernels (not ones we rebuilt from ops, which would run on the active backend) that are
+ * worth a copy in and out. Kernels that only relabel data (Reshape, Identity, ExpandDims) stay on cpu.
+ */
+const WHOLE_KERNELS = [
+  tf.Add, tf.AddN, tf.Sub, tf.Multiply, tf.RealDiv, tf.SquaredDifference, tf.Maximum, tf.Minimum,
+  tf.Mean, tf.Sum, tf.Max, tf.Transpose, tf.Reverse, tf.Tile, tf.SplitV, tf.Slice, tf.PadV2, tf.Concat,
+  tf.Relu, tf.LeakyRelu, tf.Rsqrt, tf.Sqrt, tf.Square, tf.Neg, tf.Exp, tf.Log, tf.Abs, tf.Tanh,
+  tf.Select, tf.Greater, tf.GreaterEqual, tf.Less, tf.Equal, tf.Cast, tf.BatchMatMul, tf.GatherV2,
+];
+
+const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
+
+function wholeOnWasm(kernelName: string, cpuKernel: tf.KernelConfig): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: HYBRID_BACKEND,
+    kernelFunc: (args) => {
+      const cpu = args.backend as MathBackendCPU;
+      const wasm = tf.findBackend('wasm') as WasmBackendLike | null;
+      const kernel = tf.getKernel(kernelName, 'wasm');
+      const inputs = Object.entries(args.inputs) as [string, tf.TensorInfo][];
+      let bytes = 0;
+      for (const [, t] of inputs) bytes += size(t.shape) * (BYTES[t.dtype] ?? Infinity);
+      if (!wasm || !kernel || bytes > WHOLE_LIMIT_BYTES) return cpuKernel.kernelFunc(args);
+      const moved = new Map<tf.DataId, tf.DataId>();
+      // AddN and Concat take an array of inputs, the others a record: keep the caller's form.
+      const wasmInputs: Record<string, tf.TensorInfo> = Array.isArray(args.inputs) ? ([] as unknown as Record<string, tf.TensorInfo>) : {};
+      try {
+        for (const [name, t] of inputs) {
+          let id = moved.get(t.dataId);
+          if (!id) moved.set(t.dataId, (id = wasm.write(cpu.readSync(t.dataId), t.shape, t.dtype)));
+          wasmInputs[name as unknown as number] = { dataId: id, shape: t.shape, dtype: t.dtype };
+        }
+        const result = kernel.kernelFunc({ inputs: wasmInputs, attrs: args.attrs, backend: wasm }) as tf.TensorInfo | tf.TensorInfo[];
+        const outs = Array.isArray(result) ? result : [result];
+        // Read every output before freeing anything: an output may share an input's data.
+        const copies = outs.map((o) => cpu.makeTensorInfo(o.shape, o.dtype, wasm.readSync(o.dataId)));
+        for (const o of outs) if (![...moved.values()].includes(o.dataId)) wasm.disposeData(o.dataId, true);
+        return Array.isArray(result) ? copies : copies[0]!;
+      } finally {
+        for (const id of moved.values()) wasm.disposeData(id, true);
+      }
+    },
+  };
+}
+
 type Attrs = ConvParams & { dataFormat?: 'NHWC' | 'NCHW'; inputShape: Shape4; filterShape: Shape4 };
 
 /** Gradients built from forward convolutions (which offload): the same code wasm runs. */
@@ -124,7 +177,8 @@ export function registerHybridBackend(): void {
   // Negative priority: never picked by tfjs on its own.
   tf.registerBackend(HYBRID_BACKEND, () => new MathBackendCPU(), -1);
   for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: HYBRID_BACKEND });
-  for (const k of [offloaded(tf.Conv2D), offloaded(tf.DepthwiseConv2dNative), ...opBuilt]) {
+  const whole = WHOLE_KERNELS.filter((name) => tf.getKernel(name, 'cpu') != null).map((name) => wholeOnWasm(name, tf.getKernel(name, 'cpu')!));
+  for (const k of [offloaded(tf.Conv2D), offloaded(tf.DepthwiseConv2dNative), ...opBuilt, ...whole]) {
     tf.unregisterKernel(k.kernelName, HYBRID_BACKEND);
     tf.registerKernel(k);
   }
