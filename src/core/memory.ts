@@ -13,6 +13,7 @@ export interface MemoryEstimateRequest {
   arch: string;
   batchSize: number;
   proxies: ProxyName[];
+  recompute?: RecomputePolicy;
 }
 
 /**
@@ -71,7 +72,7 @@ export interface MemoryPlan {
 export function estimateJobMemory(req: MemoryEstimateRequest): number {
   const space = searchSpace(req.space);
   const task = taskSpec(req.task);
-  return planMemory(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies).peakBytes;
+  return planMemory(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies, req.recompute).peakBytes;
 }
 
 /** The memory plan of a network already built (the compute path has one). */

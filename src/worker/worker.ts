@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { availableParallelism } from 'os';
 import { computeProxies, estimateJobMemory } from '../core/compute';
 import type { ProxyName } from '../core/names';
-import type { ComputeRequest } from '../core/types';
+import type { ComputeRequest, RecomputePolicy } from '../core/types';
 import { ResourceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -110,7 +110,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     }
   };
 
-  const request = (p: JobPayload, arch: string, batchSize: number): ComputeRequest => ({
+  const request = (p: JobPayload, arch: string, batchSize: number, recompute: RecomputePolicy = 'auto'): ComputeRequest => ({
     space: p.space,
     task: p.task,
     arch,
@@ -118,6 +118,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     seed: p.seed,
     batchSize,
     data: p.data,
+    recompute,
   });
 
   const processJob = async (job: Job<JobPayload>): Promise<JobOutcome> => {
@@ -193,31 +194,42 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
 
     // Tensor work: one architecture per message, computed in a child.
     const arch = p.arch!;
-    const estimate = (batchSize: number) => estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies });
-    let needed: number;
+    // A job over the budget first recomputes its backward passes' segments (same values, less memory);
+    // only a job that still does not fit moves to the heavy pool, and there runs at half the batch.
+    const plan = (batchSize: number) => {
+      const auto = estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies });
+      if (auto <= budget) return { needed: auto, recompute: 'auto' as const };
+      const always = estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies, recompute: 'always' });
+      return always < auto ? { needed: always, recompute: 'always' as const } : { needed: auto, recompute: 'auto' as const };
+    };
+    let chosen: ReturnType<typeof plan>;
     try {
-      needed = estimate(p.batchSize);
+      chosen = plan(p.batchSize);
     } catch (err) {
       if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
       throw err;
     }
+    const needed = chosen.needed;
+    let recompute = chosen.recompute;
     let batchSize = p.batchSize;
     if (pool === 'light' && needed > budget) {
       return moveToHeavy(`estimated ${mb(needed)} MB > light budget ${mb(budget)} MB`);
     }
     if (pool === 'heavy' && needed > budget) {
       const half = Math.floor(batchSize / 2);
-      if (half < 1 || estimate(half) > budget) {
+      const halfPlan = half >= 1 ? plan(half) : null;
+      if (!halfPlan || halfPlan.needed > budget) {
         throw await fail(`out of memory: needs an estimated ${mb(needed)} MB > heavy budget ${mb(budget)} MB, also at batch size ${half}`);
       }
       jlog.warn({ neededMb: mb(needed), budgetMb: mb(budget), batchSize: half }, 'over the heavy budget: running at half the batch size');
       batchSize = half;
+      recompute = halfPlan.recompute;
     }
 
     for (;;) {
       try {
         jlog.debug({ batchSize }, 'computing');
-        const result = await children.run(request(p, arch, batchSize), job.id!);
+        const result = await children.run(request(p, arch, batchSize, recompute), job.id!);
         const rows = rowsFromResult(p, arch, { ...result, batchSize });
         await record(p, rows);
         stats.jobsComputed++;
