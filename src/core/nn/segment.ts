@@ -6,7 +6,8 @@ import { tf } from '../backend';
  * tape, only its inputs are saved, and when the backward reaches it the forward is run again on
  * those inputs, on a tape of its own, and differentiated there. The peak of a pass then holds the
  * segment boundaries plus one segment's activations, instead of every activation, for one extra
- * forward: what lets batch-64 grasp and the Taskonomy networks at batch 32 fit wasm's 4 GiB.
+ * forward: what keeps batch-64 jobs within wasm's 4 GiB, and the Taskonomy networks' grasp at
+ * batch 32 within a machine's memory (on the hybrid backend).
  */
 
 /** What a segment's recomputation reads besides its inputs, from a shape trace. */
