@@ -12,6 +12,7 @@
  *   SMOKE_ONLY=space/task,...   only these tasks (e.g. transbench101_macro/autoencoder)
  *   SMOKE_ARCHS=n               architectures per task (default 3)
  *   SMOKE_RETRY_FAILED=1        run again the jobs that failed before
+ *   SMOKE_MAX_JOBS=n            run at most n jobs this time (0: only rewrite the summary)
  */
 import { execFileSync, spawnSync } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
@@ -141,8 +142,8 @@ function main(): void {
   const retry = process.env.SMOKE_RETRY_FAILED === '1';
   const done = new Map(previous.filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
   const jobs = plannedJobs();
-  const todo = jobs.filter((j) => !done.has(key(j)));
-  process.stderr.write(`${jobs.length} jobs planned, ${jobs.length - todo.length} already in ${OUT}, ${todo.length} to run\n`);
+  const todo = jobs.filter((j) => !done.has(key(j))).slice(0, Number(process.env.SMOKE_MAX_JOBS ?? Infinity));
+  process.stderr.write(`${jobs.length} jobs planned, ${done.size} in ${OUT}, ${todo.length} to run now\n`);
   let commit = '';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -171,7 +172,7 @@ function main(): void {
     process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS (plan ${r.estimateMB} MB), ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
     write();
   });
-  // Nothing to run (all done, or SMOKE_ARCHS=0): rewrite the summary of what the file holds.
+  // Nothing to run (all done, or SMOKE_MAX_JOBS=0): rewrite the summary of what the file holds.
   if (todo.length === 0) write();
 }
 
