@@ -20,6 +20,16 @@ export interface SegmentInfo {
 
 export type SegmentIndex = ReadonlyMap<string, SegmentInfo>;
 
+/** Parameters by name for a segment's recomputation: `values` are the node's arguments for `info.params`, in order. */
+export function segmentParams(segment: string, info: SegmentInfo, values: tf.Tensor[]): (name: string) => tf.Tensor {
+  const byName = new Map(info.params.map((p, i) => [p, values[i]!]));
+  return (name) => {
+    const t = byName.get(name);
+    if (!t) throw new Error(`segment ${segment} reads ${name}, which its shape trace did not record`);
+    return t;
+  };
+}
+
 /** The engine state a nested backward must leave as it found it (tfjs keeps one tape per engine). */
 interface EngineTapeState {
   state: { activeTape: unknown; gradientDepth: number };

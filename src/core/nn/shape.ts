@@ -33,12 +33,8 @@ export class ShapeOps implements Ops<Shape> {
   boundaryElements = 0;
   /** Activation elements of the largest single segment call. */
   segmentPeakElements = 0;
-  /** Output elements of max pools: grasp's max-pool tangent keeps several window-sized tensors per output. */
-  maxPoolElements = 0;
-  /** Every segment call's activation and max-pool output elements (memory plans weigh them per pass). */
-  readonly segmentCalls: Array<{ elements: number; maxPoolElements: number }> = [];
   private readonly paramNamesByModule = new Map<string, string[]>();
-  private openSegment: { params: Set<string>; modules: Set<string>; elements: number; maxPoolElements: number } | null = null;
+  private openSegment: { params: Set<string>; modules: Set<string>; elements: number } | null = null;
 
   get flops(): number {
     let total = 0;
@@ -78,7 +74,7 @@ export class ShapeOps implements Ops<Shape> {
 
   segment(name: string, inputs: Shape[], fn: (ops: Ops<Shape>, inputs: Shape[]) => Shape): Shape {
     if (this.openSegment) return fn(this, inputs);
-    const open = { params: new Set<string>(), modules: new Set<string>(), elements: 0, maxPoolElements: 0 };
+    const open = { params: new Set<string>(), modules: new Set<string>(), elements: 0 };
     this.openSegment = open;
     let out: Shape;
     try {
@@ -91,7 +87,6 @@ export class ShapeOps implements Ops<Shape> {
     for (const m of known?.modules ?? []) open.modules.add(m);
     this.segments.set(name, { params: [...open.params], modules: [...open.modules] });
     this.segmentPeakElements = Math.max(this.segmentPeakElements, open.elements);
-    this.segmentCalls.push({ elements: open.elements, maxPoolElements: open.maxPoolElements });
     this.boundaryElements += numel(out);
     return out;
   }
@@ -137,10 +132,7 @@ export class ShapeOps implements Ops<Shape> {
   }
 
   maxPool(x: Shape, spec: PoolSpec): Shape {
-    const out = this.pool(x, spec);
-    this.maxPoolElements += numel(out);
-    if (this.openSegment) this.openSegment.maxPoolElements += numel(out);
-    return out;
+    return this.pool(x, spec);
   }
 
   globalAvgPool(x: Shape, name: string): Shape {

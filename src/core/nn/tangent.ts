@@ -2,8 +2,8 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { avgPoolExcludePad } from './pool';
-import { recomputed, type SegmentIndex } from './segment';
-import { batchMean, batchStatistics, missing } from './tensor';
+import { recomputed, segmentParams, type SegmentIndex } from './segment';
+import { batchMean, batchStatistics } from './tensor';
 
 /** A value and its directional derivative along the weight direction (null: exactly zero). */
 export interface Dual {
@@ -232,8 +232,7 @@ export class TangentOps implements Ops<Dual> {
     const [v, t] = recomputed((a) => {
       let i = 0;
       const duals = hasTangent.map((has) => ({ v: a[i++]!, t: has ? a[i++]! : null }));
-      const byName = new Map(info.params.map((p, j) => [p, a[k + j]!]));
-      const out = fn(new TangentOps((p) => byName.get(p) ?? missing(name, p), this.direction), duals);
+      const out = fn(new TangentOps(segmentParams(name, info, a.slice(k)), this.direction), duals);
       return out.t ? [out.v, out.t] : [out.v];
     }, [...flat, ...info.params.map((p) => this.params(p))]);
     return { v: v!, t: t ?? null };

@@ -2,7 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
-import { recomputed, type SegmentIndex } from './segment';
+import { recomputed, segmentParams, type SegmentIndex } from './segment';
 
 type T = tf.Tensor;
 
@@ -212,14 +212,10 @@ export class TensorOps implements Ops<T> {
     // This call's probes (a segment calls each of its modules once): the outer counters advance.
     const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => this.nextProbe(m)!)];
     const [out] = recomputed((a) => {
-      const byName = new Map(info.params.map((p, i) => [p, a[k + i]!]));
-      const inner = new TensorOps((p) => byName.get(p) ?? missing(name, p), { probes: new Map(probed.map((m, i) => [m, [a[k + np + i]!]])) });
+      const params = segmentParams(name, info, a.slice(k, k + np));
+      const inner = new TensorOps(params, { probes: new Map(probed.map((m, i) => [m, [a[k + np + i]!]])) });
       return [fn(inner, a.slice(0, k))];
     }, args);
     return out!;
   }
-}
-
-export function missing(segment: string, param: string): never {
-  throw new Error(`segment ${segment} reads ${param}, which its shape trace did not record`);
 }
