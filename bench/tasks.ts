@@ -13,8 +13,11 @@
  *   SMOKE_ARCHS=n               architectures per task (default 3)
  *   SMOKE_RETRY_FAILED=1        run again the jobs that failed before
  *   SMOKE_MAX_JOBS=n            run at most n jobs this time (0: only rewrite the summary)
+ *   SMOKE_CONCURRENCY=n         jobs at a time (default 1); with n > 1, a job starts only while the
+ *                               memory plans of the running jobs and its own fit SMOKE_MEMORY_MB
+ *                               (default 80 % of the machine); a job planned above it runs alone
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, totalmem } from 'os';
 import { join } from 'path';
@@ -100,19 +103,23 @@ async function child(job: Job): Promise<void> {
   process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
 }
 
-function runJob(job: Job): JobResult {
+function runJob(job: Job): Promise<JobResult> {
   const start = Date.now();
-  const res = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 2 ** 20,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  // Keep only the head of stderr: wasm aborts print their whole module source.
+  proc.stderr.on('data', (d: Buffer) => stderr.length < 1 << 16 && (stderr += d.toString()));
+  return new Promise((resolve) => {
+    proc.on('close', (status, signal) => {
+      const seconds = (Date.now() - start) / 1000;
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (status === 0 && line.startsWith('{')) return resolve({ ...job, ...JSON.parse(line), date: new Date().toISOString() });
+      const reason = stderr.split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${status ?? signal}`;
+      resolve({ ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), date: new Date().toISOString() });
+    });
   });
-  const seconds = (Date.now() - start) / 1000;
-  const line = res.stdout.trim().split('\n').pop() ?? '';
-  if (res.status === 0 && line.startsWith('{')) return { ...job, ...JSON.parse(line), date: new Date().toISOString() };
-  // The first line of the error (wasm aborts print their whole module source after it).
-  const reason = (res.stderr || '').split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${res.status ?? res.signal}`;
-  return { ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), date: new Date().toISOString() };
 }
 
 function summary(results: JobResult[]) {
@@ -137,7 +144,7 @@ function summary(results: JobResult[]) {
   return byTask;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const previous: JobResult[] = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')).jobs ?? []) : [];
   const retry = process.env.SMOKE_RETRY_FAILED === '1';
   const done = new Map(previous.filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
@@ -164,17 +171,45 @@ function main(): void {
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
   };
-  todo.forEach((job, i) => {
-    process.stderr.write(`[${i + 1}/${todo.length}] ${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize} … `);
-    const r = { ...runJob(job), estimateMB: Math.round(estimateJobMemory(job) / 2 ** 20), commit };
-    done.set(key(r), r);
-    const bad = r.results ? Object.entries(r.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
-    process.stderr.write(`${r.error ? `FAILED (${r.error})` : `${r.seconds.toFixed(1)} s, ${Math.round(r.peakRssMB)} MB RSS (plan ${r.estimateMB} MB), ${r.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`);
+  const concurrency = Math.max(1, Number(process.env.SMOKE_CONCURRENCY ?? 1));
+  const budgetMB = Number(process.env.SMOKE_MEMORY_MB ?? Math.round((0.8 * totalmem()) / 2 ** 20));
+  const planMB = new Map(todo.map((j) => [j, Math.round(estimateJobMemory(j) / 2 ** 20)]));
+  const pending = [...todo];
+  const running = new Set<Job>();
+  let started = 0;
+  const finished = (job: Job, n: number) => (r: JobResult) => {
+    running.delete(job);
+    const result = { ...r, estimateMB: planMB.get(job)!, commit };
+    done.set(key(result), result);
+    const bad = result.results ? Object.entries(result.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
+    process.stderr.write(
+      `[${n}/${todo.length}] ${describe(job)}: ${result.error ? `FAILED (${result.error})` : `${result.seconds.toFixed(1)} s, ${Math.round(result.peakRssMB)} MB RSS (plan ${result.estimateMB} MB), ${result.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`,
+    );
     write();
-  });
+  };
+  // Start, in plan order, every pending job that fits beside the running ones; a job that fits
+  // nowhere waits until it can run alone.
+  const schedule = (): Promise<void>[] => {
+    const launched: Promise<void>[] = [];
+    for (const job of [...pending]) {
+      if (running.size >= concurrency) break;
+      const used = [...running].reduce((sum, j) => sum + planMB.get(j)!, 0);
+      if (running.size > 0 && used + planMB.get(job)! > budgetMB) continue;
+      pending.splice(pending.indexOf(job), 1);
+      running.add(job);
+      const n = ++started;
+      process.stderr.write(`[${n}/${todo.length}] start ${describe(job)} (plan ${planMB.get(job)} MB)\n`);
+      launched.push(runJob(job).then(finished(job, n)).then(() => Promise.all(schedule())).then(() => undefined));
+    }
+    return launched;
+  };
+  await Promise.all(schedule());
   // Nothing to run (all done, or SMOKE_MAX_JOBS=0): rewrite the summary of what the file holds.
   if (todo.length === 0) write();
 }
+
+const describe = (job: Job) =>
+  `${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize}`;
 
 if (process.argv[2] === '--child') {
   child(JSON.parse(process.argv[3]!)).catch((err) => {
@@ -182,5 +217,8 @@ if (process.argv[2] === '--child') {
     process.exit(1);
   });
 } else {
-  main();
+  main().catch((err) => {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 }
