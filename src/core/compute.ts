@@ -94,7 +94,7 @@ function seconds(start: bigint): number {
 export async function computeProxies(req: ComputeRequest): Promise<ComputeResult> {
   const { net, canonicalArch } = resolveRequest(req);
   await initBackend();
-  const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute);
+  const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute, req.layerCache);
   const { used: backend, restore } = await backendForJob(plan.peakBytes);
   try {
     return await computeOn(req, net, canonicalArch, backend, plan);
@@ -141,6 +141,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         buildSeconds,
         dataSeconds,
         recomputed: plan.recomputed,
+        cacheLayers: plan.cacheLayers,
       },
       req.proxies,
     );

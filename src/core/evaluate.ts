@@ -23,6 +23,8 @@ export interface EvaluationInputs {
   dataSeconds: number;
   /** Passes that recompute segments (memory.ts's plan). */
   recomputed?: ReadonlySet<PassName>;
+  /** Passes share convolution outputs (memory.ts's plan). */
+  cacheLayers?: boolean;
 }
 
 export interface ProxyValue {
@@ -67,6 +69,7 @@ export function evaluateProxies(inputs: EvaluationInputs, proxies: ProxyName[]):
     target: inputs.target,
     zenDraws: inputs.zenDraws,
     recomputed: inputs.recomputed,
+    cacheLayers: inputs.cacheLayers,
   });
   passes.record('build', inputs.buildSeconds);
   passes.record('data', inputs.dataSeconds);

@@ -1,11 +1,11 @@
 import { evaluatePassesNeeded } from './evaluate';
-import type { ProxyName, SpaceName, TaskName } from './names';
-import { traceShapes } from './nn/shape';
+import { proxiesForTask, type ProxyName, type SpaceName, type TaskName } from './names';
+import { traceShapes, type ShapeOps } from './nn/shape';
 import type { PassName } from './passes';
 import { searchSpace } from './spaces';
 import { taskSpec, type TaskSpec } from './tasks';
 import type { NetworkDef } from './nn/ops';
-import type { RecomputePolicy } from './types';
+import type { LayerCachePolicy, RecomputePolicy } from './types';
 
 export interface MemoryEstimateRequest {
   space: SpaceName;
@@ -14,6 +14,7 @@ export interface MemoryEstimateRequest {
   batchSize: number;
   proxies: ProxyName[];
   recompute?: RecomputePolicy;
+  layerCache?: LayerCachePolicy;
 }
 
 /**
@@ -43,6 +44,8 @@ const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2
 
 /** Passes that can recompute segments: the ones that run a backward over the network. */
 const RECOMPUTABLE: ReadonlySet<PassName> = new Set(['gradient', 'jacobian', 'hessian']);
+/** Passes that share the layer cache (same network, weights and minibatch). */
+const CACHED: ReadonlySet<PassName> = new Set(['gradient', 'hessian', 'forward', 'jacobian']);
 /** Passes that run no backward: their segments are always freed as they end. */
 const FORWARD_ONLY: ReadonlySet<PassName> = new Set(['forward', 'zen']);
 
@@ -62,6 +65,8 @@ export interface MemoryPlan {
   peakBytes: number;
   /** Passes that recompute segments. */
   recomputed: Set<PassName>;
+  /** Whether the passes share convolution outputs (nn/replay.ts). */
+  cacheLayers: boolean;
 }
 
 /**
@@ -72,21 +77,48 @@ export interface MemoryPlan {
 export function estimateJobMemory(req: MemoryEstimateRequest): number {
   const space = searchSpace(req.space);
   const task = taskSpec(req.task);
-  return planMemory(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies, req.recompute).peakBytes;
+  return planMemory(space.network(space.parse(req.arch), task), task, req.batchSize, req.proxies, req.recompute, req.layerCache).peakBytes;
 }
 
-/** The memory plan of a network already built (the compute path has one). */
-export function planMemory(net: NetworkDef, task: TaskSpec, batchSize: number, proxies: ProxyName[], policy: RecomputePolicy = 'auto'): MemoryPlan {
+/**
+ * The memory plan of a network already built (the compute path has one).
+ *
+ * The layer cache (every convolution's output, kept from the first pass for the others: a pass then
+ * costs its backward and its batch norms, and a recomputation no convolution) is used when the job
+ * with every proxy of its task still fits the recomputation threshold with it. The decision depends
+ * on the network, task and batch size only, never on which proxies are asked for, so a proxy's value
+ * does not depend on the others requested (grasp's would, by float rounding).
+ */
+export function planMemory(
+  net: NetworkDef,
+  task: TaskSpec,
+  batchSize: number,
+  proxies: ProxyName[],
+  policy: RecomputePolicy = 'auto',
+  cache: LayerCachePolicy = 'auto',
+): MemoryPlan {
   const trace = traceShapes(net, batchSize);
+  const cacheBytes = 4 * trace.convOutputElements;
+  const cacheLayers = cache === 'auto' && passPlan(trace, task, batchSize, proxiesForTask(task.name), policy, cacheBytes).peakBytes <= RECOMPUTE_ABOVE_BYTES;
+  return { ...passPlan(trace, task, batchSize, proxies, policy, cacheLayers ? cacheBytes : 0), cacheLayers };
+}
+
+function passPlan(trace: ShapeOps, task: TaskSpec, batchSize: number, proxies: ProxyName[], policy: RecomputePolicy, cacheBytes: number): Omit<MemoryPlan, 'cacheLayers'> {
   // Weights, their gradients, H·g and the directions, zen's and synflow's copies.
   const paramBytes = trace.paramCount * 4 * 6;
   const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
-  const fixed = BASELINE_BYTES + paramBytes + inputBytes;
+  const needed = evaluatePassesNeeded(proxies);
+  // The layer cache lives from the first pass that fills it to the end of the job.
+  const usesCache = cacheBytes > 0 && [...needed].some((p) => CACHED.has(p));
+  const fixed = BASELINE_BYTES + paramBytes + inputBytes + (usesCache ? cacheBytes : 0);
   const hasSegments = trace.segments.size > 0;
-  const plan: MemoryPlan = { peakBytes: fixed, recomputed: new Set() };
+  const plan = { peakBytes: fixed, recomputed: new Set<PassName>() };
   const segmented = (pass: PassName) =>
-    fixed + 4 * (trace.boundaryElements * BOUNDARY_COPIES[pass] + trace.segmentPeakElements * SEGMENT_COPIES[pass]);
-  for (const pass of evaluatePassesNeeded(proxies)) {
+    fixed +
+    4 * (trace.boundaryElements * BOUNDARY_COPIES[pass] + trace.segmentPeakElements * SEGMENT_COPIES[pass]) +
+    // A recomputing hessian pass keeps its tangent convolutions too.
+    (pass === 'hessian' && usesCache ? cacheBytes : 0);
+  for (const pass of needed) {
     let bytes = fixed + trace.activationElements * 4 * ACTIVATION_COPIES[pass];
     if (FORWARD_ONLY.has(pass) && hasSegments) bytes = Math.min(bytes, segmented(pass));
     if (RECOMPUTABLE.has(pass) && hasSegments && policy !== 'never' && (policy === 'always' || bytes > RECOMPUTE_ABOVE_BYTES)) {

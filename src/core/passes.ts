@@ -2,6 +2,7 @@ import { tf } from './backend';
 import { taskLoss, type TargetTensor } from './loss';
 import type { BatchNormSpec, NetworkDef } from './nn/ops';
 import type { ParamSpec } from './nn/params';
+import { LayerCache } from './nn/replay';
 import { ShapeOps } from './nn/shape';
 import { SynflowOps, type ScaledTensor } from './nn/synflow';
 import { TangentOps, type Dual } from './nn/tangent';
@@ -59,6 +60,11 @@ export interface PassInputs {
   zenDraws: () => ZenDraws;
   /** Passes whose backward recomputes the network's segments instead of keeping them (memory.ts plans it). */
   recomputed?: ReadonlySet<PassName>;
+  /**
+   * Keep every convolution's output from the first pass over (weights, x) and replay it in the
+   * others (nn/replay.ts): memory.ts decides, from the network and batch size alone.
+   */
+  cacheLayers?: boolean;
 }
 
 export interface GradientResult {
@@ -78,9 +84,12 @@ export class Passes {
   private synflowResult: { logScale: number; sum: number } | null = null;
   private readonly prunable: ParamSpec[];
   private fullBatchTrace: ShapeOps | null = null;
+  /** Convolution outputs on (weights, x), shared by the gradient, hessian, forward and jacobian passes. */
+  private readonly layers: LayerCache | undefined;
 
   constructor(private readonly inp: PassInputs) {
     this.prunable = inp.params.filter((p) => p.prunable);
+    this.layers = inp.cacheLayers ? new LayerCache() : undefined;
   }
 
   get batchSize(): number {
@@ -149,7 +158,7 @@ export class Passes {
       const weightTensors = this.prunable.map((p) => this.lookup(p.name));
       const segments = this.segmentsFor('gradient');
       const grads = tf.grads(() => {
-        const ops = new TensorOps(this.lookup, { probes }, segments);
+        const ops = new TensorOps(this.lookup, { probes }, segments, { cache: this.layers });
         return taskLoss(loss, net.forward(ops, x), target);
       })([...weightTensors, ...modules.flatMap((m) => probes.get(m)!)]);
       const out: GradientResult = { grads: new Map(), fisher: new Map() };
@@ -181,14 +190,20 @@ export class Passes {
       const { net, x, target, loss } = this.inp;
       const ws = this.prunable.map((p) => this.lookup(p.name));
       const segments = this.segmentsFor('hessian');
-      const hg = tf.grads(() => {
-        const input: Dual = { v: x, t: null };
-        const out = net.forward(new TangentOps(this.lookup, (name) => g.get(name), segments), input);
-        // L̇ = ⟨∂L/∂z, ż⟩, with ∂L/∂z by autodiff of the loss alone (itself differentiable again).
-        const dLdz = tf.grad((z: tf.Tensor) => taskLoss(loss, z, target))(out.v);
-        return out.t ? tf.sum(tf.mul(dLdz, out.t)) : tf.mul(tf.sum(dLdz), 0);
-      })(ws);
-      return new Map(this.prunable.map((p, i) => [p.name, hg[i]!]));
+      // A recomputing pass keeps its tangent convolutions for the recomputation (only convolutions run again).
+      const tangents = segments && this.layers ? new LayerCache() : undefined;
+      try {
+        const hg = tf.grads(() => {
+          const input: Dual = { v: x, t: null };
+          const out = net.forward(new TangentOps(this.lookup, (name) => g.get(name), segments, { values: this.layers, tangents }), input);
+          // L̇ = ⟨∂L/∂z, ż⟩, with ∂L/∂z by autodiff of the loss alone (itself differentiable again).
+          const dLdz = tf.grad((z: tf.Tensor) => taskLoss(loss, z, target))(out.v);
+          return out.t ? tf.sum(tf.mul(dLdz, out.t)) : tf.mul(tf.sum(dLdz), 0);
+        })(ws);
+        return new Map(this.prunable.map((p, i) => [p.name, hg[i]!]));
+      } finally {
+        tangents?.dispose();
+      }
     });
     return this.hessianResult;
   }
@@ -201,29 +216,17 @@ export class Passes {
       const k = new Float64Array(b * b);
       const countsByInput = new Map<number, Float64Array>();
       tf.tidy(() => {
-        const ops = new TensorOps(this.lookup, {
-          onReluInput: (_name, input) => {
-            // ReLU modules fed by the same tensor (NB201's edges leaving one node) add the same
-            // agreement counts: compute them once per input, add them once per module call.
-            let counts = countsByInput.get(input.id);
-            if (!counts) {
-              const units = input.size / b;
-              const [cc, s] = tf.tidy(() => {
-                const c = tf.cast(tf.greater(tf.reshape(input, [b, units]), 0), 'float32');
-                return [tf.matMul(c, c, false, true), tf.sum(c, 1)];
-              });
-              const agree = cc.dataSync();
-              const ones = s.dataSync();
-              cc.dispose();
-              s.dispose();
-              // c cᵀ + (1 − c)(1 − c)ᵀ = 2 c cᵀ + N − s_i − s_j, exact integers.
-              counts = new Float64Array(b * b);
-              for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) counts[i * b + j] = 2 * agree[i * b + j]! + units - ones[i]! - ones[j]!;
-              countsByInput.set(input.id, counts);
-            }
-            for (let i = 0; i < counts.length; i++) k[i]! += counts[i]!;
-          },
-        });
+        const onReluInput = (_name: string, input: tf.Tensor) => {
+          // ReLU modules fed by the same tensor (NB201's edges leaving one node) add the same
+          // agreement counts: compute them once per input, add them once per module call.
+          let counts = countsByInput.get(input.id);
+          if (!counts) {
+            counts = agreementCounts(input.dataSync() as Float32Array, b);
+            countsByInput.set(input.id, counts);
+          }
+          for (let i = 0; i < counts.length; i++) k[i]! += counts[i]!;
+        };
+        const ops = new TensorOps(this.lookup, { onReluInput }, undefined, { cache: this.layers });
         this.inp.net.forward(ops, this.inp.x);
       });
       return k;
@@ -237,7 +240,7 @@ export class Passes {
     this.jacobianRows = this.timed('jacobian', () => {
       const { net, x } = this.inp;
       const segments = this.segmentsFor('jacobian');
-      const j = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(this.lookup, {}, segments), input)))(x));
+      const j = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(this.lookup, {}, segments, { cache: this.layers }), input)))(x));
       const rows = Float64Array.from(j.dataSync());
       j.dispose();
       return rows;
@@ -337,7 +340,41 @@ export class Passes {
     for (const t of this.hessianResult?.values() ?? []) t.dispose();
     this.gradientResult = null;
     this.hessianResult = null;
+    this.layers?.dispose();
   }
+}
+
+/**
+ * nwot's counts for one ReLU input of b samples: entry (i, j) is the number of units where samples
+ * i and j are both active or both inactive, c cᵀ + (1 − c)(1 − c)ᵀ with c = [x > 0]: the units minus
+ * the Hamming distance of the samples' sign bits, 32 units to a word (exact integers, and ~5× faster
+ * than the float matrix product on wasm).
+ */
+export function agreementCounts(x: ArrayLike<number>, b: number): Float64Array {
+  const units = x.length / b;
+  const words = Math.ceil(units / 32);
+  const bits = new Int32Array(b * words);
+  for (let i = 0; i < b; i++) {
+    const row = i * units;
+    const out = i * words;
+    for (let u = 0; u < units; u++) if (x[row + u]! > 0) bits[out + (u >>> 5)]! |= 1 << (u & 31);
+  }
+  const counts = new Float64Array(b * b);
+  for (let i = 0; i < b; i++) {
+    counts[i * b + i] = units;
+    for (let j = i + 1; j < b; j++) {
+      let differ = 0;
+      for (let w = 0, p = i * words, q = j * words; w < words; w++) differ += popcount(bits[p + w]! ^ bits[q + w]!);
+      counts[i * b + j] = counts[j * b + i] = units - differ;
+    }
+  }
+  return counts;
+}
+
+function popcount(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }
 
 /** Shape of fisher's gain on a layer output: one per sample and channel. */

@@ -25,6 +25,9 @@ export interface Minibatch {
 /** 'auto': recompute a pass's segments only where it would not fit wasm's memory otherwise; 'always' / 'never' force it. */
 export type RecomputePolicy = 'auto' | 'always' | 'never';
 
+/** 'auto': passes share convolution outputs where the job fits with them (memory.ts); 'never': each pass runs its own. */
+export type LayerCachePolicy = 'auto' | 'never';
+
 export interface ComputeRequest {
   space: SpaceName;
   task: TaskName;
@@ -39,6 +42,11 @@ export interface ComputeRequest {
    * default) where a pass would not fit wasm's memory otherwise. Values agree within float tolerance.
    */
   recompute?: RecomputePolicy;
+  /**
+   * Whether passes share convolution outputs (nn/replay.ts): 'auto' (the default) where the job fits
+   * with them. Same values (grasp's within float rounding), fewer convolutions.
+   */
+  layerCache?: LayerCachePolicy;
 }
 
 export interface ProxyResult {

@@ -33,6 +33,8 @@ export class ShapeOps implements Ops<Shape> {
   boundaryElements = 0;
   /** Activation elements of the largest single segment call. */
   segmentPeakElements = 0;
+  /** Output elements of every convolution call: what a layer cache (replay.ts) keeps. */
+  convOutputElements = 0;
   private readonly paramNamesByModule = new Map<string, string[]>();
   private openSegment: { params: Set<string>; modules: Set<string>; elements: number } | null = null;
 
@@ -105,6 +107,7 @@ export class ShapeOps implements Ops<Shape> {
     let flops = k * k * c * (cout / groups) * ho * wo;
     if (spec.bias) flops += cout * ho * wo;
     this.layerShapes.set(spec.name, [n, ho, wo, cout]);
+    this.convOutputElements += n * ho * wo * cout;
     this.layerCalls.set(spec.name, (this.layerCalls.get(spec.name) ?? 0) + 1);
     return this.module(spec.name, () => convParams(spec), flops, [n, ho, wo, cout]);
   }

@@ -2,6 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { avgPoolExcludePad } from './pool';
+import { CallCounter, convolve, knownConvolution, type ConvGeometry, type ConvTerm, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
 import { batchMean, batchStatistics } from './tensor';
 
@@ -37,35 +38,53 @@ export class TangentOps implements Ops<Dual> {
   // Ops run in their own tidy so that only what the backward saves outlives an op (see TensorOps).
   featureMap: Dual | null = null;
 
+  private readonly calls: CallCounter;
+
   constructor(
     private readonly params: (name: string) => tf.Tensor,
     /** The direction for each weight by parameter name; absent: the weight is held constant. */
     private readonly direction: (name: string) => tf.Tensor | undefined,
     /** When given, segments are recomputed in the backward. */
     private readonly segments?: SegmentIndex,
-  ) {}
-
-  private convOf(x: tf.Tensor, w: tf.Tensor, spec: ConvSpec): tf.Tensor {
-    const p = spec.padding ?? 0;
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
-    // Dilation as a zero-inserted kernel (linear in w, so the direction dilates the same way).
-    const k = dilateKernel(w, spec.dilation ?? 1);
-    return (spec.groups ?? 1) > 1
-      ? tf.depthwiseConv2d(x as tf.Tensor4D, k, spec.stride ?? 1, pad, 'NHWC', 1)
-      : tf.conv2d(x as tf.Tensor4D, k, spec.stride ?? 1, pad, 'NHWC', 1);
+    /**
+     * `values`: convolution outputs of the same network, weights and inputs from an earlier pass
+     * (replay.ts); `tangents`: the tangent convolutions' outputs, kept by the first run of a
+     * recomputed segment for its recomputation; `calls`: where call counting starts.
+     */
+    private readonly options: { values?: LayerCache; tangents?: LayerCache; calls?: CallCounter } = {},
+  ) {
+    this.calls = options.calls ?? new CallCounter();
   }
 
   conv(x: Dual, spec: ConvSpec): Dual {
     return tidyDual(() => this.convScoped(x, spec));
   }
 
+  /** conv(v, w) and its tangent conv(ṫ, w) + conv(v, ẇ), each replayed when an earlier run kept it. */
   private convScoped(x: Dual, spec: ConvSpec): Dual {
-    const w = this.params(`${spec.name}.weight`);
-    let v = this.convOf(x.v, w, spec);
+    const p = spec.padding ?? 0;
+    const geometry: ConvGeometry = { depthwise: (spec.groups ?? 1) > 1, stride: spec.stride ?? 1, pad: [[0, 0], [p, p], [p, p], [0, 0]] };
+    // Dilation as a zero-inserted kernel (linear in w, so the direction dilates the same way).
+    const w = dilateKernel(this.params(`${spec.name}.weight`), spec.dilation ?? 1);
+    const key = `${spec.name}#${this.calls.next(spec.name)}`;
+    let v = this.replayed(this.options.values, key, [{ x: x.v, filter: w }], geometry)!;
     if (spec.bias) v = tf.add(v, this.params(`${spec.name}.bias`));
     const dw = this.direction(`${spec.name}.weight`);
-    const t = addTangents([x.t ? this.convOf(x.t, w, spec) : null, dw ? this.convOf(x.v, dw, spec) : null]);
-    return { v, t };
+    const terms: ConvTerm[] = [];
+    if (x.t) terms.push({ x: x.t, filter: w });
+    if (dw) terms.push({ x: x.v, filter: dilateKernel(dw, spec.dilation ?? 1) });
+    return { v, t: this.replayed(this.options.tangents, key, terms, geometry) };
+  }
+
+  /** Σ conv(terms): from `cache` when it holds `key`, else computed (and kept there). Null for no terms. */
+  private replayed(cache: LayerCache | undefined, key: string, terms: ConvTerm[], geometry: ConvGeometry): tf.Tensor | null {
+    if (terms.length === 0) return null;
+    const known = cache?.get(key);
+    if (known) return knownConvolution(known, terms, geometry);
+    const convs = terms.map((t) => convolve(t.x, t.filter, geometry));
+    const sum = convs.length === 1 ? convs[0]! : tf.addN(convs);
+    cache?.put(key, sum);
+    return sum;
   }
 
   batchNorm(x: Dual, spec: BatchNormSpec): Dual {
@@ -93,8 +112,8 @@ export class TangentOps implements Ops<Dual> {
 
   private reluScoped(x: Dual): Dual {
     const v = tf.relu(x.v);
-    // ReLU′(0) = 0, as in PyTorch.
-    return { v, t: x.t ? tf.mul(x.t, tf.cast(tf.greater(x.v, 0), 'float32')) : null };
+    // ReLU′(0) = 0, as in PyTorch: step(0) = 0 (a float mask in one kernel; Greater + Cast was 2 and slower on wasm).
+    return { v, t: x.t ? tf.mul(x.t, tf.step(x.v)) : null };
   }
 
   avgPool(x: Dual, spec: PoolSpec): Dual {
@@ -229,10 +248,13 @@ export class TangentOps implements Ops<Dual> {
       return d.t !== null;
     });
     const k = flat.length;
+    // Each module runs once per segment call: the recomputation finds this call's kept outputs.
+    const base = this.calls.enter(info.modules);
     const [v, t] = recomputed((a) => {
       let i = 0;
       const duals = hasTangent.map((has) => ({ v: a[i++]!, t: has ? a[i++]! : null }));
-      const out = fn(new TangentOps(segmentParams(name, info, a.slice(k)), this.direction), duals);
+      const inner = new TangentOps(segmentParams(name, info, a.slice(k)), this.direction, undefined, { ...this.options, calls: new CallCounter(base) });
+      const out = fn(inner, duals);
       return out.t ? [out.v, out.t] : [out.v];
     }, [...flat, ...info.params.map((p) => this.params(p))]);
     return { v: v!, t: t ?? null };

@@ -2,6 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
+import { CallCounter, convolve, knownConvolution, type ConvGeometry, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
 
 type T = tf.Tensor;
@@ -45,28 +46,35 @@ export interface ForwardHooks {
 export class TensorOps implements Ops<T> {
   featureMap: T | null = null;
 
+  private readonly calls: CallCounter;
+  private readonly cache?: LayerCache;
+
   constructor(
     private readonly params: (name: string) => T,
     private readonly hooks: ForwardHooks = {},
     /** When given, segments are recomputed in the backward (only `probes` reach their ops). */
     private readonly segments?: SegmentIndex,
-  ) {}
-
-  /** Calls so far of each probed module. */
-  private readonly calls = new Map<string, number>();
-
-  /** The probe of the next call of `name` (and count the call). */
-  private nextProbe(name: string): T | undefined {
-    const list = this.hooks.probes?.get(name);
-    if (!list) return undefined;
-    const k = this.calls.get(name) ?? 0;
-    this.calls.set(name, k + 1);
-    if (k >= list.length) throw new Error(`no fisher probe for call ${k + 1} of ${name} (${list.length} traced)`);
-    return list[k];
+    /**
+     * `cache`: convolution outputs of this network on these weights and inputs, kept by the first
+     * forward and replayed by the others (replay.ts). `calls`: where call counting starts (segments).
+     */
+    options: { cache?: LayerCache; calls?: CallCounter } = {},
+  ) {
+    this.cache = options.cache;
+    this.calls = options.calls ?? new CallCounter();
   }
 
-  private layerOutput(name: string, raw: T): T {
-    const probe = this.nextProbe(name);
+  /** The probe of call `k` of `name`, if the module is probed. */
+  private probe(name: string, k: number): T | undefined {
+    const list = this.hooks.probes?.get(name);
+    if (!list) return undefined;
+    const probe = list[k];
+    if (!probe) throw new Error(`no fisher probe for call ${k + 1} of ${name} (${list.length} traced)`);
+    return probe;
+  }
+
+  private layerOutput(name: string, k: number, raw: T): T {
+    const probe = this.probe(name, k);
     // raw·(1 + m) keeps one extra activation for the backward; raw + raw·m would keep two.
     return probe ? tf.mul(raw, tf.add(probe, 1)) : raw;
   }
@@ -77,17 +85,16 @@ export class TensorOps implements Ops<T> {
 
   private convScoped(x: T, spec: ConvSpec): T {
     const p = spec.padding ?? 0;
-    const s = spec.stride ?? 1;
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    const geometry: ConvGeometry = { depthwise: (spec.groups ?? 1) > 1, stride: spec.stride ?? 1, pad: [[0, 0], [p, p], [p, p], [0, 0]] };
     // Dilation as a zero-inserted kernel at dilation 1: exact, differentiable, and allowed with stride 2.
     const w = dilateKernel(this.params(`${spec.name}.weight`), spec.dilation ?? 1);
-    const groups = spec.groups ?? 1;
-    let y: T =
-      groups > 1
-        ? tf.depthwiseConv2d(x as tf.Tensor4D, w, s, pad, 'NHWC', 1)
-        : tf.conv2d(x as tf.Tensor4D, w, s, pad, 'NHWC', 1);
+    const k = this.calls.next(spec.name);
+    const key = `${spec.name}#${k}`;
+    const known = this.cache?.get(key);
+    let y = known ? knownConvolution(known, [{ x, filter: w }], geometry) : convolve(x, w, geometry);
+    if (!known) this.cache?.put(key, y);
     if (spec.bias) y = tf.add(y, this.params(`${spec.name}.bias`));
-    return this.layerOutput(spec.name, y);
+    return this.layerOutput(spec.name, k, y);
   }
 
   // Ops run in their own tidy: inside tf.grads only what the backward saves survives an op, so the
@@ -134,7 +141,7 @@ export class TensorOps implements Ops<T> {
   linear(x: T, spec: LinearSpec): T {
     let y = tf.matMul(x as tf.Tensor2D, this.params(`${spec.name}.weight`) as tf.Tensor2D);
     if (spec.bias !== false) y = tf.add(y, this.params(`${spec.name}.bias`));
-    return this.layerOutput(spec.name, y);
+    return this.layerOutput(spec.name, this.calls.next(spec.name), y);
   }
 
   add(xs: T[]): T {
@@ -209,11 +216,20 @@ export class TensorOps implements Ops<T> {
     const probed = probes ? info.modules.filter((m) => probes.has(m)) : [];
     const k = inputs.length;
     const np = info.params.length;
-    // This call's probes (a segment calls each of its modules once): the outer counters advance.
-    const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => this.nextProbe(m)!)];
+    // Each module of the segment runs once per segment call: its call index is fixed here, so the
+    // recomputation reads this call's probes and cached outputs.
+    const base = this.calls.enter(info.modules);
+    const args = [...inputs, ...info.params.map((p) => this.params(p)), ...probed.map((m) => this.probe(m, base.get(m)!)!)];
     const [out] = recomputed((a) => {
       const params = segmentParams(name, info, a.slice(k, k + np));
-      const inner = new TensorOps(params, { probes: new Map(probed.map((m, i) => [m, [a[k + np + i]!]])) });
+      const innerProbes = new Map(
+        probed.map((m, i) => {
+          const list: T[] = [];
+          list[base.get(m)!] = a[k + np + i]!;
+          return [m, list];
+        }),
+      );
+      const inner = new TensorOps(params, { probes: innerProbes }, undefined, { cache: this.cache, calls: new CallCounter(base) });
       return [fn(inner, a.slice(0, k))];
     }, args);
     return out!;
