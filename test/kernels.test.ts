@@ -172,6 +172,40 @@ describe('MaxPoolGrad', () => {
   });
 });
 
+describe('Sum / Mean over N, H, W (wasm: average pooling)', () => {
+  const cases: Array<[number[], number[], boolean]> = [
+    [[3, 5, 4, 6], [1, 2], false],
+    [[3, 5, 4, 6], [1, 2], true],
+    [[3, 5, 4, 6], [0, 1, 2], false],
+    [[2, 7, 3, 5], [0, 1, 2], true],
+    [[1, 1, 1, 4], [0, 1, 2], false],
+    [[3, 5, 4, 6], [0, 3], false], // not spatial: the shipped kernel
+    [[5, 6], [0], false],
+  ];
+  test.each(cases)('x=%j axes=%j keepDims=%s', async (shape, axis, keepDims) => {
+    const x = randn(new Rng(`reduce ${shape} ${axis}`), shape);
+    for (const kernel of [tf.Sum, tf.Mean]) await expectMatchesReference(kernel, { x: data(x) }, { axis, keepDims });
+    x.dispose();
+  });
+});
+
+describe('AvgPoolGrad (wasm at stride 1: average pooling of padded dy)', () => {
+  const cases: Array<[number[], number, number, Pad]> = [
+    [[2, 6, 5, 3], 3, 1, 'valid'],
+    [[2, 6, 5, 3], 3, 1, 'same'],
+    [[1, 7, 7, 2], 3, 1, 1],
+    [[2, 6, 6, 3], 2, 2, 'valid'], // stride 2: the shipped kernel
+  ];
+  test.each(cases)('x=%j k=%d stride=%d pad=%j', async (shape, k, stride, pad) => {
+    const rng = new Rng(`avgpoolgrad ${shape} ${pad}`);
+    const x = randn(rng, shape);
+    const y = tf.avgPool(x as tf.Tensor4D, k, stride, pad as 'valid');
+    const dy = randn(rng, y.shape);
+    await expectMatchesReference(tf.AvgPoolGrad, { dy: data(dy), input: data(x) }, { filterSize: k, strides: stride, pad });
+    tf.dispose([x, y, dy]);
+  });
+});
+
 describe('no leaks', () => {
   test.each(['cpu', 'wasm'])('custom kernels inside a tidy leave no tensors behind (%s)', async (backend) => {
     await onBackend(backend, () => {
@@ -190,6 +224,10 @@ describe('no leaks', () => {
         tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: dyd, filter: dw }, { strides: 1, pad: 'same', dilations: 1, inputShape: x.shape } as unknown as tf.NamedAttrMap);
         const y = tf.maxPool(x, 3, 2, 'same');
         tf.engine().runKernel(tf.MaxPoolGrad, { dy: y, input: x, output: y }, { filterSize: 3, strides: 2, pad: 'same' } as unknown as tf.NamedAttrMap);
+        const z = tf.avgPool(x, 3, 1, 'same');
+        tf.engine().runKernel(tf.AvgPoolGrad, { dy: z, input: x }, { filterSize: 3, strides: 1, pad: 'same' } as unknown as tf.NamedAttrMap);
+        tf.sum(x, [0, 1, 2]);
+        tf.mean(x, [1, 2], true);
       });
       const after = tf.memory();
       expect(after.numTensors).toBe(before.numTensors);

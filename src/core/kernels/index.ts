@@ -5,7 +5,7 @@ import { elementwiseGradients } from './elementwise';
 import { matmulGradients } from './matmul';
 import { oneHotKernels } from './onehot';
 import { poolingGradients, poolingKernels } from './pooling';
-import { reductionGradients } from './reduction';
+import { reductionGradients, reductionKernels } from './reduction';
 import { registerResizeKernels, resizeGradients } from './resize';
 import { shapeGradients, shapeKernels } from './shape';
 import { replaceKernel } from './util';
@@ -16,7 +16,14 @@ import { replaceKernel } from './util';
  * and where tfjs (e.g. with tfjs-node) registers its own, ours replace them so that every backend
  * differentiates the same way, including second order.
  */
-export const customKernels: readonly tf.KernelConfig[] = [...conv2dKernels, ...depthwiseKernels, ...poolingKernels, ...oneHotKernels, ...shapeKernels];
+export const customKernels: readonly tf.KernelConfig[] = [
+  ...conv2dKernels,
+  ...depthwiseKernels,
+  ...poolingKernels,
+  ...oneHotKernels,
+  ...shapeKernels,
+  ...reductionKernels,
+];
 export const customGradients: readonly tf.GradConfig[] = [
   ...elementwiseGradients,
   ...reductionGradients,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, zeroGrad } from './util';
+import { asTensor, replacedKernels, zeroGrad } from './util';
 
 /**
  * 2-D pooling gradients (NHWC).
@@ -183,5 +183,29 @@ const maxPoolGradGrad: tf.GradConfig = {
   },
 };
 
-export const poolingKernels: tf.KernelConfig[] = [maxPoolGradKernel('cpu'), maxPoolGradKernel('wasm')];
+/**
+ * AvgPoolGrad at stride 1 on wasm: spreading each dy over its window (÷ the full window, as the
+ * kernel defines it) is an average pooling of dy zero-padded by k − 1 − pad, which XNNPACK runs
+ * ~20× faster than wasm's own AvgPoolGrad loop (NB201's avg_pool_3x3 edges). Other strides: shipped.
+ */
+const avgPoolGradWasm: tf.KernelConfig = {
+  kernelName: tf.AvgPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: (args) => {
+    const x = args.inputs.input!;
+    const info = poolInfo(x.shape, args.attrs as unknown as PoolAttrs);
+    const { top, bottom, left, right } = info.padInfo;
+    const before = [info.filterHeight - 1 - top, info.filterWidth - 1 - left];
+    const after = [info.filterHeight - 1 - bottom, info.filterWidth - 1 - right];
+    if (info.strideHeight !== 1 || info.strideWidth !== 1 || [...before, ...after].some((p) => p < 0)) {
+      return replacedKernels.get(`wasm/${tf.AvgPoolGrad}`)!.kernelFunc(args);
+    }
+    const dy = asTensor<tf.Rank.R4>(args.inputs.dy!);
+    return tf.tidy(() =>
+      tf.avgPool(tf.pad(dy, [[0, 0], [before[0]!, after[0]!], [before[1]!, after[1]!], [0, 0]]), [info.filterHeight, info.filterWidth], 1, 'valid'),
+    );
+  },
+};
+
+export const poolingKernels: tf.KernelConfig[] = [maxPoolGradKernel('cpu'), maxPoolGradKernel('wasm'), avgPoolGradWasm];
 export const poolingGradients: tf.GradConfig[] = [avgPoolGrad, avgPoolGradGrad, maxPoolGrad, maxPoolGradGrad];

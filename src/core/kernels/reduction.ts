@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asFloat, zeroGrad } from './util';
+import { asFloat, replacedKernels, zeroGrad } from './util';
 
 /** Gradients of reductions and of softmax / log-softmax (see elementwise.ts for why ours). */
 
@@ -83,3 +83,51 @@ export const reductionGradients: tf.GradConfig[] = [
     },
   },
 ];
+
+/**
+ * wasm's Sum and Mean reduce only innermost axes: any other reduction first transposes the whole
+ * input. The NHWC reductions our networks run most (a batch norm's per-sample spatial means, the sum
+ * of a broadcast gradient back to [C] over N, H, W) are instead an average pooling over H×W, which
+ * XNNPACK runs in place on NHWC (~4× faster), followed for N by the shipped kernel on the small
+ * [N, C] result: the sums are per sample, then over the batch, as our batch norm already orders them.
+ * (A matrix product with a row of ones would pack the whole input as weights on every call.)
+ */
+function reduceSpatially(kernelName: typeof tf.Sum | typeof tf.Mean): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const shipped = replacedKernels.get(`wasm/${kernelName}`)!;
+      const x = args.inputs.x as tf.TensorInfo;
+      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+      const key = axes.join(',');
+      if (x.dtype !== 'float32' || x.shape.length !== 4 || (key !== '1,2' && key !== '0,1,2')) return shipped.kernelFunc(args);
+      const [n, h, w, c] = x.shape as [number, number, number, number];
+      const backend = args.backend as tf.KernelBackend & { disposeData(id: tf.DataId): void };
+      const run = (name: string, inputs: tf.NamedTensorInfoMap, attrs: object) =>
+        tf.getKernel(name, 'wasm')!.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as tf.TensorInfo;
+      // Intermediates (never the result) to free.
+      const garbage: tf.TensorInfo[] = [];
+      try {
+        // Per-sample spatial means [N, 1, 1, C], viewed as [N, C].
+        const pooled = run(tf.AvgPool, { x }, { filterSize: [h, w], strides: [h, w], pad: 'valid' });
+        let out: tf.TensorInfo = { ...pooled, shape: [n, c] };
+        if (key === '0,1,2') {
+          garbage.push(out);
+          out = shipped.kernelFunc({ ...args, inputs: { x: out }, attrs: { axis: [0], keepDims: false } }) as tf.TensorInfo;
+        }
+        if (kernelName === tf.Sum) {
+          const count = run(tf.Fill, {}, { shape: [], value: h * w, dtype: 'float32' });
+          garbage.push(count, out);
+          out = run(tf.Multiply, { a: out, b: count }, {});
+        }
+        return { ...out, shape: keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i)) };
+      } finally {
+        for (const t of garbage) backend.disposeData(t.dataId);
+      }
+    },
+  };
+}
+
+export const reductionKernels: tf.KernelConfig[] = [reduceSpatially(tf.Sum), reduceSpatially(tf.Mean)];

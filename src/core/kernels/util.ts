@@ -18,7 +18,9 @@ export function replaceKernel(config: tf.KernelConfig): void {
     replacedKernels.set(`${config.backendName}/${config.kernelName}`, existing);
     tf.unregisterKernel(config.kernelName, config.backendName);
   }
-  tf.registerKernel(config);
+  // A wasm kernel's setup binds its C function when the backend starts: keep it for the shipped
+  // kernel that a replacement still calls.
+  tf.registerKernel(existing?.setupFunc && !config.setupFunc ? { ...config, setupFunc: existing.setupFunc } : config);
 }
 
 /** An NHWC shape or a conv filter shape [kh, kw, in, out]. */
