@@ -189,6 +189,22 @@ describe('Sum / Mean over N, H, W (wasm: average pooling)', () => {
   });
 });
 
+describe('Multiply by a per-channel vector (wasm: a 1×1 depthwise convolution)', () => {
+  const cases: Array<[number[], number[]]> = [
+    [[2, 3, 4, 5], [5]],
+    [[1, 1, 1, 5], [2, 3, 4, 5]], // the vector first
+    [[2, 3, 4, 5], [1, 1, 1, 5]],
+    [[2, 3, 4, 5], [2, 1, 1, 5]], // per sample and channel: the shipped kernel
+    [[2, 3, 4, 1], [1]],
+  ];
+  test.each(cases)('%j ⊙ %j', async (aShape, bShape) => {
+    const rng = new Rng(`mul ${aShape} ${bShape}`);
+    const [a, b] = [randn(rng, aShape), randn(rng, bShape)];
+    await expectMatchesReference(tf.Multiply, { a: data(a), b: data(b) }, {});
+    tf.dispose([a, b]);
+  });
+});
+
 describe('AvgPoolGrad (wasm at stride 1: average pooling of padded dy)', () => {
   const cases: Array<[number[], number, number, Pad]> = [
     [[2, 6, 5, 3], 3, 1, 'valid'],
@@ -228,6 +244,7 @@ describe('no leaks', () => {
         tf.engine().runKernel(tf.AvgPoolGrad, { dy: z, input: x }, { filterSize: 3, strides: 1, pad: 'same' } as unknown as tf.NamedAttrMap);
         tf.sum(x, [0, 1, 2]);
         tf.mean(x, [1, 2], true);
+        tf.mul(x, tf.ones([3]));
       });
       const after = tf.memory();
       expect(after.numTensors).toBe(before.numTensors);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dGradients, conv2dKernels } from './conv2d';
 import { depthwiseGradients, depthwiseKernels } from './depthwise';
-import { elementwiseGradients } from './elementwise';
+import { elementwiseGradients, elementwiseKernels } from './elementwise';
 import { matmulGradients } from './matmul';
 import { oneHotKernels } from './onehot';
 import { poolingGradients, poolingKernels } from './pooling';
@@ -23,6 +23,7 @@ export const customKernels: readonly tf.KernelConfig[] = [
   ...oneHotKernels,
   ...shapeKernels,
   ...reductionKernels,
+  ...elementwiseKernels,
 ];
 export const customGradients: readonly tf.GradConfig[] = [
   ...elementwiseGradients,
