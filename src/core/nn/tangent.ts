@@ -94,16 +94,19 @@ export class TangentOps implements Ops<Dual> {
   private batchNormScoped(x: Dual, spec: BatchNormSpec): Dual {
     const { centred, variance } = batchStatistics(x.v);
     const s = tf.add(variance, spec.eps ?? 1e-5);
-    const inv = tf.rsqrt(s);
-    const n = tf.mul(centred, inv);
-    const gamma = spec.affine ? this.params(`${spec.name}.weight`) : null;
-    const v = gamma ? tf.add(tf.mul(n, gamma), this.params(`${spec.name}.bias`)) : n;
+    // γ/σ folded into one per-channel factor, exactly as TensorOps computes the value (so the value
+    // path equals the primal passes' bit for bit, and the layer cache's convolution outputs with it).
+    let factor = tf.rsqrt(s);
+    if (spec.affine) factor = tf.mul(factor, this.params(`${spec.name}.weight`));
+    const y = tf.mul(centred, factor);
+    const v = spec.affine ? tf.add(y, this.params(`${spec.name}.bias`)) : y;
     if (!x.t) return { v, t: null };
-    // ṅ = (ẋ − mean ẋ)/σ − n·v̇/(2s), v̇ = 2·mean((x − μ)·ẋ) (biased variance, as the forward)
+    // ṫ = γ·[(ẋ − mean ẋ)/σ − n·v̇/(2s)] with n = (x − μ)/σ, v̇ = 2·mean((x − μ)·ẋ) (biased variance,
+    // as the forward): (ẋ − mean ẋ)·factor − (x − μ)·factor·mean((x − μ)·ẋ)/s. γ is not in 𝒫: no γ̇.
     const tMean = batchMean(x.t);
     const crossMean = batchMean(tf.mul(centred, x.t));
-    const tn = tf.sub(tf.mul(tf.sub(x.t, tMean), inv), tf.mul(n, tf.div(crossMean, s)));
-    return { v, t: gamma ? tf.mul(tn, gamma) : tn };
+    const t = tf.sub(tf.mul(tf.sub(x.t, tMean), factor), tf.mul(centred, tf.mul(factor, tf.div(crossMean, s))));
+    return { v, t };
   }
 
   relu(x: Dual): Dual {
