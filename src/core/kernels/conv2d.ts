@@ -91,9 +91,16 @@ export function paddedOutputGrad(dy: tf.Tensor4D, inH: number, inW: number, g: R
 /** [n, H, W, c] → [c, H, W, n] with the padding following the spatial axes. */
 const SWAP_BATCH_CHANNELS = [3, 1, 2, 0];
 
-/** ∂L/∂filter of conv2d(x, filter) given dy, as one forward convolution. Call inside a tidy. */
+/** ∂L/∂filter of conv2d(x, filter) given dy, as one forward convolution (1×1: a matrix product). Call inside a tidy. */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(x.shape, filterShape, p, false);
+  const [kh, kw, ci, co] = filterShape;
+  if (kh === 1 && kw === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0 && x.shape[1] === dy.shape[1] && x.shape[2] === dy.shape[2]) {
+    // 1×1, stride 1: dW = xᵀ·dy over every pixel, one matrix product (the convolution form below has
+    // only ci output rows there, and runs ~2× slower).
+    const xT = tf.transpose(tf.reshape(x, [-1, ci])) as tf.Tensor2D;
+    return tf.reshape(tf.matMul(xT, tf.reshape(dy, [-1, co]) as tf.Tensor2D), filterShape);
+  }
   const win = windowedInput(x, dy.shape[1], dy.shape[2], g);
   const xT = tf.transpose(win.x, SWAP_BATCH_CHANNELS); // [ci, H', W', n]
   const dyT = tf.transpose(dy, [1, 2, 0, 3]); // [OH, OW, n, co]
