@@ -42,6 +42,24 @@ function argmaxRows(values: Float32Array, width: number): Int32Array {
   return out;
 }
 
+/** The engine's entry for a node with its own forward and backward (what tf.customGrad uses). */
+interface CustomNodeEngine {
+  runKernelFunc(params: { forwardFunc: () => tf.Tensor; backwardsFunc: () => Record<string, () => tf.Tensor>; inputs: Record<string, tf.Tensor> }): tf.Tensor;
+}
+
+/**
+ * log Σ exp(x) over `axis`, shifted by the row maximum m for stability. logsumexp(x) = m + log Σ exp(x − m)
+ * holds for any constant m, so m is made a constant of the tape (a node with no inputs): every
+ * derivative, second order included, is exact, and no backward builds the max's argmax mask (tfjs'
+ * logSumExp differentiates through the max: a broadcast Equal over every logit, seconds per call on a
+ * 256×256×17 segmentation output).
+ */
+export function logSumExp(x: tf.Tensor, axis: number): tf.Tensor {
+  const engine = tf.engine() as unknown as CustomNodeEngine;
+  const m = engine.runKernelFunc({ forwardFunc: () => tf.max(x, axis, true), backwardsFunc: () => ({}), inputs: {} });
+  return tf.add(tf.squeeze(m, [axis]), tf.log(tf.sum(tf.exp(tf.sub(x, m)), axis)));
+}
+
 /** The task's loss, always a mean (docs/proxies.md §0). */
 export function taskLoss(kind: LossKind, output: tf.Tensor, target: TargetTensor): tf.Scalar {
   const axis = output.rank - 1;
@@ -49,7 +67,7 @@ export function taskLoss(kind: LossKind, output: tf.Tensor, target: TargetTensor
     case 'ce':
     case 'pixel_ce': {
       // mean over samples (and pixels) of logsumexp(z) − z_t
-      const lse = tf.logSumExp(output, axis);
+      const lse = logSumExp(output, axis);
       const picked = tf.sum(tf.mul(output, target.values), axis);
       return tf.mean(tf.sub(lse, picked));
     }
