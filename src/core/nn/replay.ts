@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import type { ConvSpec } from './ops';
 
 /**
  * Convolution outputs shared between passes. The jacobian, gradient, forward (nwot) and hessian
@@ -62,6 +63,12 @@ export interface ConvGeometry {
   depthwise: boolean;
   stride: number;
   pad: [[number, number], [number, number], [number, number], [number, number]];
+}
+
+/** A conv module's geometry (its dilation is applied to the kernel by dilateKernel). */
+export function convGeometryOf(spec: ConvSpec): ConvGeometry {
+  const p = spec.padding ?? 0;
+  return { depthwise: (spec.groups ?? 1) > 1, stride: spec.stride ?? 1, pad: [[0, 0], [p, p], [p, p], [0, 0]] };
 }
 
 /** One term of a sum of convolutions. */

@@ -2,7 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { avgPoolExcludePad } from './pool';
-import { CallCounter, convolve, knownConvolution, type ConvGeometry, type ConvTerm, type LayerCache } from './replay';
+import { CallCounter, convGeometryOf, convolve, knownConvolution, type ConvGeometry, type ConvTerm, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
 import { batchMean, batchStatistics } from './tensor';
 
@@ -62,8 +62,7 @@ export class TangentOps implements Ops<Dual> {
 
   /** conv(v, w) and its tangent conv(ṫ, w) + conv(v, ẇ), each replayed when an earlier run kept it. */
   private convScoped(x: Dual, spec: ConvSpec): Dual {
-    const p = spec.padding ?? 0;
-    const geometry: ConvGeometry = { depthwise: (spec.groups ?? 1) > 1, stride: spec.stride ?? 1, pad: [[0, 0], [p, p], [p, p], [0, 0]] };
+    const geometry = convGeometryOf(spec);
     // Dilation as a zero-inserted kernel (linear in w, so the direction dilates the same way).
     const w = dilateKernel(this.params(`${spec.name}.weight`), spec.dilation ?? 1);
     const key = `${spec.name}#${this.calls.next(spec.name)}`;

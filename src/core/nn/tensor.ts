@@ -2,7 +2,7 @@ import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
-import { CallCounter, convolve, knownConvolution, type ConvGeometry, type LayerCache } from './replay';
+import { CallCounter, convGeometryOf, convolve, knownConvolution, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
 
 type T = tf.Tensor;
@@ -84,8 +84,7 @@ export class TensorOps implements Ops<T> {
   }
 
   private convScoped(x: T, spec: ConvSpec): T {
-    const p = spec.padding ?? 0;
-    const geometry: ConvGeometry = { depthwise: (spec.groups ?? 1) > 1, stride: spec.stride ?? 1, pad: [[0, 0], [p, p], [p, p], [0, 0]] };
+    const geometry = convGeometryOf(spec);
     // Dilation as a zero-inserted kernel at dilation 1: exact, differentiable, and allowed with stride 2.
     const w = dilateKernel(this.params(`${spec.name}.weight`), spec.dilation ?? 1);
     const k = this.calls.next(spec.name);
