@@ -1,4 +1,5 @@
 import { tf } from './backend';
+import { runCustomNode } from './kernels/util';
 import type { LossKind } from './tasks';
 import type { Target } from './types';
 
@@ -42,11 +43,6 @@ function argmaxRows(values: Float32Array, width: number): Int32Array {
   return out;
 }
 
-/** The engine's entry for a node with its own forward and backward (what tf.customGrad uses). */
-interface CustomNodeEngine {
-  runKernelFunc(params: { forwardFunc: () => tf.Tensor; backwardsFunc: () => Record<string, () => tf.Tensor>; inputs: Record<string, tf.Tensor> }): tf.Tensor;
-}
-
 /**
  * log Σ exp(x) over `axis`, shifted by the row maximum m for stability. logsumexp(x) = m + log Σ exp(x − m)
  * holds for any constant m, so m is made a constant of the tape (a node with no inputs): every
@@ -55,9 +51,8 @@ interface CustomNodeEngine {
  * 256×256×17 segmentation output).
  */
 export function logSumExp(x: tf.Tensor, axis: number): tf.Tensor {
-  const engine = tf.engine() as unknown as CustomNodeEngine;
-  const m = engine.runKernelFunc({ forwardFunc: () => tf.max(x, axis, true), backwardsFunc: () => ({}), inputs: {} });
-  return tf.add(tf.squeeze(m, [axis]), tf.log(tf.sum(tf.exp(tf.sub(x, m)), axis)));
+  const [m] = runCustomNode({ forwardFunc: () => tf.max(x, axis, true), backwardsFunc: () => ({}), inputs: {} });
+  return tf.add(tf.squeeze(m!, [axis]), tf.log(tf.sum(tf.exp(tf.sub(x, m!)), axis)));
 }
 
 /** The task's loss, always a mean (docs/proxies.md §0). */

@@ -8,6 +8,23 @@ export function asTensor<R extends tf.Rank>(info: tf.TensorInfo): tf.Tensor<R> {
   return (info instanceof tf.Tensor ? info : tf.engine().makeTensorFromTensorInfo(info)) as tf.Tensor<R>;
 }
 
+/**
+ * A tape node with its own forward and backward: tfjs' engine entry behind tf.customGrad, used
+ * directly because it allows several outputs, lazy per-input gradients (a backward calls only the
+ * thunks of inputs it needs) and nodes with no inputs (constants of the tape). Ops run inside
+ * `forwardFunc` are not recorded.
+ */
+export interface CustomNode {
+  forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor | tf.Tensor[];
+  backwardsFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+  inputs: Record<string, tf.Tensor>;
+}
+
+export function runCustomNode(node: CustomNode): tf.Tensor[] {
+  const out = (tf.engine() as unknown as { runKernelFunc(n: CustomNode): tf.Tensor | tf.Tensor[] }).runKernelFunc(node);
+  return Array.isArray(out) ? out : [out];
+}
+
 /** Kernels a backend shipped that we replaced, by `${backend}/${kernel}` (benchmarks and tests compare). */
 export const replacedKernels = new Map<string, tf.KernelConfig>();
 

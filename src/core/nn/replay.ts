@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { runCustomNode } from '../kernels/util';
 import type { ConvSpec } from './ops';
 
 /**
@@ -83,15 +84,6 @@ export function convolve(x: tf.Tensor, filter: tf.Tensor, g: ConvGeometry): tf.T
     : tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, g.stride, g.pad, 'NHWC', 1);
 }
 
-/** The engine's entry for a node with its own forward and backward (tf.customGrad's, with lazy gradients). */
-interface CustomNodeEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor;
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor;
-}
-
 /**
  * Σ_i conv(x_i, filter_i), whose value is already known, as one tape node: its gradients are the
  * convolutions' registered ones (the same a computed convolution would get), each a thunk, so a
@@ -104,8 +96,7 @@ export function knownConvolution(value: tf.Tensor, terms: readonly ConvTerm[], g
     ? { strides: g.stride, pad: g.pad, dilations: 1, dimRoundingMode: undefined }
     : { strides: g.stride, pad: g.pad, dataFormat: 'NHWC', dilations: 1, dimRoundingMode: undefined };
   const inputs = terms.flatMap((t) => [t.x, t.filter]);
-  const engine = tf.engine() as unknown as CustomNodeEngine;
-  return engine.runKernelFunc({
+  const [out] = runCustomNode({
     forwardFunc: (_backend, save) => {
       save(inputs);
       return tf.clone(value);
@@ -115,7 +106,7 @@ export function knownConvolution(value: tf.Tensor, terms: readonly ConvTerm[], g
       const thunks: Record<string, () => tf.Tensor> = {};
       terms.forEach((_, i) => {
         let termGrads: ReturnType<tf.GradConfig['gradFunc']> | null = null;
-        const of = () => (termGrads ??= grad.gradFunc(dy, [saved[2 * i]!, saved[2 * i + 1]!], attrs as unknown as tf.NamedAttrMap));
+        const of = () => (termGrads ??= grad.gradFunc(dy as tf.Tensor, [saved[2 * i]!, saved[2 * i + 1]!], attrs as unknown as tf.NamedAttrMap));
         thunks[String(2 * i)] = () => of()['x']!();
         thunks[String(2 * i + 1)] = () => of()['filter']!();
       });
@@ -123,4 +114,5 @@ export function knownConvolution(value: tf.Tensor, terms: readonly ConvTerm[], g
     },
     inputs: Object.fromEntries(inputs.map((t, i) => [String(i), t])),
   });
+  return out!;
 }

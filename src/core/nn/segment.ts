@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { runCustomNode } from '../kernels/util';
 
 /**
  * Recomputed segments ("gradient checkpointing"). A segment is a piece of a network (a cell, a
@@ -35,15 +36,6 @@ interface EngineTapeState {
   state: { activeTape: unknown; gradientDepth: number };
 }
 
-/** The engine's entry for a node with its own forward and backward (what tf.customGrad uses), which allows several outputs. */
-interface CustomNodeEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[];
-    backwardsFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor | tf.Tensor[];
-}
-
 /**
  * `run(args)` as one tape node whose gradient recomputes `run` (first-order reverse mode only).
  * Every tensor the segment's outputs depend on must be in `args`: parameters too, since the
@@ -51,8 +43,7 @@ interface CustomNodeEngine {
  * value and tangent): each is stored once, nothing is stacked.
  */
 export function recomputed(run: (args: tf.Tensor[]) => tf.Tensor[], args: tf.Tensor[]): tf.Tensor[] {
-  const engine = tf.engine() as unknown as CustomNodeEngine;
-  const outs = engine.runKernelFunc({
+  return runCustomNode({
     forwardFunc: (_backend, save) => {
       save(args);
       // A segment that passes an input through (a skip edge) must still output a tensor of its own:
@@ -65,7 +56,6 @@ export function recomputed(run: (args: tf.Tensor[]) => tf.Tensor[], args: tf.Ten
     },
     inputs: Object.fromEntries(args.map((a, i) => [String(i), a])),
   });
-  return Array.isArray(outs) ? outs : [outs];
 }
 
 /** Σ_i dy_i·∂run_i/∂args by a forward on a fresh tape: the outer backward's tape is restored afterwards. */
