@@ -62,7 +62,7 @@ export interface PassInputs {
   recomputed?: ReadonlySet<PassName>;
   /**
    * Keep every convolution's output from the first pass over (weights, x) and replay it in the
-   * others (nn/replay.ts): memory.ts decides, from the network and batch size alone.
+   * others (nn/replay.ts): memory.ts decides, from the network, task and batch size alone.
    */
   cacheLayers?: boolean;
 }

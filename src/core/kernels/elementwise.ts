@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asFloat, replacedKernels, sumToShape, zeroGrad } from './util';
+import { asFloat, runWasmKernel, shippedKernel, sumToShape, zeroGrad } from './util';
 
 /**
  * Gradients of element-wise kernels. tfjs-core's CommonJS build (the one Node loads) registers
@@ -158,12 +158,9 @@ const multiplyByChannelsWasm: tf.KernelConfig = {
       );
     };
     const [x, v] = channelwise(a, b) ? [a, b] : channelwise(b, a) ? [b, a] : [null, null];
-    if (!x || !v) return replacedKernels.get(`wasm/${tf.Multiply}`)!.kernelFunc(args);
-    return tf.getKernel(tf.DepthwiseConv2dNative, 'wasm')!.kernelFunc({
-      inputs: { x, filter: { ...v, shape: [1, 1, x.shape[3]!, 1] } },
-      attrs: { strides: 1, pad: 'valid', dilations: 1, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap,
-      backend: args.backend,
-    });
+    if (!x || !v) return shippedKernel('wasm', tf.Multiply).kernelFunc(args);
+    const filter = { ...v, shape: [1, 1, x.shape[3]!, 1] };
+    return runWasmKernel(tf.DepthwiseConv2dNative, { x, filter }, { strides: 1, pad: 'valid', dilations: 1, dataFormat: 'NHWC' }, args.backend);
   },
 };
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor, replacedKernels, zeroGrad } from './util';
+import { asTensor, shippedKernel, zeroGrad } from './util';
 
 /**
  * 2-D pooling gradients (NHWC).
@@ -198,7 +198,7 @@ const avgPoolGradWasm: tf.KernelConfig = {
     const before = [info.filterHeight - 1 - top, info.filterWidth - 1 - left];
     const after = [info.filterHeight - 1 - bottom, info.filterWidth - 1 - right];
     if (info.strideHeight !== 1 || info.strideWidth !== 1 || [...before, ...after].some((p) => p < 0)) {
-      return replacedKernels.get(`wasm/${tf.AvgPoolGrad}`)!.kernelFunc(args);
+      return shippedKernel('wasm', tf.AvgPoolGrad).kernelFunc(args);
     }
     const dy = asTensor<tf.Rank.R4>(args.inputs.dy!);
     return tf.tidy(() =>

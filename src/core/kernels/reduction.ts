@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asFloat, replacedKernels, zeroGrad } from './util';
+import { asFloat, runWasmKernel, shippedKernel, zeroGrad } from './util';
 
 /** Gradients of reductions and of softmax / log-softmax (see elementwise.ts for why ours). */
 
@@ -97,7 +97,7 @@ function reduceSpatially(kernelName: typeof tf.Sum | typeof tf.Mean): tf.KernelC
     kernelName,
     backendName: 'wasm',
     kernelFunc: (args) => {
-      const shipped = replacedKernels.get(`wasm/${kernelName}`)!;
+      const shipped = shippedKernel('wasm', kernelName);
       const x = args.inputs.x as tf.TensorInfo;
       const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
       const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
@@ -105,8 +105,7 @@ function reduceSpatially(kernelName: typeof tf.Sum | typeof tf.Mean): tf.KernelC
       if (x.dtype !== 'float32' || x.shape.length !== 4 || (key !== '1,2' && key !== '0,1,2')) return shipped.kernelFunc(args);
       const [n, h, w, c] = x.shape as [number, number, number, number];
       const backend = args.backend as tf.KernelBackend & { disposeData(id: tf.DataId): void };
-      const run = (name: string, inputs: tf.NamedTensorInfoMap, attrs: object) =>
-        tf.getKernel(name, 'wasm')!.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as tf.TensorInfo;
+      const run = (name: string, inputs: tf.NamedTensorInfoMap, attrs: object) => runWasmKernel(name, inputs, attrs, backend);
       // Intermediates (never the result) to free.
       const garbage: tf.TensorInfo[] = [];
       try {

@@ -28,6 +28,18 @@ export function runCustomNode(node: CustomNode): tf.Tensor[] {
 /** Kernels a backend shipped that we replaced, by `${backend}/${kernel}` (benchmarks and tests compare). */
 export const replacedKernels = new Map<string, tf.KernelConfig>();
 
+/** The kernel a backend shipped before we replaced it (replacements fall back to it outside their cases). */
+export function shippedKernel(backendName: string, kernelName: string): tf.KernelConfig {
+  const k = replacedKernels.get(`${backendName}/${kernelName}`);
+  if (!k) throw new Error(`${backendName} shipped no ${kernelName} kernel to fall back to`);
+  return k;
+}
+
+/** Run wasm's registered kernel `name` on TensorInfos of `backend` (inside another wasm kernel: no engine, no tape). */
+export function runWasmKernel(name: string, inputs: tf.NamedTensorInfoMap, attrs: object, backend: unknown): tf.TensorInfo {
+  return tf.getKernel(name, 'wasm')!.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend: backend as tf.KernelBackend }) as tf.TensorInfo;
+}
+
 /** Register `config`, replacing a kernel the backend already has without tfjs's duplicate warning. */
 export function replaceKernel(config: tf.KernelConfig): void {
   const existing = tf.getKernel(config.kernelName, config.backendName);
