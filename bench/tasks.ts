@@ -16,6 +16,7 @@
  *   SMOKE_CONCURRENCY=n         jobs at a time (default 1); with n > 1, a job starts only while the
  *                               memory plans of the running jobs and its own fit SMOKE_MEMORY_MB
  *                               (default 80 % of the machine); a job planned above it runs alone
+ * A job that runs alone convolves on every core (ZC_HYBRID_THREADS), jobs side by side on one each.
  */
 import { execFileSync, spawn } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
@@ -43,6 +44,8 @@ interface JobResult extends Job {
   date: string;
   /** The commit the job ran at. */
   commit?: string;
+  /** Threads its hybrid-backend convolutions could use (ZC_HYBRID_THREADS). */
+  threads?: number;
 }
 
 const OUT = join(__dirname, 'results', 'tasks.json');
@@ -103,9 +106,12 @@ async function child(job: Job): Promise<void> {
   process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
 }
 
-function runJob(job: Job): Promise<JobResult> {
+function runJob(job: Job, threads: number): Promise<JobResult> {
   const start = Date.now();
-  const proc = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ZC_HYBRID_THREADS: String(threads) },
+  });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -115,9 +121,9 @@ function runJob(job: Job): Promise<JobResult> {
     proc.on('close', (status, signal) => {
       const seconds = (Date.now() - start) / 1000;
       const line = stdout.trim().split('\n').pop() ?? '';
-      if (status === 0 && line.startsWith('{')) return resolve({ ...job, ...JSON.parse(line), date: new Date().toISOString() });
+      if (status === 0 && line.startsWith('{')) return resolve({ ...job, ...JSON.parse(line), threads, date: new Date().toISOString() });
       const reason = stderr.split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${status ?? signal}`;
-      resolve({ ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), date: new Date().toISOString() });
+      resolve({ ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), threads, date: new Date().toISOString() });
     });
   });
 }
@@ -198,8 +204,13 @@ async function main(): Promise<void> {
       pending.splice(pending.indexOf(job), 1);
       running.add(job);
       const n = ++started;
-      process.stderr.write(`[${n}/${todo.length}] start ${describe(job)} (plan ${planMB.get(job)} MB)\n`);
-      launched.push(runJob(job).then(finished(job, n)).then(() => Promise.all(schedule())).then(() => undefined));
+      // A job that no pending one fits beside (running alone, as the big grasp jobs do) gets the
+      // cores to itself; jobs that share the machine get one convolution thread each.
+      const usedNow = used + planMB.get(job)!;
+      const alone = running.size === 1 && (concurrency === 1 || !pending.some((j) => usedNow + planMB.get(j)! <= budgetMB));
+      const threads = alone ? cpus().length : 1;
+      process.stderr.write(`[${n}/${todo.length}] start ${describe(job)} (plan ${planMB.get(job)} MB, ${threads} thread${threads > 1 ? 's' : ''})\n`);
+      launched.push(runJob(job, threads).then(finished(job, n)).then(() => Promise.all(schedule())).then(() => undefined));
     }
     return launched;
   };

@@ -16,6 +16,8 @@ export const ConfigSchema = z.object({
   S3_RETRY_DEADLINE_MS: z.coerce.number().int().min(0).default(120_000),
   /** Backend for the compute core: node (tfjs-node), wasm or cpu. Unset: best available. */
   ZC_BACKEND: z.enum(['node', 'wasm', 'hybrid', 'cpu']).optional(),
+  /** Threads the hybrid backend's convolutions use (the main one included); unset: every core. */
+  ZC_HYBRID_THREADS: z.coerce.number().int().positive().optional(),
   /** Memory budget of one worker process's jobs, in MiB (light pool). */
   ZC_WORKER_MEMORY_MB: z.coerce.number().int().positive().default(3072),
   /** Memory budget of one heavy-pool job, in MiB; unset: 80 % of this machine's memory. */

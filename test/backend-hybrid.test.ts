@@ -1,6 +1,7 @@
 import { initBackend, tf } from '../src/core/backend';
 import { computeProxies } from '../src/core/compute';
-import { setHybridSliceBytes } from '../src/core/kernels/hybrid';
+import { convThreads, splitBatch, stopConvThreads } from '../src/core/kernels/conv-threads';
+import { setHybridSliceBytes, setHybridThreads, threadsFromEnvironment } from '../src/core/kernels/hybrid';
 import type { ProxyName } from '../src/core/names';
 
 /**
@@ -57,5 +58,68 @@ describe('hybrid backend', () => {
       const a = cpu.results[p]!.score;
       expect(Math.abs(hybrid.results[p]!.score - a)).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(a)));
     }
+  });
+});
+
+describe('hybrid convolution threads', () => {
+  afterAll(async () => {
+    setHybridThreads(1, { minParallelMacs: 50e6 });
+    await stopConvThreads();
+    setHybridSliceBytes(256 * 2 ** 20);
+    await initBackend('wasm');
+  });
+
+  test('ZC_HYBRID_THREADS: a positive integer, every core when unset, a clear error otherwise', () => {
+    expect(threadsFromEnvironment('3')).toBe(3);
+    expect(threadsFromEnvironment(undefined)).toBeGreaterThanOrEqual(1);
+    expect(() => threadsFromEnvironment('0')).toThrow(/ZC_HYBRID_THREADS.*"0"|ZC_HYBRID_THREADS.*0/);
+    expect(() => threadsFromEnvironment('two')).toThrow(/ZC_HYBRID_THREADS/);
+  });
+
+  test('splitBatch covers the batch in contiguous, even runs', () => {
+    expect(splitBatch(7, 3)).toEqual([[0, 2], [2, 2], [4, 3]]);
+    expect(splitBatch(2, 4)).toEqual([[0, 1], [1, 1]]);
+    expect(splitBatch(1, 2)).toEqual([[0, 1]]);
+  });
+
+  test.each([
+    ['conv2d', false, 1, 1],
+    ['conv2d stride 2', false, 2, 1],
+    ['depthwise dilation 2', true, 1, 2],
+  ])('%s and its gradients split across 3 threads equal one thread exactly', async (_label, depthwise, stride, dilation) => {
+    await initBackend('hybrid');
+    setHybridSliceBytes(4096);
+    setHybridThreads(1);
+    const one = tf.tidy(convCase(depthwise as boolean, stride as number, dilation as number));
+    setHybridThreads(3, { minParallelMacs: 0 });
+    const before = tf.memory().numTensors;
+    const three = tf.tidy(convCase(depthwise as boolean, stride as number, dilation as number));
+    expect(tf.memory().numTensors).toBe(before);
+    three.forEach((values, i) => expect(values).toEqual(one[i]));
+  });
+
+  test('a compute request gives the same scores on 1 and 2 threads', async () => {
+    const proxies: ProxyName[] = ['grad_norm', 'grasp', 'jacov', 'synflow'];
+    const req = { space: 'nasbench201' as const, task: 'ImageNet16-120' as const, arch: '(1, 2, 3, 2, 4, 1)', proxies, seed: 1, batchSize: 3, data: { source: 'synthetic' as const } };
+    await initBackend('hybrid');
+    setHybridSliceBytes(64 * 1024);
+    setHybridThreads(1);
+    const one = await computeProxies(req);
+    setHybridThreads(2, { minParallelMacs: 0 });
+    const two = await computeProxies(req);
+    for (const p of proxies) expect(two.results[p]!.score).toBe(one.results[p]!.score);
+  });
+
+  test('a failing part is reported with its cause, and the thread keeps working', () => {
+    const [thread] = convThreads(1);
+    const part = { attrs: { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 }, itemShape: [3, 3, 1], itemIn: 9, itemOut: 1, count: 2, filterShape: [3, 3, 1, 1], sliceBytes: 4096 };
+    const x = new Float32Array(18).fill(1);
+    const filter = new Float32Array(9).fill(2);
+    thread!.start({ ...part, kernelName: 'NoSuchKernel', x, filter });
+    expect(() => thread!.finish(new Float32Array(2))).toThrow('convolution thread failed (NoSuchKernel): wasm has no NoSuchKernel kernel');
+    const out = new Float32Array(2);
+    thread!.start({ ...part, kernelName: tf.Conv2D, x, filter });
+    thread!.finish(out);
+    expect(Array.from(out)).toEqual([18, 18]);
   });
 });

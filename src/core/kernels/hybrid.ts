@@ -2,11 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { conv2dInputGrad, type ConvParams } from './conv2d';
 import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise';
+import { availableParallelism } from 'os';
+import { ConfigSchema } from '../../config';
+import { InputError } from '../../errors';
+import { convThreads, splitBatch } from './conv-threads';
 import { asTensor, type Shape4 } from './util';
+import { convolveInSlices, type WasmBackendLike } from './wasm-slices';
 
 /**
  * The 'hybrid' backend: tfjs's cpu backend (tensors in the JS heap, so no 4 GiB ceiling) whose
- * convolutions run on the wasm backend's XNNPACK kernels, a slice of the batch at a time. For jobs
+ * convolutions run on the wasm backend's XNNPACK kernels, a slice of the batch at a time, the batch
+ * split between ZC_HYBRID_THREADS threads (default: every core) with a wasm backend each. For jobs
  * beyond wasm's address space (grasp on the Taskonomy networks at batch 32) it runs the convolutions,
  * nearly all of the arithmetic, at wasm speed instead of the pure-JS cpu kernels' ~1/20 of it.
  * Convolution gradients are convolutions too (conv2d.ts, depthwise.ts), so they offload as well.
@@ -24,63 +30,104 @@ export function setHybridSliceBytes(bytes: number): void {
   sliceBytes = bytes;
 }
 
-interface WasmBackendLike extends tf.KernelBackend {
-  write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId;
-  readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-}
-
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+let threadCount: number | null = null;
+
+/** Below this many multiply-adds a convolution stays on the main thread (handing parts out costs ~0.1 ms). */
+let minParallelMacs = 50e6;
+
 /**
- * Run the wasm kernel `kernelName` (inputs x [N, …] and filter) on the cpu-backend tensors, slicing
- * x along its first axis: each slice is copied into wasm's heap, convolved there, copied back.
+ * Threads a convolution may use (the main one included), and the work above which it does; tests
+ * and benchmarks set them.
+ */
+export function setHybridThreads(count: number, options: { minParallelMacs?: number } = {}): void {
+  if (!Number.isInteger(count) || count < 1) throw new InputError('hybrid threads', String(count), 'a positive integer');
+  threadCount = count;
+  if (options.minParallelMacs !== undefined) minParallelMacs = options.minParallelMacs;
+}
+
+/** Threads from ZC_HYBRID_THREADS's value; unset: every core of the machine. */
+export function threadsFromEnvironment(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return availableParallelism();
+  const parsed = ConfigSchema.shape.ZC_HYBRID_THREADS.safeParse(raw);
+  if (!parsed.success || parsed.data === undefined) throw new InputError('ZC_HYBRID_THREADS', raw, 'a positive integer');
+  return parsed.data;
+}
+
+function hybridThreads(): number {
+  return (threadCount ??= threadsFromEnvironment(process.env.ZC_HYBRID_THREADS));
+}
+
+/**
+ * Run the wasm kernel `kernelName` (inputs x [N, …] and filter) on the cpu-backend tensors: x is
+ * split along its first axis between the main thread and the convolution threads (conv-threads.ts),
+ * and each convolves its part on wasm a slice at a time (wasm-slices.ts). Items are independent, so
+ * the result does not depend on the split.
  */
 function offloaded(kernelName: string): tf.KernelConfig {
   return {
     kernelName,
     backendName: HYBRID_BACKEND,
-    kernelFunc: ({ inputs, attrs, backend }) => {
+    kernelFunc: ({ inputs, attrs = {}, backend }) => {
       const cpu = backend as MathBackendCPU;
       const wasm = tf.findBackend('wasm') as WasmBackendLike | null;
       const kernel = tf.getKernel(kernelName, 'wasm');
       if (!wasm || !kernel) throw new Error(`the hybrid backend needs an initialised wasm backend with ${kernelName}`);
       const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const a = attrs as unknown as ConvParams;
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as Shape4,
+        filter.shape as Shape4,
+        a.strides,
+        a.dilations ?? 1,
+        a.pad,
+        a.dimRoundingMode,
+        kernelName === tf.DepthwiseConv2dNative,
+        'channelsLast',
+      );
+      const [n, ...itemShape] = x.shape as Shape4;
+      const itemIn = size(itemShape);
+      const itemOut = size(info.outShape.slice(1));
       const xValues = cpu.readSync(x.dataId) as Float32Array;
-      const [n, ...item] = x.shape;
-      const itemIn = size(item);
-      const filterId = wasm.write(cpu.readSync(filter.dataId), filter.shape, 'float32');
-      let out: Float32Array | null = null;
-      let outShape: number[] = [];
-      let itemOut = itemIn;
+      const filterValues = cpu.readSync(filter.dataId) as Float32Array;
+      const out = new Float32Array(n * itemOut);
+      const macsPerOutput = info.filterHeight * info.filterWidth * (kernelName === tf.DepthwiseConv2dNative ? 1 : info.inChannels);
+      const parallel = n * itemOut * macsPerOutput >= minParallelMacs ? hybridThreads() : 1;
+      const [[, mainCount], ...parts] = splitBatch(n, parallel);
+      const helpers = convThreads(parts.length);
+      let started = 0;
       try {
-        for (let start = 0; start < n!; ) {
-          const count = Math.max(1, Math.min(n! - start, Math.floor(sliceBytes / (4 * (itemIn + itemOut)))));
-          const sliceShape = [count, ...item];
-          const xId = wasm.write(xValues.subarray(start * itemIn, (start + count) * itemIn), sliceShape, 'float32');
-          let result: tf.TensorInfo | null = null;
-          try {
-            result = kernel.kernelFunc({
-              inputs: { x: { dataId: xId, shape: sliceShape, dtype: 'float32' }, filter: { dataId: filterId, shape: filter.shape, dtype: 'float32' } },
-              backend: wasm,
-              attrs,
-            }) as tf.TensorInfo;
-            if (!out) {
-              itemOut = size(result.shape.slice(1));
-              outShape = [n!, ...result.shape.slice(1)];
-              out = new Float32Array(n! * itemOut);
-            }
-            out.set(wasm.readSync(result.dataId) as Float32Array, start * itemOut);
-          } finally {
-            wasm.disposeData(xId, true);
-            if (result) wasm.disposeData(result.dataId, true);
-          }
-          start += count;
+        for (const [start, count] of parts) {
+          helpers[started]!.start({
+            kernelName,
+            attrs,
+            itemShape,
+            itemIn,
+            itemOut,
+            count,
+            filterShape: filter.shape,
+            sliceBytes,
+            x: xValues.subarray(start * itemIn, (start + count) * itemIn),
+            filter: filterValues,
+          });
+          started++;
         }
+        const slices = { wasm, kernel, attrs, itemIn, itemShape, filter: filterValues, filterShape: filter.shape, itemOut, sliceBytes };
+        convolveInSlices({ ...slices, x: xValues.subarray(0, mainCount! * itemIn), out: out.subarray(0, mainCount! * itemOut) });
       } finally {
-        wasm.disposeData(filterId, true);
+        // Every part handed out is collected, even when another failed: a thread holds one at a time.
+        const errors: unknown[] = [];
+        parts.slice(0, started).forEach(([start, count], i) => {
+          try {
+            helpers[i]!.finish(out.subarray(start * itemOut, (start + count) * itemOut));
+          } catch (err) {
+            errors.push(err);
+          }
+        });
+        if (errors.length) throw errors[0];
       }
-      return cpu.makeTensorInfo(outShape, 'float32', out!);
+      return cpu.makeTensorInfo(info.outShape, 'float32', out);
     },
   };
 }
