@@ -214,8 +214,10 @@ describe('docker-compose.yml', () => {
       const args = s.command as string[];
       const concurrency = Number(flagValue(args, '--concurrency'));
       const budget = Number(composeEnv(s)[budgetVar]);
-      const resources = (s.deploy as Obj).resources as { limits: { memory: string }; reservations: { memory: string } };
+      const resources = (s.deploy as Obj).resources as { limits: { memory: string; cpus: string }; reservations: { memory: string } };
       expect({ name, rule: workerMemoryMiB(concurrency, budget) * 2 ** 20 }).toEqual({ name, rule: quantityBytes(resources.limits.memory) });
+      // A heavy job (the hybrid backend's) convolves on as many threads as the container has cores.
+      if (name === 'worker-heavy') expect(Number(composeEnv(s).ZC_HYBRID_THREADS)).toBe(cpuCores(resources.limits.cpus));
       expect(quantityBytes(resources.reservations.memory)).toBe(quantityBytes(resources.limits.memory));
       return { concurrency, memory: quantityBytes(resources.limits.memory), pool: flagValue(args, '--pool') };
     };
@@ -608,8 +610,10 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
         expect(quantityBytes(rr.requests.memory!)).toBe(quantityBytes(rr.limits.memory!));
         expect(cpuCores(rr.requests.cpu!)).toBe(cpuCores(rr.limits.cpu!));
       }
-      const budget = Number((c.env as { name: string; value: string }[]).find((e) => e.name === budgetVar)!.value);
+      const env = c.env as { name: string; value: string }[];
+      const budget = Number(env.find((e) => e.name === budgetVar)!.value);
       expect(quantityBytes(res.limits.memory!)).toBe(workerMemoryMiB(concurrency, budget) * 2 ** 20);
+      if (pool === 'heavy') expect(Number(env.find((e) => e.name === 'ZC_HYBRID_THREADS')?.value)).toBe(cpuCores(res.limits.cpu!));
       const template = (d.spec as { template: { metadata: { labels: Record<string, string> }; spec: Obj } }).template;
       const pdb = byKind('PodDisruptionBudget').find((p) => {
         const sel = ((p.spec as Obj).selector as { matchLabels: Record<string, string> }).matchLabels;
