@@ -1,6 +1,6 @@
 import { initBackend, tf } from '../src/core/backend';
 import { computeProxies } from '../src/core/compute';
-import { convThreads, splitBatch, stopConvThreads } from '../src/core/kernels/conv-threads';
+import { ConvThread, convThreads, splitBatch, stopConvThreads } from '../src/core/kernels/conv-threads';
 import { setHybridSliceBytes, setHybridThreads, threadsFromEnvironment } from '../src/core/kernels/hybrid';
 import type { ProxyName } from '../src/core/names';
 
@@ -108,6 +108,10 @@ describe('hybrid convolution threads', () => {
     setHybridThreads(2, { minParallelMacs: 0 });
     const two = await computeProxies(req);
     for (const p of proxies) expect(two.results[p]!.score).toBe(one.results[p]!.score);
+  });
+
+  test('a thread whose module cannot load is an error, not a wait', () => {
+    expect(() => new ConvThread('/nonexistent/conv-thread.js')).toThrow(/convolution thread failed \(start\): Cannot find module '\/nonexistent\/conv-thread.js'/);
   });
 
   test('a failing part is reported with its cause, and the thread keeps working', () => {

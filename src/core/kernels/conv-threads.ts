@@ -30,6 +30,9 @@ export interface ConvPart {
 
 export type ConvRequest = Omit<ConvPart, 'x' | 'filter' | 'out' | 'filterLength'> & { x: Float32Array; filter: Float32Array };
 
+/** A thread loads tfjs and initialises wasm in about a second; far longer means it is stuck. */
+const START_TIMEOUT_MS = 120_000;
+
 function grown(buffer: SharedArrayBuffer, bytes: number): SharedArrayBuffer {
   return buffer.byteLength >= bytes ? buffer : new SharedArrayBuffer(bytes);
 }
@@ -43,12 +46,23 @@ export class ConvThread {
   private out = new SharedArrayBuffer(0);
   private pending: ConvRequest | null = null;
 
-  constructor() {
+  /** `entry`: the thread's module (conv-thread.ts or .js next to this file; tests give another). */
+  constructor(entry = join(__dirname, `conv-thread${extname(__filename)}`)) {
     const { port1, port2 } = new MessageChannel();
     const state = new SharedArrayBuffer(4);
     // Under ts-jest or tsx this file is TypeScript: the thread needs tsx's require hook to load its own.
     const typescript = extname(__filename) === '.ts';
-    this.worker = new Worker(join(__dirname, `conv-thread${extname(__filename)}`), {
+    // A bootstrap that reports a module that fails to load: the main thread would wait forever.
+    const bootstrap = `
+      const { workerData } = require('worker_threads');
+      try { require(${JSON.stringify(entry)}); } catch (err) {
+        workerData.port.postMessage(String(err && err.message || err));
+        const state = new Int32Array(workerData.state);
+        Atomics.store(state, 0, ${STATE.failed});
+        Atomics.notify(state, 0);
+      }`;
+    this.worker = new Worker(bootstrap, {
+      eval: true,
       workerData: { port: port2, state },
       transferList: [port2],
       execArgv: typescript ? ['--require', require.resolve('tsx/cjs')] : [],
@@ -58,7 +72,7 @@ export class ConvThread {
     port1.unref();
     this.port = port1;
     this.state = new Int32Array(state);
-    this.await('start');
+    this.await('start', START_TIMEOUT_MS);
   }
 
   /** Hand the thread its part (copied into shared memory); `finish` returns the result. */
@@ -85,8 +99,11 @@ export class ConvThread {
     into.set(new Float32Array(this.out, 0, request.count * request.itemOut));
   }
 
-  private await(what: string): void {
-    Atomics.wait(this.state, 0, STATE.busy);
+  private await(what: string, timeoutMs = Infinity): void {
+    if (Atomics.wait(this.state, 0, STATE.busy, timeoutMs) === 'timed-out') {
+      void this.worker.terminate();
+      throw new Error(`convolution thread failed (${what}): no answer within ${timeoutMs / 1000} s`);
+    }
     if (Atomics.load(this.state, 0) === STATE.failed) {
       const message = receiveMessageOnPort(this.port)?.message as string | undefined;
       throw new Error(`convolution thread failed (${what}): ${message ?? 'no message'}`);
