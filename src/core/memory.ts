@@ -42,6 +42,17 @@ const ACTIVATION_COPIES: Record<PassName, number> = {
 const BOUNDARY_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 1, zen: 1.5, jacobian: 2.3, gradient: 2.3, hessian: 6, synflow: 0 };
 const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2.2, zen: 2.2, jacobian: 4.2, gradient: 5, hessian: 15, synflow: 0 };
 
+/**
+ * Peak bytes of the loss and its derivatives, in units of the network's output: nothing for the
+ * classifiers ([B, K]), but a Taskonomy decoder's output is [32, 256, 256, K] — 143 MB for
+ * segmentsemantic's 17 classes, with the one-hot target as large. Measured (tfjs engine peak bytes)
+ * for the pixel-wise cross-entropy at the output: gradient 12.8, H·v 34.3; L1 7 and 21. They add to
+ * the network's: the loss's saved intermediates and its gradients live until the backward ends, also
+ * when segments are recomputed (without this term, segmentsemantic's non-grasp jobs peaked 35 % above
+ * their plan in smoke:tasks).
+ */
+const LOSS_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 0, zen: 0, jacobian: 1, gradient: 13, hessian: 35, synflow: 0 };
+
 /** Passes that can recompute segments: the ones that run a backward over the network. */
 const RECOMPUTABLE: ReadonlySet<PassName> = new Set(['gradient', 'jacobian', 'hessian']);
 /** Passes that share the layer cache (same network, weights and minibatch). */
@@ -107,19 +118,23 @@ function passPlan(trace: ShapeOps, task: TaskSpec, batchSize: number, proxies: P
   // Weights, their gradients, H·g and the directions, zen's and synflow's copies.
   const paramBytes = trace.paramCount * 4 * 6;
   const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
+  // The target, as large as the output (one-hot per pixel for segmentation).
+  const targetBytes = trace.outputElements * 4;
+  const lossBytes = (pass: PassName) => trace.outputElements * 4 * LOSS_COPIES[pass];
   const needed = evaluatePassesNeeded(proxies);
   // The layer cache lives from the first pass that fills it to the end of the job.
   const usesCache = cacheBytes > 0 && [...needed].some((p) => CACHED.has(p));
-  const fixed = BASELINE_BYTES + paramBytes + inputBytes + (usesCache ? cacheBytes : 0);
+  const fixed = BASELINE_BYTES + paramBytes + inputBytes + targetBytes + (usesCache ? cacheBytes : 0);
   const hasSegments = trace.segments.size > 0;
   const plan = { peakBytes: fixed, recomputed: new Set<PassName>() };
   const segmented = (pass: PassName) =>
     fixed +
     4 * (trace.boundaryElements * BOUNDARY_COPIES[pass] + trace.segmentPeakElements * SEGMENT_COPIES[pass]) +
+    lossBytes(pass) +
     // A recomputing hessian pass keeps its tangent convolutions too.
     (pass === 'hessian' && usesCache ? cacheBytes : 0);
   for (const pass of needed) {
-    let bytes = fixed + trace.activationElements * 4 * ACTIVATION_COPIES[pass];
+    let bytes = fixed + trace.activationElements * 4 * ACTIVATION_COPIES[pass] + lossBytes(pass);
     if (FORWARD_ONLY.has(pass) && hasSegments) bytes = Math.min(bytes, segmented(pass));
     if (RECOMPUTABLE.has(pass) && hasSegments && policy !== 'never' && (policy === 'always' || bytes > RECOMPUTE_ABOVE_BYTES)) {
       const recomputing = segmented(pass);

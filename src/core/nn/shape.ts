@@ -35,6 +35,8 @@ export class ShapeOps implements Ops<Shape> {
   segmentPeakElements = 0;
   /** Output elements of every convolution call: what a layer cache (replay.ts) keeps. */
   convOutputElements = 0;
+  /** Elements of the network's output (the loss's input). */
+  outputElements = 0;
   private readonly paramNamesByModule = new Map<string, string[]>();
   private openSegment: { params: Set<string>; modules: Set<string>; elements: number } | null = null;
 
@@ -229,6 +231,6 @@ export class ShapeOps implements Ops<Shape> {
 /** Trace a network on a batch of `batch` samples. */
 export function traceShapes(net: NetworkDef, batch = 1): ShapeOps {
   const ops = new ShapeOps();
-  net.forward(ops, [batch, ...net.inputShape]);
+  ops.outputElements = numel(net.forward(ops, [batch, ...net.inputShape]));
   return ops;
 }
