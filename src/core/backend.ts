@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync, readdirSync } from 'fs';
 import { dirname, join } from 'path';
 import { ConfigSchema } from '../config';
 import { InputError } from '../errors';
 import { registerCustomKernels } from './kernels';
 import { HYBRID_BACKEND, registerHybridBackend } from './kernels/hybrid';
+import { pointWasmAtItsBinaries } from './kernels/wasm-paths';
 
 /** The one tfjs namespace the core uses (functional ops only: chained ops are not registered). */
 export { tf };
@@ -31,7 +31,6 @@ const PREFERENCE: readonly BackendName[] = ['node', 'wasm', 'hybrid', 'cpu'];
 let initialised: Promise<BackendName> | null = null;
 let active: BackendName | null = null;
 let nodeLoad: { ok: true } | { ok: false; reason: string } | null = null;
-let wasmPathsSet = false;
 
 /**
  * tfjs-node is an optional dependency that cannot install everywhere: require it by a computed
@@ -79,23 +78,13 @@ function nativeBindingOf(moduleName: string): { ok: true } | { ok: false; reason
   return found ? { ok: true } : { ok: false, reason: 'installed without its native binding (libtensorflow download skipped or failed)' };
 }
 
-/**
- * The wasm binaries sit next to the package's main file; pointing at them explicitly keeps the
- * backend working when this code is bundled or run from another working directory.
- */
-function prepareWasm(): void {
-  if (wasmPathsSet) return;
-  setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
-  wasmPathsSet = true;
-}
-
 type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
 const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
 
 /** Make `name` the active tfjs backend; false when it cannot initialise here. */
 async function trySet(name: BackendName): Promise<boolean> {
   if (name === 'node' && !loadNode()) return false;
-  if (name === 'wasm') prepareWasm();
+  if (name === 'wasm') pointWasmAtItsBinaries();
   if (name === 'hybrid') {
     // Its convolutions call the wasm backend's kernels: wasm must be initialised (and stay so).
     if (!(tf.findBackend('wasm') != null || (await trySet('wasm')))) return false;

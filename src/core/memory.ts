@@ -46,7 +46,8 @@ const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2
  * Peak bytes of the loss and its derivatives, in units of the network's output: nothing for the
  * classifiers ([B, K]), but a Taskonomy decoder's output is [32, 256, 256, K] — 143 MB for
  * segmentsemantic's 17 classes, with the one-hot target as large. Measured (tfjs engine peak bytes)
- * for the pixel-wise cross-entropy at the output: gradient 12.8, H·v 34.3; L1 7 and 21. They add to
+ * for the pixel-wise cross-entropy at the output: gradient 12.8, H·v 34.3; L1 7 and 21 (the input
+ * Jacobian's backward starts from one output-shaped seed). They add to
  * the network's: the loss's saved intermediates and its gradients live until the backward ends, also
  * when segments are recomputed (without this term, segmentsemantic's non-grasp jobs peaked 35 % above
  * their plan in smoke:tasks).

@@ -5,9 +5,8 @@
  * blocked inside a synchronous kernel, waits on; an error's message follows on the port.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { dirname } from 'path';
 import { workerData, type MessagePort } from 'worker_threads';
+import { pointWasmAtItsBinaries } from './wasm-paths';
 import { convolveInSlices, type WasmBackendLike } from './wasm-slices';
 import { STATE, type ConvPart } from './conv-threads';
 
@@ -21,7 +20,7 @@ function signal(value: number): void {
 
 async function start(): Promise<void> {
   tf.env().set('PROD', true);
-  setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
+  pointWasmAtItsBinaries();
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise in a convolution thread');
   const wasm = tf.backend() as WasmBackendLike;
   port.on('message', (part: ConvPart) => {
