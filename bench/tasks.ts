@@ -18,63 +18,21 @@
  *                               (default 80 % of the machine); a job planned above it runs alone
  * A job that runs alone convolves on every core (ZC_HYBRID_THREADS), jobs side by side on one each.
  */
-import { execFileSync, spawn } from 'child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, totalmem } from 'os';
 import { join } from 'path';
-import { computeProxies, estimateJobMemory } from '../src/core/compute';
-import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
+import { estimateJobMemory } from '../src/core/compute';
+import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName } from '../src/core/names';
+import { architectures, pick } from './lib/archs';
+import { describeJob as describe, gitCommit, machineFacts, previousJobs, runChildIfAsked, runJobInChild, writeResults, type BenchJob as Job, type BenchJobResult } from './lib/child-jobs';
 
-interface Job {
-  space: SpaceName;
-  task: TaskName;
-  arch: string;
-  batchSize: number;
-  proxies: ProxyName[];
-}
-
-interface JobResult extends Job {
-  backend?: string;
-  seconds: number;
-  peakRssMB: number;
+interface JobResult extends BenchJobResult {
   /** The core's memory plan for the job (what routes it to a backend and a worker pool). */
   estimateMB?: number;
-  results?: Partial<Record<ProxyName, { score: number; time: number }>>;
-  error?: string;
-  date: string;
   /** The commit the job ran at. */
   commit?: string;
-  /** Threads its hybrid-backend convolutions could use (ZC_HYBRID_THREADS). */
-  threads?: number;
 }
 
 const OUT = join(__dirname, 'results', 'tasks.json');
-const FIXTURES = join(__dirname, '..', 'test', 'fixtures', 'reference');
-const EXTRA_TASKS: ReadonlySet<TaskName> = new Set(['svhn', 'ninapro', 'scifar100']);
-
-/** The released architecture list a (space, task) draws from (the 9x lists for the extra tasks). */
-function architectures(space: SpaceName, task: TaskName): string[] {
-  const list = (file: string) => Object.values(JSON.parse(readFileSync(join(FIXTURES, `${file}.json`), 'utf8'))) as string[];
-  switch (space) {
-    case 'nasbench101':
-      return Object.keys(JSON.parse(readFileSync(join(FIXTURES, 'zc_nasbench101_subset.json'), 'utf8')).nasbench101.cifar10);
-    case 'nasbench201':
-      return list(EXTRA_TASKS.has(task) ? 'archs_nasbench2019x' : 'archs_nasbench201');
-    case 'nasbench301':
-      return list(EXTRA_TASKS.has(task) ? 'archs_nasbench3019x' : 'archs_nasbench301');
-    case 'transbench101_micro':
-      return list(EXTRA_TASKS.has(task) ? 'archs_transbench101_micro9x' : 'archs_transbench101_micro');
-    case 'transbench101_macro':
-      return list('archs_transbench101_macro');
-  }
-}
-
-/** First, middle and last of the list (or n spread evenly): deterministic, and unlike each other. */
-function pick(list: string[], n: number): string[] {
-  if (n >= list.length) return list;
-  return Array.from({ length: n }, (_, i) => list[Math.round((i * (list.length - 1)) / Math.max(1, n - 1))]!);
-}
-
 function plannedJobs(): Job[] {
   const only = process.env.SMOKE_ONLY ? new Set(process.env.SMOKE_ONLY.split(',')) : null;
   const n = Number(process.env.SMOKE_ARCHS ?? 3);
@@ -97,36 +55,6 @@ function plannedJobs(): Job[] {
 }
 
 const key = (j: Job) => `${j.space}|${j.task}|${j.arch}|${j.proxies.join(',')}`;
-
-/** Runs in the child: one job, its result as JSON on stdout, peak RSS from the kernel's accounting. */
-async function child(job: Job): Promise<void> {
-  const start = process.hrtime.bigint();
-  const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
-}
-
-function runJob(job: Job, threads: number): Promise<JobResult> {
-  const start = Date.now();
-  const proc = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ZC_HYBRID_THREADS: String(threads) },
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  // Keep only the head of stderr: wasm aborts print their whole module source.
-  proc.stderr.on('data', (d: Buffer) => stderr.length < 1 << 16 && (stderr += d.toString()));
-  return new Promise((resolve) => {
-    proc.on('close', (status, signal) => {
-      const seconds = (Date.now() - start) / 1000;
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (status === 0 && line.startsWith('{')) return resolve({ ...job, ...JSON.parse(line), threads, date: new Date().toISOString() });
-      const reason = stderr.split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${status ?? signal}`;
-      resolve({ ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), threads, date: new Date().toISOString() });
-    });
-  });
-}
 
 function summary(results: JobResult[]) {
   const byTask: Record<string, Record<string, { jobs: number; finite: number; medianTime: number; maxPeakRssMB: number; errors: string[] }>> = {};
@@ -151,31 +79,25 @@ function summary(results: JobResult[]) {
 }
 
 async function main(): Promise<void> {
-  const previous: JobResult[] = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, 'utf8')).jobs ?? []) : [];
+  const previous = previousJobs<JobResult>(OUT);
   const retry = process.env.SMOKE_RETRY_FAILED === '1';
   const done = new Map(previous.filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
   const jobs = plannedJobs();
   const todo = jobs.filter((j) => !done.has(key(j))).slice(0, Number(process.env.SMOKE_MAX_JOBS ?? Infinity));
   process.stderr.write(`${jobs.length} jobs planned, ${done.size} in ${OUT}, ${todo.length} to run now\n`);
-  let commit = '';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout: no commit recorded
-  }
+  const commit = gitCommit();
   const write = () => {
     const all = [...done.values()];
     const out = {
       benchmark: 'smoke:tasks — 3 architectures × 28 tasks, every proxy, paper batch sizes, synthetic data, seed 0',
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: machineFacts(),
       planned: jobs.length,
       completed: all.filter((r) => !r.error).length,
       failed: all.filter((r) => r.error).length,
       summary: summary(all),
       jobs: all,
     };
-    mkdirSync(join(__dirname, 'results'), { recursive: true });
-    writeFileSync(OUT, JSON.stringify(out, null, 2) + '\n');
+    writeResults(OUT, out);
   };
   const concurrency = Math.max(1, Number(process.env.SMOKE_CONCURRENCY ?? 1));
   const budgetMB = Number(process.env.SMOKE_MEMORY_MB ?? Math.round((0.8 * totalmem()) / 2 ** 20));
@@ -210,7 +132,7 @@ async function main(): Promise<void> {
       const alone = running.size === 1 && (concurrency === 1 || !pending.some((j) => usedNow + planMB.get(j)! <= budgetMB));
       const threads = alone ? cpus().length : 1;
       process.stderr.write(`[${n}/${todo.length}] start ${describe(job)} (plan ${planMB.get(job)} MB, ${threads} thread${threads > 1 ? 's' : ''})\n`);
-      launched.push(runJob(job, threads).then(finished(job, n)).then(() => Promise.all(schedule())).then(() => undefined));
+      launched.push(runJobInChild(__filename, job, threads).then(finished(job, n)).then(() => Promise.all(schedule())).then(() => undefined));
     }
     return launched;
   };
@@ -219,15 +141,7 @@ async function main(): Promise<void> {
   if (todo.length === 0) write();
 }
 
-const describe = (job: Job) =>
-  `${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize}`;
-
-if (process.argv[2] === '--child') {
-  child(JSON.parse(process.argv[3]!)).catch((err) => {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
-} else {
+if (!runChildIfAsked()) {
   main().catch((err) => {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -1,0 +1,101 @@
+/**
+ * One compute job per child process, for the long benchmarks (smoke:tasks, bench:heavy): a crash
+ * or an out-of-memory kill costs that job only, and the child's peak RSS (the kernel's maxRSS) is the
+ * job's own. Results files are rewritten after every job and reruns resume from them.
+ */
+import { execFileSync, spawn } from 'child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { cpus, totalmem } from 'os';
+import { dirname } from 'path';
+import { computeProxies } from '../../src/core/compute';
+import type { ProxyName, SpaceName, TaskName } from '../../src/core/names';
+
+export interface BenchJob {
+  space: SpaceName;
+  task: TaskName;
+  arch: string;
+  batchSize: number;
+  proxies: ProxyName[];
+}
+
+export interface BenchJobResult extends BenchJob {
+  backend?: string;
+  seconds: number;
+  peakRssMB: number;
+  results?: Partial<Record<ProxyName, { score: number; time: number }>>;
+  error?: string;
+  date: string;
+  /** Threads its hybrid-backend convolutions could use (ZC_HYBRID_THREADS). */
+  threads: number;
+}
+
+/** Runs in the child: one job, its result as JSON on stdout. */
+async function childMain(job: BenchJob): Promise<void> {
+  const start = process.hrtime.bigint();
+  const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+}
+
+/**
+ * Call first thing in a bench script that runs jobs in children: in the child (started by
+ * runJobInChild with `--child JOB`) it runs the job and returns true; in the parent it returns false.
+ */
+export function runChildIfAsked(): boolean {
+  if (process.argv[2] !== '--child') return false;
+  childMain(JSON.parse(process.argv[3]!) as BenchJob).catch((err) => {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+  return true;
+}
+
+/** Run `job` in a child of `script` (a bench file that calls runChildIfAsked), its convolutions on `threads` threads. */
+export function runJobInChild(script: string, job: BenchJob, threads: number): Promise<BenchJobResult> {
+  const start = Date.now();
+  const proc = spawn(process.execPath, [...process.execArgv, script, '--child', JSON.stringify(job)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ZC_HYBRID_THREADS: String(threads) },
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  // Keep only the head of stderr: wasm aborts print their whole module source.
+  proc.stderr.on('data', (d: Buffer) => stderr.length < 1 << 16 && (stderr += d.toString()));
+  return new Promise((resolve) => {
+    proc.on('close', (status, signal) => {
+      const seconds = (Date.now() - start) / 1000;
+      const date = new Date().toISOString();
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (status === 0 && line.startsWith('{')) return resolve({ ...job, ...JSON.parse(line), threads, date });
+      const reason = stderr.split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${status ?? signal}`;
+      resolve({ ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), threads, date });
+    });
+  });
+}
+
+/** The short commit of the checkout, or '' outside git. */
+export function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+export function machineFacts(): { cpus: number; cpuModel?: string; memoryGiB: number; node: string } {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+/** The `jobs` array of a results file written before, or [] when there is none. */
+export function previousJobs<T>(file: string): T[] {
+  return existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { jobs?: T[] }).jobs ?? []) : [];
+}
+
+export function writeResults(file: string, out: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+}
+
+export const describeJob = (job: BenchJob): string =>
+  `${job.space} ${job.task} ${job.arch.slice(0, 60)} ${job.proxies.length === 1 ? job.proxies[0] : `${job.proxies.length} proxies`} @${job.batchSize}`;
