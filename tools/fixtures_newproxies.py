@@ -114,7 +114,7 @@ CPU = torch.device("cpu")
 
 
 # ---------------------------------------------------------------------------
-# safetensors (F32, I32, U8): 8-byte LE header length, JSON header padded to 8, raw data
+# safetensors (F32, I32; U8 readable): 8-byte LE header length, JSON header padded to 8, raw data
 # ---------------------------------------------------------------------------
 
 _ST = {torch.float32: ("F32", "<f4"), torch.int32: ("I32", "<i4"), torch.uint8: ("U8", "u1")}
@@ -150,16 +150,18 @@ def read_safetensors(path):
 
 
 def pack_signs(t):
-    """bernoulli draws (0./1.) -> bytes, element e = 8*j + k at bit k (LSB first) of byte j."""
+    """bernoulli draws (0./1.) -> int32 words (readable as I32 by src/core/safetensors.ts):
+    element e (row-major) is bit e % 32, least significant first, of word e // 32."""
     bits = t.detach().reshape(-1).to(torch.float64).numpy()
-    if not np.all((bits == 0) | (bits == 1)):
-        raise ValueError("bernoulli draw holds values other than 0 and 1")
-    return torch.from_numpy(np.packbits(bits.astype(np.uint8), bitorder="little"))
+    if not np.all((bits == 0) | (bits == 1)) or bits.size % 32:
+        raise ValueError("bernoulli draw holds values other than 0 and 1, or not a multiple of 32 of them")
+    return torch.from_numpy(np.packbits(bits.astype(np.uint8), bitorder="little").view("<i4").astype(np.int32))
 
 
 def unpack_signs(packed, shape):
     n = int(np.prod(shape))
-    bits = np.unpackbits(packed.numpy(), bitorder="little")[:n]
+    raw = packed.numpy().astype("<i4").view(np.uint8)
+    bits = np.unpackbits(raw, bitorder="little")[:n]
     return torch.from_numpy(bits.astype(np.float32)).reshape(shape)
 
 
@@ -760,8 +762,7 @@ def within(got, want, tol):
 
 
 def tensor_list(extra):
-    floats = [(k, v) for k, v in extra.items() if v.dtype != torch.uint8]
-    return floats + [(k, v) for k, v in extra.items() if v.dtype == torch.uint8]
+    return list(extra.items())
 
 
 def write_case(refs, case, base):
