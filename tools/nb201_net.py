@@ -1,5 +1,5 @@
-# Copied from ../shared/refbench/nb201_net.py (zcbench's own reference network, the one that made
-# test/fixtures/nb201); kept here so that tools/fixtures_newproxies.py is self-contained.
+# zcbench's own PyTorch reference network, the one that made test/fixtures/nb201 (same file as
+# the refbench harness uses); kept here so that tools/fixtures_newproxies.py is self-contained.
 """A plain PyTorch NAS-Bench-201 network, written for the refbench timing harness.
 
 Layout (CIFAR, 3x32x32 input):
