@@ -1,4 +1,5 @@
 import { estimateJobMemory } from '../src/core/compute';
+import { createBuild } from '../src/queue/build';
 import { jobIdOf, tripleId, tripleIdsOf } from '../src/queue/ids';
 import { JOB_NAME, redisKeys } from '../src/queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../src/queue/queues';
@@ -84,6 +85,7 @@ describe('workers under faults', () => {
     h.startWorker({ pool: 'light' });
     const buildId = `zct-bad-${process.pid}`;
     h.buildIds.push(buildId);
+    await createBuild(h.redis, { buildId, dataset: 'zct-faults', spec: '{}' });
     const bad = payload(buildId, '(9, 9, 9, 9, 9, 9)', ['params', 'l2_norm'], 8);
     const badIds = tripleIdsOf(bad, bad.arch!);
     const badId = jobIdOf(Object.values(badIds));
@@ -109,6 +111,7 @@ describe('workers under faults', () => {
     // A shape-only message of several architectures: the bad one's triples fail, the others' are computed.
     const mixedBuild = `${buildId}-mixed`;
     h.buildIds.push(mixedBuild);
+    await createBuild(h.redis, { buildId: mixedBuild, dataset: 'zct-faults', spec: '{}' });
     const { arch: _arch, ...base } = payload(mixedBuild, '(0, 1, 2, 3, 4, 0)', ['params', 'flops'], 64);
     const mixed: JobPayload = { ...base, archs: ['(0, 1, 2, 3, 4, 0)', '(0, 1, 2, 3, 4, 7)', '(4, 4, 4, 4, 4, 4)'] };
     await light.add(JOB_NAME, mixed, { ...JOB_OPTIONS, jobId: 'zmixed' });
