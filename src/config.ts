@@ -27,7 +27,7 @@ export const ConfigSchema = z.object({
    * ZC_JOB_DEADLINE_MIN_S and ZC_JOB_DEADLINE_S_PER_GIB seconds per GiB of its memory plan (work grows with it).
    */
   ZC_JOB_DEADLINE_MIN_S: z.coerce.number().positive().default(600),
-  ZC_JOB_DEADLINE_S_PER_GIB: z.coerce.number().min(0).default(600),
+  ZC_JOB_DEADLINE_S_PER_GIB: z.coerce.number().min(0).default(1200),
   /** How long a worker keeps retrying an infrastructure failure (Redis errors or unreachable) before giving up, s. */
   ZC_INFRA_RETRY_MAX_S: z.coerce.number().positive().default(600),
   /** Longest single wait between those retries (the waits double up to it), s. */
