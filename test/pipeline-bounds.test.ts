@@ -6,20 +6,10 @@ import type { JobPayload } from '../src/queue/schema';
 import { createMetrics } from '../src/metrics';
 import type { ResultRow } from '../src/storage/rows';
 import { CODE_VERSION } from '../src/version';
-import { startHarness, type Harness } from './helpers/pipeline';
+import { startHarness, until, type Harness } from './helpers/pipeline';
 
 /** The results stream's bounds: workers pause above its high-water mark, late rows do not recreate it, metrics show it. */
 jest.setTimeout(120_000);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function row(arch: string): ResultRow {
   return {

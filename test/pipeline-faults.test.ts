@@ -6,7 +6,7 @@ import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
 import { CODE_VERSION } from '../src/version';
-import { startHarness, type Harness } from './helpers/pipeline';
+import { startHarness, until, type Harness } from './helpers/pipeline';
 
 /** Workers under faults: a killed child, bad messages, jobs too big for their pool. Real Redis, real children. */
 jest.setTimeout(300_000);
@@ -14,16 +14,6 @@ jest.setTimeout(300_000);
 async function streamRows(h: Harness, buildId: string): Promise<ResultRow[]> {
   const entries = await h.redis.xrange(redisKeys.results(buildId), '-', '+');
   return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('row') + 1]!) as ResultRow);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function payload(buildId: string, arch: string, proxies: JobPayload['proxies'], batchSize: number): JobPayload {

@@ -6,7 +6,7 @@ import { JOB_OPTIONS, openQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
 import { CODE_VERSION } from '../src/version';
-import { startHarness, type Harness } from './helpers/pipeline';
+import { startHarness, until, type Harness } from './helpers/pipeline';
 
 /**
  * Compute children that hang or die, each cause named in the rows: a SIGSTOPped child meets its
@@ -17,16 +17,6 @@ jest.setTimeout(180_000);
 
 const FAULTS = join(__dirname, 'fixtures', 'faults');
 const ARCH = '(2, 3, 2, 0, 2, 3)';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('hung and dying compute children', () => {
   let h: Harness;

@@ -7,7 +7,7 @@ import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
 import { CODE_VERSION } from '../src/version';
 import { startWorker, type PipelineWorker } from '../src/worker/worker';
-import { testLog, uniquePrefix } from './helpers/pipeline';
+import { testLog, uniquePrefix, until } from './helpers/pipeline';
 import { startRedisServer, type TestRedisServer } from './helpers/redis-server';
 
 /**
@@ -17,16 +17,6 @@ import { startRedisServer, type TestRedisServer } from './helpers/redis-server';
  * first refused write, the infrastructure retries up to a minute. Every row must end `ok`.
  */
 jest.setTimeout(180_000);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Commands Redis refused for memory since it started (INFO errorstats). */
 async function refusedForMemory(admin: Redis): Promise<number> {
