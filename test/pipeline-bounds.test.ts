@@ -37,14 +37,16 @@ describe('results stream bounds', () => {
   test('a late row of a published or removed build recreates neither its stream nor its counters', async () => {
     const published = await build('late');
     await h.redis.hset(redisKeys.build(published), 'state', 'published');
-    expect(await writeRows(h.redis, published, [row('(0, 0, 0, 0, 0, 0)')])).toBe('published');
+    const outcome = await writeRows(h.redis, published, [row('(0, 0, 0, 0, 0, 0)')]);
     expect(await h.redis.exists(redisKeys.results(published))).toBe(0);
     expect(await h.redis.hget(redisKeys.build(published), 'rowsOk')).toBeNull();
+    expect(outcome).toBe('published');
 
     const removed = `zct-removed-${process.pid}`;
     h.buildIds.push(removed);
-    expect(await writeRows(h.redis, removed, [row('(0, 0, 0, 0, 0, 0)')])).toBe('no-build');
+    const late = await writeRows(h.redis, removed, [row('(0, 0, 0, 0, 0, 0)')]);
     expect(await h.redis.exists(redisKeys.results(removed), redisKeys.build(removed), redisKeys.failures(removed))).toBe(0);
+    expect(late).toBe('no-build');
   });
 
   test('a worker holds a job while its build\'s stream is above the high-water mark, then computes it', async () => {
