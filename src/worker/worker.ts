@@ -269,7 +269,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       chosen = plan(p.batchSize);
     } catch (err) {
       if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
-      throw err;
+      throw await retryOrFail(err, p.batchSize);
     }
     const needed = chosen.needed;
     const deadlineMs = jobDeadlineMs(needed, settings.deadline);
