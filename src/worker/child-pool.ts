@@ -147,18 +147,16 @@ export class ChildPool extends EventEmitter {
     const { proc } = child;
     const id = this.nextId++;
     const limit = this.opts.memoryLimitBytes;
-    const interval = this.opts.watchIntervalMs ?? 100;
     return new Promise<ComputeResult>((resolve, reject) => {
-      let peakRss = 0;
-      /** Why we killed the child, if we did. */
-      let killed: { error: Error } | undefined;
-      const kill = (error: Error) => {
-        if (killed) return;
-        killed = { error };
+      /** Why we killed the child, if we did: the job's error. */
+      let killedFor: Error | undefined;
+      const kill = (why: Error) => {
+        if (killedFor) return;
+        killedFor = why;
         proc.kill('SIGKILL');
       };
       const done = () => {
-        clearTimeout(watch);
+        watch.stop();
         clearTimeout(deadline);
         proc.off('message', onMessage);
         proc.off('exit', onExit);
@@ -178,23 +176,14 @@ export class ChildPool extends EventEmitter {
       const onExit = (code: number | null, signal: string | null) => {
         done();
         const tail = tailText(child.stderrTail);
-        if (killed) {
-          killed.error.message += tail;
-          reject(killed.error);
-        } else reject(deathError(`compute child (pid ${proc.pid})`, code, signal, tail, peakRss, limit));
+        if (killedFor) {
+          killedFor.message += tail;
+          reject(killedFor);
+        } else reject(deathError(`compute child (pid ${proc.pid})`, code, signal, tail, watch.peak(), limit));
       };
-      const check = () => {
-        const rss = readRss(proc.pid!);
-        if (rss !== undefined) {
-          peakRss = Math.max(peakRss, rss);
-          if (rss > limit) {
-            const what = `compute child (pid ${proc.pid}) over memory budget ${mb(limit)} MB: ${mb(rss)} MB resident, killed by the watchdog`;
-            kill(new ResourceError(what, rss, limit));
-          }
-        }
-        watch = setTimeout(check, rss !== undefined && rss > limit * 0.75 ? Math.max(1, interval / 10) : interval);
-      };
-      let watch = setTimeout(check, interval);
+      const watch = watchRss(proc.pid!, limit, this.opts.watchIntervalMs ?? 100, (rss) =>
+        kill(new ResourceError(`compute child (pid ${proc.pid}) over memory budget ${mb(limit)} MB: ${mb(rss)} MB resident, killed by the watchdog`, rss, limit)),
+      );
       const deadlineMs = opts.deadlineMs;
       const deadline =
         deadlineMs === undefined
@@ -207,6 +196,25 @@ export class ChildPool extends EventEmitter {
       this.emit('job-start', { pid: proc.pid, jobId });
     });
   }
+}
+
+/**
+ * The watchdog: read a process's RSS every `intervalMs` — ten times as often above 3/4 of `limit`,
+ * where a fast allocation could outrun it — and call `over` while it exceeds `limit`.
+ */
+function watchRss(pid: number, limit: number, intervalMs: number, over: (rss: number) => void): { stop(): void; peak(): number } {
+  let peak = 0;
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    const rss = readRss(pid);
+    if (rss !== undefined) {
+      peak = Math.max(peak, rss);
+      if (rss > limit) over(rss);
+    }
+    timer = setTimeout(check, rss !== undefined && rss > limit * 0.75 ? Math.max(1, intervalMs / 10) : intervalMs);
+  };
+  timer = setTimeout(check, intervalMs);
+  return { stop: () => clearTimeout(timer), peak: () => peak };
 }
 
 /**
