@@ -27,8 +27,8 @@ export function isInfrastructureError(err: unknown): boolean {
   const e = err as { name?: string; message?: string } | undefined;
   if (!e || typeof e !== 'object') return false;
   if (e.name === 'ServiceError' || e.name === 'MaxRetriesPerRequestError') return true;
-  const message = e.message ?? '';
-  if (REDIS_UNAVAILABLE.test(message) || message === 'Connection is closed.') return true;
+  // Not ioredis's "Connection is closed.": our connections wait through reconnects (maxRetriesPerRequest: null), so that one means we closed it.
+  if (REDIS_UNAVAILABLE.test(e.message ?? '')) return true;
   return isTransientS3Error(err);
 }
 
