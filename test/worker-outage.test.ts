@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { InputError, ServiceError } from '../src/errors';
 import { createBuild } from '../src/queue/build';
 import { connectRedis } from '../src/queue/connection';
 import { JOB_NAME, redisKeys } from '../src/queue/names';
@@ -6,6 +7,8 @@ import { JOB_OPTIONS, openQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
 import { CODE_VERSION } from '../src/version';
+import { ChildJobError } from '../src/worker/child-pool';
+import { isInfrastructureError } from '../src/worker/infra-retry';
 import { startWorker, type PipelineWorker } from '../src/worker/worker';
 import { testLog, uniquePrefix, until } from './helpers/pipeline';
 import { startRedisServer, type TestRedisServer } from './helpers/redis-server';
@@ -38,6 +41,27 @@ describe('a Redis outage longer than the ordinary retry budget', () => {
     await worker?.close();
     redis?.disconnect();
     await server?.stop();
+  });
+
+  test('what counts as infrastructure: Redis refusing writes, a ServiceError; not a proxy\'s error or bad input, nor a wrong command', async () => {
+    const refusal = async () => {
+      await server.admin.config('SET', 'maxmemory', '1');
+      try {
+        return await redis.set('zct-outage-probe', 'x').then(() => undefined, (err: unknown) => err);
+      } finally {
+        await server.admin.config('SET', 'maxmemory', '0');
+      }
+    };
+    const oom = await refusal();
+    expect((oom as Error).message).toMatch(/^OOM /);
+    expect(isInfrastructureError(oom)).toBe(true);
+    expect(isInfrastructureError(new ServiceError('S3 PUT failed (still failing after 9 attempts over 120 s): ECONNREFUSED'))).toBe(true);
+    await redis.set('zct-outage-string', 'x');
+    const wrongType = await redis.lpush('zct-outage-string', 'y').then(() => undefined, (err: unknown) => err);
+    expect((wrongType as Error).message).toMatch(/^WRONGTYPE/);
+    expect(isInfrastructureError(wrongType)).toBe(false);
+    expect(isInfrastructureError(new InputError('arch', '(9, 9)', 'an NB201 cell'))).toBe(false);
+    expect(isInfrastructureError(new ChildJobError({ name: 'Error', message: 'gradient function not found for Foo' }))).toBe(false);
   });
 
   test('ends with every row ok: the rows wait for Redis, the job is not failed', async () => {
