@@ -22,6 +22,18 @@ export const ConfigSchema = z.object({
   ZC_WORKER_MEMORY_MB: z.coerce.number().int().positive().default(3072),
   /** Memory budget of one heavy-pool job, in MiB; unset: 80 % of this machine's memory. */
   ZC_HEAVY_MEMORY_MB: z.coerce.number().int().positive().optional(),
+  /**
+   * A compute job's deadline (its child is then killed and the job retried): the larger of
+   * ZC_JOB_DEADLINE_MIN_S and ZC_JOB_DEADLINE_S_PER_GIB seconds per GiB of its memory plan (work grows with it).
+   */
+  ZC_JOB_DEADLINE_MIN_S: z.coerce.number().positive().default(600),
+  ZC_JOB_DEADLINE_S_PER_GIB: z.coerce.number().min(0).default(1200),
+  /** How long a worker keeps retrying an infrastructure failure (Redis errors or unreachable) before giving up, s. */
+  ZC_INFRA_RETRY_MAX_S: z.coerce.number().positive().default(600),
+  /** Longest single wait between those retries (the waits double up to it), s. */
+  ZC_INFRA_RETRY_CAP_S: z.coerce.number().positive().default(30),
+  /** Entries of a build's results stream above which workers pause its jobs until the aggregator drains it. */
+  ZC_RESULTS_HIGH_WATER: z.coerce.number().int().positive().default(200_000),
   /** BullMQ key prefix of the zc-light/zc-heavy queues (a test or a second deployment isolates itself with its own). */
   ZC_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
   /** Local state: embedded S3 data, download cache. */

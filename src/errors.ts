@@ -53,6 +53,11 @@ export class ResourceError extends Error {
   }
 }
 
+/** A job that ran past its deadline (a hung or stopped compute child): killed, retryable. */
+export class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
 export function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   try {

@@ -3,6 +3,7 @@ import { computeProxies } from '../src/core/compute';
 import { ConvThread, convThreads, splitBatch, stopConvThreads } from '../src/core/kernels/conv-threads';
 import { setHybridSliceBytes, setHybridThreads, threadsFromEnvironment } from '../src/core/kernels/hybrid';
 import type { ProxyName } from '../src/core/names';
+import { join } from 'path';
 
 /**
  * The hybrid backend (cpu tensors, wasm convolutions in batch slices) must compute what cpu does.
@@ -112,6 +113,15 @@ describe('hybrid convolution threads', () => {
 
   test('a thread whose module cannot load is an error, not a wait', () => {
     expect(() => new ConvThread('/nonexistent/conv-thread.js')).toThrow(/convolution thread failed \(start\): Cannot find module '\/nonexistent\/conv-thread.js'/);
+  });
+
+  test('a part that never finishes is an error after the wait bound, not a wait forever', async () => {
+    const thread = new ConvThread(join(__dirname, 'fixtures', 'faults', 'conv-thread-hangs.js'), { partTimeoutMs: 300 });
+    const part = { attrs: {}, itemShape: [1], itemIn: 1, itemOut: 1, count: 1, filterShape: [1], sliceBytes: 4096, kernelName: tf.Conv2D };
+    thread.start({ ...part, x: new Float32Array(1), filter: new Float32Array(1) });
+    expect(() => thread.finish(new Float32Array(1))).toThrow('convolution thread failed (Conv2D): no answer within 0.3 s');
+    expect(thread.stopped).toBe(true);
+    await thread.terminate();
   });
 
   test('a failing part is reported with its cause, and the thread keeps working', () => {

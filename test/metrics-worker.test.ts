@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { logger } from '../src/log';
+import { createBuild } from '../src/queue/build';
 import { createMetrics, startMetricsServer, type MetricsServer } from '../src/metrics';
 import { openQueue, addJobs, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
@@ -50,6 +51,7 @@ describe('worker metrics', () => {
 
   beforeAll(async () => {
     redis = await testRedis();
+    await createBuild(redis, { buildId: BUILD_ID, dataset: 'zct-metrics', spec: '{}' });
     queue = openQueue('light', redis, prefix);
   });
   afterAll(async () => {

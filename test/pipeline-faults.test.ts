@@ -1,11 +1,12 @@
 import { estimateJobMemory } from '../src/core/compute';
+import { createBuild } from '../src/queue/build';
 import { jobIdOf, tripleId, tripleIdsOf } from '../src/queue/ids';
 import { JOB_NAME, redisKeys } from '../src/queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
 import { CODE_VERSION } from '../src/version';
-import { startHarness, type Harness } from './helpers/pipeline';
+import { startHarness, until, type Harness } from './helpers/pipeline';
 
 /** Workers under faults: a killed child, bad messages, jobs too big for their pool. Real Redis, real children. */
 jest.setTimeout(300_000);
@@ -13,16 +14,6 @@ jest.setTimeout(300_000);
 async function streamRows(h: Harness, buildId: string): Promise<ResultRow[]> {
   const entries = await h.redis.xrange(redisKeys.results(buildId), '-', '+');
   return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('row') + 1]!) as ResultRow);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function payload(buildId: string, arch: string, proxies: JobPayload['proxies'], batchSize: number): JobPayload {
@@ -84,6 +75,7 @@ describe('workers under faults', () => {
     h.startWorker({ pool: 'light' });
     const buildId = `zct-bad-${process.pid}`;
     h.buildIds.push(buildId);
+    await createBuild(h.redis, { buildId, dataset: 'zct-faults', spec: '{}' });
     const bad = payload(buildId, '(9, 9, 9, 9, 9, 9)', ['params', 'l2_norm'], 8);
     const badIds = tripleIdsOf(bad, bad.arch!);
     const badId = jobIdOf(Object.values(badIds));
@@ -109,6 +101,7 @@ describe('workers under faults', () => {
     // A shape-only message of several architectures: the bad one's triples fail, the others' are computed.
     const mixedBuild = `${buildId}-mixed`;
     h.buildIds.push(mixedBuild);
+    await createBuild(h.redis, { buildId: mixedBuild, dataset: 'zct-faults', spec: '{}' });
     const { arch: _arch, ...base } = payload(mixedBuild, '(0, 1, 2, 3, 4, 0)', ['params', 'flops'], 64);
     const mixed: JobPayload = { ...base, archs: ['(0, 1, 2, 3, 4, 0)', '(0, 1, 2, 3, 4, 7)', '(4, 4, 4, 4, 4, 4)'] };
     await light.add(JOB_NAME, mixed, { ...JOB_OPTIONS, jobId: 'zmixed' });

@@ -20,6 +20,19 @@ export interface QueueCountSource {
   getJobCounts(...types: QueueState[]): Promise<Record<string, number>>;
 }
 
+/** One build's results stream, as `collectResultsStreams` reads it (src/queue/results.ts's `resultsStreamStats` fits). */
+export interface ResultsStreamReading {
+  buildId: string;
+  /** Entries in the stream. */
+  length: number;
+  /** Entries the aggregator has not read yet. */
+  lag: number;
+  /** Entries read, not yet acknowledged. */
+  pending: number;
+  /** Seconds since the build was created. */
+  ageSeconds: number;
+}
+
 export interface TripleLabels {
   space: string;
   task: string;
@@ -36,6 +49,8 @@ export interface Metrics {
   setQueueDepth(queue: string, state: QueueState, n: number): void;
   /** Read these queues' job counts from Redis at every scrape (what KEDA's scaling query uses). */
   collectQueueDepths(queues: readonly QueueCountSource[]): void;
+  /** Read the unpublished builds' results streams at every scrape (the back-pressure and lag alarms). */
+  collectResultsStreams(read: () => Promise<ResultsStreamReading[]>): void;
   /** The aggregator moved `latest` of `dataset` to `version`. */
   setLastPublished(dataset: string, version: string): void;
 }
@@ -47,6 +62,10 @@ export const METRIC_NAMES = {
   queueJobs: 'zcbench_queue_jobs',
   publishedInfo: 'zcbench_dataset_published_info',
   publishedTime: 'zcbench_dataset_published_timestamp_seconds',
+  streamLength: 'zcbench_results_stream_entries',
+  streamLag: 'zcbench_results_consumer_lag',
+  streamPending: 'zcbench_results_consumer_pending',
+  buildAge: 'zcbench_build_age_seconds',
   containerMemory: 'zcbench_container_memory_bytes',
   containerMemoryLimit: 'zcbench_container_memory_limit_bytes',
   containerMemoryPeak: 'zcbench_container_memory_peak_bytes',
@@ -125,6 +144,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
   const lastVersion = new Map<string, string>();
 
   registerContainerMemory(registry);
+  const collectStreams = registerResultsStreams(registry);
 
   return {
     registry,
@@ -144,6 +164,9 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     collectQueueDepths(queues) {
       for (const q of queues) if (!polled.includes(q)) polled.push(q);
     },
+    collectResultsStreams(read) {
+      collectStreams(read);
+    },
     setLastPublished(dataset, version) {
       const previous = lastVersion.get(dataset);
       if (previous !== undefined && previous !== version) publishedInfo.remove({ dataset, version: previous });
@@ -151,6 +174,48 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       publishedTime.set({ dataset }, Date.now() / 1000);
       lastVersion.set(dataset, version);
     },
+  };
+}
+
+/**
+ * Per unpublished build: its results stream's length, the aggregator's lag and pending entries,
+ * and its age. One read serves the four gauges of a scrape; a build that is published (or gone)
+ * loses its series. Returns the function that sets the reader.
+ */
+function registerResultsStreams(registry: Registry): (read: () => Promise<ResultsStreamReading[]>) => void {
+  let reader: (() => Promise<ResultsStreamReading[]>) | undefined;
+  let reading: { at: number; value: Promise<ResultsStreamReading[] | undefined> } | undefined;
+  const snapshot = () => {
+    if (!reader) return Promise.resolve(undefined);
+    if (!reading || Date.now() - reading.at > 1000) {
+      // A scrape must not fail because Redis hiccuped: keep the last values and log.
+      const value = reader().catch((err: unknown) => {
+        logger.warn({ err: String(err) }, 'metrics: cannot read the results streams');
+        return undefined;
+      });
+      reading = { at: Date.now(), value };
+    }
+    return reading.value;
+  };
+  const gauge = (name: string, help: string, field: Exclude<keyof ResultsStreamReading, 'buildId'>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['build'] as const,
+      registers: [registry],
+      async collect() {
+        const streams = await snapshot();
+        if (!streams) return;
+        this.reset();
+        for (const s of streams) this.set({ build: s.buildId }, s[field]);
+      },
+    });
+  gauge(METRIC_NAMES.streamLength, 'Entries in an unpublished build\'s results stream (rows not yet in an S3 segment).', 'length');
+  gauge(METRIC_NAMES.streamLag, 'Results-stream entries the aggregator has not read yet.', 'lag');
+  gauge(METRIC_NAMES.streamPending, 'Results-stream entries the aggregator read but has not acknowledged.', 'pending');
+  gauge(METRIC_NAMES.buildAge, 'Seconds since an unpublished build was created.', 'ageSeconds');
+  return (read) => {
+    reader = read;
   };
 }
 

@@ -3,7 +3,7 @@ import { EventEmitter } from 'events';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import type { ComputeRequest, ComputeResult } from '../core/types';
-import { ResourceError } from '../errors';
+import { DeadlineError, ResourceError } from '../errors';
 import type { Logger } from '../log';
 import { forkModule } from './fork';
 import type { FromChild, SerializedError, ToChild } from './protocol';
@@ -14,8 +14,15 @@ export interface ChildPoolOptions {
   /** Resident memory a child may reach while computing a job (runtime included, as the core's estimate counts it); above it the child is killed. */
   memoryLimitBytes: number;
   log: Logger;
-  /** How often the watchdog reads a busy child's RSS. */
+  /** How often the watchdog reads a busy child's RSS (ten times as often above 3/4 of the budget, where a fast allocation could outrun it). */
   watchIntervalMs?: number;
+  /** The child's module without extension (default: ./child); fault tests give a wrapper of it. */
+  module?: string;
+}
+
+export interface ChildRunOptions {
+  /** Kill the child (SIGKILL) and fail the job with a DeadlineError when it has not answered by then. */
+  deadlineMs?: number;
 }
 
 /** A job's error as the child reported it: the worker classifies it by `name`. */
@@ -37,9 +44,11 @@ interface Child {
 const STDERR_TAIL = 2000;
 
 /**
- * A fixed number of long-lived compute children (src/worker/child.ts). A child that dies, exceeds
- * its memory budget or is killed mid-job fails that job with a ResourceError and is replaced on
- * the next job. Emits `job-start` ({pid, jobId}) when a child starts a job.
+ * A fixed number of long-lived compute children (src/worker/child.ts). A child that dies mid-job
+ * fails that job and is replaced on the next one. The error says why: a ResourceError when memory
+ * ran out (our watchdog's kill, a SIGKILL we did not send — the kernel OOM killer's signal —, V8's
+ * out-of-memory abort), a DeadlineError when the job passed its deadline (we killed the child), a
+ * plain Error naming the signal or exit code otherwise. Emits `job-start` ({pid, jobId}).
  */
 export class ChildPool extends EventEmitter {
   private readonly children: Child[] = [];
@@ -51,11 +60,11 @@ export class ChildPool extends EventEmitter {
     super();
   }
 
-  async run(req: ComputeRequest, jobId: string): Promise<ComputeResult> {
+  async run(req: ComputeRequest, jobId: string, opts: ChildRunOptions = {}): Promise<ComputeResult> {
     if (this.closed) throw new Error('child pool is closed');
     const child = await this.acquire();
     try {
-      return await this.runOn(child, req, jobId);
+      return await this.runOn(child, req, jobId, opts);
     } finally {
       child.busy = false;
       this.waiters.shift()?.();
@@ -99,7 +108,7 @@ export class ChildPool extends EventEmitter {
 
   private spawn(): Child {
     const limitMb = Math.ceil(this.opts.memoryLimitBytes / 2 ** 20);
-    const proc = forkModule(join(__dirname, 'child'), __filename, {
+    const proc = forkModule(this.opts.module ?? join(__dirname, 'child'), __filename, {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
       // V8's heap limit at the budget too: a runaway JS heap aborts (an OOM we recognise) before the host swaps.
@@ -134,15 +143,21 @@ export class ChildPool extends EventEmitter {
     if (i >= 0) this.children.splice(i, 1);
   }
 
-  private runOn(child: Child, req: ComputeRequest, jobId: string): Promise<ComputeResult> {
+  private runOn(child: Child, req: ComputeRequest, jobId: string, opts: ChildRunOptions): Promise<ComputeResult> {
     const { proc } = child;
     const id = this.nextId++;
     const limit = this.opts.memoryLimitBytes;
     return new Promise<ComputeResult>((resolve, reject) => {
-      let peakRss = 0;
-      let killedForMemory: string | undefined;
+      /** Why we killed the child, if we did: the job's error. */
+      let killedFor: Error | undefined;
+      const kill = (why: Error) => {
+        if (killedFor) return;
+        killedFor = why;
+        proc.kill('SIGKILL');
+      };
       const done = () => {
-        clearInterval(watch);
+        watch.stop();
+        clearTimeout(deadline);
         proc.off('message', onMessage);
         proc.off('exit', onExit);
       };
@@ -160,18 +175,20 @@ export class ChildPool extends EventEmitter {
       };
       const onExit = (code: number | null, signal: string | null) => {
         done();
-        const why = killedForMemory ?? `compute child (pid ${proc.pid}) ${exitText(code, signal)} during the job`;
-        reject(new ResourceError(`${why}${tailText(child.stderrTail)}`, peakRss || undefined, limit));
+        const tail = tailText(child.stderrTail);
+        if (killedFor) {
+          killedFor.message += tail;
+          reject(killedFor);
+        } else reject(deathError(`compute child (pid ${proc.pid})`, code, signal, tail, watch.peak(), limit));
       };
-      const watch = setInterval(() => {
-        const rss = readRss(proc.pid!);
-        if (rss === undefined) return;
-        peakRss = Math.max(peakRss, rss);
-        if (rss > limit && !killedForMemory) {
-          killedForMemory = `compute child (pid ${proc.pid}) exceeded its memory budget: ${mb(rss)} MB resident > ${mb(limit)} MB`;
-          proc.kill('SIGKILL');
-        }
-      }, this.opts.watchIntervalMs ?? 100);
+      const watch = watchRss(proc.pid!, limit, this.opts.watchIntervalMs ?? 100, (rss) =>
+        kill(new ResourceError(`compute child (pid ${proc.pid}) over memory budget ${mb(limit)} MB: ${mb(rss)} MB resident, killed by the watchdog`, rss, limit)),
+      );
+      const deadlineMs = opts.deadlineMs;
+      const deadline =
+        deadlineMs === undefined
+          ? undefined
+          : setTimeout(() => kill(new DeadlineError(`timeout after ${formatSeconds(deadlineMs)} s: compute child (pid ${proc.pid}) killed`)), deadlineMs);
       proc.on('message', onMessage);
       proc.once('exit', onExit);
       const msg: ToChild = { type: 'run', id, req };
@@ -179,6 +196,40 @@ export class ChildPool extends EventEmitter {
       this.emit('job-start', { pid: proc.pid, jobId });
     });
   }
+}
+
+/**
+ * The watchdog: read a process's RSS every `intervalMs` — ten times as often above 3/4 of `limit`,
+ * where a fast allocation could outrun it — and call `over` while it exceeds `limit`.
+ */
+function watchRss(pid: number, limit: number, intervalMs: number, over: (rss: number) => void): { stop(): void; peak(): number } {
+  let peak = 0;
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    const rss = readRss(pid);
+    if (rss !== undefined) {
+      peak = Math.max(peak, rss);
+      if (rss > limit) over(rss);
+    }
+    timer = setTimeout(check, rss !== undefined && rss > limit * 0.75 ? Math.max(1, intervalMs / 10) : intervalMs);
+  };
+  timer = setTimeout(check, intervalMs);
+  return { stop: () => clearTimeout(timer), peak: () => peak };
+}
+
+/**
+ * Why a child died that we did not kill. Memory: a SIGKILL (what the kernel's OOM killer sends;
+ * nobody else of ours does) or V8's out-of-memory abort (exit code 134). Anything else: its signal
+ * or exit code, a plain (retryable) error.
+ */
+function deathError(who: string, code: number | null, signal: string | null, tail: string, peakRss: number, limit: number): Error {
+  if (signal === 'SIGKILL') return new ResourceError(`${who} killed by SIGKILL (likely the kernel OOM killer) during the job${tail}`, peakRss || undefined, limit);
+  const text = `${who} ${exitText(code, signal)} during the job${tail}`;
+  return code === 134 ? new ResourceError(text, peakRss || undefined, limit) : new Error(text);
+}
+
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 function mb(bytes: number): number {

@@ -1,18 +1,20 @@
-import { MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { availableParallelism } from 'os';
 import { computeProxies, estimateJobMemory } from '../core/compute';
 import type { ProxyName } from '../core/names';
 import type { ComputeRequest, RecomputePolicy } from '../core/types';
+import { loadConfig } from '../config';
 import { ResourceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { JOB_NAME, QUEUE_NAMES, type Pool } from '../queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
-import { writeRows } from '../queue/results';
+import { resultsLength, resultsStreamStats, writeRows } from '../queue/results';
 import { JobPayloadSchema, archsOf, describeIssue, isShapeOnly, type JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
 import { ChildPool } from './child-pool';
+import { retryInfrastructure, type InfraRetryPolicy } from './infra-retry';
 import { failedRows, rowsFromResult } from './rows';
 
 export interface WorkerOptions {
@@ -33,6 +35,30 @@ export interface WorkerOptions {
   heavyBudgetBytes: number;
   log: Logger;
   metrics?: Metrics;
+  /** A tensor job's deadline (default: ZC_JOB_DEADLINE_MIN_S, ZC_JOB_DEADLINE_S_PER_GIB; see `jobDeadlineMs`). */
+  deadline?: DeadlinePolicy;
+  /** Retrying Redis (and S3) failures (default: ZC_INFRA_RETRY_MAX_S, ZC_INFRA_RETRY_CAP_S). */
+  infraRetry?: InfraRetryPolicy;
+  /** Results-stream entries of a build above which its jobs wait (default: ZC_RESULTS_HIGH_WATER). */
+  resultsHighWater?: number;
+  /** How often a waiting job looks at the stream again, ms (default 2000). */
+  backPressurePollMs?: number;
+  /** The compute children's module (default: ./child); fault tests give a wrapper of it. */
+  childModule?: string;
+}
+
+export interface DeadlinePolicy {
+  minSeconds: number;
+  secondsPerGiB: number;
+}
+
+/**
+ * A tensor job's deadline: `secondsPerGiB` per GiB of its memory plan (the work of a job grows
+ * with the activations it keeps), at least `minSeconds`. Past it the child is killed and the job
+ * retried as any transient failure, with the reason `timeout after N s`.
+ */
+export function jobDeadlineMs(plannedBytes: number, policy: DeadlinePolicy): number {
+  return 1000 * Math.max(policy.minSeconds, (policy.secondsPerGiB * plannedBytes) / 2 ** 30);
 }
 
 export interface WorkerStats {
@@ -42,6 +68,8 @@ export interface WorkerStats {
   triplesFailed: number;
   /** Light jobs handed to the heavy queue. */
   movedToHeavy: number;
+  /** Jobs that waited for their build's results stream to drain below the high-water mark. */
+  pausedForBackPressure: number;
   /** Triples computed per proxy. */
   byProxy: Partial<Record<ProxyName, number>>;
 }
@@ -90,14 +118,23 @@ export type JobOutcome = { ok: number; failed: number; batchSize: number } | { m
  */
 export function startWorker(opts: WorkerOptions): PipelineWorker {
   const { pool, connection, prefix, log } = opts;
+  const settings = workerSettings(opts);
   const budget = pool === 'light' ? opts.lightBudgetBytes : opts.heavyBudgetBytes;
   const concurrency = opts.concurrency ?? availableParallelism();
-  const children = new ChildPool({ size: opts.children ?? Math.min(concurrency, availableParallelism()), memoryLimitBytes: budget, log });
+  const children = new ChildPool({ size: opts.children ?? Math.min(concurrency, availableParallelism()), memoryLimitBytes: budget, log, module: opts.childModule });
   const heavyQueue: ComputeQueue | undefined = pool === 'light' ? openQueue('heavy', connection, prefix) : undefined;
-  const stats: WorkerStats = { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, byProxy: {} };
+  const stats: WorkerStats = { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, pausedForBackPressure: 0, byProxy: {} };
+  const infra = <T>(what: string, op: () => Promise<T>) => retryInfrastructure(what, op, settings.infraRetry, log);
+  opts.metrics?.collectResultsStreams(() => resultsStreamStats(connection));
+  let closing = false;
 
   const record = async (p: JobPayload, rows: ResultRow[]) => {
-    await writeRows(connection, p.buildId, rows);
+    const outcome = await infra(`write ${rows.length} rows of build ${p.buildId}`, () => writeRows(connection, p.buildId, rows));
+    if (outcome !== 'written') {
+      // Nobody waits for these rows: the build was published (or removed) while the job ran.
+      log.warn({ pool, buildId: p.buildId, rows: rows.length, outcome }, `rows dropped: the build is ${outcome === 'published' ? 'already published' : 'not in Redis'}`);
+      return;
+    }
     for (const row of rows) {
       if (row.status === 'ok') {
         stats.triplesOk++;
@@ -121,7 +158,31 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     recompute,
   });
 
-  const processJob = async (job: Job<JobPayload>): Promise<JobOutcome> => {
+  /**
+   * Back-pressure: while the build's results stream holds `resultsHighWater` entries (its
+   * aggregator is down or behind), hold the job — no attempt spent — and look again every poll.
+   */
+  const waitForRoom = async (job: Job<JobPayload>, token: string | undefined, buildId: string, jlog: Logger) => {
+    let paused = false;
+    for (;;) {
+      const length = await infra(`read the results stream length of build ${buildId}`, () => resultsLength(connection, buildId));
+      if (length < settings.resultsHighWater) break;
+      if (!paused) {
+        paused = true;
+        stats.pausedForBackPressure++;
+        jlog.warn({ length, highWater: settings.resultsHighWater }, 'results stream above its high-water mark: job waits for the aggregator');
+      }
+      if (closing) {
+        // Shutting down: hand the job back (delayed; not a failed attempt) instead of holding it.
+        await job.moveToDelayed(Date.now() + settings.backPressurePollMs, token);
+        throw new DelayedError();
+      }
+      await new Promise((r) => setTimeout(r, settings.backPressurePollMs));
+    }
+    if (paused) jlog.info('results stream below its high-water mark: job resumes');
+  };
+
+  const processJob = async (job: Job<JobPayload>, token?: string): Promise<JobOutcome> => {
     const parsed = JobPayloadSchema.safeParse(job.data);
     if (!parsed.success) {
       // No valid triple to write a row for: the job itself fails, with the reason `status` shows.
@@ -141,6 +202,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       proxies: p.proxies.join(','),
       seed: p.seed,
     });
+    await waitForRoom(job, token, p.buildId, jlog);
 
     const fail = async (reason: string, batchSize = p.batchSize): Promise<Error> => {
       await record(p, failedRows(p, reason, batchSize));
@@ -152,7 +214,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     const moveToHeavy = async (reason: string): Promise<JobOutcome> => {
       const route = [...(p.route ?? []), `${pool}: ${reason}`];
       // Same job id: a redelivered light job cannot put the message on the heavy queue twice.
-      await heavyQueue!.add(JOB_NAME, { ...p, route }, { ...JOB_OPTIONS, jobId: job.id! });
+      await infra(`move job ${job.id} to the heavy queue`, () => heavyQueue!.add(JOB_NAME, { ...p, route }, { ...JOB_OPTIONS, jobId: job.id! }));
       stats.movedToHeavy++;
       jlog.info({ reason }, 'moved to the heavy queue');
       return { movedTo: 'heavy', reason };
@@ -207,9 +269,10 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       chosen = plan(p.batchSize);
     } catch (err) {
       if (isInputError(err)) throw await fail(`invalid input: ${message(err)}`);
-      throw err;
+      throw await retryOrFail(err, p.batchSize);
     }
     const needed = chosen.needed;
+    const deadlineMs = jobDeadlineMs(needed, settings.deadline);
     let recompute = chosen.recompute;
     let batchSize = p.batchSize;
     if (pool === 'light' && needed > budget) {
@@ -229,7 +292,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     for (;;) {
       try {
         jlog.debug({ batchSize }, 'computing');
-        const result = await children.run(request(p, arch, batchSize, recompute), job.id!);
+        const result = await children.run(request(p, arch, batchSize, recompute), job.id!, { deadlineMs });
         const rows = rowsFromResult(p, arch, { ...result, batchSize });
         await record(p, rows);
         stats.jobsComputed++;
@@ -266,13 +329,16 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
 
   // A job can also fail outside the processor: BullMQ fails a job that stalled too often (its
   // worker died each time). Its triples still need rows, or the build would wait for them forever.
+  // BullMQ has failed it already; the rows are written with the infrastructure retries, and close() waits for them.
+  const lateRows = new Set<Promise<void>>();
   worker.on('failed', (job, err) => {
     if (!job || !job.finishedOn || accounted.has(err)) return;
     const parsed = JobPayloadSchema.safeParse(job.data);
     if (!parsed.success) return;
-    record(parsed.data, failedRows(parsed.data, `job failed: ${err.message}`)).catch((e: unknown) =>
-      log.error({ pool, jobId: job.id, err: message(e) }, 'could not write failed rows'),
-    );
+    const written = record(parsed.data, failedRows(parsed.data, `job failed: ${err.message}`))
+      .catch((e: unknown) => log.error({ pool, jobId: job.id, err: message(e) }, 'could not write failed rows'))
+      .finally(() => lateRows.delete(written));
+    lateRows.add(written);
   });
   worker.on('error', (err) => log.error({ pool, err: message(err) }, 'worker error'));
 
@@ -282,10 +348,30 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     children,
     stats,
     async close() {
+      closing = true;
       await worker.close();
+      await Promise.all(lateRows);
       await children.close();
       await heavyQueue?.close();
     },
+  };
+}
+
+interface WorkerSettings {
+  deadline: DeadlinePolicy;
+  infraRetry: InfraRetryPolicy;
+  resultsHighWater: number;
+  backPressurePollMs: number;
+}
+
+/** The options a caller left out, from the environment (src/config.ts). */
+function workerSettings(opts: WorkerOptions): WorkerSettings {
+  const config = loadConfig();
+  return {
+    deadline: opts.deadline ?? { minSeconds: config.ZC_JOB_DEADLINE_MIN_S, secondsPerGiB: config.ZC_JOB_DEADLINE_S_PER_GIB },
+    infraRetry: opts.infraRetry ?? { maxMs: config.ZC_INFRA_RETRY_MAX_S * 1000, capMs: config.ZC_INFRA_RETRY_CAP_S * 1000 },
+    resultsHighWater: opts.resultsHighWater ?? config.ZC_RESULTS_HIGH_WATER,
+    backPressurePollMs: opts.backPressurePollMs ?? 2000,
   };
 }
 

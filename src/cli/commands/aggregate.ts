@@ -5,6 +5,7 @@ import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
 import { createMetrics, startMetricsServer } from '../../metrics';
+import { resultsStreamStats } from '../../queue/results';
 import { BUILD_ID_PATTERN } from '../../queue/schema';
 import { STORE_OPTION_SPECS } from '../../storage/store';
 import { openPipelineRedis, openPipelineStore } from '../pipeline-env';
@@ -30,6 +31,7 @@ export const command: Command = {
     const ps = await openPipelineStore(args, config);
     const redis = await openPipelineRedis(config);
     const metrics = createMetrics();
+    metrics.collectResultsStreams(() => resultsStreamStats(redis));
     const server = await startMetricsServer({ port: metricsPort, metrics });
     const aggregator = new Aggregator({
       redis,

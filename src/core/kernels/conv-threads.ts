@@ -32,6 +32,8 @@ export type ConvRequest = Omit<ConvPart, 'x' | 'filter' | 'out' | 'filterLength'
 
 /** A thread loads tfjs and initialises wasm in about a second; far longer means it is stuck. */
 const START_TIMEOUT_MS = 120_000;
+/** A part is at most seconds of work: by default, one that takes ten minutes means the thread hangs. */
+export const PART_TIMEOUT_MS = 600_000;
 
 function grown(buffer: SharedArrayBuffer, bytes: number): SharedArrayBuffer {
   return buffer.byteLength >= bytes ? buffer : new SharedArrayBuffer(bytes);
@@ -45,9 +47,17 @@ export class ConvThread {
   private filter = new SharedArrayBuffer(0);
   private out = new SharedArrayBuffer(0);
   private pending: ConvRequest | null = null;
+  /** Terminated after a part timed out: not handed out again. */
+  stopped = false;
 
-  /** `entry`: the thread's module (conv-thread.ts or .js next to this file; tests give another). */
-  constructor(entry = join(__dirname, `conv-thread${extname(__filename)}`)) {
+  /**
+   * `entry`: the thread's module (conv-thread.ts or .js next to this file; tests give another).
+   * `partTimeoutMs`: how long `finish` waits for a part before it terminates the thread and throws.
+   */
+  constructor(
+    entry = join(__dirname, `conv-thread${extname(__filename)}`),
+    private readonly opts: { partTimeoutMs?: number } = {},
+  ) {
     const { port1, port2 } = new MessageChannel();
     const state = new SharedArrayBuffer(4);
     // Under ts-jest or tsx this file is TypeScript: the thread needs tsx's require hook to load its own.
@@ -95,12 +105,13 @@ export class ConvThread {
     const request = this.pending;
     if (!request) throw new Error('no convolution part is pending on this thread');
     this.pending = null;
-    this.await(request.kernelName);
+    this.await(request.kernelName, this.opts.partTimeoutMs ?? PART_TIMEOUT_MS);
     into.set(new Float32Array(this.out, 0, request.count * request.itemOut));
   }
 
   private await(what: string, timeoutMs = Infinity): void {
     if (Atomics.wait(this.state, 0, STATE.busy, timeoutMs) === 'timed-out') {
+      this.stopped = true;
       void this.worker.terminate();
       throw new Error(`convolution thread failed (${what}): no answer within ${timeoutMs / 1000} s`);
     }
@@ -119,6 +130,7 @@ const threads: ConvThread[] = [];
 
 /** `count` helper threads (started on first use, kept for the process). */
 export function convThreads(count: number): ConvThread[] {
+  for (let i = threads.length - 1; i >= 0; i--) if (threads[i]!.stopped) threads.splice(i, 1);
   while (threads.length < count) threads.push(new ConvThread());
   return threads.slice(0, count);
 }

@@ -2,7 +2,12 @@
   Append finished triples to a build's results stream and bump the build's counters, atomically.
   KEYS[1] results stream, KEYS[2] build hash, KEYS[3] failures hash
   ARGV[1] now (ms), then per row: JSON row, status ("ok"|"failed"), failure reason ("" when ok)
+  Returns the rows written; -1 (nothing written) when the build has no record (removed, or never
+  created) and -2 when it is published: a late row must not recreate a deleted stream or counters.
 ]]
+local state = redis.call("HGET", KEYS[2], "state")
+if not state then return -1 end
+if state == "published" then return -2 end
 local ok, failed = 0, 0
 for i = 2, #ARGV, 3 do
   redis.call("XADD", KEYS[1], "*", "row", ARGV[i])
