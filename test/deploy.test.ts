@@ -325,6 +325,13 @@ describe('infra/Dockerfile', () => {
     // The compiled CLI is started once in the build, after pruning.
     const pruneAt = build.findIndex((i) => /npm prune/.test(i.args));
     expect(build.findIndex((i) => i.op === 'RUN' && /node bin\/zcbench\.js --help/.test(i.args))).toBeGreaterThan(pruneAt);
+    // The native backend is checked against the golden fixtures before pruning, on the files it reads.
+    const nodeCheckAt = build.findIndex((i) => i.op === 'RUN' && /require\('@tensorflow\/tfjs-node'\)/.test(i.args));
+    const conformanceAt = build.findIndex((i) => i.op === 'RUN' && /npm run conformance -- --backend node/.test(i.args));
+    expect(conformanceAt).toBeGreaterThan(nodeCheckAt);
+    expect(conformanceAt).toBeLessThan(pruneAt);
+    const copied = build.slice(0, conformanceAt).filter((i) => i.op === 'COPY').map((i) => i.args.split(/\s+/)[0]);
+    for (const needed of ['scripts', 'test/helpers/fixtures.ts', 'test/fixtures/nb201', 'test/fixtures/conformance']) expect(copied).toContain(needed);
     // The optional dependency is the one the image must get.
     const pkg = JSON.parse(read('package.json')) as { optionalDependencies?: Record<string, string> };
     expect(pkg.optionalDependencies?.['@tensorflow/tfjs-node']).toBeDefined();
@@ -356,6 +363,9 @@ describe('infra/Dockerfile', () => {
     for (const entry of ['**/.env', '**/.env.*', '.git', 'node_modules', 'dist', '.zcbench']) expect(lines).toContain(entry);
     // What the build stage copies is not ignored.
     for (const needed of ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(lines).not.toContain(needed);
+    // The conformance check's inputs are excluded with test/ and let back in.
+    for (const needed of ['!test/helpers/fixtures.ts', '!test/fixtures/nb201', '!test/fixtures/conformance']) expect(lines).toContain(needed);
+    expect(lines).not.toContain('scripts');
   });
 });
 
