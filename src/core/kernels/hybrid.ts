@@ -144,6 +144,7 @@ const WHOLE_KERNELS = [
   tf.Mean, tf.Sum, tf.Max, tf.Transpose, tf.Reverse, tf.Tile, tf.SplitV, tf.Slice, tf.PadV2, tf.Concat,
   tf.Relu, tf.LeakyRelu, tf.Rsqrt, tf.Sqrt, tf.Square, tf.Neg, tf.Exp, tf.Log, tf.Abs, tf.Tanh,
   tf.Select, tf.Greater, tf.GreaterEqual, tf.Less, tf.Equal, tf.Cast, tf.BatchMatMul, tf.GatherV2, tf.StridedSlice, tf.Pack,
+  tf.Step, tf.Sign, tf.ZerosLike, tf.OnesLike,
 ];
 
 const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
