@@ -22,6 +22,8 @@ import { execFileSync, spawn } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, totalmem } from 'os';
 import { join } from 'path';
+import { backendSettings } from '../src/config';
+import { initBackend } from '../src/core/backend';
 import { computeProxies, estimateJobMemory } from '../src/core/compute';
 import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
 
@@ -101,6 +103,7 @@ const key = (j: Job) => `${j.space}|${j.task}|${j.arch}|${j.proxies.join(',')}`;
 /** Runs in the child: one job, its result as JSON on stdout, peak RSS from the kernel's accounting. */
 async function child(job: Job): Promise<void> {
   const start = process.hrtime.bigint();
+  await initBackend(backendSettings()); // ZC_HYBRID_THREADS, set by runJob
   const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
