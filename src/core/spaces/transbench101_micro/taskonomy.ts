@@ -6,7 +6,7 @@ import type { TaskSpec } from '../../tasks';
 /**
  * The TransNAS-Bench-101 model around an encoder (NASLib, branch zerocost, tnb101/model_builder.py
  * and models/*), shared by the micro and macro spaces: stem, task heads and decoders.
- * docs/search-spaces.md §4.2–4.3, docs/tasks.md §4 (zen's Φ).
+ * docs/search-spaces.md §4.2, §4.3; docs/tasks.md §4 (zen's Φ).
  */
 
 /** relu ; conv(k, s, (k−1)/2, no bias) ; bn (affine): TNB's ReLUConvBN (`…ops.0/1/2`). One segment (at 256×256, bigger ones do not fit). */
