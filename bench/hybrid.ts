@@ -10,7 +10,6 @@ import { cpus, loadavg } from 'os';
 import { join } from 'path';
 import { initBackend, tf } from '../src/core/backend';
 import { computeProxies } from '../src/core/compute';
-import { setHybridThreads } from '../src/core/kernels/hybrid';
 
 const REPS = 5;
 
@@ -33,12 +32,12 @@ function convolutionMs(): number {
 }
 
 async function main(): Promise<void> {
-  await initBackend('hybrid');
+  await initBackend({ backend: 'hybrid' });
   const batchSize = Number(process.env.BENCH_HYBRID_BATCH ?? 4);
   const job = { space: 'transbench101_macro' as const, task: 'segmentsemantic' as const, arch: '(2, 3, 2, 3, 2, 3)', proxies: ['grasp' as const], seed: 0, batchSize, data: { source: 'synthetic' as const } };
   const runs: { threads: number; convolutionMs: number; graspSeconds: number; graspScore: number }[] = [];
   for (const threads of [...new Set([1, cpus().length])]) {
-    setHybridThreads(threads);
+    await initBackend({ backend: 'hybrid', threads });
     const ms = convolutionMs();
     const start = process.hrtime.bigint();
     const r = await computeProxies(job);

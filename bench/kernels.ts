@@ -63,7 +63,7 @@ function shipped(kernel: string, inputs: Record<string, T>, attrs: object): T {
 async function main(): Promise<void> {
   const includeCpu = process.env.BENCH_CPU !== '0';
   const reps = Number(process.env.BENCH_REPS ?? 5);
-  await initBackend('wasm');
+  await initBackend({ backend: 'wasm' });
   const setup = replacedKernels.get(`wasm/${tf.Conv2DBackpropInput}`)?.setupFunc;
   setup?.(tf.backend()); // the shipped kernel was replaced before wasm initialised: wire it for the comparison
   const wasmConfig = {

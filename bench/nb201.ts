@@ -12,6 +12,7 @@
 import { writeFileSync, mkdirSync } from 'fs';
 import { dirname, join } from 'path';
 import { cpus, loadavg, totalmem } from 'os';
+import { backendSettings } from '../src/config';
 import { initBackend } from '../src/core/backend';
 import { backendCapacity, computeProxies, estimateJobMemory } from '../src/core/compute';
 import { PROXIES, type ProxyName } from '../src/core/names';
@@ -30,7 +31,7 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const batchSize = Number(process.env.BENCH_BATCH ?? 64);
   const archs = process.env.BENCH_ARCHS ? ARCHS.slice(0, Number(process.env.BENCH_ARCHS)) : ARCHS;
-  const backend = await initBackend();
+  const backend = await initBackend(backendSettings());
   const capacity = backendCapacity(backend);
   const base = { space: 'nasbench201' as const, task: 'cifar10' as const, seed: 0, data: { source: 'synthetic' as const } };
   const perArch: { arch: string; seconds: number; batchSizes: Record<string, number>; backends: string[]; proxies: Record<string, { score: number; time: number }> }[] = [];

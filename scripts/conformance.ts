@@ -13,6 +13,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
+import { backendSettings } from '../src/config';
 import { activeBackend, initBackend, type BackendName } from '../src/core/backend';
 import { computeProxies } from '../src/core/compute';
 import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
@@ -107,7 +108,8 @@ function parseArgs(argv: string[]): { update: boolean; backend?: BackendName } {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  await initBackend(args.backend);
+  const settings = backendSettings();
+  await initBackend({ ...settings, backend: args.backend ?? settings.backend });
   const backend = activeBackend();
   const jobs = JSON.parse(readFileSync(JOBS_FILE, 'utf8')) as ConformanceJob[];
   if (args.update) {

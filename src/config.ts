@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { BACKENDS, type BackendName } from './core/names';
 import { InputError } from './errors';
+
+/** An empty variable (`ZC_BACKEND=`) means unset. */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 
 /**
  * The one configuration loader: every setting comes from the environment and is validated
@@ -14,10 +18,10 @@ export const ConfigSchema = z.object({
   AWS_REGION: z.string().default('us-east-1'),
   /** How long an S3 operation keeps retrying transient failures (S3 down, 5xx, throttling) before giving up, ms. */
   S3_RETRY_DEADLINE_MS: z.coerce.number().int().min(0).default(120_000),
-  /** Backend for the compute core: node (tfjs-node), wasm or cpu. Unset: best available. */
-  ZC_BACKEND: z.enum(['node', 'wasm', 'hybrid', 'cpu']).optional(),
+  /** Backend for the compute core: node (tfjs-node), wasm, hybrid or cpu. Unset: best available. */
+  ZC_BACKEND: z.preprocess(unsetIfEmpty, z.enum(BACKENDS).optional()),
   /** Threads the hybrid backend's convolutions use (the main one included); unset: every core. */
-  ZC_HYBRID_THREADS: z.coerce.number().int().positive().optional(),
+  ZC_HYBRID_THREADS: z.preprocess(unsetIfEmpty, z.coerce.number().int().positive().optional()),
   /** Memory budget of one worker process's jobs, in MiB (light pool). */
   ZC_WORKER_MEMORY_MB: z.coerce.number().int().positive().default(3072),
   /** Memory budget of one heavy-pool job, in MiB; unset: 80 % of this machine's memory. */
@@ -60,6 +64,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new InputError(`environment variable ${field}`, env[field], issue.message);
   }
   return parsed.data;
+}
+
+/**
+ * The compute core's backend settings (`initBackend`'s argument), from ZC_BACKEND and
+ * ZC_HYBRID_THREADS only: a compute child or `zcbench compute` must not fail on another variable.
+ */
+export function backendSettings(env: NodeJS.ProcessEnv = process.env): { backend?: BackendName; threads?: number } {
+  const backend = ConfigSchema.shape.ZC_BACKEND.safeParse(env.ZC_BACKEND);
+  if (!backend.success) throw new InputError('ZC_BACKEND', env.ZC_BACKEND, `one of ${BACKENDS.join(', ')}`);
+  const threads = ConfigSchema.shape.ZC_HYBRID_THREADS.safeParse(env.ZC_HYBRID_THREADS);
+  if (!threads.success) throw new InputError('ZC_HYBRID_THREADS', env.ZC_HYBRID_THREADS, 'a positive integer');
+  return { backend: backend.data, threads: threads.data };
 }
 
 /** The S3 endpoint a user configured, if any (S3_ENDPOINT wins over AWS_ENDPOINT_URL). */

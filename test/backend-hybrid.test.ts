@@ -1,7 +1,8 @@
 import { initBackend, tf } from '../src/core/backend';
 import { computeProxies } from '../src/core/compute';
 import { ConvThread, convThreads, splitBatch, stopConvThreads } from '../src/core/kernels/conv-threads';
-import { setHybridSliceBytes, setHybridThreads, threadsFromEnvironment } from '../src/core/kernels/hybrid';
+import { setHybridSliceBytes, setHybridThreads } from '../src/core/kernels/hybrid';
+import { backendSettings } from '../src/config';
 import type { ProxyName } from '../src/core/names';
 import { join } from 'path';
 
@@ -70,11 +71,16 @@ describe('hybrid convolution threads', () => {
     await initBackend('wasm');
   });
 
-  test('ZC_HYBRID_THREADS: a positive integer, every core when unset, a clear error otherwise', () => {
-    expect(threadsFromEnvironment('3')).toBe(3);
-    expect(threadsFromEnvironment(undefined)).toBeGreaterThanOrEqual(1);
-    expect(() => threadsFromEnvironment('0')).toThrow(/ZC_HYBRID_THREADS.*"0"|ZC_HYBRID_THREADS.*0/);
-    expect(() => threadsFromEnvironment('two')).toThrow(/ZC_HYBRID_THREADS/);
+  test('ZC_HYBRID_THREADS: a positive integer, unset (every core) when empty or absent, a clear error otherwise', () => {
+    expect(backendSettings({ ZC_HYBRID_THREADS: '3' }).threads).toBe(3);
+    expect(backendSettings({}).threads).toBeUndefined();
+    expect(backendSettings({ ZC_HYBRID_THREADS: '' }).threads).toBeUndefined();
+    expect(() => backendSettings({ ZC_HYBRID_THREADS: '0' })).toThrow(/ZC_HYBRID_THREADS.*"0"|ZC_HYBRID_THREADS.*0/);
+    expect(() => backendSettings({ ZC_HYBRID_THREADS: 'two' })).toThrow(/ZC_HYBRID_THREADS/);
+  });
+
+  test('initBackend({ threads }) is validated', async () => {
+    await expect(initBackend({ backend: 'hybrid', threads: 0 })).rejects.toThrow(/threads.*0/);
   });
 
   test('splitBatch covers the batch in contiguous, even runs', () => {

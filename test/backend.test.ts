@@ -21,9 +21,11 @@ function freshProcess(code: string, env: NodeJS.ProcessEnv): Promise<{ code: num
   });
 }
 
+/** What the CLI, a compute child and the benches do: read the settings through the config loader, hand them to the core. */
 const SELECT = `
+const { backendSettings } = require(${JSON.stringify(join(REPO_ROOT, 'src', 'config.ts'))});
 const { initBackend, activeBackend, tf } = require(${JSON.stringify(join(REPO_ROOT, 'src', 'core', 'backend.ts'))});
-initBackend().then(
+Promise.resolve().then(() => initBackend(backendSettings())).then(
   (name) => console.log(JSON.stringify({ name, active: activeBackend(), tfjs: tf.getBackend() })),
   (err) => { console.log(JSON.stringify({ error: err.name, field: err.field, value: err.value, message: err.message })); },
 );`;
@@ -56,14 +58,7 @@ describe('backend selection in a fresh process', () => {
 });
 
 describe('backend selection in this process', () => {
-  const saved = process.env.ZC_BACKEND;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.ZC_BACKEND;
-    else process.env.ZC_BACKEND = saved;
-  });
-
   test('initBackend(name) selects, is idempotent, and switches when another backend is forced', async () => {
-    delete process.env.ZC_BACKEND;
     expect(await initBackend('cpu')).toBe('cpu');
     expect(activeBackend()).toBe('cpu');
     expect(await initBackend()).toBe('cpu');
@@ -80,13 +75,21 @@ describe('backend selection in this process', () => {
 
   test('forcing node after initialisation fails clearly and leaves the active backend in place', async () => {
     await initBackend('wasm');
-    process.env.ZC_BACKEND = 'node';
-    const err = await initBackend().catch((e: unknown) => e);
+    const err = await initBackend({ backend: 'node' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).field).toBe('ZC_BACKEND');
     expect(tf.getBackend()).toBe('wasm');
-    delete process.env.ZC_BACKEND;
     expect(await initBackend()).toBe('wasm');
+  });
+
+  test('the environment does not reach the core: ZC_BACKEND is read by the caller only', async () => {
+    await initBackend('cpu');
+    process.env.ZC_BACKEND = 'node';
+    try {
+      expect(await initBackend()).toBe('cpu');
+    } finally {
+      delete process.env.ZC_BACKEND;
+    }
   });
 
   test('an invalid argument names the argument', async () => {

@@ -3,7 +3,7 @@ import { initialWeights } from '../src/core/compute';
 import { taskLoss, targetTensor } from '../src/core/loss';
 import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
-import { Passes } from '../src/core/passes';
+import { gradient, Passes } from '../src/core/passes';
 import { Rng } from '../src/core/rng';
 
 /**
@@ -33,7 +33,7 @@ test.each([false, true])('fisher sums per-call saliencies of a shared layer (seg
     net: shared, loss: 'ce', weights, params: trace.params, batchNorms: [], x, target,
     zenDraws: () => { throw new Error('unused'); }, recomputed: recompute ? new Set(['gradient']) : undefined,
   });
-  const fisher = passes.gradient().fisher;
+  const fisher = passes.get(gradient).fisher;
 
   // By hand: A_t = conv(tile t) + b, G_t = ∂L/∂A_t, s_t = Σ_{h,w} A_t·G_t.
   const w = weights.get('enc.weight')!;

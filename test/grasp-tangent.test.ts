@@ -4,7 +4,7 @@ import { taskLoss, targetTensor } from '../src/core/loss';
 import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
 import { TensorOps } from '../src/core/nn/tensor';
-import { Passes } from '../src/core/passes';
+import { gradient, hessian, Passes } from '../src/core/passes';
 import { Rng } from '../src/core/rng';
 
 /**
@@ -40,9 +40,9 @@ test.each(['cpu', 'wasm'] as const)('tangent H·g equals nested-autodiff H·g (%
   const x = tf.randomNormal([6, 8, 8, 3], 0, 1, 'float32', 11);
   const target = targetTensor({ kind: 'class', labels: Int32Array.from([0, 1, 2, 3, 4, 1]) }, 5);
   const passes = new Passes({ net: tiny, loss: 'ce', weights, params: trace.params, batchNorms: [], x, target, zenDraws: () => { throw new Error('unused'); } });
-  const tangent = passes.hessianVector();
+  const tangent = passes.get(hessian);
   const prunable = trace.params.filter((p) => p.prunable);
-  const g = passes.gradient().grads;
+  const g = passes.get(gradient).grads;
   const ws = prunable.map((p) => weights.get(p.name)!);
   const lookup = (n: string) => weights.get(n)!;
   const nested = tf.grads(() => {

@@ -95,7 +95,7 @@ describe('TNB-micro worked examples (docs/search-spaces.md §4.4)', () => {
 });
 
 describe('TNB-micro architecture lists', () => {
-  test('archs_transbench101_micro.json is the whole space: 4,096 cells, every one traces on all 7 Taskonomy tasks with the §4.4 params', () => {
+  test('archs_transbench101_micro.json is the whole space: 4,096 cells, every one traces on all 7 Taskonomy tasks with the params of docs/search-spaces.md §4.4', () => {
     expect(archs.length).toBe(4096);
     expect(new Set(archs)).toEqual(new Set(micro.enumerate!()));
     expect(micro.size).toBe(4096);

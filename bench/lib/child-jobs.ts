@@ -7,6 +7,8 @@ import { execFileSync, spawn } from 'child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { cpus, totalmem } from 'os';
 import { dirname } from 'path';
+import { backendSettings } from '../../src/config';
+import { initBackend } from '../../src/core/backend';
 import { computeProxies } from '../../src/core/compute';
 import type { ProxyName, SpaceName, TaskName } from '../../src/core/names';
 
@@ -32,6 +34,7 @@ export interface BenchJobResult extends BenchJob {
 /** Runs in the child: one job, its result as JSON on stdout. */
 async function childMain(job: BenchJob): Promise<void> {
   const start = process.hrtime.bigint();
+  await initBackend(backendSettings()); // ZC_HYBRID_THREADS, set by runJobInChild
   const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');

@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { existsSync, readdirSync } from 'fs';
 import { dirname, join } from 'path';
-import { ConfigSchema } from '../config';
 import { InputError } from '../errors';
 import { registerCustomKernels } from './kernels';
-import { HYBRID_BACKEND, registerHybridBackend } from './kernels/hybrid';
+import { HYBRID_BACKEND, registerHybridBackend, setHybridThreads } from './kernels/hybrid';
+import { BACKENDS, type BackendName } from './names';
 import { pointWasmAtItsBinaries } from './kernels/wasm-paths';
 
 /** The one tfjs namespace the core uses (functional ops only: chained ops are not registered). */
@@ -16,17 +16,24 @@ tf.env().set('PROD', true);
 // Gradients exist as soon as `tf` is imported from here (initBackend registers them too, idempotently).
 registerCustomKernels();
 
+export type { BackendName };
+
 /**
- * 'hybrid' (kernels/hybrid.ts): cpu-backend tensors, wasm convolutions: for jobs beyond wasm's
- * 4 GiB where tfjs-node is missing.
+ * The settings of the tf backend, given by the caller (the CLI, a worker's compute child, a bench:
+ * they read ZC_BACKEND and ZC_HYBRID_THREADS through src/config.ts). The core reads no environment.
  */
-export type BackendName = 'node' | 'wasm' | 'hybrid' | 'cpu';
+export interface BackendSettings {
+  /** ZC_BACKEND: force this backend; unset: the first that initialises, in BACKENDS order. */
+  backend?: BackendName;
+  /** ZC_HYBRID_THREADS: threads of the hybrid backend's convolutions (the main one included); unset: every core. */
+  threads?: number;
+}
 
 /** Our backend names → the names tfjs registers them under (tfjs-node registers 'tensorflow'). */
 export const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', hybrid: HYBRID_BACKEND, cpu: 'cpu' };
 
 /** Preference order when nothing is forced: fastest first, the pure-JS cpu backend last. */
-const PREFERENCE: readonly BackendName[] = ['node', 'wasm', 'hybrid', 'cpu'];
+const PREFERENCE: readonly BackendName[] = BACKENDS;
 
 let initialised: Promise<BackendName> | null = null;
 let active: BackendName | null = null;
@@ -119,19 +126,10 @@ export async function availableBackends(): Promise<BackendName[]> {
 }
 
 function forcedBackend(prefer: BackendName | undefined): BackendName | undefined {
-  if (prefer !== undefined) {
-    if (!(PREFERENCE as readonly string[]).includes(prefer)) {
-      throw new InputError('backend', prefer, `one of ${PREFERENCE.join(', ')}`);
-    }
-    return prefer;
+  if (prefer !== undefined && !(PREFERENCE as readonly string[]).includes(prefer)) {
+    throw new InputError('backend', prefer, `one of ${PREFERENCE.join(', ')}`);
   }
-  const raw = process.env.ZC_BACKEND;
-  if (raw === undefined || raw === '') return undefined;
-  const parsed = ConfigSchema.shape.ZC_BACKEND.safeParse(raw);
-  if (!parsed.success || parsed.data === undefined) {
-    throw new InputError('ZC_BACKEND', raw, `one of ${PREFERENCE.join(', ')}`);
-  }
-  return parsed.data;
+  return prefer;
 }
 
 async function select(forced: BackendName | undefined): Promise<BackendName> {
@@ -156,14 +154,16 @@ async function select(forced: BackendName | undefined): Promise<BackendName> {
  */
 
 /**
- * Select and initialise the backend once per process: ZC_BACKEND (or the argument) forces one;
- * otherwise tfjs-node where it loads, else wasm, else cpu. A forced backend that is unavailable
+ * Select and initialise the backend once per process: `settings.backend` (or a bare name) forces
+ * one; otherwise tfjs-node where it loads, else wasm, else cpu. A forced backend that is unavailable
  * throws InputError('ZC_BACKEND', value, 'available: ...'). Registers the custom kernels and
  * gradients. Idempotent; returns the active backend name. A later call that forces a different
- * backend switches to it (tests compare backends in one process).
+ * backend switches to it (tests compare backends in one process); `settings.threads` applies at once.
  */
-export async function initBackend(prefer?: BackendName): Promise<BackendName> {
+export async function initBackend(settings: BackendSettings | BackendName = {}): Promise<BackendName> {
+  const { backend: prefer, threads } = typeof settings === 'string' ? { backend: settings, threads: undefined } : settings;
   const forced = forcedBackend(prefer);
+  if (threads !== undefined) setHybridThreads(threads);
   if (initialised !== null) {
     const current = await initialised;
     if (forced === undefined || forced === current) return current;

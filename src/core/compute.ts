@@ -2,15 +2,16 @@ import { InputError } from '../errors';
 import { ResourceError } from '../errors';
 import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, type BackendName } from './backend';
 import { loadMinibatch } from './data';
-import { evaluatePassesNeeded, evaluateProxies } from './evaluate';
+import { evaluateProxies } from './evaluate';
 import { targetTensor } from './loss';
 import { SPACE_TASKS, type ProxyName } from './names';
 import { initialValues } from './nn/init';
 import type { NetworkDef } from './nn/ops';
 import type { ParamSpec } from './nn/params';
-import { traceShapes, type ShapeOps } from './nn/shape';
+import { traceShapes } from './nn/shape';
 import type { ZenDraws } from './passes';
-import { PROXY_DEFINITIONS } from './proxies';
+import { PROXY_DEFINITIONS, proxyNeedsTensors, proxyReadsData } from './proxies';
+import { drawZen } from './proxies/zen';
 import { Rng } from './rng';
 import { searchSpace } from './spaces';
 import { taskSpec } from './tasks';
@@ -37,20 +38,6 @@ export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonica
 /** Initial weights as tensors, from the one seeded RNG (stream `init/<name>` per parameter). */
 export function initialWeights(params: ParamSpec[], rule: NetworkDef['init'], rng: Rng): Map<string, tf.Tensor> {
   return new Map(params.map((p) => [p.name, tf.tensor(initialValues(p, rule, rng), p.shape)]));
-}
-
-/** zen's draws: N(0,1) conv/linear weights, then its Gaussian input and mixup noise, each its own stream. */
-export function drawZen(trace: ShapeOps, inputShape: number[], rng: Rng): ZenDraws {
-  const weights = new Map<string, tf.Tensor>();
-  for (const p of trace.params) {
-    if (!p.prunable) continue;
-    const values = rng.fork(`zen/weight/${p.name}`).fillNormal(new Float32Array(p.shape.reduce((a, b) => a * b, 1)));
-    weights.set(p.name, tf.tensor(values, p.shape));
-  }
-  const size = inputShape.reduce((a, b) => a * b, 1);
-  const input = tf.tensor(rng.fork('zen/input').fillNormal(new Float32Array(size)), inputShape);
-  const noise = tf.tensor(rng.fork('zen/noise').fillNormal(new Float32Array(size)), inputShape);
-  return { weights, input, noise };
 }
 
 /**
@@ -106,18 +93,16 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
 async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: string, backend: BackendName, plan: MemoryPlan): Promise<ComputeResult> {
   const task = taskSpec(req.task);
   const rng = new Rng(req.seed);
-  const needed = evaluatePassesNeeded(req.proxies);
-  const needsTensors = [...needed].some((p) => p !== 'build') || req.proxies.includes('l2_norm');
+  const needsTensors = req.proxies.some(proxyNeedsTensors);
 
   let t = process.hrtime.bigint();
   const trace = traceShapes(net, 1);
   const weights = needsTensors ? initialWeights([...trace.params, ...(net.unusedParams ?? [])], net.init, rng) : new Map<string, tf.Tensor>();
   const buildSeconds = seconds(t);
 
-  // params/flops/l2_norm read no data: no minibatch is loaded for them.
+  // Only the proxies that read the minibatch load it (not params, flops, l2_norm, synflow, zen).
   t = process.hrtime.bigint();
-  const needsData = needed.has('data') || needed.has('zen');
-  const batch = needsData ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
+  const batch = req.proxies.some(proxyReadsData) ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
   const dataLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];
@@ -137,7 +122,8 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         weights,
         x,
         target,
-        zenDraws: () => (zenDraws = drawZen(trace, x.shape, rng)),
+        // zen draws its inputs in the minibatch's shape: [B, …input] (jigsaw: [B, 9, 64, 64, 3]).
+        zenDraws: () => (zenDraws = drawZen(trace, [req.batchSize, ...net.inputShape], rng)),
         buildSeconds,
         dataSeconds,
         recomputed: plan.recomputed,

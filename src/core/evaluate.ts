@@ -3,7 +3,7 @@ import type { TargetTensor } from './loss';
 import type { ProxyName } from './names';
 import type { NetworkDef } from './nn/ops';
 import type { ShapeOps } from './nn/shape';
-import { PASS_DEPENDENCIES, Passes, type PassName, type ZenDraws } from './passes';
+import { passClosure, Passes, type PassName, type ZenDraws } from './passes';
 import { PROXY_DEFINITIONS, sanitize } from './proxies';
 import type { LossKind } from './tasks';
 
@@ -34,18 +34,6 @@ export interface ProxyValue {
   score: number;
   /** Seconds it would cost alone: build + data (if it reads data) + its passes. */
   time: number;
-}
-
-/** Every pass a set of passes needs, dependencies included. */
-export function passClosure(passes: PassName[]): Set<PassName> {
-  const out = new Set<PassName>();
-  const visit = (p: PassName) => {
-    if (out.has(p)) return;
-    out.add(p);
-    PASS_DEPENDENCIES[p].forEach(visit);
-  };
-  passes.forEach(visit);
-  return out;
 }
 
 /** Every pass the given proxies need, dependencies included. */

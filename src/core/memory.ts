@@ -1,7 +1,7 @@
 import { evaluatePassesNeeded } from './evaluate';
 import { proxiesForTask, type ProxyName, type SpaceName, type TaskName } from './names';
 import { traceShapes, type ShapeOps } from './nn/shape';
-import type { PassName } from './passes';
+import { PASSES, type PassName } from './passes';
 import { searchSpace } from './spaces';
 import { taskSpec, type TaskSpec } from './tasks';
 import type { NetworkDef } from './nn/ops';
@@ -17,49 +17,10 @@ export interface MemoryEstimateRequest {
   layerCache?: LayerCachePolicy;
 }
 
-/**
- * Peak tensor bytes of each pass, in units of the traced forward activations (ShapeOps counts one
- * float per op output), everything kept. Measured as wasm heap growth (one job per fresh process;
- * NB201 b16, NB101 b4, NB301 b4, TNB-9x b4): gradient 4.0–4.6, jacobian 3.3–3.8, hessian 10.1–10.8;
- * rounded up. Forward-only passes free each segment when it ends.
+/*
+ * Each pass's memory copies, and whether it recomputes, shares the layer cache or runs forward only,
+ * are in its definition (src/core/passes/<name>.ts): the plan below reads them from PASSES.
  */
-const ACTIVATION_COPIES: Record<PassName, number> = {
-  build: 0,
-  data: 0,
-  forward: 2.2,
-  zen: 2.2,
-  jacobian: 4,
-  gradient: 4.8,
-  hessian: 11.5,
-  synflow: 0,
-};
-
-/**
- * With segments: copies of the boundary activations (outside segments, and segment outputs) and of
- * the largest segment's activations, fitted as upper bounds to the same measurements with
- * recomputation on, plus TNB-macro class_scene and autoencoder at b2.
- */
-const BOUNDARY_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 1, zen: 1.5, jacobian: 2.3, gradient: 2.3, hessian: 6, synflow: 0 };
-const SEGMENT_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 2.2, zen: 2.2, jacobian: 4.2, gradient: 5, hessian: 15, synflow: 0 };
-
-/**
- * Peak bytes of the loss and its derivatives, in units of the network's output: nothing for the
- * classifiers ([B, K]), but a Taskonomy decoder's output is [32, 256, 256, K] — 143 MB for
- * segmentsemantic's 17 classes, with the one-hot target as large. Measured (tfjs engine peak bytes)
- * for the pixel-wise cross-entropy at the output: gradient 12.8, H·v 34.3; L1 7 and 21 (the input
- * Jacobian's backward starts from one output-shaped seed). They add to
- * the network's: the loss's saved intermediates and its gradients live until the backward ends, also
- * when segments are recomputed (without this term, segmentsemantic's non-grasp jobs peaked 35 % above
- * their plan in smoke:tasks).
- */
-const LOSS_COPIES: Record<PassName, number> = { build: 0, data: 0, forward: 0, zen: 0, jacobian: 1, gradient: 13, hessian: 35, synflow: 0 };
-
-/** Passes that can recompute segments: the ones that run a backward over the network. */
-const RECOMPUTABLE: ReadonlySet<PassName> = new Set(['gradient', 'jacobian', 'hessian']);
-/** Passes that share the layer cache (same network, weights and minibatch). */
-const CACHED: ReadonlySet<PassName> = new Set(['gradient', 'hessian', 'forward', 'jacobian']);
-/** Passes that run no backward: their segments are always freed as they end. */
-const FORWARD_ONLY: ReadonlySet<PassName> = new Set(['forward', 'zen']);
 
 /**
  * A pass whose peak with every activation kept would exceed this recomputes its segments instead.
@@ -70,7 +31,6 @@ export const RECOMPUTE_ABOVE_BYTES = 3.5 * 2 ** 30;
 
 /** Runtime, backend and allocator overhead of a worker child, bytes. */
 const BASELINE_BYTES = 256 * 2 ** 20;
-
 
 export interface MemoryPlan {
   /** Estimated peak bytes of the job. */
@@ -121,23 +81,23 @@ function passPlan(trace: ShapeOps, task: TaskSpec, batchSize: number, proxies: P
   const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
   // The target, as large as the output (one-hot per pixel for segmentation).
   const targetBytes = trace.outputElements * 4;
-  const lossBytes = (pass: PassName) => trace.outputElements * 4 * LOSS_COPIES[pass];
+  const lossBytes = (pass: PassName) => trace.outputElements * 4 * PASSES[pass].memory.loss;
   const needed = evaluatePassesNeeded(proxies);
   // The layer cache lives from the first pass that fills it to the end of the job.
-  const usesCache = cacheBytes > 0 && [...needed].some((p) => CACHED.has(p));
+  const usesCache = cacheBytes > 0 && [...needed].some((p) => PASSES[p].cached);
   const fixed = BASELINE_BYTES + paramBytes + inputBytes + targetBytes + (usesCache ? cacheBytes : 0);
   const hasSegments = trace.segments.size > 0;
   const plan = { peakBytes: fixed, recomputed: new Set<PassName>() };
-  const segmented = (pass: PassName) =>
-    fixed +
-    4 * (trace.boundaryElements * BOUNDARY_COPIES[pass] + trace.segmentPeakElements * SEGMENT_COPIES[pass]) +
-    lossBytes(pass) +
-    // A recomputing hessian pass keeps its tangent convolutions too.
-    (pass === 'hessian' && usesCache ? cacheBytes : 0);
+  const segmented = (pass: PassName) => {
+    const { boundary, segment, recomputingCache = 0 } = PASSES[pass].memory;
+    const cache = usesCache ? recomputingCache * cacheBytes : 0;
+    return fixed + 4 * (trace.boundaryElements * boundary + trace.segmentPeakElements * segment) + lossBytes(pass) + cache;
+  };
   for (const pass of needed) {
-    let bytes = fixed + trace.activationElements * 4 * ACTIVATION_COPIES[pass] + lossBytes(pass);
-    if (FORWARD_ONLY.has(pass) && hasSegments) bytes = Math.min(bytes, segmented(pass));
-    if (RECOMPUTABLE.has(pass) && hasSegments && policy !== 'never' && (policy === 'always' || bytes > RECOMPUTE_ABOVE_BYTES)) {
+    const { memory, forwardOnly, recomputable } = PASSES[pass];
+    let bytes = fixed + trace.activationElements * 4 * memory.activation + lossBytes(pass);
+    if (forwardOnly && hasSegments) bytes = Math.min(bytes, segmented(pass));
+    if (recomputable && hasSegments && policy !== 'never' && (policy === 'always' || bytes > RECOMPUTE_ABOVE_BYTES)) {
       const recomputing = segmented(pass);
       if (policy === 'always' || recomputing < bytes) {
         bytes = recomputing;

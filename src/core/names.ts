@@ -15,6 +15,13 @@ export const PROXIES = [
 ] as const;
 export type ProxyName = (typeof PROXIES)[number];
 
+/**
+ * TensorFlow.js backends, in preference order when none is forced (fastest first). 'hybrid'
+ * (kernels/hybrid.ts): cpu-backend tensors with wasm convolutions, for jobs beyond wasm's 4 GiB.
+ */
+export const BACKENDS = ['node', 'wasm', 'hybrid', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
 export const TASKONOMY_TASKS: readonly TaskName[] = [
   'jigsaw', 'class_object', 'class_scene', 'autoencoder', 'normal', 'room_layout', 'segmentsemantic',
 ];

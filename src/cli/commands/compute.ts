@@ -1,3 +1,5 @@
+import { backendSettings } from '../../config';
+import { initBackend } from '../../core/backend';
 import { computeProxies } from '../../core/compute';
 import { defaultBatchSize, parseProxyList, parseSpace, parseTask, type ProxyName } from '../../core/names';
 import type { ComputeResult, DataSpec } from '../../core/types';
@@ -50,6 +52,7 @@ export const command: Command = {
     const batchSize = optInt(args, 'batch-size', 1) ?? defaultBatchSize(task);
     const dataArg = optString(args, 'data') ?? 'synthetic';
     const data: DataSpec = dataArg === 'synthetic' ? { source: 'synthetic' } : { source: 'path', path: dataArg };
+    await initBackend(backendSettings());
     const result = await computeProxies({ space, task, arch, proxies, seed, batchSize, data });
     process.stdout.write((optFlag(args, 'json') ? JSON.stringify(result) : table(result)) + '\n');
     return 0;

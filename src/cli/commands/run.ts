@@ -1,7 +1,8 @@
 import { optFlag, optInt, optString, parseArgs } from '../args';
 import type { Command } from '../command';
 import { Aggregator } from '../../aggregator/aggregator';
-import { loadConfig } from '../../config';
+import { backendSettings, loadConfig } from '../../config';
+import { initBackend } from '../../core/backend';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
 import { baseTripleIds } from '../../producer/base';
@@ -71,6 +72,8 @@ export const command: Command = {
           (produced.alreadyEnqueued > 0 ? `, ${produced.alreadyEnqueued} already enqueued earlier` : ''),
       );
 
+      // Shape-only jobs (params, flops) run in this process; tensor jobs in children that read the same settings.
+      await initBackend(backendSettings());
       const { lightBytes, heavyBytes } = poolBudgets(config);
       const common = { connection: redis, prefix: config.ZC_QUEUE_PREFIX, lightBudgetBytes: lightBytes, heavyBudgetBytes: heavyBytes };
       for (let i = 0; i < workers; i++) running.push(startWorker({ ...common, pool: 'light', concurrency, log: log.child({ component: 'worker', pool: 'light', worker: i }) }));

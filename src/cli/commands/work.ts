@@ -1,6 +1,7 @@
 import { optInt, optString, parseArgs } from '../args';
 import type { Command } from '../command';
-import { loadConfig } from '../../config';
+import { backendSettings, loadConfig } from '../../config';
+import { initBackend } from '../../core/backend';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
 import { createMetrics, startMetricsServer } from '../../metrics';
@@ -25,6 +26,8 @@ export const command: Command = {
     const concurrency = optInt(args, 'concurrency', 1);
     const children = optInt(args, 'children', 1);
     const config = loadConfig();
+    // Shape-only jobs (params, flops) run in this process; tensor jobs in children that read the same settings.
+    await initBackend(backendSettings());
     const metricsPort = optInt(args, 'metrics-port', 0) ?? config.METRICS_PORT;
     const redis = await openPipelineRedis(config);
     const metrics = createMetrics();

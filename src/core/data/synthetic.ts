@@ -81,7 +81,7 @@ function syntheticTarget(spec: TaskSpec, B: number, inputs: Float32Array, rng: R
     }
     case 'l1':
       // autoencoder reconstructs its normalised input; normal predicts surface normals in [0, 1].
-      if (spec.name === 'autoencoder') return { kind: 'dense', values: inputs.slice(), shape: [B, H, W, spec.outputs] };
+      if (spec.taskonomy?.target.kind === 'input') return { kind: 'dense', values: inputs.slice(), shape: [B, H, W, spec.outputs] };
       return { kind: 'dense', values: rng.fillUniform(new Float32Array(B * H * W * K), 0, 1) as Float32Array, shape: [B, H, W, K] };
   }
 }

@@ -5,10 +5,10 @@ import { PNG } from 'pngjs';
 import { FormatError, InputError } from '../../errors';
 import type { TaskName } from '../names';
 import type { Rng } from '../rng';
-import { TASK_SPECS, type TaskSpec } from '../tasks';
+import { TASK_SPECS, type TaskonomySpec, type TaskonomyTarget, type TaskSpec } from '../tasks';
 import type { Minibatch, Target } from '../types';
 import { naturalCompare, sourceDigest, type UsedFile } from './files';
-import { CLASS_OBJECT_SELECTED, CLASS_OBJECT_STORED, CLASS_SCENE_SELECTED, CLASS_SCENE_STORED, JIGSAW_PERMUTATIONS } from './naslib-tables';
+import { JIGSAW_PERMUTATIONS } from './naslib-tables';
 import { decodeNpyValues, parseNpyHeader } from './npy';
 import * as pil from './pil';
 import { roomLayoutTarget } from './room-layout';
@@ -26,17 +26,12 @@ import { applyTrainingTransform, BYTE_TO_UNIT, trainSplit } from './transform';
  *      building), buildings and views in natural name order.
  */
 
-const TARGET_DOMAIN: Partial<Record<TaskName, { domain: string; ext: 'png' | 'npy' | 'json' }>> = {
-  class_object: { domain: 'class_object', ext: 'npy' },
-  class_scene: { domain: 'class_scene', ext: 'npy' },
-  normal: { domain: 'normal', ext: 'png' },
-  room_layout: { domain: 'point_info', ext: 'json' },
-  segmentsemantic: { domain: 'segmentsemantic', ext: 'png' },
-};
-
-/** NASLib's training transforms per task (naslib/utils/utils.py get_<task>_configs). */
-const FLIPS = new Set<TaskName>(['class_object', 'class_scene', 'segmentsemantic', 'autoencoder', 'jigsaw']);
-const JITTERS = new Set<TaskName>(['class_object', 'class_scene', 'room_layout', 'segmentsemantic', 'autoencoder', 'jigsaw']);
+/** A Taskonomy task's descriptor (src/core/tasks.ts: target, augmentation, decoder). */
+function taskonomyOf(task: TaskName): TaskonomySpec {
+  const t = TASK_SPECS[task].taskonomy;
+  if (!t) throw new InputError('task', task, 'a Taskonomy task');
+  return t;
+}
 
 /** Jigsaw: input resized to 255², 3×3 grid of 85² cells, a random 64² tile from each. */
 const JIGSAW_SIDE = 255;
@@ -82,11 +77,12 @@ export function planTaskonomy(task: TaskName, count: number, batchSize: number, 
   const order = Array.from({ length: trainSplit(count) }, (_, i) => i);
   const indices = rng.fork('sample').shuffle(order).slice(0, batchSize);
   const a = rng.fork('augment');
+  const { target, flip: flips, jitter: jitters } = taskonomyOf(task);
+  const jigsaw = target.kind === 'permutation';
   const draws = indices.map((): TaskonomyDraw => {
-    const jigsaw = task === 'jigsaw';
     const permutation = jigsaw ? a.int(JIGSAW_PERMUTATIONS.length) : 0;
-    const flip = FLIPS.has(task) && a.float() < 0.5;
-    const jitter = JITTERS.has(task)
+    const flip = flips && a.float() < 0.5;
+    const jitter = jitters
       ? { order: a.shuffle([0, 1, 2, 3]), brightness: 0.8 + 0.4 * a.float(), contrast: 0.8 + 0.4 * a.float(), saturation: 0.8 + 0.4 * a.float(), hue: -0.1 + 0.2 * a.float() }
       : null;
     const grayscale = jigsaw && a.float() < JIGSAW_GRAYSCALE_P;
@@ -289,7 +285,8 @@ export type ViewLabel = { image: pil.Image8 } | { values: ArrayLike<number> } | 
 
 export function transformView(task: TaskName, rgb: pil.Image8, label: ViewLabel, draw: TaskonomyDraw): ViewSample {
   const [H, W] = TASK_SPECS[task].inputShape;
-  if (task === 'jigsaw') {
+  const { target } = taskonomyOf(task);
+  if (target.kind === 'permutation') {
     let img = pil.resizeBilinear(rgb, JIGSAW_SIDE, JIGSAW_SIDE);
     if (draw.flip) img = pil.hflip(img);
     if (draw.jitter) img = applyJitter(img, draw.jitter);
@@ -298,7 +295,7 @@ export function transformView(task: TaskName, rgb: pil.Image8, label: ViewLabel,
   }
   let img = pil.resizeBilinear(rgb, W, H);
   let labelImg = label && 'image' in label ? label.image : null;
-  if (labelImg) labelImg = task === 'segmentsemantic' ? pil.resizeNearest(labelImg, W, H) : pil.resizeBilinear(labelImg, W, H);
+  if (labelImg) labelImg = target.kind === 'label_map' ? pil.resizeNearest(labelImg, W, H) : pil.resizeBilinear(labelImg, W, H);
   if (draw.flip) {
     img = pil.hflip(img);
     if (labelImg) labelImg = pil.hflip(labelImg);
@@ -309,9 +306,72 @@ export function transformView(task: TaskName, rgb: pil.Image8, label: ViewLabel,
   return { input: img.data };
 }
 
+/** The raw target of one view, read from its own file as its descriptor says (null: none is read). */
+async function readViewLabel(target: TaskonomyTarget, classes: number, fileOf: (domain: string, ext: string) => string, listName: string, used: UsedFile[]): Promise<ViewLabel> {
+  if (!('domain' in target)) return null;
+  const f = await readViewFile(fileOf(target.domain, target.file), listName);
+  used.push(f.used);
+  switch (target.kind) {
+    case 'class_distribution':
+      return { values: readClassVector(f.used.path, f.bytes, target.stored, target.selected) };
+    case 'room_layout': {
+      let info: unknown;
+      try {
+        info = JSON.parse(f.bytes.toString('utf8'));
+      } catch (err) {
+        throw new FormatError(f.used.path, `not valid json (${(err as Error).message})`);
+      }
+      return { values: roomLayoutTarget(f.used.path, info) };
+    }
+    case 'label_map':
+      return { image: readSegmentPng(f.used.path, f.bytes, classes) };
+    case 'image':
+      return { image: readRgbPng(f.used.path, f.bytes) };
+  }
+}
+
+/** A batch's targets, gathered view by view, then made one Target. */
+interface TargetCollector {
+  add(n: number, sample: ViewSample): void;
+  done(inputs: Float32Array, plan: TaskonomyPlan): Target;
+}
+
+/** The collector of a kind of target. */
+function targetCollector(target: TaskonomyTarget, batchSize: number, spec: TaskSpec): TargetCollector {
+  const [H, W, C] = spec.inputShape;
+  const K = spec.outputs;
+  switch (target.kind) {
+    case 'class_distribution': {
+      const probs = new Float32Array(batchSize * K);
+      return { add: (n, s) => probs.set(s.target as Float64Array, n * K), done: () => ({ kind: 'soft', probs, classes: K }) };
+    }
+    case 'room_layout': {
+      const values = new Float32Array(batchSize * K);
+      return { add: (n, s) => values.set(s.target as Float64Array, n * K), done: () => ({ kind: 'dense', values, shape: [batchSize, K] }) };
+    }
+    case 'image': {
+      const size = H * W * 3;
+      const values = new Float32Array(batchSize * size);
+      const add = (n: number, s: ViewSample) => {
+        for (let i = 0; i < size; i++) values[n * size + i] = BYTE_TO_UNIT[s.target![i]!]!;
+      };
+      return { add, done: () => ({ kind: 'dense', values, shape: [batchSize, H, W, 3] }) };
+    }
+    case 'label_map': {
+      const labels = new Int32Array(batchSize * H * W);
+      return { add: (n, s) => labels.set(s.target as Uint8Array, n * H * W), done: () => ({ kind: 'pixel_class', labels, shape: [batchSize, H, W] }) };
+    }
+    case 'input':
+      return { add: () => {}, done: (inputs) => ({ kind: 'dense', values: inputs.slice(), shape: [batchSize, H, W, C] }) };
+    case 'permutation':
+      return { add: () => {}, done: (_inputs, plan) => ({ kind: 'class', labels: Int32Array.from(plan.draws, (d) => d.permutation) }) };
+  }
+}
+
 /** Loads one Taskonomy minibatch (see the module comment for the folder layout). */
 export async function loadTaskonomyMinibatch(path: string, task: TaskName, batchSize: number, rng: Rng, views: TaskonomyViews): Promise<Minibatch> {
   const spec: TaskSpec = TASK_SPECS[task];
+  const { target } = taskonomyOf(task);
   const count = views.templates.length;
   const split = trainSplit(count);
   if (batchSize > split) {
@@ -320,53 +380,24 @@ export async function loadTaskonomyMinibatch(path: string, task: TaskName, batch
   const plan = planTaskonomy(task, count, batchSize, rng);
   const listName = views.lists.length > 0 ? views.lists[views.lists.length - 1]!.path : path;
   const [H, W, C] = spec.inputShape;
-  const perSample = task === 'jigsaw' ? 9 * H * W * C : H * W * C;
+  const tiles = spec.tiles ?? 1;
+  const perSample = tiles * H * W * C;
   const raw = new Float32Array(batchSize * perSample);
   const used: UsedFile[] = [...views.lists];
-  const K = spec.outputs;
-  const soft = task === 'class_object' || task === 'class_scene' ? new Float32Array(batchSize * K) : null;
-  const dense = task === 'room_layout' ? new Float32Array(batchSize * K) : task === 'normal' ? new Float32Array(batchSize * H * W * 3) : null;
-  const pixels = task === 'segmentsemantic' ? new Int32Array(batchSize * H * W) : null;
+  const targets = targetCollector(target, batchSize, spec);
   for (let n = 0; n < batchSize; n++) {
     const template = views.templates[plan.indices[n]!]!;
     const fileOf = (domain: string, ext: string) => join(views.root, `${template.split('{domain}').join(domain)}.${ext}`);
     const rgbFile = await readViewFile(fileOf('rgb', 'png'), listName);
     used.push(rgbFile.used);
     const rgb = readRgbPng(rgbFile.used.path, rgbFile.bytes);
-    let label: ViewLabel = null;
-    const target = TARGET_DOMAIN[task];
-    if (target) {
-      const f = await readViewFile(fileOf(target.domain, target.ext), listName);
-      used.push(f.used);
-      if (task === 'class_object') label = { values: readClassVector(f.used.path, f.bytes, CLASS_OBJECT_STORED, CLASS_OBJECT_SELECTED) };
-      else if (task === 'class_scene') label = { values: readClassVector(f.used.path, f.bytes, CLASS_SCENE_STORED, CLASS_SCENE_SELECTED) };
-      else if (task === 'room_layout') {
-        let info: unknown;
-        try {
-          info = JSON.parse(f.bytes.toString('utf8'));
-        } catch (err) {
-          throw new FormatError(f.used.path, `not valid json (${(err as Error).message})`);
-        }
-        label = { values: roomLayoutTarget(f.used.path, info) };
-      } else if (task === 'segmentsemantic') label = { image: readSegmentPng(f.used.path, f.bytes, K) };
-      else label = { image: readRgbPng(f.used.path, f.bytes) };
-    }
+    const label = await readViewLabel(target, spec.outputs, fileOf, listName, used);
     const sample = transformView(task, rgb, label, plan.draws[n]!);
     for (let i = 0; i < perSample; i++) raw[n * perSample + i] = BYTE_TO_UNIT[sample.input[i]!]!;
-    if (soft) soft.set(sample.target as Float64Array, n * K);
-    else if (task === 'room_layout') dense!.set(sample.target as Float64Array, n * K);
-    else if (task === 'normal') for (let i = 0; i < H * W * 3; i++) dense![n * H * W * 3 + i] = BYTE_TO_UNIT[sample.target![i]!]!;
-    else if (pixels) pixels.set(sample.target as Uint8Array, n * H * W);
+    targets.add(n, sample);
   }
-  const inputShape = task === 'jigsaw' ? [batchSize, 9, H, W, C] : [batchSize, H, W, C];
+  const inputShape = spec.tiles ? [batchSize, spec.tiles, H, W, C] : [batchSize, H, W, C];
   // Normalisation per channel (jigsaw has none: its tiles stay in [0, 1]).
-  const inputs = applyTrainingTransform(raw, [inputShape.slice(0, -3).reduce((a, b) => a * b, 1), H, W, C], spec, null);
-  let t: Target;
-  if (soft) t = { kind: 'soft', probs: soft, classes: K };
-  else if (task === 'room_layout') t = { kind: 'dense', values: dense!, shape: [batchSize, K] };
-  else if (task === 'normal') t = { kind: 'dense', values: dense!, shape: [batchSize, H, W, 3] };
-  else if (task === 'segmentsemantic') t = { kind: 'pixel_class', labels: pixels!, shape: [batchSize, H, W] };
-  else if (task === 'autoencoder') t = { kind: 'dense', values: inputs.slice(), shape: [batchSize, H, W, C] };
-  else t = { kind: 'class', labels: Int32Array.from(plan.draws, (d) => d.permutation) };
-  return { inputs, inputShape, target: t, source: path, sha256: sourceDigest(used) };
+  const inputs = applyTrainingTransform(raw, [batchSize * tiles, H, W, C], spec, null);
+  return { inputs, inputShape, target: targets.done(inputs, plan), source: path, sha256: sourceDigest(used) };
 }

@@ -3,7 +3,6 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { conv2dInputGrad, type ConvParams } from './conv2d';
 import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise';
 import { availableParallelism } from 'os';
-import { ConfigSchema } from '../../config';
 import { InputError } from '../../errors';
 import { convThreads, splitBatch } from './conv-threads';
 import { asTensor, type Shape4 } from './util';
@@ -12,7 +11,7 @@ import { convolveInSlices, type WasmBackendLike } from './wasm-slices';
 /**
  * The 'hybrid' backend: tfjs's cpu backend (tensors in the JS heap, so no 4 GiB ceiling) whose
  * convolutions run on the wasm backend's XNNPACK kernels, a slice of the batch at a time, the batch
- * split between ZC_HYBRID_THREADS threads (default: every core) with a wasm backend each. For jobs
+ * split between the threads initBackend was given (ZC_HYBRID_THREADS; default: every core) with a wasm backend each. For jobs
  * beyond wasm's address space (grasp on the Taskonomy networks at batch 32) it runs the convolutions,
  * nearly all of the arithmetic, at wasm speed instead of the pure-JS cpu kernels' ~1/20 of it.
  * Convolution gradients are convolutions too (conv2d.ts, depthwise.ts), so they offload as well.
@@ -47,16 +46,9 @@ export function setHybridThreads(count: number, options: { minParallelMacs?: num
   if (options.minParallelMacs !== undefined) minParallelMacs = options.minParallelMacs;
 }
 
-/** Threads from ZC_HYBRID_THREADS's value; unset: every core of the machine. */
-export function threadsFromEnvironment(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return availableParallelism();
-  const parsed = ConfigSchema.shape.ZC_HYBRID_THREADS.safeParse(raw);
-  if (!parsed.success || parsed.data === undefined) throw new InputError('ZC_HYBRID_THREADS', raw, 'a positive integer');
-  return parsed.data;
-}
-
+/** Threads set by setHybridThreads (initBackend's `threads`); unset: every core of the machine. */
 function hybridThreads(): number {
-  return (threadCount ??= threadsFromEnvironment(process.env.ZC_HYBRID_THREADS));
+  return threadCount ?? availableParallelism();
 }
 
 /**

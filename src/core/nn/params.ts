@@ -3,7 +3,7 @@ import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, NetworkDef
 /**
  * Which role a parameter plays; per-weight proxies read `conv` and `linear` weights only.
  * `conv_transpose` / `conv_transpose_bias`: a ConvTranspose2d's weight and bias (TNB decoders): not in
- * 𝒫, and zen's re-initialisation leaves them at their initial values (docs/proxies.md §3 zen).
+ * 𝒫, and zen's re-initialisation leaves them at their initial values (docs/proxies.md §3.10).
  */
 export type ParamKind = 'conv' | 'linear' | 'bias' | 'bn_gamma' | 'bn_beta' | 'conv_transpose' | 'conv_transpose_bias';
 

@@ -1,4 +1,5 @@
 import { corrcoefRows } from '../linalg';
+import { jacobian } from '../passes/jacobian';
 import type { ProxyDefinition } from './proxy';
 
 /**
@@ -10,11 +11,12 @@ import type { ProxyDefinition } from './proxy';
 export const epe_nas: ProxyDefinition = {
   name: 'epe_nas',
   passes: ['jacobian'],
+  reads: 'data',
   raw: ({ passes, outputs }) => {
     const classes = passes.target.classes;
     if (!classes) return NaN; // dense targets have no classes: NASLib fails and scores NaN
     const b = passes.batchSize;
-    const j = passes.inputJacobian();
+    const j = passes.get(jacobian);
     const d = j.length / b;
     const rowsByClass = new Map<number, number[]>();
     classes.forEach((c, i) => {

@@ -1,3 +1,4 @@
+import { gradient } from '../passes/gradient';
 import type { ProxyDefinition } from './proxy';
 
 /**
@@ -7,9 +8,10 @@ import type { ProxyDefinition } from './proxy';
 export const fisher: ProxyDefinition = {
   name: 'fisher',
   passes: ['gradient'],
+  reads: 'data',
   raw: ({ passes }) => {
     let total = 0;
-    for (const v of passes.gradient().fisher.values()) total += v;
+    for (const v of passes.get(gradient).fisher.values()) total += v;
     return total;
   },
 };

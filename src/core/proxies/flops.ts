@@ -4,5 +4,6 @@ import type { ProxyDefinition } from './proxy';
 export const flops: ProxyDefinition = {
   name: 'flops',
   passes: ['build'],
+  reads: 'shapes',
   raw: ({ trace }) => trace.flops / 1e6,
 };

@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { gradient } from '../passes/gradient';
 import type { ProxyDefinition } from './proxy';
 import { sumOverLayers } from './sums';
 
@@ -6,5 +7,6 @@ import { sumOverLayers } from './sums';
 export const grad_norm: ProxyDefinition = {
   name: 'grad_norm',
   passes: ['gradient'],
-  raw: ({ passes }) => sumOverLayers(passes, (_w, g) => tf.norm(g!), passes.gradient().grads),
+  reads: 'data',
+  raw: ({ passes }) => sumOverLayers(passes, (_w, g) => tf.norm(g!), passes.get(gradient).grads),
 };

@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { hessian } from '../passes/hessian';
 import type { ProxyDefinition } from './proxy';
 import { sumOverLayers } from './sums';
 
@@ -6,5 +7,6 @@ import { sumOverLayers } from './sums';
 export const grasp: ProxyDefinition = {
   name: 'grasp',
   passes: ['hessian'],
-  raw: ({ passes }) => sumOverLayers(passes, (w, hg) => tf.neg(tf.sum(tf.mul(w, hg!))), passes.hessianVector()),
+  reads: 'data',
+  raw: ({ passes }) => sumOverLayers(passes, (w, hg) => tf.neg(tf.sum(tf.mul(w, hg!))), passes.get(hessian)),
 };

@@ -1,13 +1,15 @@
 import { corrcoefRows, symmetricEigenvalues } from '../linalg';
+import { jacobian } from '../passes/jacobian';
 import type { ProxyDefinition } from './proxy';
 
 /** −Σ_i [ln(λ_i + 1e-5) + 1/(λ_i + 1e-5)] over the eigenvalues of corrcoef(J), in float64. */
 export const jacov: ProxyDefinition = {
   name: 'jacov',
   passes: ['jacobian'],
+  reads: 'data',
   raw: ({ passes }) => {
     const b = passes.batchSize;
-    const j = passes.inputJacobian();
+    const j = passes.get(jacobian);
     const corr = corrcoefRows(j, b, j.length / b);
     let eig: Float64Array;
     try {

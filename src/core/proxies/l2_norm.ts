@@ -9,5 +9,6 @@ import { sumOverLayers } from './sums';
 export const l2_norm: ProxyDefinition = {
   name: 'l2_norm',
   passes: ['build'],
+  reads: 'weights',
   raw: ({ passes }) => sumOverLayers(passes, (w) => tf.norm(w), null, passes.registeredPrunableParams),
 };

@@ -4,5 +4,6 @@ import type { ProxyDefinition } from './proxy';
 export const params: ProxyDefinition = {
   name: 'params',
   passes: ['build'],
+  reads: 'shapes',
   raw: ({ trace }) => trace.paramCount / 1e6,
 };

@@ -1,6 +1,7 @@
 import type { ProxyName } from '../names';
 import type { ShapeOps } from '../nn/shape';
-import type { PassName, Passes } from '../passes';
+import type { PassName } from '../passes';
+import type { Passes } from '../passes/passes';
 
 /** What a proxy reads: the shared passes and the network's batch-1 shape trace. */
 export interface ProxyContext {
@@ -15,6 +16,12 @@ export interface ProxyDefinition {
   name: ProxyName;
   /** Passes it reads (their dependencies are added); their times sum to what it costs alone. */
   passes: PassName[];
+  /**
+   * What its value depends on besides the architecture: 'shapes' (the network's shapes only: no
+   * tensors, the worker runs it in its own process), 'weights' (the initial weights or its own
+   * draws, not the minibatch's values) or 'data' (weights and the minibatch).
+   */
+  reads: 'shapes' | 'weights' | 'data';
   /** The raw value NASLib's measure returns, before post-processing. */
   raw(ctx: ProxyContext): number;
   /** synflow's post-processing works in log space (its raw value overflows float64 too). */

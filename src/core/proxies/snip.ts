@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { gradient } from '../passes/gradient';
 import type { ProxyDefinition } from './proxy';
 import { sumOverLayers } from './sums';
 
@@ -6,5 +7,6 @@ import { sumOverLayers } from './sums';
 export const snip: ProxyDefinition = {
   name: 'snip',
   passes: ['gradient'],
-  raw: ({ passes }) => sumOverLayers(passes, (w, g) => tf.sum(tf.abs(tf.mul(w, g!))), passes.gradient().grads),
+  reads: 'data',
+  raw: ({ passes }) => sumOverLayers(passes, (w, g) => tf.sum(tf.abs(tf.mul(w, g!))), passes.get(gradient).grads),
 };

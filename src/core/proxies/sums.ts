@@ -1,5 +1,5 @@
 import { tf } from '../backend';
-import type { Passes } from '../passes';
+import type { Passes } from '../passes/passes';
 
 /**
  * Σ over prunable layers of a per-layer float reduction of (W_l, g_l). Each layer's sum is a tfjs

@@ -86,7 +86,7 @@ function graphEdge<T>(ops: Ops<T>, x: T, op: number, name: string, a: number, b:
     case 0: return s === 1 ? x : factorizedReduce(ops, x, name, a, b, false);
     case 1: return s === 1 && a === b ? ops.zero(x) : ops.zeroReduce(x, s, b);
     // NASLib's core ReLUConvBN pads 1 whenever stride is 2, which for the 1×1 conv would give
-    // ⌊H/2⌋+1 rows and break the node sums; the 1×1 conv here keeps padding 0 (docs §6).
+    // ⌊H/2⌋+1 rows and break the node sums; the 1×1 conv here keeps padding 0 (docs/search-spaces.md §6).
     case 2: return reluNaslibConvBn(ops, x, name, a, b, 3, s);
     case 3: return reluNaslibConvBn(ops, x, name, a, b, 1, s);
     default: throw new Error(`unknown TNB op ${op}`);

@@ -1,4 +1,5 @@
 import { InputError } from '../../../errors';
+import { TASKONOMY_TASKS } from '../../names';
 import type { NetworkDef, Ops } from '../../nn/ops';
 import { convParams, type ParamSpec } from '../../nn/params';
 import type { TaskSpec } from '../../tasks';
@@ -6,7 +7,7 @@ import type { TaskSpec } from '../../tasks';
 /**
  * The TransNAS-Bench-101 model around an encoder (NASLib, branch zerocost, tnb101/model_builder.py
  * and models/*), shared by the micro and macro spaces: stem, task heads and decoders.
- * docs/search-spaces.md §4.2–4.3, docs/tasks.md §4 (zen's Φ).
+ * docs/search-spaces.md §4.2, §4.3; docs/tasks.md §4 (zen's Φ).
  */
 
 /** relu ; conv(k, s, (k−1)/2, no bias) ; bn (affine): TNB's ReLUConvBN (`…ops.0/1/2`). One segment (at 256×256, bigger ones do not fit). */
@@ -121,11 +122,10 @@ export function discriminatorParams(): ParamSpec[] {
   );
 }
 
-const HEAD_TASKS = new Set(['class_object', 'class_scene', 'room_layout', 'jigsaw', 'segmentsemantic', 'autoencoder', 'normal']);
-
 /** The Taskonomy network of one task around `encoder` (TNB init: He fan-out encoder, PyTorch default heads). */
 export function taskonomyNetwork(encoder: TnbEncoder, task: TaskSpec, space: string): NetworkDef {
-  if (!HEAD_TASKS.has(task.name)) throw new InputError('task', task.name, `a Taskonomy task of ${space}: ${[...HEAD_TASKS].join(', ')}`);
+  const decoder = task.taskonomy?.decoder;
+  if (!decoder) throw new InputError('task', task.name, `a Taskonomy task of ${space}: ${TASKONOMY_TASKS.join(', ')}`);
   const cf = encoder.channels;
   const u = upsamplings(encoder.strideLayers);
   if (task.inputShape[2] !== 3) throw new InputError('task', task.name, 'a Taskonomy task with RGB input');
@@ -135,8 +135,8 @@ export function taskonomyNetwork(encoder: TnbEncoder, task: TaskSpec, space: str
     inputShape: task.tiles ? [task.tiles, ...task.inputShape] : task.inputShape,
     outputs: K,
     forward<T>(ops: Ops<T>, x: T): T {
-      switch (task.name) {
-        case 'jigsaw': {
+      switch (decoder) {
+        case 'tiles': {
           // The same encoder on each tile separately (BN statistics per tile position), tile 0 first.
           const parts: T[] = [];
           for (let i = 0; i < task.tiles!; i++) parts.push(encoder.forward(ops, ops.tile(x, i)));
@@ -144,12 +144,11 @@ export function taskonomyNetwork(encoder: TnbEncoder, task: TaskSpec, space: str
           const pooled = ops.globalAvgPool(features, 'decoder.avgpool');
           return ops.linear(pooled, { name: 'decoder.fc', inFeatures: task.tiles! * cf, outFeatures: K });
         }
-        case 'segmentsemantic':
+        case 'segmentation':
           return segmentationDecoder(ops, encoder.forward(ops, x), cf, u, K);
-        case 'autoencoder':
-        case 'normal':
+        case 'generative':
           return generativeDecoder(ops, encoder.forward(ops, x), cf, u, K);
-        default: {
+        case 'pooled': {
           const features = ops.feature(encoder.forward(ops, x));
           const pooled = ops.globalAvgPool(features, 'decoder.avgpool');
           return ops.linear(pooled, { name: 'decoder.fc', inFeatures: cf, outFeatures: K });
@@ -157,6 +156,7 @@ export function taskonomyNetwork(encoder: TnbEncoder, task: TaskSpec, space: str
       }
     },
   };
-  if (task.name === 'autoencoder' || task.name === 'normal') def.unusedParams = discriminatorParams();
+  // TNB's GAN models build their discriminator but never run it.
+  if (decoder === 'generative') def.unusedParams = discriminatorParams();
   return def;
 }

@@ -1,0 +1,71 @@
+import { tf } from '../backend';
+import { TensorOps } from '../nn/tensor';
+import { build } from './build';
+import { data } from './data';
+import { definePass } from './pass';
+import type { Passes } from './passes';
+
+/** nwot's K: entry (i, j) counts the ReLU units on which samples i and j agree, over every ReLU call. */
+export const forward = definePass({
+  name: 'forward',
+  dependencies: [build, data],
+  memory: { activation: 2.2, boundary: 1, segment: 2.2, loss: 0 },
+  recomputable: false,
+  cached: true,
+  forwardOnly: true,
+  run: reluAgreement,
+});
+
+function reluAgreement(passes: Passes): Float64Array {
+  const b = passes.batchSize;
+  const k = new Float64Array(b * b);
+  const countsByInput = new Map<number, Float64Array>();
+  tf.tidy(() => {
+    const onReluInput = (_name: string, input: tf.Tensor) => {
+      // ReLU modules fed by the same tensor (NB201's edges leaving one node) add the same
+      // agreement counts: compute them once per input, add them once per module call.
+      let counts = countsByInput.get(input.id);
+      if (!counts) {
+        counts = agreementCounts(input.dataSync() as Float32Array, b);
+        countsByInput.set(input.id, counts);
+      }
+      for (let i = 0; i < counts.length; i++) k[i]! += counts[i]!;
+    };
+    const ops = new TensorOps(passes.lookup, { onReluInput }, undefined, { cache: passes.layers });
+    passes.inputs.net.forward(ops, passes.inputs.x);
+  });
+  return k;
+}
+
+/**
+ * nwot's counts for one ReLU input of b samples: entry (i, j) is the number of units where samples
+ * i and j are both active or both inactive, c cᵀ + (1 − c)(1 − c)ᵀ with c = [x > 0]: the units minus
+ * the Hamming distance of the samples' sign bits, 32 units to a word (exact integers, and ~5× faster
+ * than the float matrix product on wasm).
+ */
+function agreementCounts(x: ArrayLike<number>, b: number): Float64Array {
+  const units = x.length / b;
+  const words = Math.ceil(units / 32);
+  const bits = new Int32Array(b * words);
+  for (let i = 0; i < b; i++) {
+    const row = i * units;
+    const out = i * words;
+    for (let u = 0; u < units; u++) if (x[row + u]! > 0) bits[out + (u >>> 5)]! |= 1 << (u & 31);
+  }
+  const counts = new Float64Array(b * b);
+  for (let i = 0; i < b; i++) {
+    counts[i * b + i] = units;
+    for (let j = i + 1; j < b; j++) {
+      let differ = 0;
+      for (let w = 0, p = i * words, q = j * words; w < words; w++) differ += popcount(bits[p + w]! ^ bits[q + w]!);
+      counts[i * b + j] = counts[j * b + i] = units - differ;
+    }
+  }
+  return counts;
+}
+
+function popcount(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
