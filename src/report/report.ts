@@ -27,6 +27,18 @@ export function createReport(tasks: readonly TaskScores[], counts: TableCounts, 
   return { source, counts, archCounts: tasks.map((t) => t.archs.length), analyses: analyse(tasks) };
 }
 
+/** The report of a version without ground truth (e.g. a build on synthetic data): what it holds, why nothing is correlated. */
+export function noGroundTruthMarkdown(source: ReportSource, counts: TableCounts): string {
+  return [
+    `# ${source.dataset}@${source.version}: no ground truth`,
+    '',
+    `This version has ${counts.resultRows} proxy rows (${counts.failedRows} failed) and no val_accuracy, so none of the`,
+    'paper\u2019s analyses (Spearman with val_accuracy, task correlation, architecture bias) can be computed. Builds on',
+    'synthetic data have no ground truth; versions imported from NASLib\u2019s released files (`zcbench import-naslib`) do.',
+    '',
+  ].join('\n');
+}
+
 /** A number written losslessly (shortest round-trip form); empty when undefined. */
 function csvNumber(v: number): string {
   return Number.isFinite(v) ? String(v) : '';

@@ -56,7 +56,7 @@ export const command: Command = {
     process.stdout.write(
       [
         `${result.dataset}@${result.version} manifest sha256 ${result.manifestSha256}`,
-        `${files} files written to ${result.outDir}`,
+        `${files} files written to ${result.outDir}${result.derived && Object.keys(result.derived).length > 0 ? `, and ${Object.keys(result.derived).length} wide tables under wide/` : ''}`,
         `downloaded ${result.downloadedBytes} bytes (${formatBytes(result.downloadedBytes)}); ${result.downloadedFiles} objects fetched, ${result.cachedFiles} from cache`,
       ].join('\n') + '\n',
     );

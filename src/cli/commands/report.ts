@@ -1,7 +1,9 @@
 import { optString, parseArgs } from '../args';
 import type { Command } from '../command';
 import { InputError } from '../../errors';
-import { createReport, writeReport } from '../../report/report';
+import { writeFile } from 'fs/promises';
+import { join } from 'path';
+import { createReport, noGroundTruthMarkdown, writeReport } from '../../report/report';
 import { ScoreTableBuilder } from '../../report/table';
 import { prepareOutputDir } from '../../storage/output-dir';
 import { STORE_OPTION_SPECS } from '../../storage/store';
@@ -27,9 +29,17 @@ export const command: Command = {
     for (const row of dataset.groundTruth()) builder.addGroundTruth(row);
     for (const row of dataset.rows()) builder.addResult(row);
     const { tasks, counts } = builder.build();
-    const report = createReport(tasks, counts, source);
     const outDir = optString(args, 'out') ?? `${source.dataset}-${source.version}-report`;
     await prepareOutputDir(outDir, '--out');
+    if (tasks.length === 0) {
+      await writeFile(join(outDir, 'report.md'), noGroundTruthMarkdown(source, counts));
+      process.stdout.write(
+        `${source.dataset}@${source.version}: no ground truth (val_accuracy), so nothing to correlate; ${counts.resultRows} proxy rows\n` +
+          `1 file written to ${outDir} (report.md says why)\n`,
+      );
+      return 0;
+    }
+    const report = createReport(tasks, counts, source);
     const files = await writeReport(report, outDir);
 
     const lines = [`${source.dataset}@${source.version}: ${tasks.length} tasks with ground truth`];
