@@ -5,7 +5,7 @@ import { ServiceError } from '../errors';
 import { openDataset, type Dataset, type OpenOptions } from '../storage/dataset';
 import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded';
 import type { ObjectStore } from '../storage/objects';
-import { isS3NotFound, isTransientS3Error, withS3Retry } from '../storage/s3';
+import { createS3Client, isS3NotFound, isTransientS3Error, withS3Retry } from '../storage/s3';
 import { openStore, storeOptionsFromArgs, type StoreOptions } from '../storage/store';
 import { parseDatasetRef } from '../storage/versions';
 import type { ParsedArgs } from './args';
@@ -64,16 +64,21 @@ export async function withCommandStore<T>(args: ParsedArgs, body: (cs: CommandSt
 /**
  * One request with a short deadline: a refused connection, a timeout or a 5xx means nothing
  * useful will come from this endpoint, so the command stops here (exit 4) instead of retrying
- * for S3_RETRY_DEADLINE_MS. Any other answer (even 403 or 404) shows an S3 server is there.
+ * for S3_RETRY_DEADLINE_MS. Any other answer (even 403 or 404) shows a server is there; the
+ * command's own requests then check the credentials.
  */
 async function checkReachable(store: ObjectStore, endpoint: string): Promise<void> {
+  // Unsigned: whether the server answers is a separate question from whether our credentials work.
+  const probe = createS3Client({ endpoint, anonymous: true }).client;
   try {
-    await withS3Retry(`HEAD bucket ${store.bucket}`, () => store.s3.client.send(new HeadBucketCommand({ Bucket: store.bucket })), {
+    await withS3Retry(`HEAD bucket ${store.bucket}`, () => probe.send(new HeadBucketCommand({ Bucket: store.bucket })), {
       deadlineMs: REACH_DEADLINE_MS,
     });
   } catch (err) {
     if (isS3NotFound(err) || !(err instanceof ServiceError) || !unreachable(err.cause)) return;
     throw new ServiceError(`cannot reach S3 at ${endpoint}: ${err.message.replace(/^S3 [^:]*: /, '')} (check --endpoint / S3_ENDPOINT, or unset them to use the embedded store under ZC_HOME)`);
+  } finally {
+    probe.destroy();
   }
 }
 
