@@ -101,6 +101,12 @@ describe('the embedded store serves every dataset command', () => {
     const refused = await cli(['ls', '--endpoint', 'http://127.0.0.1:1'], 60_000);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/^zcbench ls: cannot reach S3 at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED.*\n$/);
+    // The same through S3_ENDPOINT with credentials set (before: two minutes of retries and 35 JSON log lines).
+    const withKeys = await runCli(['query', 'zc-demo', '--space', 'nasbench201', '--task', 'cifar10', '--arch', ARCHS[0]!], {
+      env: { ...env, S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+      timeoutMs: 60_000,
+    });
+    expect({ code: withKeys.code, stderr: withKeys.stderr }).toEqual({ code: 4, stderr: expect.stringMatching(/^zcbench query: cannot reach S3 at http:\/\/127\.0\.0\.1:1: [^\n]*\n$/) });
     const asFile = join(dir, 'a-file');
     writeFileSync(asFile, 'x');
     const file = await cli(['pull', 'zc-demo', '--out', asFile]);
