@@ -157,21 +157,19 @@ export class Dataset {
   }
 
   score(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
-    const at = this.indexOf(space, task, arch);
-    if (at === undefined) return undefined;
-    const { t, i } = at;
-    const col = PROXY_COLUMN.get(proxy);
-    if (col === undefined || (t.scoreMask[i]! & (1 << col)) === 0) return undefined;
-    return t.scores[i * P + col];
+    return this.cell(space, task, arch, proxy, 'score');
   }
 
   time(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
+    return this.cell(space, task, arch, proxy, 'time');
+  }
+
+  private cell(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName, what: 'score' | 'time'): number | undefined {
     const at = this.indexOf(space, task, arch);
-    if (at === undefined) return undefined;
-    const { t, i } = at;
     const col = PROXY_COLUMN.get(proxy);
-    if (col === undefined || (t.timeMask[i]! & (1 << col)) === 0) return undefined;
-    return t.times[i * P + col];
+    if (at === undefined || col === undefined) return undefined;
+    const [values, mask] = what === 'score' ? [at.t.scores, at.t.scoreMask] : [at.t.times, at.t.timeMask];
+    return (mask[at.i]! & (1 << col)) === 0 ? undefined : values[at.i * P + col];
   }
 
   valAccuracy(space: SpaceName, task: TaskName, arch: string): number | undefined {
@@ -185,12 +183,18 @@ export class Dataset {
    */
   holds(rows: readonly ResultRow[], groundTruth: readonly GroundTruthRow[]): boolean {
     const byId = new Map(this.allRows.map((r) => [r.tripleId, r]));
-    const sameRow = (a: ResultRow, b: ResultRow) =>
-      a.status === b.status && Object.is(a.score, b.score) && Object.is(a.time, b.time) && (a.reason ?? null) === (b.reason ?? null) &&
-      a.arch === b.arch && a.batchSize === b.batchSize && a.backend === b.backend && a.dataSha256 === b.dataSha256 && (a.archIdx ?? null) === (b.archIdx ?? null);
-    if (!rows.every((r) => { const old = byId.get(r.tripleId); return old !== undefined && sameRow(old, r); })) return false;
-    const truth = new Map(this.truth.map((g) => [`${g.space}\u0000${g.task}\u0000${g.arch}`, g.valAccuracy]));
-    return groundTruth.every((g) => Object.is(truth.get(`${g.space}\u0000${g.task}\u0000${g.arch}`), g.valAccuracy));
+    const held = (r: ResultRow) => {
+      const old = byId.get(r.tripleId);
+      return (
+        old !== undefined && old.status === r.status && Object.is(old.score, r.score) && Object.is(old.time, r.time) &&
+        (old.reason ?? null) === (r.reason ?? null) && old.arch === r.arch && old.batchSize === r.batchSize &&
+        old.backend === r.backend && old.dataSha256 === r.dataSha256 && (old.archIdx ?? null) === (r.archIdx ?? null)
+      );
+    };
+    if (!rows.every(held)) return false;
+    const key = (g: GroundTruthRow) => `${g.space}\u0000${g.task}\u0000${g.arch}`;
+    const truth = new Map(this.truth.map((g) => [key(g), g.valAccuracy]));
+    return groundTruth.every((g) => Object.is(truth.get(key(g)), g.valAccuracy));
   }
 
   /** Every stored row (ok and failed, all seeds), in version order. */
