@@ -1,6 +1,6 @@
 import { optFlag, optString, parseArgs, PROXIES_OPTION } from '../args';
 import type { Command } from '../command';
-import { parseProxyList, parseSpace, parseTask } from '../../core/names';
+import { parseProxyList, parseSpace, parseTask, type SpaceName } from '../../core/names';
 import { InputError, NotFoundError } from '../../errors';
 import { canonicalArch, searchSpace } from '../../core/spaces';
 import { formatNumber, formatTable } from '../../storage/format';
@@ -40,7 +40,7 @@ export const command: Command = {
     if (archs.length === 0) throw new NotFoundError(`${name} has no rows for ${space}/${task}`);
     const arch = ds.findArch(space, task, given);
     if (arch === undefined) {
-      if (canonicalArch(space, given) === undefined) searchSpace(space).parse(given, '--arch'); // throws: says what a valid key looks like
+      if (canonicalArch(space, given) === undefined) throw notAnArch(space, given);
       throw new NotFoundError(`${name} has no architecture ${JSON.stringify(given)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`);
     }
     const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxies') : ds.proxies(space, task);
@@ -66,3 +66,14 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** Neither a key of the space nor a readable form this version holds: what the key looks like. */
+function notAnArch(space: SpaceName, given: string): InputError {
+  try {
+    searchSpace(space).parse(given, '--arch');
+  } catch (err) {
+    if (err instanceof InputError) return new InputError('--arch', given, `${err.expected}; or the readable form \`query\` prints beside a key of this version`);
+    throw err;
+  }
+  return new InputError('--arch', given, 'an architecture of this version');
+}
