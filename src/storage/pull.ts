@@ -127,8 +127,9 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
       await writeAtomically(dest, rewritten.body);
       result.files[path] = { ...f, sha256: sha256Of(rewritten.body), bytes: rewritten.body.length, rows: rewritten.rows };
     }
-    if (result.files[path] && f.kind === 'rows') longRows.push(...(await decodeRowsParquet(await fsp.readFile(dest), path)));
-    if (result.files[path] && f.kind === 'ground_truth') truth.push(...(await decodeGroundTruthParquet(await fsp.readFile(dest), path)));
+    // What the wide tables are made of (a loop, not push(...): parts hold up to 200 000 rows).
+    if (result.files[path] && f.kind === 'rows') for (const r of await decodeRowsParquet(await fsp.readFile(dest), path)) longRows.push(r);
+    if (result.files[path] && f.kind === 'ground_truth') for (const g of await decodeGroundTruthParquet(await fsp.readFile(dest), path)) truth.push(g);
   }
   if (format !== 'naslib') {
     result.derived = {};
