@@ -15,9 +15,14 @@ export function openPipelineRedis(config: Config): Promise<Redis> {
 
 export type PipelineStore = CommandStore;
 
-/** The store of a pipeline command; the embedded one only with `embedded` (run), never for produce/aggregate. */
+/**
+ * The store of a pipeline command. `embedded` (run, a command for people): the embedded store when
+ * no endpoint is set, and an explicit one probed first. Without it (produce, aggregate: services),
+ * no endpoint means AWS, and a store that is still starting is waited out (S3_RETRY_DEADLINE_MS).
+ */
 export function openPipelineStore(args: ParsedArgs, config: Config, opts: { embedded?: boolean } = {}): Promise<PipelineStore> {
-  return openCommandStore(args, config, { embedded: opts.embedded ?? false });
+  const forPeople = opts.embedded ?? false;
+  return openCommandStore(args, config, { embedded: forPeople, probe: forPeople });
 }
 
 /** Memory budgets of the two pools, bytes (ZC_WORKER_MEMORY_MB; ZC_HEAVY_MEMORY_MB or 80 % of this machine). */
