@@ -103,6 +103,19 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect(q.version).toBe('v1');
     expect(q.val_accuracy).toBe(86.06);
     expect(q.proxies).toEqual({ flops: { score: 88.307392, time: 0.48845587600953877 }, params: { score: 0.615386, time: 0.4703852920792997 } });
+
+    // Any spelling `compute` accepts finds the same key: no spaces, NB201's API string; a pulled
+    // directory works as the store does; --proxies is the documented name of --proxy.
+    const api = '|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|none~2|';
+    for (const [source, spelling] of [['nbsz', '(0,2,3,2,3,1)'], ['nbsz@v1', api], ['./a', ' (0, 2,3, 2,3,1) ']] as const) {
+      const again = await cli(['query', source, '--space', 'nasbench201', '--task', 'cifar10', '--arch', spelling, '--proxies', 'params,flops', '--json']);
+      expect({ spelling, code: again.code, stderr: again.stderr }).toEqual({ spelling, code: 0, stderr: '' });
+      expect(JSON.parse(again.stdout)).toEqual({ ...q, arch_readable: api });
+    }
+    // People get rounded numbers; --json keeps them exact (above).
+    const text = await cli(['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', api, '--proxies', 'flops']);
+    expect(text.stdout).toContain(`nasbench201/cifar10 (0, 2, 3, 2, 3, 1)  ${api}\nval_accuracy 86.06\n`);
+    expect(text.stdout).toMatch(/^flops\s+88\.3074\s+0\.488$/m);
   });
 
   test('bad input: one line naming what is wrong, exit code 2', async () => {
@@ -111,7 +124,8 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
       [['pull', 'nbsz@v9'], /^zcbench pull: version "v9" of dataset nbsz not found \(versions: v1\)\n$/],
       [['pull', 'nbsz', '--format', 'xml'], /^zcbench pull: invalid --format: "xml" \(valid: naslib, parquet, both\)\n$/],
       [['pull', 'nbsz', '--space', 'nasbench999'], /^zcbench pull: invalid --space: "nasbench999"/],
-      [['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(9, 9)'], /^zcbench query: nbsz@v1 has no architecture "\(9, 9\)" in nasbench201\/cifar10/],
+      [['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(9, 9)'], /^zcbench query: invalid --arch: "\(9, 9\)" \(a NASLib tuple/],
+      [['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(1,1,1,1,1,1)'], /^zcbench query: nbsz@v1 has no architecture "\(1,1,1,1,1,1\)" in nasbench201\/cifar10/],
       [['import-naslib', join(REF, 'README.md'), '--dataset', 'nbsz'], /^zcbench import-naslib: \S+README\.md: not JSON/],
       [['ls', '--bucket', 'nosuchbucket'], /^zcbench ls: S3 LIST datasets\/ \(bucket nosuchbucket\): the bucket does not exist\n$/],
     ];
@@ -130,8 +144,14 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
   });
 
   test('set-latest rolls back to an earlier version and forward again', async () => {
-    const again = await cli(['import-naslib', FILES[2]!, '--dataset', 'nbsz', '--build-id', 'reimport-301']);
+    // The same content again is the same version; a fresh history of one file is new content.
+    const same = await cli(['import-naslib', ...FILES, '--dataset', 'nbsz']);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/^nbsz: unchanged: v1 already holds this content \(nothing published\)$/m);
+    const again = await cli(['import-naslib', FILES[2]!, '--dataset', 'nbsz', '--parent', 'none']);
     expect(again.stdout).toMatch(/^nbsz@v2 manifest sha256/m);
+    // A fresh history does not move latest (it is not on top of it): set-latest does.
+    expect((await cli(['set-latest', 'nbsz@v2'])).stdout).toMatch(/^nbsz: latest v1 → v2/);
     const back = await cli(['set-latest', 'nbsz@v1']);
     expect(back.code).toBe(0);
     expect(back.stdout).toMatch(/^nbsz: latest v2 → v1 manifest sha256 [0-9a-f]{64}\n$/);

@@ -150,9 +150,20 @@ describe('analyses over rows', () => {
           const want = referencePandasPearson(features[f]!, y);
           expect(b.values[i]![k]!.n).toBe(want.n);
           expect(Math.abs(b.values[i]![k]!.value - want.value)).toBeLessThan(1e-9);
+          // Without the −1e8 sentinels: the same reference over the pairs left.
+          const kept = y.map((v) => (v === -1e8 ? null : v));
+          const clean = referencePandasPearson(features[f]!, kept);
+          expect(b.withoutSentinels[i]![k]!.n).toBe(clean.n);
+          expect(Math.abs(b.withoutSentinels[i]![k]!.value - clean.value)).toBeLessThan(1e-9);
         });
+        expect(b.sentinels[i]).toBe(y.filter((v) => v === -1e8).length);
       });
+      // jacov has sentinels in every task (the data above puts them in ~3 % of the rows).
+      expect(b.sentinels[b.rows.indexOf('jacov')]).toBeGreaterThan(0);
+      expect(b.withoutSentinels[b.rows.indexOf('jacov')]!.map((c) => c.value)).not.toEqual(b.values[b.rows.indexOf('jacov')]!.map((c) => c.value));
     }
+    const csvLines = biasCsv(a.bias).split('\n');
+    expect(csvLines[0]).toBe('space,task,proxy,feature,n,pearson,sentinels,n_without_sentinels,pearson_without_sentinels');
   });
 });
 

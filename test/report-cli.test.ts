@@ -140,7 +140,7 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
     expect(bias).not.toContain('nasbench101');
   });
 
-  it('refuses a version without ground truth: one line, exit 2', async () => {
+  it('a version without ground truth (a synthetic-data build): report.md says why nothing is correlated, exit 0', async () => {
     const store = openStore({ endpoint: s3.endpoint, bucket: s3.bucket, credentials: { ...EMBEDDED_S3_CREDENTIALS } });
     const row: ResultRow = {
       tripleId: 'no-truth-1', space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 3, 1)', proxy: 'params', seed: 0, batchSize: 64,
@@ -154,10 +154,9 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
       provenance: { codeVersion: 'test', dataSources: [] },
     });
     const res = await runCli(['report', `no-truth@${published.version}`, '--out', join(work, 'none')], { env });
-    expect(res.code).toBe(2);
-    expect(res.stderr).toBe(
-      `zcbench report: invalid dataset: "no-truth@${published.version}" (a version with ground truth (val_accuracy); this one has none)\n`,
-    );
+    expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(res.stdout).toBe(`no-truth@${published.version}: no ground truth (val_accuracy), so nothing to correlate; 1 proxy rows\n1 file written to ${join(work, 'none')} (report.md says why)\n`);
+    expect(await readFile(join(work, 'none', 'report.md'), 'utf8')).toContain('This version has 1 proxy rows (0 failed) and no val_accuracy');
   });
 
   it('names a bad argument', async () => {

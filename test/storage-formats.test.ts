@@ -135,7 +135,7 @@ describe('Parquet long table', () => {
       const types = Object.fromEntries(described.map((d) => [String(d.column_name), String(d.column_type)]));
       expect(Object.keys(types)).toEqual([...ROW_COLUMNS]);
       expect(types).toMatchObject({
-        tripleId: 'VARCHAR', space: 'VARCHAR', arch: 'VARCHAR', proxy: 'VARCHAR', seed: 'BIGINT', batchSize: 'INTEGER',
+        tripleId: 'VARCHAR', space: 'VARCHAR', arch: 'VARCHAR', arch_readable: 'VARCHAR', proxy: 'VARCHAR', seed: 'BIGINT', batchSize: 'INTEGER',
         status: 'VARCHAR', score: 'DOUBLE', time: 'DOUBLE', reason: 'VARCHAR', archIdx: 'VARCHAR', val_accuracy: 'DOUBLE',
       });
       const counts = (await conn.runAndReadAll(

@@ -12,11 +12,16 @@ export interface OptionSpec {
   /** true: takes a value (`--seed 3` or `--seed=3`); false: a boolean flag. */
   value: boolean;
   description: string;
+  /** Other names accepted for it (not shown in help): `--proxy` for `--proxies`. */
+  aliases?: readonly string[];
 }
+
+/** The proxy selection option of every command that takes one; `--proxy` is accepted too. */
+export const PROXIES_OPTION: OptionSpec = { name: 'proxies', value: true, description: 'only these proxies, comma-separated (alias --proxy)', aliases: ['proxy'] };
 
 /** Parse argv against the command's declared options; unknown options are an InputError. */
 export function parseArgs(argv: string[], specs: OptionSpec[]): ParsedArgs {
-  const byName = new Map(specs.map((s) => [s.name, s]));
+  const byName = new Map(specs.flatMap((s) => [s.name, ...(s.aliases ?? [])].map((n) => [n, s] as const)));
   const positionals: string[] = [];
   const options = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -37,12 +42,12 @@ export function parseArgs(argv: string[], specs: OptionSpec[]): ParsedArgs {
     }
     if (!spec.value) {
       if (eq >= 0) throw new InputError(`--${name}`, arg.slice(eq + 1), 'a flag takes no value');
-      options.set(name, true);
+      options.set(spec.name, true);
       continue;
     }
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new InputError(`--${name}`, undefined, 'a value is required');
-    options.set(name, value);
+    options.set(spec.name, value);
   }
   return { positionals, options };
 }

@@ -1,4 +1,6 @@
 import { exitCodeOf, isUserFacing } from '../errors';
+import { logger } from '../log';
+import { CODE_VERSION } from '../version';
 import type { Command } from './command';
 
 /**
@@ -22,8 +24,14 @@ const COMMANDS: Record<string, () => Command> = {
   report: () => require('./commands/report').command,
 };
 
+/**
+ * Long-running services whose JSON log lines are their output. Every other command talks to
+ * people: its logs stay off unless LOG_LEVEL asks for them (its errors arrive as one line).
+ */
+const SERVICES = new Set(['work', 'aggregate', 'dashboard']);
+
 function help(): string {
-  const lines = ['usage: zcbench <command> [options]', '', 'commands:'];
+  const lines = ['usage: zcbench <command> [options]   (zcbench --version: the code version)', '', 'commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${load().summary}`);
   lines.push('', 'Run `zcbench <command> --help` for its options.');
   return lines.join('\n');
@@ -35,12 +43,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(help() + '\n');
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`zcbench ${CODE_VERSION}\n`);
+    return 0;
+  }
   const load = COMMANDS[name];
   if (!load) {
     process.stderr.write(`zcbench: unknown command ${JSON.stringify(name)} (valid: ${Object.keys(COMMANDS).join(', ')})\n`);
     return 2;
   }
   const command = load();
+  if (!process.env.LOG_LEVEL && !SERVICES.has(name)) logger.level = 'silent';
   if (rest.includes('--help') || rest.includes('-h')) {
     const opts = command.options.map((o) => `  --${o.name}${o.value ? ' VALUE' : ''}`.padEnd(28) + o.description);
     process.stdout.write([`usage: ${command.usage}`, '', command.summary, '', 'options:', ...opts].join('\n') + '\n');

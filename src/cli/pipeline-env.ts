@@ -1,12 +1,9 @@
 import type { Redis } from 'ioredis';
 import { totalmem } from 'os';
-import { join } from 'path';
-import { configuredS3Endpoint, type Config } from '../config';
+import type { Config } from '../config';
 import { connectRedis } from '../queue/connection';
-import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded';
-import type { ObjectStore } from '../storage/objects';
-import { openStore, storeOptionsFromArgs, type StoreOptions } from '../storage/store';
 import type { ParsedArgs } from './args';
+import { openCommandStore, type CommandStore } from './store-env';
 
 /**
  * What the pipeline commands (produce, work, aggregate, run, status) share: Redis, the dataset
@@ -16,38 +13,16 @@ export function openPipelineRedis(config: Config): Promise<Redis> {
   return connectRedis(config.REDIS_URL);
 }
 
-export interface PipelineStore {
-  store: ObjectStore;
-  /** Options that reach the same store again (storage's openDataset takes these). */
-  storeOpts: StoreOptions & { bucket: string };
-  /** Where datasets go, for people: endpoint and bucket (and the folder of an embedded store). */
-  where: string;
-  embedded?: EmbeddedS3;
-  close(): Promise<void>;
-}
+export type PipelineStore = CommandStore;
 
 /**
- * The store from --endpoint/--bucket/... or the environment. With `embedded`, and no endpoint
- * configured anywhere, an s3rver under ZC_HOME/s3 serves it (the demo's default).
+ * The store of a pipeline command. `embedded` (run, a command for people): the embedded store when
+ * no endpoint is set, and an explicit one probed first. Without it (produce, aggregate: services),
+ * no endpoint means AWS, and a store that is still starting is waited out (S3_RETRY_DEADLINE_MS).
  */
-export async function openPipelineStore(args: ParsedArgs, config: Config, opts: { embedded?: boolean } = {}): Promise<PipelineStore> {
-  const fromArgs = storeOptionsFromArgs(args.options);
-  const bucket = fromArgs.bucket ?? config.S3_BUCKET;
-  if (opts.embedded && fromArgs.endpoint === undefined && configuredS3Endpoint(config) === undefined) {
-    const dir = join(config.ZC_HOME, 's3');
-    const embedded = await startEmbeddedS3({ dir, bucket });
-    const storeOpts = { ...fromArgs, bucket, endpoint: embedded.endpoint, credentials: embedded.credentials };
-    return {
-      store: openStore(storeOpts),
-      storeOpts,
-      where: `embedded S3 at ${embedded.endpoint}, bucket ${bucket}, data in ${embedded.dir}`,
-      embedded,
-      close: () => embedded.stop(),
-    };
-  }
-  const storeOpts = { ...fromArgs, bucket };
-  const endpoint = fromArgs.endpoint ?? configuredS3Endpoint(config);
-  return { store: openStore(storeOpts), storeOpts, where: `${endpoint ?? 'AWS S3'}, bucket ${bucket}`, close: async () => undefined };
+export function openPipelineStore(args: ParsedArgs, config: Config, opts: { embedded?: boolean } = {}): Promise<PipelineStore> {
+  const forPeople = opts.embedded ?? false;
+  return openCommandStore(args, config, { embedded: forPeople, probe: forPeople });
 }
 
 /** Memory budgets of the two pools, bytes (ZC_WORKER_MEMORY_MB; ZC_HEAVY_MEMORY_MB or 80 % of this machine). */

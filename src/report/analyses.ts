@@ -159,12 +159,25 @@ export interface BiasTable {
   features: BiasFeature[];
   /** values[row][feature]. */
   values: Correlation[][];
+  /** Per row: how many of its values are NASLib's −1e8 sentinel (a NaN/inf score). */
+  sentinels: number[];
+  /** values[row][feature] with the sentinel values left out (equal to `values` where there are none). */
+  withoutSentinels: Correlation[][];
+}
+
+/** What NASLib's post-processing (and core/proxies' postprocess) writes for a NaN or infinite score. */
+export const SENTINEL_SCORE = -1e8;
+
+/** The values with sentinels replaced by NaN, which every correlation drops as a missing pair. */
+function withoutSentinel(values: Float64Array | readonly number[]): Float64Array {
+  return Float64Array.from(values, (v) => (v === SENTINEL_SCORE ? NaN : v));
 }
 
 /**
  * Bias tables for the NB201 and NB301 tasks: Pearson of each proxy (and of val_accuracy, for
  * reference) with conv:pool, cell size (NB201 only), skip connections and the `params` proxy.
- * A task without `params` scores has no params column.
+ * A task without `params` scores has no params column. Each row also counts its −1e8 sentinels
+ * and has its correlations without them.
  */
 export function biasTables(tasks: readonly TaskScores[]): BiasTable[] {
   const out: BiasTable[] = [];
@@ -190,11 +203,14 @@ export function biasTables(tasks: readonly TaskScores[]): BiasTable[] {
     if (params) featureValues.set('params', params);
     const features = BIAS_FEATURES.filter((f) => featureValues.has(f));
     const rows: BiasTable['rows'] = ['val_accuracy', ...t.scores.keys()];
-    const values = rows.map((row) => {
-      const y = row === 'val_accuracy' ? t.valAccuracy : t.scores.get(row)!;
-      return features.map((f) => pearson(featureValues.get(f)!, y));
-    });
-    out.push({ task: taskRef(t), rows, features, values });
+    const ys = rows.map((row) => (row === 'val_accuracy' ? t.valAccuracy : t.scores.get(row)!));
+    const values = ys.map((y) => features.map((f) => pearson(featureValues.get(f)!, y)));
+    // A single sentinel among O(1) scores can decide a Pearson value alone: report both.
+    const sentinels = ys.map((y) => y.filter((v) => v === SENTINEL_SCORE).length);
+    const withoutSentinels = ys.map((y, i) =>
+      sentinels[i] === 0 ? values[i]! : features.map((f) => pearson(withoutSentinel(featureValues.get(f)!), withoutSentinel(y))),
+    );
+    out.push({ task: taskRef(t), rows, features, values, sentinels, withoutSentinels });
   }
   return out;
 }

@@ -27,6 +27,18 @@ export function createReport(tasks: readonly TaskScores[], counts: TableCounts, 
   return { source, counts, archCounts: tasks.map((t) => t.archs.length), analyses: analyse(tasks) };
 }
 
+/** The report of a version without ground truth (e.g. a build on synthetic data): what it holds, why nothing is correlated. */
+export function noGroundTruthMarkdown(source: ReportSource, counts: TableCounts): string {
+  return [
+    `# ${source.dataset}@${source.version}: no ground truth`,
+    '',
+    `This version has ${counts.resultRows} proxy rows (${counts.failedRows} failed) and no val_accuracy, so none of the`,
+    'paper\u2019s analyses (Spearman with val_accuracy, task correlation, architecture bias) can be computed. Builds on',
+    'synthetic data have no ground truth; versions imported from NASLib\u2019s released files (`zcbench import-naslib`) do.',
+    '',
+  ].join('\n');
+}
+
 /** A number written losslessly (shortest round-trip form); empty when undefined. */
 function csvNumber(v: number): string {
   return Number.isFinite(v) ? String(v) : '';
@@ -73,11 +85,12 @@ export function biasCsv(bias: readonly BiasTable[]): string {
     b.rows.forEach((r, i) =>
       b.features.forEach((f, k) => {
         const c = b.values[i]![k]!;
-        rows.push([b.task.space, b.task.task, r, f, c.n, c.value]);
+        const w = b.withoutSentinels[i]![k]!;
+        rows.push([b.task.space, b.task.task, r, f, c.n, c.value, b.sentinels[i]!, w.n, w.value]);
       }),
     );
   }
-  return csv(['space', 'task', 'proxy', 'feature', 'n', 'pearson'], rows);
+  return csv(['space', 'task', 'proxy', 'feature', 'n', 'pearson', 'sentinels', 'n_without_sentinels', 'pearson_without_sentinels'], rows);
 }
 
 function fmt(v: number, digits = 3): string {
@@ -155,7 +168,9 @@ export function reportMarkdown(r: Report): string {
       '',
       'Pearson correlation of each proxy (and of val_accuracy, for reference) with: `conv_pool` = number of convolution ops minus',
       'number of pooling ops; `cell_size` = edges that are not `none` (NB201 only: every NB301 cell has 8 edges); `num_skip` =',
-      'skip connections; `params` = the `params` proxy (millions of parameters). Values: `bias.csv`.',
+      'skip connections; `params` = the `params` proxy (millions of parameters). Values: `bias.csv`, which also counts each',
+      'row\u2019s −1e8 sentinels and gives every correlation without them (`pearson_without_sentinels`): one sentinel among O(1)',
+      'scores can decide a Pearson value alone.',
       '',
     );
     for (const b of a.bias) {

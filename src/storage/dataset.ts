@@ -2,6 +2,7 @@ import { promises as fsp } from 'fs';
 import { basename, join, resolve } from 'path';
 import { z } from 'zod';
 import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { canonicalArch, readableArch } from '../core/spaces';
 import { FormatError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
 import { effectiveRows } from './cells';
@@ -10,7 +11,7 @@ import { importedRows, parseNaslibJson, type NaslibFile } from './naslib';
 import { sha256Of } from './objects';
 import { decodeGroundTruthParquet, decodeRowsParquet, type StoredRow } from './parquet';
 import { PULL_RECORD, type PullRecord } from './pull';
-import type { GroundTruthRow } from './rows';
+import type { GroundTruthRow, ResultRow } from './rows';
 import { openStore, parseS3Location, type StoreOptions } from './store';
 import { resolveVersion } from './versions';
 
@@ -44,6 +45,8 @@ interface Table {
   timeMask: Uint16Array;
   valAccuracy: Float64Array;
   hasValAccuracy: Uint8Array;
+  /** Canonical and readable spellings of the stored keys → the stored key; built on first need. */
+  aliases?: Map<string, string>;
 }
 
 /** Proxy columns per architecture (13 fit the 16-bit masks). */
@@ -118,32 +121,80 @@ export class Dataset {
     }
   }
 
-  score(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
+  /**
+   * The stored key of `arch` in a (space, task): `arch` itself, or the key it spells differently
+   * (the NASLib tuple without spaces, NB201's API string, any readable form `readable` gives).
+   */
+  findArch(space: SpaceName, task: TaskName, arch: string): string | undefined {
     const sp = this.spaceIndex.get(space);
     const t = sp?.tasks.get(task);
     if (t === undefined) return undefined;
-    const i = sp!.archIndex.get(arch);
-    const col = PROXY_COLUMN.get(proxy);
-    if (i === undefined || col === undefined || (t.scoreMask[i]! & (1 << col)) === 0) return undefined;
-    return t.scores[i * P + col];
+    if (sp!.archIndex.has(arch)) return arch;
+    if (!t.aliases) {
+      t.aliases = new Map();
+      for (const key of t.archs) {
+        for (const alias of [canonicalArch(space, key), readableArch(space, key, task)]) {
+          if (alias !== undefined && !t.aliases.has(alias)) t.aliases.set(alias, key);
+        }
+      }
+    }
+    const canonical = canonicalArch(space, arch);
+    return t.aliases.get(arch) ?? (canonical === undefined ? undefined : t.aliases.get(canonical));
+  }
+
+  /** The space's readable form of an architecture (undefined when the key does not parse). */
+  readable(space: SpaceName, task: TaskName, arch: string): string | undefined {
+    return readableArch(space, this.findArch(space, task, arch) ?? arch, task);
+  }
+
+  private indexOf(space: SpaceName, task: TaskName, arch: string): { t: Table; i: number } | undefined {
+    const sp = this.spaceIndex.get(space);
+    const t = sp?.tasks.get(task);
+    if (t === undefined) return undefined;
+    const key = sp!.archIndex.has(arch) ? arch : this.findArch(space, task, arch);
+    const i = key === undefined ? undefined : sp!.archIndex.get(key);
+    return i === undefined ? undefined : { t, i };
+  }
+
+  score(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
+    return this.cell(space, task, arch, proxy, 'score');
   }
 
   time(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
-    const sp = this.spaceIndex.get(space);
-    const t = sp?.tasks.get(task);
-    if (t === undefined) return undefined;
-    const i = sp!.archIndex.get(arch);
+    return this.cell(space, task, arch, proxy, 'time');
+  }
+
+  private cell(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName, what: 'score' | 'time'): number | undefined {
+    const at = this.indexOf(space, task, arch);
     const col = PROXY_COLUMN.get(proxy);
-    if (i === undefined || col === undefined || (t.timeMask[i]! & (1 << col)) === 0) return undefined;
-    return t.times[i * P + col];
+    if (at === undefined || col === undefined) return undefined;
+    const [values, mask] = what === 'score' ? [at.t.scores, at.t.scoreMask] : [at.t.times, at.t.timeMask];
+    return (mask[at.i]! & (1 << col)) === 0 ? undefined : values[at.i * P + col];
   }
 
   valAccuracy(space: SpaceName, task: TaskName, arch: string): number | undefined {
-    const sp = this.spaceIndex.get(space);
-    const t = sp?.tasks.get(task);
-    if (t === undefined) return undefined;
-    const i = sp!.archIndex.get(arch);
-    return i !== undefined && t.hasValAccuracy[i] ? t.valAccuracy[i] : undefined;
+    const at = this.indexOf(space, task, arch);
+    return at !== undefined && at.t.hasValAccuracy[at.i] ? at.t.valAccuracy[at.i] : undefined;
+  }
+
+  /**
+   * Whether this version already holds every given row (same triple id, identical content) and
+   * ground-truth value: publishing them on top of it would change nothing.
+   */
+  holds(rows: readonly ResultRow[], groundTruth: readonly GroundTruthRow[]): boolean {
+    const byId = new Map(this.allRows.map((r) => [r.tripleId, r]));
+    const held = (r: ResultRow) => {
+      const old = byId.get(r.tripleId);
+      return (
+        old !== undefined && old.status === r.status && Object.is(old.score, r.score) && Object.is(old.time, r.time) &&
+        (old.reason ?? null) === (r.reason ?? null) && old.arch === r.arch && old.batchSize === r.batchSize &&
+        old.backend === r.backend && old.dataSha256 === r.dataSha256 && (old.archIdx ?? null) === (r.archIdx ?? null)
+      );
+    };
+    if (!rows.every(held)) return false;
+    const key = (g: GroundTruthRow) => `${g.space}\u0000${g.task}\u0000${g.arch}`;
+    const truth = new Map(this.truth.map((g) => [key(g), g.valAccuracy]));
+    return groundTruth.every((g) => Object.is(truth.get(key(g)), g.valAccuracy));
   }
 
   /** Every stored row (ok and failed, all seeds), in version order. */

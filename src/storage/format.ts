@@ -43,3 +43,15 @@ export function formatTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/**
+ * A number for people: `digits` significant digits, integers as they are, exponent form for very
+ * large or small magnitudes (−1e8 sentinels stay recognisable). `--json` output keeps exact values.
+ */
+export function formatNumber(x: number, digits = 6): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e6) return String(x);
+  const abs = Math.abs(x);
+  if (abs !== 0 && (abs >= 1e6 || abs < 1e-4)) return x.toExponential(digits - 1).replace(/\.?0+e/, 'e');
+  return String(Number(x.toPrecision(digits)));
+}

@@ -1,6 +1,7 @@
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { parseProxy, parseSpace, parseTask } from '../core/names';
+import { readableArch } from '../core/spaces';
 import { FormatError } from '../errors';
 import { CODE_VERSION } from '../version';
 import type { GroundTruthRow, ResultRow } from './rows';
@@ -12,14 +13,15 @@ export interface StoredRow extends ResultRow {
 
 const ROWS_SCHEMA = 'zcbench.rows/1';
 const GROUND_TRUTH_SCHEMA = 'zcbench.ground_truth/1';
-const SCHEMA_KEY = 'zcbench.schema';
+export const SCHEMA_KEY = 'zcbench.schema';
 
 /**
  * The long table's columns: ResultRow's fields under their own names, plus NASLib's
- * `val_accuracy`. seed is INT64 (any safe integer), batchSize INT32.
+ * `val_accuracy` and the space's readable form of the architecture (`arch_readable`, written,
+ * never read back). seed is INT64 (any safe integer), batchSize INT32.
  */
 export const ROW_COLUMNS = [
-  'tripleId', 'space', 'task', 'arch', 'proxy', 'seed', 'batchSize', 'status', 'score', 'time', 'reason',
+  'tripleId', 'space', 'task', 'arch', 'arch_readable', 'proxy', 'seed', 'batchSize', 'status', 'score', 'time', 'reason',
   'backend', 'dataSource', 'dataSha256', 'codeVersion', 'archIdx', 'val_accuracy',
 ] as const;
 
@@ -29,12 +31,20 @@ function str(name: string, data: (string | null)[], nullable = false): ColumnSou
 
 export function encodeRowsParquet(rows: readonly StoredRow[]): Uint8Array {
   const col = <T>(f: (r: StoredRow) => T): T[] => rows.map(f);
+  const readable = new Map<string, string | null>();
+  const readableOf = (r: StoredRow): string | null => {
+    const key = `${r.space}/${r.task}/${r.arch}`;
+    let v = readable.get(key);
+    if (v === undefined) readable.set(key, (v = readableArch(r.space, r.arch, r.task) ?? null));
+    return v;
+  };
   const buffer = parquetWriteBuffer({
     columnData: [
       str('tripleId', col((r) => r.tripleId)),
       str('space', col((r) => r.space)),
       str('task', col((r) => r.task)),
       str('arch', col((r) => r.arch)),
+      str('arch_readable', col(readableOf), true),
       str('proxy', col((r) => r.proxy)),
       { name: 'seed', data: col((r) => BigInt(r.seed)), type: 'INT64', nullable: false },
       { name: 'batchSize', data: col((r) => r.batchSize), type: 'INT32', nullable: false },

@@ -3,11 +3,14 @@ import { dirname, join, resolve, sep } from 'path';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import { InputError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
+import { prepareOutputDir } from './output-dir';
 import type { FileEntry, Manifest } from './manifest';
 import { parseNaslibJson, writeNaslibJson } from './naslib';
 import { sha256Of, type ObjectStore } from './objects';
-import { decodeGroundTruthParquet, decodeRowsParquet, encodeGroundTruthParquet, encodeRowsParquet } from './parquet';
+import { decodeGroundTruthParquet, decodeRowsParquet, encodeGroundTruthParquet, encodeRowsParquet, type StoredRow } from './parquet';
+import type { GroundTruthRow } from './rows';
 import { resolveVersion } from './versions';
+import { wideTables } from './wide';
 
 export type PullFormat = 'naslib' | 'parquet' | 'both';
 export const PULL_FORMATS: readonly PullFormat[] = ['naslib', 'parquet', 'both'];
@@ -39,6 +42,8 @@ export interface PullRecord {
   format: PullFormat;
   /** Files written, path → content (a filtered file has its own sha256). */
   files: Record<string, FileEntry>;
+  /** Tables computed from `files` (the wide Parquet per space and task), path → content. */
+  derived?: Record<string, { sha256: string; bytes: number; rows: number; format: 'parquet'; kind: 'wide'; space: SpaceName; task: TaskName }>;
 }
 
 export interface PullResult extends PullRecord {
@@ -90,6 +95,7 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
   const manifest = resolved.manifest;
   const outDir = resolve(opts.outDir ?? `${manifest.dataset}-${manifest.version}`);
   checkFilterMatches(manifest, filter);
+  await prepareOutputDir(outDir, opts.outDir === undefined ? 'output directory' : '--out');
 
   const result: PullResult = {
     dataset: manifest.dataset,
@@ -103,6 +109,8 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
     cachedFiles: 0,
     downloadedFiles: 0,
   };
+  const longRows: StoredRow[] = [];
+  const truth: GroundTruthRow[] = [];
   for (const [path, f] of Object.entries(manifest.files)) {
     if (!wanted(f, format, filter)) continue;
     const dest = join(outDir, path);
@@ -119,6 +127,16 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
       await writeAtomically(dest, rewritten.body);
       result.files[path] = { ...f, sha256: sha256Of(rewritten.body), bytes: rewritten.body.length, rows: rewritten.rows };
     }
+    // What the wide tables are made of (a loop, not push(...): parts hold up to 200 000 rows).
+    if (result.files[path] && f.kind === 'rows') for (const r of await decodeRowsParquet(await fsp.readFile(dest), path)) longRows.push(r);
+    if (result.files[path] && f.kind === 'ground_truth') for (const g of await decodeGroundTruthParquet(await fsp.readFile(dest), path)) truth.push(g);
+  }
+  if (format !== 'naslib') {
+    result.derived = {};
+    for (const w of wideTables(longRows, truth)) {
+      await writeAtomically(join(outDir, w.path), w.body);
+      result.derived[w.path] = { sha256: sha256Of(w.body), bytes: w.body.length, rows: w.rows, format: 'parquet', kind: 'wide', space: w.space, task: w.task };
+    }
   }
   await writeAtomically(join(outDir, PULL_MANIFEST), resolved.bytes);
   const record: PullRecord = {
@@ -128,6 +146,7 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
     filter: result.filter,
     format,
     files: result.files,
+    ...(result.derived ? { derived: result.derived } : {}),
   };
   await writeAtomically(join(outDir, PULL_RECORD), JSON.stringify(record, null, 1) + '\n');
   return result;

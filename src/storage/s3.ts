@@ -136,6 +136,13 @@ export async function withS3Retry<T>(what: string, op: () => Promise<T>, opts: R
     } catch (err) {
       if ((err as AwsLikeError | undefined)?.name === 'NoSuchBucket') throw new NotFoundError(`S3 ${what}: the bucket does not exist`);
       if (isS3NotFound(err)) throw err;
+      if ((err as AwsLikeError | undefined)?.name === 'CredentialsProviderError') {
+        throw new ServiceError(
+          `S3 ${what}: no credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --profile; --anonymous for a public bucket; ` +
+            'with no S3_ENDPOINT and no --endpoint the embedded store under ZC_HOME needs none)',
+          { cause: err },
+        );
+      }
       if (err instanceof ServiceError) throw err;
       const transient = isTransientS3Error(err);
       const elapsed = Date.now() - started;

@@ -11,7 +11,7 @@ const OPTIONS = [
   { name: 'space', value: true, description: 'search space (nasbench201, ...)' },
   { name: 'task', value: true, description: 'task (cifar10, cifar100, ImageNet16-120, ...)' },
   { name: 'arch', value: true, description: 'architecture string as NASLib writes it, e.g. "(0, 2, 3, 2, 3, 1)"' },
-  { name: 'proxies', value: true, description: '"all" (default) or a comma-separated list' },
+  { name: 'proxies', value: true, description: '"all" (default) or a comma-separated list (alias --proxy)', aliases: ['proxy'] },
   { name: 'seed', value: true, description: 'seed of weights, minibatch and random draws (default 0)' },
   { name: 'batch-size', value: true, description: 'minibatch size (default 64; 32 for Taskonomy tasks)' },
   { name: 'data', value: true, description: '"synthetic" (default) or a path to CIFAR binary / .npy data' },

@@ -10,9 +10,11 @@ import { importedRows, parseNaslibJson } from '../../storage/naslib';
 import { sha256Of } from '../../storage/objects';
 import { publishVersion, type PublishInput } from '../../storage/publish';
 import type { GroundTruthRow, ResultRow } from '../../storage/rows';
-import { openStore, STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
+import { STORE_OPTION_SPECS, type StoreOptions } from '../../storage/store';
+import { openDataset } from '../../storage/dataset';
 import { checkDatasetName, readLatest } from '../../storage/versions';
 import { CODE_VERSION } from '../../version';
+import { withCommandStore } from '../store-env';
 
 export const command: Command = {
   name: 'import-naslib',
@@ -57,28 +59,57 @@ export const command: Command = {
       summaries.push(`${file}: ${parsed.space} (from ${parsed.spaceFrom}), ${parsed.entries.length} entries, ${imported.rows.length} scores`);
     }
 
-    const store = openStore(storeOptionsFromArgs(args.options));
     const parentOpt = optString(args, 'parent');
-    const parentVersion = parentOpt === 'none' ? undefined : parentOpt ?? (await readLatest(store, dataset))?.version;
-    const buildId =
-      optString(args, 'build-id') ??
-      `import-${createHash('sha256').update(JSON.stringify([parentVersion ?? null, dataSources.map((d) => d.sha256), space ?? null])).digest('hex').slice(0, 16)}`;
-    const result = await publishVersion(store, {
-      dataset,
-      buildId,
-      parentVersion,
-      rows,
-      groundTruth,
-      expected,
-      provenance: { codeVersion: CODE_VERSION, spec: { import: args.positionals, space: space ?? null }, dataSources },
+    const outcome = await withCommandStore(args, async ({ store, storeOpts }) => {
+      const latest = await readLatest(store, dataset);
+      const parentVersion = parentOpt === 'none' ? undefined : parentOpt ?? latest?.version;
+      if (latest && (await unchangedSince(latest.version, parentVersion, rows, groundTruth, { ...storeOpts, dataset }))) {
+        return { unchanged: latest.version };
+      }
+      const buildId =
+        optString(args, 'build-id') ??
+        `import-${createHash('sha256').update(JSON.stringify([parentVersion ?? null, dataSources.map((d) => d.sha256), space ?? null])).digest('hex').slice(0, 16)}`;
+      return publishVersion(store, {
+        dataset,
+        buildId,
+        parentVersion,
+        rows,
+        groundTruth,
+        expected,
+        provenance: { codeVersion: CODE_VERSION, spec: { import: args.positionals, space: space ?? null }, dataSources },
+      });
     });
+    if ('unchanged' in outcome) {
+      process.stdout.write([...summaries, `${dataset}: unchanged: ${outcome.unchanged} already holds this content (nothing published)`].join('\n') + '\n');
+      return 0;
+    }
     process.stdout.write(
       [
         ...summaries,
-        `${dataset}@${result.version} manifest sha256 ${result.manifestSha256}`,
-        `${rows.length} rows, ${groundTruth.length} val_accuracy values; ${result.uploaded} objects uploaded, ${result.reused} reused`,
+        `${dataset}@${outcome.version} manifest sha256 ${outcome.manifestSha256}`,
+        `${rows.length} rows, ${groundTruth.length} val_accuracy values; ${outcome.uploaded} objects uploaded, ${outcome.reused} reused`,
       ].join('\n') + '\n',
     );
     return 0;
   },
 };
+
+/**
+ * Whether publishing would reproduce `latest`'s content: on top of it (the default parent), when it
+ * already holds every imported row and value; on another parent or none, when it also holds
+ * nothing else.
+ */
+async function unchangedSince(
+  latest: string,
+  parentVersion: string | undefined,
+  rows: readonly ResultRow[],
+  groundTruth: readonly GroundTruthRow[],
+  opts: StoreOptions & { bucket: string; dataset: string },
+): Promise<boolean> {
+  const current = await openDataset(`s3://${opts.bucket}/${opts.dataset}`, latest, opts);
+  if (!current.holds(rows, groundTruth)) return false;
+  if (parentVersion === latest) return true;
+  const ids = new Set(rows.map((r) => r.tripleId));
+  const truth = new Set(groundTruth.map((g) => `${g.space}/${g.task}/${g.arch}`));
+  return [...current.rows()].every((r) => ids.has(r.tripleId)) && [...current.groundTruth()].every((g) => truth.has(`${g.space}/${g.task}/${g.arch}`));
+}

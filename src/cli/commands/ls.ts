@@ -3,9 +3,10 @@ import type { Command } from '../command';
 import { InputError } from '../../errors';
 import { formatBytes, formatCoverage, formatTable, summarizeCoverage } from '../../storage/format';
 import type { Manifest } from '../../storage/manifest';
-import { openStore, STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
+import { STORE_OPTION_SPECS } from '../../storage/store';
 import { checkDatasetName, listDatasets, listVersionIds, readLatest, resolveVersion } from '../../storage/versions';
 import type { ObjectStore } from '../../storage/objects';
+import { withCommandStore } from '../store-env';
 
 function sizeOf(m: Manifest): number {
   return Object.values(m.files).reduce((s, f) => s + f.bytes, 0);
@@ -80,29 +81,28 @@ export const command: Command = {
   async run(argv) {
     const args = parseArgs(argv, this.options);
     if (args.positionals.length > 0) throw new InputError('argument', args.positionals[0], 'none (use --dataset D)');
-    const store = openStore(storeOptionsFromArgs(args.options));
     const json = optFlag(args, 'json');
     const dataset = optString(args, 'dataset');
-    if (dataset !== undefined) {
-      checkDatasetName(dataset, '--dataset');
-      process.stdout.write((await describeDataset(store, dataset, optFlag(args, 'versions'), json)) + '\n');
-      return 0;
-    }
-    if (optFlag(args, 'versions')) throw new InputError('--versions', true, 'needs --dataset D');
-    const rows: { m: Manifest; sha: string }[] = [];
-    for (const d of await listDatasets(store)) {
-      if (!(await readLatest(store, d))) continue;
-      const r = await resolveVersion(store, d);
-      rows.push({ m: r.manifest, sha: r.manifestSha256 });
-    }
-    if (json) {
-      process.stdout.write(JSON.stringify(rows.map(({ m, sha }) => ({ ...summaryOf(m), manifestSha256: sha }))) + '\n');
-    } else if (rows.length === 0) {
-      process.stdout.write(`no datasets in bucket ${store.bucket}\n`);
-    } else {
-      const table = rows.map(({ m }) => [m.dataset, ...versionLine(m, false).map((c, i) => (i === 0 ? c.trim() : c))]);
-      process.stdout.write(formatTable(['DATASET', 'LATEST', 'CREATED', 'PARENT', 'ROWS', 'COVERAGE', 'SIZE'], table) + '\n');
-    }
+    if (dataset !== undefined) checkDatasetName(dataset, '--dataset');
+    else if (optFlag(args, 'versions')) throw new InputError('--versions', true, 'needs --dataset D');
+    const out = await withCommandStore(args, ({ store, where }) =>
+      dataset !== undefined ? describeDataset(store, dataset, optFlag(args, 'versions'), json) : listAll(store, where, json),
+    );
+    process.stdout.write(out + '\n');
     return 0;
   },
 };
+
+/** Every dataset with a latest version: one line each (or JSON). */
+async function listAll(store: ObjectStore, where: string, json: boolean): Promise<string> {
+  const rows: { m: Manifest; sha: string }[] = [];
+  for (const d of await listDatasets(store)) {
+    if (!(await readLatest(store, d))) continue;
+    const r = await resolveVersion(store, d);
+    rows.push({ m: r.manifest, sha: r.manifestSha256 });
+  }
+  if (json) return JSON.stringify(rows.map(({ m, sha }) => ({ ...summaryOf(m), manifestSha256: sha })));
+  if (rows.length === 0) return `no datasets in ${where}`;
+  const table = rows.map(({ m }) => [m.dataset, ...versionLine(m, false).map((c, i) => (i === 0 ? c.trim() : c))]);
+  return formatTable(['DATASET', 'LATEST', 'CREATED', 'PARENT', 'ROWS', 'COVERAGE', 'SIZE'], table);
+}

@@ -1,11 +1,12 @@
-import { optString, parseArgs } from '../args';
+import { optString, parseArgs, PROXIES_OPTION } from '../args';
 import type { Command } from '../command';
 import { parseProxyList, parseSpace, parseTask } from '../../core/names';
 import { InputError } from '../../errors';
 import { formatBytes } from '../../storage/format';
 import { PULL_FORMATS, pullVersion, type PullFilter, type PullFormat } from '../../storage/pull';
-import { openStore, STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
+import { STORE_OPTION_SPECS } from '../../storage/store';
 import { parseDatasetRef } from '../../storage/versions';
+import { withCommandStore } from '../store-env';
 
 /** Files at least this large report download progress on stderr. */
 const PROGRESS_MIN_BYTES = 8_000_000;
@@ -14,11 +15,11 @@ export const command: Command = {
   name: 'pull',
   summary: 'download a dataset version (verified, cached) as NASLib json and/or Parquet',
   usage:
-    'zcbench pull D[@VERSION] [--space S] [--task T] [--proxy a,b] [--format naslib|parquet|both] [--out DIR] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
+    'zcbench pull D[@VERSION] [--space S] [--task T] [--proxies a,b] [--format naslib|parquet|both] [--out DIR] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
   options: [
     { name: 'space', value: true, description: 'only this search space' },
     { name: 'task', value: true, description: 'only this task' },
-    { name: 'proxy', value: true, description: 'only these proxies (comma-separated)' },
+    PROXIES_OPTION,
     { name: 'format', value: true, description: 'naslib, parquet or both (default both)' },
     { name: 'out', value: true, description: 'output directory (default ./<dataset>-<version>)' },
     ...STORE_OPTION_SPECS,
@@ -30,16 +31,14 @@ export const command: Command = {
     const filter: PullFilter = {};
     const space = optString(args, 'space');
     const task = optString(args, 'task');
-    const proxy = optString(args, 'proxy');
+    const proxy = optString(args, 'proxies');
     if (space !== undefined) filter.space = parseSpace(space, '--space');
     if (task !== undefined) filter.task = parseTask(task, filter.space, '--task');
-    if (proxy !== undefined) filter.proxies = parseProxyList(proxy, filter.task, '--proxy');
+    if (proxy !== undefined) filter.proxies = parseProxyList(proxy, filter.task, '--proxies');
     const format = optString(args, 'format') ?? 'both';
     if (!(PULL_FORMATS as readonly string[]).includes(format)) throw new InputError('--format', format, `valid: ${PULL_FORMATS.join(', ')}`);
-    const store = openStore(storeOptionsFromArgs(args.options));
-
     let lastReport = 0;
-    const result = await pullVersion(store, {
+    const result = await withCommandStore(args, ({ store }) => pullVersion(store, {
       dataset,
       version,
       filter,
@@ -52,12 +51,12 @@ export const command: Command = {
         lastReport = now;
         process.stderr.write(`pull: ${path} ${formatBytes(done)} / ${formatBytes(total)}\n`);
       },
-    });
+    }));
     const files = Object.keys(result.files).length;
     process.stdout.write(
       [
         `${result.dataset}@${result.version} manifest sha256 ${result.manifestSha256}`,
-        `${files} files written to ${result.outDir}`,
+        `${files} files written to ${result.outDir}${result.derived && Object.keys(result.derived).length > 0 ? `, and ${Object.keys(result.derived).length} wide tables under wide/` : ''}`,
         `downloaded ${result.downloadedBytes} bytes (${formatBytes(result.downloadedBytes)}); ${result.downloadedFiles} objects fetched, ${result.cachedFiles} from cache`,
       ].join('\n') + '\n',
     );

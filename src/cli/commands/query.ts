@@ -1,28 +1,30 @@
-import { optFlag, optString, parseArgs } from '../args';
+import { optFlag, optString, parseArgs, PROXIES_OPTION } from '../args';
 import type { Command } from '../command';
-import { parseProxyList, parseSpace, parseTask } from '../../core/names';
+import { parseProxyList, parseSpace, parseTask, type SpaceName } from '../../core/names';
 import { InputError, NotFoundError } from '../../errors';
-import { openDataset } from '../../storage/dataset';
-import { formatTable } from '../../storage/format';
-import { openStore, STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
-import { parseDatasetRef } from '../../storage/versions';
+import { canonicalArch, searchSpace } from '../../core/spaces';
+import { formatNumber, formatTable } from '../../storage/format';
+import { STORE_OPTION_SPECS } from '../../storage/store';
+import { openDatasetSource } from '../store-env';
 
 export const command: Command = {
   name: 'query',
   summary: 'look up one architecture\'s proxy scores (and val_accuracy) in a dataset version',
-  usage: 'zcbench query D[@VERSION] --space S --task T --arch A [--proxy p[,q]] [--json] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
+  usage:
+    'zcbench query D[@VERSION]|DIR|FILE --space S --task T --arch A [--proxies p[,q]] [--json] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
   options: [
     { name: 'space', value: true, description: 'search space (required)' },
     { name: 'task', value: true, description: 'task (required)' },
-    { name: 'arch', value: true, description: 'architecture string as in NASLib\'s files, e.g. "(0, 2, 3, 2, 3, 1)" (required)' },
-    { name: 'proxy', value: true, description: 'only these proxies (comma-separated)' },
-    { name: 'json', value: false, description: 'print one JSON object' },
+    { name: 'arch', value: true, description: 'architecture: NASLib\'s key "(0, 2, 3, 2, 3, 1)" in any spacing, or the space\'s readable form (required)' },
+    PROXIES_OPTION,
+    { name: 'json', value: false, description: 'print one JSON object (values exact)' },
     ...STORE_OPTION_SPECS,
   ],
   async run(argv) {
     const args = parseArgs(argv, this.options);
-    if (args.positionals.length !== 1) throw new InputError('argument', args.positionals.join(' ') || undefined, 'exactly one D[@VERSION]');
-    const { dataset, version } = parseDatasetRef(args.positionals[0]!);
+    if (args.positionals.length !== 1) {
+      throw new InputError('argument', args.positionals.join(' ') || undefined, 'exactly one D[@VERSION] (or s3://BUCKET/D[@VERSION], a pulled directory, a zc_<space>.json)');
+    }
     const required = (name: string): string => {
       const v = optString(args, name);
       if (v === undefined) throw new InputError(`--${name}`, undefined, 'required');
@@ -30,32 +32,48 @@ export const command: Command = {
     };
     const space = parseSpace(required('space'), '--space');
     const task = parseTask(required('task'), space, '--task');
-    const arch = required('arch');
-    const proxyOpt = optString(args, 'proxy');
-    const store = openStore(storeOptionsFromArgs(args.options));
-    const ds = await openDataset(`s3://${store.bucket}/${dataset}`, version, { ...storeOptionsFromArgs(args.options), only: { space, task } });
+    const given = required('arch');
+    const proxyOpt = optString(args, 'proxies');
+    const ds = await openDatasetSource(args.positionals[0]!, args, { only: { space, task } });
+    const name = `${ds.dataset}@${ds.version ?? 'local'}`;
     const archs = ds.archs(space, task);
-    if (archs.length === 0) throw new NotFoundError(`${dataset}@${ds.version} has no rows for ${space}/${task}`);
-    if (!archs.includes(arch)) {
-      throw new NotFoundError(`${dataset}@${ds.version} has no architecture ${JSON.stringify(arch)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`);
+    if (archs.length === 0) throw new NotFoundError(`${name} has no rows for ${space}/${task}`);
+    const arch = ds.findArch(space, task, given);
+    if (arch === undefined) {
+      if (canonicalArch(space, given) === undefined) throw notAnArch(space, given);
+      throw new NotFoundError(`${name} has no architecture ${JSON.stringify(given)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`);
     }
-    const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxy') : ds.proxies(space, task);
+    const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxies') : ds.proxies(space, task);
     const scores: Record<string, { score: number | null; time: number | null }> = {};
     for (const p of proxies) scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null };
     const valAccuracy = ds.valAccuracy(space, task, arch) ?? null;
+    const readable = ds.readable(space, task, arch) ?? null;
     if (optFlag(args, 'json')) {
-      process.stdout.write(JSON.stringify({ dataset, version: ds.version, manifestSha256: ds.manifestSha256, space, task, arch, val_accuracy: valAccuracy, proxies: scores }) + '\n');
+      const out = { dataset: ds.dataset, version: ds.version, manifestSha256: ds.manifestSha256, space, task, arch, arch_readable: readable, val_accuracy: valAccuracy, proxies: scores };
+      process.stdout.write(JSON.stringify(out) + '\n');
       return 0;
     }
     const lines = [
-      `${dataset}@${ds.version} manifest sha256 ${ds.manifestSha256}`,
-      `${space}/${task} ${arch}  val_accuracy ${valAccuracy ?? '-'}`,
+      `${name} manifest sha256 ${ds.manifestSha256 ?? '-'}`,
+      `${space}/${task} ${arch}${readable !== null && readable !== arch ? `  ${readable}` : ''}`,
+      `val_accuracy ${valAccuracy === null ? '-' : formatNumber(valAccuracy)}`,
       formatTable(
         ['PROXY', 'SCORE', 'TIME (s)'],
-        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : String(v.score), v.time === null ? '-' : String(v.time)]),
+        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : formatNumber(v.score), v.time === null ? '-' : formatNumber(v.time, 3)]),
       ),
     ];
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   },
 };
+
+/** Neither a key of the space nor a readable form this version holds: what the key looks like. */
+function notAnArch(space: SpaceName, given: string): InputError {
+  try {
+    searchSpace(space).parse(given, '--arch');
+  } catch (err) {
+    if (err instanceof InputError) return new InputError('--arch', given, `${err.expected}; or the readable form \`query\` prints beside a key of this version`);
+    throw err;
+  }
+  return new InputError('--arch', given, 'an architecture of this version');
+}

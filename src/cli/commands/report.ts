@@ -1,17 +1,13 @@
 import { optString, parseArgs } from '../args';
 import type { Command } from '../command';
-import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
-import { createReport, writeReport } from '../../report/report';
+import { writeFile } from 'fs/promises';
+import { join } from 'path';
+import { createReport, noGroundTruthMarkdown, writeReport } from '../../report/report';
 import { ScoreTableBuilder } from '../../report/table';
-import { openDataset } from '../../storage/dataset';
-import { STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
-import { parseDatasetRef } from '../../storage/versions';
-
-/** A local NASLib json file or pulled directory rather than a dataset name (names have no '/'). */
-function isLocation(arg: string): boolean {
-  return arg.startsWith('s3://') || arg.includes('/') || arg.endsWith('.json');
-}
+import { prepareOutputDir } from '../../storage/output-dir';
+import { STORE_OPTION_SPECS } from '../../storage/store';
+import { openDatasetSource } from '../store-env';
 
 export const command: Command = {
   name: 'report',
@@ -26,24 +22,24 @@ export const command: Command = {
     if (args.positionals.length !== 1) {
       throw new InputError('argument', args.positionals.join(' ') || undefined, 'exactly one D[@VERSION] (or s3://BUCKET/D[@VERSION], a pulled directory, a zc_<space>.json)');
     }
-    const arg = args.positionals[0]!;
-    const storeOptions = storeOptionsFromArgs(args.options);
-    let dataset;
-    if (isLocation(arg)) {
-      dataset = await openDataset(arg, undefined, storeOptions);
-    } else {
-      const ref = parseDatasetRef(arg);
-      const bucket = storeOptions.bucket ?? loadConfig().S3_BUCKET;
-      dataset = await openDataset(`s3://${bucket}/${ref.dataset}`, ref.version, storeOptions);
-    }
+    const dataset = await openDatasetSource(args.positionals[0]!, args);
     const source = { dataset: dataset.dataset, version: dataset.version ?? 'local' };
 
     const builder = new ScoreTableBuilder();
     for (const row of dataset.groundTruth()) builder.addGroundTruth(row);
     for (const row of dataset.rows()) builder.addResult(row);
     const { tasks, counts } = builder.build();
-    const report = createReport(tasks, counts, source);
     const outDir = optString(args, 'out') ?? `${source.dataset}-${source.version}-report`;
+    await prepareOutputDir(outDir, '--out');
+    if (tasks.length === 0) {
+      await writeFile(join(outDir, 'report.md'), noGroundTruthMarkdown(source, counts));
+      process.stdout.write(
+        `${source.dataset}@${source.version}: no ground truth (val_accuracy), so nothing to correlate; ${counts.resultRows} proxy rows\n` +
+          `1 file written to ${outDir} (report.md says why)\n`,
+      );
+      return 0;
+    }
+    const report = createReport(tasks, counts, source);
     const files = await writeReport(report, outDir);
 
     const lines = [`${source.dataset}@${source.version}: ${tasks.length} tasks with ground truth`];

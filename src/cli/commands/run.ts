@@ -38,8 +38,7 @@ export const command: Command = {
     const concurrency = optInt(args, 'concurrency', 1) ?? 1;
     const config = loadConfig();
     const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
-    // The progress line tells the story: components log warnings only, unless LOG_LEVEL asks for more.
-    if (!process.env.LOG_LEVEL) logger.level = 'warn';
+    // The progress line tells the story; components log only when LOG_LEVEL asks (cli/main.ts).
     const log = logger.child({ component: 'run' });
 
     const redis = await openPipelineRedis(config);
@@ -110,11 +109,9 @@ export const command: Command = {
       const resolved = await resolveVersion(ps.store, plan.spec.dataset, version);
       process.stdout.write(summary(resolved.manifest, ps.storeOpts.bucket, ps.where, published.length === 0));
       if (ps.embedded) {
-        // The embedded server stops with this command; its folder keeps the data for the next one.
-        process.stdout.write(
-          `  read it later: npx s3rver -d ${ps.embedded.dir} -p 4568 --silent &  then  ` +
-            `S3_ENDPOINT=http://localhost:4568 AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER npx zcbench ls --dataset ${plan.spec.dataset}\n`,
-        );
+        // The embedded server stops with this command; its folder keeps the data, and every
+        // dataset command started with the same ZC_HOME (and no S3_ENDPOINT) serves it again.
+        process.stdout.write(`  read it: npx zcbench ls --dataset ${plan.spec.dataset}   (same ZC_HOME, no S3_ENDPOINT)\n`);
       }
       return 0;
     } finally {

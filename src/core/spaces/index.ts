@@ -1,5 +1,5 @@
 import { InputError } from '../../errors';
-import type { SpaceName } from '../names';
+import type { SpaceName, TaskName } from '../names';
 import { nasbench101 } from './nasbench101';
 import { nasbench201 } from './nasbench201';
 import { nasbench301 } from './nasbench301';
@@ -24,4 +24,26 @@ export function searchSpace(name: SpaceName): SearchSpace {
     throw new InputError('space', name, `implemented: ${Object.keys(SPACES_IMPLEMENTED).join(', ')}`);
   }
   return space;
+}
+
+/** `arch` in the space's NASLib key form, or undefined when it is not an architecture of the space. */
+export function canonicalArch(space: SpaceName, arch: string): string | undefined {
+  const s = searchSpace(space);
+  try {
+    return s.format(s.parse(arch));
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
+  }
+}
+
+/** The space's readable form of a key (see SearchSpace.readable), or undefined when `arch` does not parse. */
+export function readableArch(space: SpaceName, arch: string, task: TaskName): string | undefined {
+  const s = searchSpace(space);
+  try {
+    return s.readable(s.parse(arch), task);
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
+  }
 }

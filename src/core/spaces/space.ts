@@ -1,4 +1,4 @@
-import type { SpaceName } from '../names';
+import type { SpaceName, TaskName } from '../names';
 import type { NetworkDef } from '../nn/ops';
 import type { TaskSpec } from '../tasks';
 
@@ -9,6 +9,11 @@ export interface SearchSpace<A = unknown> {
   parse(text: string, field?: string): A;
   /** The canonical NASLib key string. */
   format(arch: A): string;
+  /**
+   * The space's own readable form (NB201 API string, DARTS genotype, NB101 matrix + ops, TNB op
+   * names); `task` matters where one key means different cells per task (TNB micro).
+   */
+  readable(arch: A, task: TaskName): string;
   /** Every architecture of the space, when it is small enough to enumerate. */
   enumerate?(): Iterable<string>;
   /** Size of the space when enumerable. */

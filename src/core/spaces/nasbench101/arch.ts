@@ -71,6 +71,12 @@ export function formatNb101(arch: Nb101Arch): string {
   return `(${[...arch.matrix, ...arch.ops].join(', ')})`;
 }
 
+/** NB101's ModelSpec arguments as JSON: `{"matrix":[[0,1,…],…],"ops":["input",…,"output"]}`. */
+export function nb101Readable(arch: Nb101Arch): string {
+  const rows = Array.from({ length: arch.n }, (_, i) => arch.matrix.slice(i * arch.n, (i + 1) * arch.n));
+  return JSON.stringify({ matrix: rows, ops: arch.ops.map((o) => NB101_OPS[o]) });
+}
+
 /** Keep the vertices on some input→output path; null if the output is unreachable. */
 export function pruneNb101(arch: Nb101Arch): Nb101Pruned | null {
   const { n, matrix, ops } = arch;

@@ -1,5 +1,5 @@
 import type { SearchSpace } from '../space';
-import { formatNb101, parseNb101, type Nb101Arch } from './arch';
+import { formatNb101, nb101Readable, parseNb101, type Nb101Arch } from './arch';
 import { nb101Network } from './network';
 
 export * from './arch';
@@ -10,5 +10,6 @@ export const nasbench101: SearchSpace<Nb101Arch> = {
   name: 'nasbench101',
   parse: parseNb101,
   format: formatNb101,
+  readable: nb101Readable,
   network: nb101Network,
 };

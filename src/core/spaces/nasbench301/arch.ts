@@ -48,3 +48,9 @@ export function formatNb301(arch: Nb301Arch): string {
   const cell = (c: Nb301Cell) => `[${c.map(([i, o]) => `(${i}, ${o})`).join(', ')}]`;
   return `[${cell(arch.normal)}, ${cell(arch.reduce)}]`;
 }
+
+/** DARTS's Genotype as its code prints it: edges as (op name, input), nodes 2–5 concatenated. */
+export function nb301Genotype(arch: Nb301Arch): string {
+  const cell = (c: Nb301Cell) => `[${c.map(([i, o]) => `('${NB301_OPS[o]}', ${i})`).join(', ')}]`;
+  return `Genotype(normal=${cell(arch.normal)}, normal_concat=[2, 3, 4, 5], reduce=${cell(arch.reduce)}, reduce_concat=[2, 3, 4, 5])`;
+}

@@ -1,5 +1,5 @@
 import type { SearchSpace } from '../space';
-import { formatNb301, parseNb301, type Nb301Arch } from './arch';
+import { formatNb301, nb301Genotype, parseNb301, type Nb301Arch } from './arch';
 import { nb301Network } from './network';
 
 export * from './arch';
@@ -10,5 +10,6 @@ export const nasbench301: SearchSpace<Nb301Arch> = {
   name: 'nasbench301',
   parse: parseNb301,
   format: formatNb301,
+  readable: nb301Genotype,
   network: nb301Network,
 };

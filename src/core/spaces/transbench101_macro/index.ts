@@ -1,5 +1,5 @@
 import type { SearchSpace } from '../space';
-import { enumerateTnbMacro, formatTnbMacro, parseTnbMacro, type TnbMacroArch } from './arch';
+import { enumerateTnbMacro, formatTnbMacro, parseTnbMacro, tnbMacroString, type TnbMacroArch } from './arch';
 import { tnbMacroNetwork } from './network';
 
 export * from './arch';
@@ -10,6 +10,7 @@ export const transbench101Macro: SearchSpace<TnbMacroArch> = {
   name: 'transbench101_macro',
   parse: parseTnbMacro,
   format: formatTnbMacro,
+  readable: tnbMacroString,
   enumerate: enumerateTnbMacro,
   size: 3256,
   network: tnbMacroNetwork,

@@ -31,6 +31,30 @@ export function tnbMicroString(arch: TnbMicroArch): string {
   return `64-41414-${a}_${b}${c}_${d}${e}${f}`;
 }
 
+/** Op names of the two conventions, in NB201's vocabulary. */
+const TNB_OP_NAMES = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3'] as const;
+const TNB_9X_OP_NAMES = ['skip_connect', 'none', 'nor_conv_3x3', 'nor_conv_1x1'] as const;
+/** Tuple position → (source, destination) node, TNB convention (destination-major). */
+export const TNB_MICRO_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 3]];
+/** Tuple position → (source, destination) node, NASLib graph convention of the 9x tasks (source-major). */
+export const TNB_MICRO_9X_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+/** The tasks whose cells follow NASLib's graph convention. */
+export const TNB_MICRO_9X_TASKS: ReadonlySet<string> = new Set(['svhn', 'ninapro', 'scifar100']);
+
+/** The cell in NB201's API layout, "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|", under the task's convention. */
+export function tnbMicroReadable(arch: TnbMicroArch, task: string): string {
+  const nineX = TNB_MICRO_9X_TASKS.has(task);
+  const names = nineX ? TNB_9X_OP_NAMES : TNB_OP_NAMES;
+  const positions = nineX ? TNB_MICRO_9X_EDGES : TNB_MICRO_EDGES;
+  const nodes: string[] = [];
+  for (let dst = 1; dst <= 3; dst++) {
+    const parts: string[] = [];
+    for (let src = 0; src < dst; src++) parts.push(`${names[arch[positions.findIndex(([a, b]) => a === src && b === dst)]!]}~${src}`);
+    nodes.push(`|${parts.join('|')}|`);
+  }
+  return nodes.join('+');
+}
+
 /** All 4^6 = 4,096 cells, in itertools.product order. */
 export function* enumerateTnbMicro(): Generator<string> {
   for (let i = 0; i < 4096; i++) {

@@ -2,13 +2,10 @@ import { InputError } from '../../../errors';
 import type { NetworkDef, Ops } from '../../nn/ops';
 import type { TaskSpec } from '../../tasks';
 import { factorizedReduce } from '../nasbench301/network';
-import type { TnbMicroArch } from './arch';
+import { TNB_MICRO_9X_EDGES, TNB_MICRO_9X_TASKS, TNB_MICRO_EDGES, type TnbMicroArch } from './arch';
 import { reluConvBn, taskonomyNetwork, tnbStem, TNB_BASE_CHANNELS, type TnbEncoder } from './taskonomy';
 
-/** Tuple position → (source, destination) node, TNB convention (destination-major). */
-export const TNB_MICRO_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 3]];
-/** Tuple position → (source, destination) node, NASLib graph convention of the 9x tasks (source-major). */
-export const TNB_MICRO_9X_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+export { TNB_MICRO_9X_EDGES, TNB_MICRO_EDGES } from './arch';
 
 /** TNB's FactorizedReduce a→b at stride s: relu ; [conv1×1 on x ‖ conv1×1 on x shifted up-left, zero-padded] ; bn. */
 function tnbFactorizedReduce<T>(outer: Ops<T>, input: T, name: string, a: number, b: number, s: number): T {
@@ -99,7 +96,6 @@ function reluNaslibConvBn<T>(ops: Ops<T>, x: T, name: string, a: number, b: numb
   return ops.batchNorm(c, { name: `${name}.op.2`, channels: b, affine: true });
 }
 
-const TASKS_9X = new Set(['svhn', 'ninapro', 'scifar100']);
 /** Modules of the 9x graph: (stage name, reduction) — r_stage_1, n_stage_1, r_stage_2, two cells each. */
 const MODULES_9X: ReadonlyArray<boolean> = [true, false, true];
 
@@ -136,7 +132,7 @@ function micro9xNetwork(arch: TnbMicroArch, task: TaskSpec): NetworkDef {
 
 /** The network NASLib scores for a TNB-micro cell: the TNB model on Taskonomy tasks, the 9x graph otherwise. */
 export function tnbMicroNetwork(arch: TnbMicroArch, task: TaskSpec): NetworkDef {
-  if (TASKS_9X.has(task.name)) return micro9xNetwork(arch, task);
+  if (TNB_MICRO_9X_TASKS.has(task.name)) return micro9xNetwork(arch, task);
   if (!task.taskonomy) throw new InputError('task', task.name, 'valid for transbench101_micro: svhn, ninapro, scifar100 and the 7 Taskonomy tasks');
   return taskonomyNetwork(microEncoder(arch), task, 'transbench101_micro');
 }

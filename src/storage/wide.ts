@@ -1,0 +1,58 @@
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
+import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { readableArch } from '../core/spaces';
+import { CODE_VERSION } from '../version';
+import { effectiveRows } from './cells';
+import { SCHEMA_KEY, type StoredRow } from './parquet';
+import type { GroundTruthRow } from './rows';
+
+export const WIDE_SCHEMA = 'zcbench.wide/1';
+
+/** One wide table: a (space, task) with one row per architecture and a column per proxy. */
+export interface WideTable {
+  space: SpaceName;
+  task: TaskName;
+  /** Where a pull writes it, relative to the pull directory. */
+  path: string;
+  body: Uint8Array;
+  rows: number;
+}
+
+/**
+ * The wide form of the long table, per (space, task): columns `arch`, `arch_readable`,
+ * `val_accuracy`, then one DOUBLE column per proxy present (NASLib's order). A cell's value is
+ * its effective `ok` row's score (rowPrecedes: the lowest seed); a failed or missing cell is null.
+ * Only (space, task)s with rows get a table.
+ */
+export function wideTables(rows: readonly StoredRow[], groundTruth: readonly GroundTruthRow[]): WideTable[] {
+  const groups = new Map<string, { space: SpaceName; task: TaskName; archs: Map<string, Map<ProxyName, number>>; proxies: Set<ProxyName> }>();
+  for (const r of effectiveRows(rows).values()) {
+    const key = `${r.space}/${r.task}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { space: r.space, task: r.task, archs: new Map(), proxies: new Set() }));
+    let scores = g.archs.get(r.arch);
+    if (!scores) g.archs.set(r.arch, (scores = new Map()));
+    g.proxies.add(r.proxy);
+    if (r.status === 'ok' && r.score !== null) scores.set(r.proxy, r.score);
+  }
+  const truth = new Map(groundTruth.map((t) => [`${t.space}/${t.task}/${t.arch}`, t.valAccuracy]));
+  // Architectures with a val_accuracy but no row yet get a row of nulls (their ground truth stays).
+  for (const t of groundTruth) {
+    const g = groups.get(`${t.space}/${t.task}`);
+    if (g && !g.archs.has(t.arch)) g.archs.set(t.arch, new Map());
+  }
+  return [...groups.values()].map((g) => {
+    const archs = [...g.archs.keys()];
+    const proxies = PROXIES.filter((p) => g.proxies.has(p));
+    const columns: ColumnSource[] = [
+      { name: 'arch', data: archs, type: 'STRING', nullable: false },
+      { name: 'arch_readable', data: archs.map((a) => readableArch(g.space, a, g.task) ?? null), type: 'STRING' },
+      { name: 'val_accuracy', data: archs.map((a) => truth.get(`${g.space}/${g.task}/${a}`) ?? null), type: 'DOUBLE' },
+      ...proxies.map((p): ColumnSource => ({ name: p, data: archs.map((a) => g.archs.get(a)!.get(p) ?? null), type: 'DOUBLE' })),
+    ];
+    const body = new Uint8Array(
+      parquetWriteBuffer({ columnData: columns, kvMetadata: [{ key: SCHEMA_KEY, value: WIDE_SCHEMA }], createdBy: `zcbench ${CODE_VERSION}` }),
+    );
+    return { space: g.space, task: g.task, path: `wide/${g.space}/${g.task}.parquet`, body, rows: archs.length };
+  });
+}
