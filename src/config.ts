@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError } from './errors';
+import { redactUrl } from './log';
 
 /**
  * The one configuration loader: every setting comes from the environment and is validated
@@ -45,7 +46,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.');
-    throw new InputError(`environment variable ${field}`, env[field], issue.message);
+    const value = env[field];
+    // URL settings may carry credentials (REDIS_URL, S3 endpoints): never print them.
+    throw new InputError(`environment variable ${field}`, typeof value === 'string' && /URL|ENDPOINT/.test(field) ? redactUrl(value) : value, issue.message);
   }
   return parsed.data;
 }

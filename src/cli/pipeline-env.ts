@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { totalmem } from 'os';
 import { join } from 'path';
 import { configuredS3Endpoint, type Config } from '../config';
+import { redactUrl } from '../log';
 import { connectRedis } from '../queue/connection';
 import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded';
 import type { ObjectStore } from '../storage/objects';
@@ -47,7 +48,7 @@ export async function openPipelineStore(args: ParsedArgs, config: Config, opts: 
   }
   const storeOpts = { ...fromArgs, bucket };
   const endpoint = fromArgs.endpoint ?? configuredS3Endpoint(config);
-  return { store: openStore(storeOpts), storeOpts, where: `${endpoint ?? 'AWS S3'}, bucket ${bucket}`, close: async () => undefined };
+  return { store: openStore(storeOpts), storeOpts, where: `${endpoint !== undefined ? redactUrl(endpoint) : 'AWS S3'}, bucket ${bucket}`, close: async () => undefined };
 }
 
 /** Memory budgets of the two pools, bytes (ZC_WORKER_MEMORY_MB; ZC_HEAVY_MEMORY_MB or 80 % of this machine). */
