@@ -7,6 +7,7 @@ import type { ComputeRequest, RecomputePolicy } from '../core/types';
 import { ResourceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { isCancelled } from '../queue/build';
 import { JOB_NAME, QUEUE_NAMES, type Pool } from '../queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
 import { writeRows } from '../queue/results';
@@ -82,7 +83,7 @@ function mb(bytes: number): number {
 /** Errors after which nothing is left to record: the rows are written, or the payload names no valid triple. */
 const accounted = new WeakSet<object>();
 
-export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string };
+export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string } | { skipped: 'build cancelled' };
 
 /**
  * A BullMQ worker of one pool. Every triple it takes ends as a row in the results stream: `ok`
@@ -141,6 +142,10 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       proxies: p.proxies.join(','),
       seed: p.seed,
     });
+    if (await isCancelled(connection, p.buildId)) {
+      jlog.info('build cancelled: job skipped');
+      return { skipped: 'build cancelled' };
+    }
 
     const fail = async (reason: string, batchSize = p.batchSize): Promise<Error> => {
       await record(p, failedRows(p, reason, batchSize));
