@@ -1,7 +1,7 @@
 import { MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { availableParallelism } from 'os';
-import { computeProxies, estimateJobMemory } from '../core/compute';
+import { computeProxies, planJobMemory } from '../core/compute';
 import type { ProxyName } from '../core/names';
 import type { ComputeRequest, RecomputePolicy } from '../core/types';
 import { ResourceError } from '../errors';
@@ -201,12 +201,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     const arch = p.arch!;
     // A job over the budget first recomputes its backward passes' segments (same values, less memory);
     // only a job that still does not fit moves to the heavy pool, and there runs at half the batch.
-    const plan = (batchSize: number) => {
-      const auto = estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies });
-      if (auto <= budget) return { needed: auto, recompute: 'auto' as const };
-      const always = estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies, recompute: 'always' });
-      return always < auto ? { needed: always, recompute: 'always' as const } : { needed: auto, recompute: 'auto' as const };
-    };
+    const plan = (batchSize: number) => planJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies }, budget);
     let chosen: ReturnType<typeof plan>;
     try {
       chosen = plan(p.batchSize);
