@@ -30,6 +30,9 @@ test('waiting on a build that does not exist fails at once, naming it', async ()
   const s = await runCli(['status', missing], { env: cliEnv(), timeoutMs: 60_000 });
   expect(s.code).toBe(2);
   expect(s.stderr).toBe(`zcbench status: build "${missing}" not found in Redis\n`);
+  const c = await runCli(['cancel', missing], { env: cliEnv(), timeoutMs: 60_000 });
+  expect(c.code).toBe(2);
+  expect(c.stderr).toBe(`zcbench cancel: build "${missing}" not found in Redis\n`);
 });
 
 test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers skip its jobs, nothing is published', async () => {
@@ -51,6 +54,9 @@ test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers 
     expect((await readBuild(h.redis, plan.buildId)).state).toBe('cancelled');
     const status = await runCli(['status', plan.buildId], { env: cliEnv() });
     expect(status.stdout).toMatch(new RegExp(`^  ${plan.buildId} \\[cancelled\\]: .*, cancelled: it will not be published$`, 'm'));
+    const json = JSON.parse((await runCli(['status', plan.buildId, '--json'], { env: cliEnv() })).stdout) as { builds: { state: string; etaSeconds?: number }[] };
+    expect(json.builds).toEqual([expect.objectContaining({ state: 'cancelled' })]);
+    expect(json.builds[0]!.etaSeconds).toBeUndefined();
 
     // A job of the build delivered anyway (e.g. one that was running, retried) is skipped: no rows.
     const [first] = [...expandMessages(plan)].flatMap((e) => e.messages);
