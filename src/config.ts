@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BACKENDS, type BackendName } from './core/names';
 import { InputError } from './errors';
+import { redactUrl } from './log';
 
 /** An empty variable (`ZC_BACKEND=`) means unset. */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -47,6 +48,10 @@ export const ConfigSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Port of `zcbench dashboard` (Bull Board); 0 = any free port. */
   DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address `zcbench dashboard` binds. Loopback by default; any other address requires DASHBOARD_TOKEN. */
+  DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Token the dashboard requires (`Authorization: Bearer <token>`, or basic auth with it as password); ≥ 16 characters. */
+  DASHBOARD_TOKEN: z.string().min(16).optional(),
   /** The dashboard only shows queues unless this is "false" (then it can retry, clean and remove jobs). */
   DASHBOARD_READ_ONLY: z
     .enum(['true', 'false'])
@@ -61,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.');
-    throw new InputError(`environment variable ${field}`, env[field], issue.message);
+    throw new InputError(`environment variable ${field}`, printable(field, env[field]), issue.message);
   }
   return parsed.data;
 }
@@ -76,6 +81,13 @@ export function backendSettings(env: NodeJS.ProcessEnv = process.env): { backend
   const threads = ConfigSchema.shape.ZC_HYBRID_THREADS.safeParse(env.ZC_HYBRID_THREADS);
   if (!threads.success) throw new InputError('ZC_HYBRID_THREADS', env.ZC_HYBRID_THREADS, 'a positive integer');
   return { backend: backend.data, threads: threads.data };
+}
+
+/** A setting's value as an error may show it: secrets hidden, URLs without their credentials. */
+function printable(field: string, value: string | undefined): string | undefined {
+  if (value === undefined) return value;
+  if (/TOKEN|PASSWORD|SECRET/.test(field)) return `(${value.length} characters, hidden)`;
+  return /URL|ENDPOINT/.test(field) ? redactUrl(value) : value;
 }
 
 /** The S3 endpoint a user configured, if any (S3_ENDPOINT wins over AWS_ENDPOINT_URL). */

@@ -25,6 +25,11 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
+/** A build an operator cancelled (`zcbench cancel`): it will not be published. Exit code 2. */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+}
+
 /** A file whose format is not what it claims to be (NASLib json, npy, CIFAR binary, safetensors...). Exit code 2. */
 export class FormatError extends Error {
   override readonly name = 'FormatError';
@@ -70,7 +75,7 @@ export function formatValue(value: unknown): string {
 
 /** Exit code for an error reaching the CLI. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof InputError || err instanceof NotFoundError || err instanceof FormatError) return 2;
+  if (err instanceof InputError || err instanceof NotFoundError || err instanceof FormatError || err instanceof CancelledError) return 2;
   if (err instanceof IntegrityError) return 3;
   if (err instanceof ServiceError) return 4;
   return 1;
@@ -81,6 +86,7 @@ export function isUserFacing(err: unknown): err is Error {
   return (
     err instanceof InputError ||
     err instanceof NotFoundError ||
+    err instanceof CancelledError ||
     err instanceof FormatError ||
     err instanceof IntegrityError ||
     err instanceof ServiceError ||

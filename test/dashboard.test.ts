@@ -1,13 +1,16 @@
 import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
+import { networkInterfaces } from 'os';
 import { join } from 'path';
 import { Queue } from 'bullmq';
 import { startDashboard, type Dashboard } from '../src/dashboard';
-import { ServiceError } from '../src/errors';
+import { InputError, ServiceError } from '../src/errors';
 import { QUEUE_NAMES } from '../src/queue/names';
 import { REPO_ROOT, runCli } from './helpers/cli';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+jest.setTimeout(60_000);
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUEUE_LIST = Object.values(QUEUE_NAMES);
 
 interface QueuesResponse {
@@ -20,7 +23,8 @@ describe('dashboard', () => {
   let light: Queue;
 
   beforeAll(async () => {
-    light = new Queue('zc-light', { connection: { host: '127.0.0.1', port: 6379 }, prefix });
+    const u = new URL(REDIS_URL);
+    light = new Queue('zc-light', { connection: { host: u.hostname, port: Number(u.port || 6379) }, prefix });
     await light.add('compute', { buildId: 'b1' }, { jobId: 'job-1' });
   });
   afterEach(async () => {
@@ -88,7 +92,8 @@ describe('dashboard', () => {
         });
         child.on('close', () => reject(new Error(`dashboard exited early: ${stderr}`)));
       });
-      const m = /^dashboard: http:\/\/localhost:(\d+)\/ \(read-only\); metrics: http:\/\/localhost:(\d+)\/metrics$/m.exec(line);
+      // Loopback unless configured otherwise.
+      const m = /^dashboard: http:\/\/127\.0\.0\.1:(\d+)\/ \(read-only\); metrics: http:\/\/localhost:(\d+)\/metrics$/m.exec(line);
       expect(m).not.toBeNull();
       const page = await fetch(`http://127.0.0.1:${m![1]}/`);
       expect(page.status).toBe(200);
@@ -100,6 +105,50 @@ describe('dashboard', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+  });
+
+  test('binds loopback by default: the port does not answer on this machine\'s other addresses', async () => {
+    dashboard = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_LIST, port: 0, readOnly: true });
+    expect(dashboard.host).toBe('127.0.0.1');
+    expect((await fetch(`http://127.0.0.1:${dashboard.port}/healthz`)).status).toBe(200);
+    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (external) {
+      const err = await fetch(`http://${external.address}:${dashboard.port}/healthz`).catch((e: unknown) => e);
+      expect(((err as Error & { cause?: { code?: string } }).cause?.code)).toBe('ECONNREFUSED');
+    }
+  });
+
+  test('a non-loopback address without a token is refused, naming DASHBOARD_TOKEN', async () => {
+    const err = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_LIST, port: 0, host: '0.0.0.0', readOnly: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe(
+      'invalid DASHBOARD_TOKEN: undefined (required when the dashboard binds a non-loopback address (DASHBOARD_HOST=0.0.0.0): set a token of ≥ 16 characters, or bind 127.0.0.1)',
+    );
+    const r = await runCli(['dashboard'], { env: { DASHBOARD_HOST: '0.0.0.0', DASHBOARD_PORT: '0', METRICS_PORT: '0', REDIS_URL, DASHBOARD_TOKEN: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^zcbench dashboard: invalid environment variable DASHBOARD_TOKEN: "\(0 characters, hidden\)"/);
+    const unset = await runCli(['dashboard'], { env: { DASHBOARD_HOST: '0.0.0.0', DASHBOARD_PORT: '0', METRICS_PORT: '0', REDIS_URL } });
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toMatch(/^zcbench dashboard: invalid DASHBOARD_TOKEN: undefined \(required when the dashboard binds a non-loopback address/);
+  });
+
+  test('with a token every page needs it (bearer or basic auth), except /healthz; a short token is refused without being printed', async () => {
+    const token = 'tok-' + randomUUID();
+    dashboard = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_LIST, port: 0, host: '0.0.0.0', token, readOnly: true });
+    const base = `http://127.0.0.1:${dashboard.port}`;
+    const get = (path: string, authorization?: string) => fetch(`${base}${path}`, { headers: authorization ? { authorization } : {} });
+    const denied = await get('/api/queues');
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect((await get('/', `Bearer ${token}x`)).status).toBe(401);
+    expect((await get('/api/queues', `Basic ${Buffer.from(`admin:${token.slice(1)}`).toString('base64')}`)).status).toBe(401);
+    expect((await get('/api/queues', `Bearer ${token}`)).status).toBe(200);
+    expect((await get('/', `Basic ${Buffer.from(`anyone:${token}`).toString('base64')}`)).status).toBe(200);
+    expect((await get('/healthz')).status).toBe(200);
+    const short = await runCli(['dashboard'], { env: { DASHBOARD_TOKEN: 'hunter2hunter2', REDIS_URL } });
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/^zcbench dashboard: invalid environment variable DASHBOARD_TOKEN: "\(14 characters, hidden\)" /);
+    expect(short.stderr).not.toContain('hunter2');
   });
 
   test('bad configuration: one line naming the variable, exit code 2', async () => {

@@ -24,8 +24,13 @@ const read = (rel: string) => readFileSync(join(REPO_ROOT, rel), 'utf8');
 const CONFIG_KEYS = new Set(Object.keys(ConfigSchema.shape));
 /** Read by the AWS SDK's default credential chain, not by src/config.ts (see its header). */
 const SDK_CREDENTIAL_VARS = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
-/** Keys of the Secret `zcbench-secrets` that operators create out of band (docs/operations.md). */
-const SECRET_KEYS = ['REDIS_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+/** The Secrets operators create out of band (docs/operations.md), and their keys. */
+const SECRETS: Record<string, string[]> = { 'zcbench-redis': ['REDIS_URL'], 'zcbench-s3': ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] };
+const SECRET_KEYS = Object.values(SECRETS).flat();
+/** Settings that are S3 credentials: only roles that read or write the store may get them. */
+const S3_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+/** Roles that never touch S3 (workers compute from the payload and write rows to Redis). */
+const NO_S3_ROLES = ['dashboard', 'worker-light', 'worker-heavy'];
 /** Settings without a default: every zcbench container must set them. */
 const REQUIRED_KEYS = [...CONFIG_KEYS].filter((k) => !(ConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>)[k]!.safeParse(undefined).success);
 /** Required in a deployment although the schema has a default: 127.0.0.1 is never Redis inside a container. */
@@ -199,6 +204,31 @@ describe('docker-compose.yml', () => {
       const deps = s.depends_on as Record<string, { condition: string }>;
       expect({ name, redis: deps.redis?.condition, bucket: deps['minio-bucket']?.condition }).toEqual({ name, redis: 'service_healthy', bucket: 'service_completed_successfully' });
     }
+  });
+
+  test('S3 keys reach only the producer and the aggregator, and are never MinIO\'s root user; the dashboard requires a token', () => {
+    const rootUser = composeEnv(services.minio!).MINIO_ROOT_USER!;
+    for (const [name, s] of zcbenchServices) {
+      const env = composeEnv(s);
+      const raw = composeEnv(rawServices[name]!);
+      expect({ name, root: Object.entries(raw).filter(([, v]) => v.includes('MINIO_ROOT')) }).toEqual({ name, root: [] });
+      const s3 = Object.keys(env).filter((k) => S3_CREDENTIALS.includes(k));
+      expect({ name, s3 }).toEqual({ name, s3: NO_S3_ROLES.includes(name) ? [] : ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] });
+      if (env.AWS_ACCESS_KEY_ID !== undefined) expect(env.AWS_ACCESS_KEY_ID).not.toBe(rootUser);
+    }
+    // The setup service signs in as root, creates the bucket-scoped user and attaches its policy.
+    const setup = composeEnv(services['minio-bucket']!);
+    expect(setup.ZC_S3_ACCESS_KEY).toBe(composeEnv(services.producer!).AWS_ACCESS_KEY_ID);
+    const script = (services['minio-bucket']!.entrypoint as string[]).join(' ');
+    expect(script).toMatch(/mc alias set zc http:\/\/minio:9000 "\$MINIO_ROOT_USER" "\$MINIO_ROOT_PASSWORD"/);
+    expect(script).toMatch(/mc admin user add zc "\$ZC_S3_ACCESS_KEY" "\$ZC_S3_SECRET_KEY"/);
+    expect(script).toMatch(/mc admin policy attach zc zcbench-app --user "\$ZC_S3_ACCESS_KEY"/);
+    expect(script).toContain('arn:aws:s3:::%s/*');
+    // Bound to every interface of its container, the dashboard must have a token, from .env only.
+    const dash = composeEnv(rawServices.dashboard!);
+    expect(dash.DASHBOARD_HOST).toBe('0.0.0.0');
+    expect(dash.DASHBOARD_TOKEN).toMatch(/^\$\{DASHBOARD_TOKEN:\?/);
+    expect((services.dashboard!.ports as string[]).every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
   });
 
   test('Redis persists (append-only) and never evicts BullMQ keys', () => {
@@ -515,6 +545,7 @@ function validateResource(r: Resource): void {
     'apps/v1': 'kubernetes-models/apps/v1',
     'batch/v1': 'kubernetes-models/batch/v1',
     'policy/v1': 'kubernetes-models/policy/v1',
+    'networking.k8s.io/v1': 'kubernetes-models/networking.k8s.io/v1',
     'keda.sh/v1alpha1': '@kubernetes-models/keda/keda.sh/v1alpha1',
   };
   const mod = modulePath[r.apiVersion];
@@ -527,6 +558,36 @@ function validateResource(r: Resource): void {
   } catch (err) {
     throw new Error(`${resourceKey(r)}: ${(err as Error).message}`);
   }
+}
+
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+interface NetworkPolicySpec {
+  podSelector: LabelSelector;
+  policyTypes: string[];
+  ingress?: { from?: Obj[]; ports?: { port?: string | number }[] }[];
+}
+
+/** Whether a Kubernetes label selector matches `labels` (an empty selector matches everything). */
+function selects(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpression = (selector.matchExpressions ?? []).every((e) => {
+    if (e.operator === 'In') return e.values!.includes(labels[e.key]!);
+    if (e.operator === 'NotIn') return !e.values!.includes(labels[e.key]!);
+    return (labels[e.key] !== undefined) === (e.operator === 'Exists');
+  });
+  return byLabel && byExpression;
+}
+
+/** Names of the settings a container takes from Secrets (whole Secrets by envFrom, single keys by secretKeyRef). */
+function secretEnvNames(c: Obj): string[] {
+  const fromSecrets = ((c.envFrom as Obj[]) ?? []).flatMap((f) => (f.secretRef ? (SECRETS[(f.secretRef as { name: string }).name] ?? []) : []));
+  const single = ((c.env as { name: string; valueFrom?: { secretKeyRef?: unknown } }[]) ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
+  return [...fromSecrets, ...single, ...((c.env as { name: string }[]) ?? []).map((e) => e.name).filter((n) => S3_CREDENTIALS.includes(n) && !single.includes(n))];
 }
 
 const K8S_DIRS = ['k8s/base', ...readdirSync(join(REPO_ROOT, 'k8s', 'overlays')).map((o) => `k8s/overlays/${o}`)];
@@ -587,8 +648,9 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
             Object.assign(env, data);
             names.push(...Object.keys(data!));
           } else if (from.secretRef) {
-            expect((from.secretRef as { name: string }).name).toBe('zcbench-secrets');
-            names.push(...SECRET_KEYS);
+            const name = (from.secretRef as { name: string }).name;
+            expect({ where, secret: name, documented: name in SECRETS }).toEqual({ where, secret: name, documented: true });
+            names.push(...SECRETS[name]!);
           } else throw new Error(`${where}: unknown envFrom`);
         }
         for (const e of (c.env as { name: string; value?: string }[]) ?? []) {
@@ -602,8 +664,51 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
     }
     // The Secret's keys are what operations.md tells operators to create.
     const ops = read('docs/operations.md');
-    for (const key of SECRET_KEYS) expect(ops).toContain(key);
-    expectKnownEnv('zcbench-secrets', SECRET_KEYS);
+    for (const [name, keys] of Object.entries(SECRETS)) {
+      expect(ops).toContain(name);
+      for (const key of keys) expect(ops).toContain(key);
+    }
+    expectKnownEnv('zcbench secrets', SECRET_KEYS);
+  });
+
+  test('S3 keys reach only the producer and the aggregator; the dashboard listens on loopback and has no Service', () => {
+    for (const w of workloads) {
+      const role = w.metadata.labels?.['app.kubernetes.io/component'] ?? w.metadata.name;
+      const keys = containersOf(w).flatMap(secretEnvNames);
+      const s3 = keys.filter((k) => S3_CREDENTIALS.includes(k));
+      expect({ role, s3 }).toEqual({ role, s3: NO_S3_ROLES.includes(role) ? [] : ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] });
+    }
+    const dashboard = containersOf(get('Deployment', 'zcbench-dashboard'))[0]!;
+    expect(((dashboard.env as { name: string }[]) ?? []).map((e) => e.name)).not.toContain('DASHBOARD_HOST');
+    expect(byKind('Service').filter((x) => x.metadata.name === 'zcbench-dashboard')).toEqual([]);
+  });
+
+  test('NetworkPolicies: ingress denied by default; metrics from the monitoring namespace only; Redis from zcbench pods; S3 from the producer and aggregator', () => {
+    const policies = byKind('NetworkPolicy').map((p) => p.spec as NetworkPolicySpec);
+    expect(policies.length).toBeGreaterThanOrEqual(3);
+    for (const p of byKind('NetworkPolicy')) validateResource(p);
+    expect(policies.some((p) => Object.keys(p.podSelector).length === 0 && p.policyTypes.includes('Ingress') && (p.ingress ?? []).length === 0)).toBe(true);
+    const templateLabels = (name: string, kind = 'Deployment') => (get(kind, name).spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    /** What may reach pods with `labels`: each allowed (source, port), the union of every policy selecting them. */
+    const allowed = (labels: Record<string, string>) =>
+      policies.filter((p) => selects(p.podSelector, labels)).flatMap((p) => (p.ingress ?? []).flatMap((rule) => (rule.from ?? [{}]).flatMap((from) => (rule.ports ?? [{}]).map((port) => ({ from, port: port.port })))));
+    for (const name of ['zcbench-dashboard', 'zcbench-worker-light', 'zcbench-worker-heavy', 'zcbench-aggregator']) {
+      const rules = allowed(templateLabels(name));
+      expect({ name, ports: [...new Set(rules.map((r) => r.port))] }).toEqual({ name, ports: ['metrics'] });
+      for (const r of rules) expect({ name, from: r.from }).toEqual({ name, from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } } });
+    }
+    expect(allowed(templateLabels('zcbench-produce', 'Job'))).toEqual([]);
+    const sources = (labels: Record<string, string>) => allowed(labels).map((r) => r.from);
+    const redis = sources({ 'app.kubernetes.io/name': 'redis' });
+    const s3 = sources({ 'app.kubernetes.io/name': 'minio' });
+    for (const from of [...redis, ...s3]) expect(Object.keys(from)).toEqual(['podSelector']);
+    const reaches = (froms: Obj[], labels: Record<string, string>) => froms.some((f) => selects(f.podSelector as LabelSelector, labels));
+    for (const name of ['zcbench-dashboard', 'zcbench-worker-light', 'zcbench-worker-heavy', 'zcbench-aggregator']) {
+      expect({ name, redis: reaches(redis, templateLabels(name)) }).toEqual({ name, redis: true });
+      expect({ name, s3: reaches(s3, templateLabels(name)) }).toEqual({ name, s3: name === 'zcbench-aggregator' });
+    }
+    expect(reaches(redis, templateLabels('zcbench-produce', 'Job')) && reaches(s3, templateLabels('zcbench-produce', 'Job'))).toBe(true);
+    expect(reaches(redis, { 'app.kubernetes.io/name': 'something-else' })).toBe(false);
   });
 
   test('workers: requests = limits (Guaranteed QoS), memory by the sizing rule, grace period longer than a job, a PodDisruptionBudget', () => {

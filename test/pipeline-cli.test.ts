@@ -5,7 +5,10 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { openQueue } from '../src/queue/queues';
 import { runCli } from './helpers/cli';
-import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
+import { cleanupRedis, redisUrl, testRedis, uniquePrefix } from './helpers/pipeline';
+
+/** A password that must never appear in any output. */
+const SECRET = 's3cret-do-not-print';
 
 /** The pipeline commands as a user runs them: errors on one line, `run` end to end, `status`. */
 jest.setTimeout(300_000);
@@ -101,5 +104,29 @@ describe('pipeline commands', () => {
     expect(status.builds).toEqual([expect.objectContaining({ buildId: `${dataset}-b`, state: 'published', expected: 24, ok: 24, failed: 0, aggregated: 24, version: 'v1', etaSeconds: 0 })]);
     const text = await runCli(['status', `${dataset}-b`], { env });
     expect(text.stdout).toMatch(new RegExp(`${dataset}-b \\[published\\]: 24/24 triples \\(100 %\\): 24 ok, 0 failed; 24 aggregated, [0-9.]+ triples/s, published as ${dataset}@v1`));
+  });
+
+  test('`run` with a password in REDIS_URL prints the URL without it', async () => {
+    const u = new URL(redisUrl());
+    const withPassword = `redis://:${SECRET}@${u.hostname}:${u.port || '6379'}`;
+    const file = spec('redact.json', { dataset: `zct-redact-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: { sample: 2 } });
+    const r = await runCli(['run', '--spec', file, '--workers', '1'], { env: { ...env, LOG_LEVEL: 'debug', REDIS_URL: withPassword } });
+    buildIds.push(...[...r.stderr.matchAll(/^run (\S+):/gm)].map((m) => m[1]!));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`Redis redis://***@${u.hostname}:${u.port || '6379'}`);
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
+  test('a malformed REDIS_URL or S3 endpoint: the error names it without its password', async () => {
+    const badRedis = await runCli(['status'], { env: { ...env, REDIS_URL: `redis://:${SECRET}@[oops` } });
+    expect(badRedis.code).toBe(4);
+    expect(badRedis.stderr).toBe('zcbench status: REDIS_URL "redis://***@[oops" is not a URL (expected e.g. redis://127.0.0.1:6379)\n');
+    const badEnv = await runCli(['ls'], { env: { ...env, S3_ENDPOINT: `http://admin:${SECRET}@[oops` } });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toMatch(/^zcbench ls: invalid environment variable S3_ENDPOINT: "http:\/\/\*\*\*@\[oops"/);
+    const badFlag = await runCli(['ls', '--endpoint', `ftp://admin:${SECRET}@host`], { env });
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toBe('zcbench ls: invalid --endpoint: "ftp://***@host/" (an http:// or https:// URL)\n');
+    for (const r of [badRedis, badEnv, badFlag]) expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 });

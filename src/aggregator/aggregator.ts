@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { hostname } from 'os';
 import type { ProxyName } from '../core/names';
-import { ServiceError } from '../errors';
+import { CancelledError, NotFoundError, ServiceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { readBuild, type BuildRecord } from '../queue/build';
@@ -83,6 +83,7 @@ export class Aggregator {
 
   async run(): Promise<PublishedBuild[]> {
     const { redis, log } = this.opts;
+    await this.checkBuildsExist();
     // Blocking reads hold their connection: give them their own.
     this.blocking = redis.duplicate();
     let lastDiscovery = 0;
@@ -130,12 +131,13 @@ export class Aggregator {
       const held = this.builds.get(buildId);
       if (held) {
         held.record = await readBuild(redis, buildId);
+        if (held.record.state === 'cancelled') await this.drop(held, 'build cancelled: not publishing it');
         continue;
       }
       if (this.finished.has(buildId)) continue;
       const state = await redis.hget(redisKeys.build(buildId), 'state');
       if (state === null) continue;
-      if (state === 'published') {
+      if (state === 'published' || state === 'cancelled') {
         this.finished.add(buildId);
         continue;
       }
@@ -154,7 +156,29 @@ export class Aggregator {
     const ids = this.opts.buildIds ?? [];
     if (ids.length === 0) return false;
     const states = await Promise.all(ids.map((id) => this.opts.redis.hget(redisKeys.build(id), 'state')));
+    const cancelled = ids.filter((_, i) => states[i] === 'cancelled');
+    if (cancelled.length > 0) throw new CancelledError(`build ${cancelled.join(', ')} was cancelled (zcbench cancel): it will not be published`);
     return states.every((s) => s === 'published');
+  }
+
+  /** Named builds must exist: waiting for one that does not would never end. */
+  private async checkBuildsExist(): Promise<void> {
+    const ids = this.opts.buildIds ?? [];
+    const exists = await Promise.all(ids.map((id) => this.opts.redis.exists(redisKeys.build(id))));
+    const missing = ids.filter((_, i) => exists[i] === 0);
+    if (missing.length === 0) return;
+    const known = (await this.opts.redis.smembers(BUILDS_SET)).sort();
+    const shown = known.length > 5 ? `${known.slice(-5).join(', ')}, …` : known.join(', ') || 'none';
+    throw new NotFoundError(`build ${missing.map((id) => JSON.stringify(id)).join(', ')} not found in Redis (builds: ${shown}); \`zcbench produce\` creates it`);
+  }
+
+  /** Let go of a build (flushing what it holds) and never take it again. */
+  private async drop(b: BuildState, why: string): Promise<void> {
+    if (b.pendingEntries.length > 0) await this.flush(b);
+    await b.lock.release().catch(() => undefined);
+    this.builds.delete(b.buildId);
+    this.finished.add(b.buildId);
+    this.opts.log.info({ buildId: b.buildId }, `aggregator: ${why}`);
   }
 
   /** Rebuild a build's state: its segments from S3, then every entry still pending in its stream. */
@@ -273,6 +297,8 @@ export class Aggregator {
     if (!lock) return;
     let result: PublishResult;
     try {
+      // A cancel may have come since the record was read.
+      if ((await redis.hget(redisKeys.build(b.buildId), 'state')) !== 'enqueued') return;
       const rows = [...b.rows.values()];
       const dataSources = new Map<string, { source: string; sha256: string }>();
       for (const r of rows) if (r.status === 'ok') dataSources.set(`${r.dataSource}\u0000${r.dataSha256}`, { source: r.dataSource, sha256: r.dataSha256 });

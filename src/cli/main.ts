@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Command> = {
   aggregate: () => require('./commands/aggregate').command,
   run: () => require('./commands/run').command,
   status: () => require('./commands/status').command,
+  cancel: () => require('./commands/cancel').command,
   ls: () => require('./commands/ls').command,
   pull: () => require('./commands/pull').command,
   query: () => require('./commands/query').command,

@@ -1,3 +1,4 @@
+import { redactUrl } from '../log';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { join } from 'path';
 import { configuredS3Endpoint, loadConfig, type Config } from '../config';
@@ -52,7 +53,7 @@ export async function openCommandStore(
   const storeOpts = { ...fromArgs, bucket };
   const store = openStore(storeOpts);
   if (endpoint !== undefined && (opts.probe ?? true)) await checkReachable(store, endpoint);
-  return { store, storeOpts, where: `${endpoint ?? 'AWS S3'}, bucket ${bucket}`, close: async () => undefined };
+  return { store, storeOpts, where: `${endpoint !== undefined ? redactUrl(endpoint) : 'AWS S3'}, bucket ${bucket}`, close: async () => undefined };
 }
 
 /** Run `body` with the command's store open; the embedded server (if any) stops afterwards. */
@@ -80,7 +81,7 @@ async function checkReachable(store: ObjectStore, endpoint: string): Promise<voi
     });
   } catch (err) {
     if (isS3NotFound(err) || !(err instanceof ServiceError) || !unreachable(err.cause)) return;
-    throw new ServiceError(`cannot reach S3 at ${endpoint}: ${err.message.replace(/^S3 [^:]*: /, '')} (check --endpoint / S3_ENDPOINT, or unset them to use the embedded store under ZC_HOME)`);
+    throw new ServiceError(`cannot reach S3 at ${redactUrl(endpoint)}: ${err.message.replace(/^S3 [^:]*: /, '')} (check --endpoint / S3_ENDPOINT, or unset them to use the embedded store under ZC_HOME)`);
   } finally {
     probe.destroy();
   }

@@ -19,7 +19,7 @@ import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
 
 import { planMemory, type MemoryPlan } from './memory';
 
-export { estimateJobMemory, type MemoryEstimateRequest } from './memory';
+export { estimateJobMemory, planJobMemory, type MemoryEstimateRequest } from './memory';
 
 /** Validate a request and build its network; InputError names the bad field. */
 export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonicalArch: string } {

@@ -53,6 +53,18 @@ export function estimateJobMemory(req: MemoryEstimateRequest): number {
 }
 
 /**
+ * What a job needs against a memory budget: the automatic plan when it fits, else recomputing every
+ * backward pass's segments if that needs less (same values, less memory). A worker runs the job
+ * with this plan; `needed` above the budget sends it to a bigger pool.
+ */
+export function planJobMemory(req: Omit<MemoryEstimateRequest, 'recompute'>, budgetBytes: number): { needed: number; recompute: 'auto' | 'always' } {
+  const auto = estimateJobMemory(req);
+  if (auto <= budgetBytes) return { needed: auto, recompute: 'auto' };
+  const always = estimateJobMemory({ ...req, recompute: 'always' });
+  return always < auto ? { needed: always, recompute: 'always' } : { needed: auto, recompute: 'auto' };
+}
+
+/**
  * The memory plan of a network already built (the compute path has one).
  *
  * The layer cache (every convolution's output, kept from the first pass for the others: a pass then

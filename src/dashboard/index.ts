@@ -4,6 +4,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
+import { createHash, timingSafeEqual } from 'crypto';
 import express from 'express';
 import { InputError, ServiceError } from '../errors';
 import { logger } from '../log';
@@ -19,13 +20,17 @@ export interface DashboardOptions {
   prefix: string;
   queueNames: readonly string[];
   port: number;
+  /** Address to bind; default 127.0.0.1. Any non-loopback address requires `token`. */
   host?: string;
+  /** Required from every client (bearer token, or basic auth with it as the password) when set. */
+  token?: string;
   readOnly: boolean;
   /** How long to wait for Redis at start-up before failing, ms. */
   connectTimeoutMs?: number;
 }
 
 export interface Dashboard {
+  host: string;
   port: number;
   /** The BullMQ queues shown; the dashboard process also reports their depth as metrics. */
   queues: readonly Queue[];
@@ -35,6 +40,11 @@ export interface Dashboard {
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new InputError('dashboard port', opts.port, 'an integer in 0..65535');
   if (opts.queueNames.length === 0) throw new InputError('queue names', opts.queueNames, 'at least one queue');
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host) && opts.token === undefined) {
+    // Bull Board has no login of its own: anyone who reaches the port sees (or, read-write, changes) every job.
+    throw new InputError('DASHBOARD_TOKEN', undefined, `required when the dashboard binds a non-loopback address (DASHBOARD_HOST=${host}): set a token of ≥ 16 characters, or bind 127.0.0.1`);
+  }
 
   const connection = await connectRedis(opts.redisUrl, { connectTimeoutMs: opts.connectTimeoutMs });
   connection.on('error', (err: Error) => logger.warn({ err: err.message }, 'dashboard: redis connection error'));
@@ -53,10 +63,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
+  if (opts.token !== undefined) app.use(requireToken(opts.token));
   app.use('/', serverAdapter.getRouter() as express.Router);
 
   const server: Server = createServer(app);
-  const host = opts.host ?? '0.0.0.0';
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new ServiceError(`cannot serve the dashboard on ${host}:${opts.port}: ${err.code ?? err.message}`)));
@@ -68,9 +78,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  logger.info({ port, readOnly: opts.readOnly, queues: opts.queueNames }, 'dashboard: serving Bull Board');
+  logger.info({ host, port, readOnly: opts.readOnly, token: opts.token !== undefined, queues: opts.queueNames }, 'dashboard: serving Bull Board');
 
   return {
+    host,
     port,
     queues,
     async close() {
@@ -82,4 +93,34 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       await connection.quit();
     },
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Every request but the health check must present the token (bearer, or basic auth's password). */
+function requireToken(token: string): express.RequestHandler {
+  return (req, res, next) => {
+    const given = presentedToken(req.headers.authorization);
+    if (given !== undefined && sameSecret(given, token)) return next();
+    res.status(401).set('WWW-Authenticate', 'Basic realm="zcbench dashboard", charset="UTF-8"').type('text/plain').send('token required\n');
+  };
+}
+
+function presentedToken(header: string | undefined): string | undefined {
+  const m = /^(Bearer|Basic)\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return undefined;
+  if (m[1]!.toLowerCase() === 'bearer') return m[2];
+  const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+/** Constant-time comparison: hashing first makes the lengths equal, so neither time nor length leaks. */
+function sameSecret(given: string, token: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(token));
 }

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import type { Logger } from '../log';
-import { createBuild, markEnqueued, type ExpectedCount } from '../queue/build';
+import { CancelledError } from '../errors';
+import { createBuild, isCancelled, markEnqueued, type ExpectedCount } from '../queue/build';
 import { jobIdOf, tripleId } from '../queue/ids';
 import { redisKeys } from '../queue/names';
 import { addJobs, type ComputeQueue } from '../queue/queues';
@@ -126,6 +127,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     spec: JSON.stringify(plan.spec),
     baseVersion: plan.spec.baseVersion,
   });
+  if (await isCancelled(redis, plan.buildId)) throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
   const enqueuedKey = redisKeys.enqueued(plan.buildId);
   const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0 };
   const progress: ProduceProgress = { messagesSeen: 0, totalMessages: plan.totalMessages, triplesSeen: 0, totalTriples: plan.totalTriples, enqueued: 0 };

@@ -7,7 +7,7 @@ import { BUILDS_SET, redisKeys } from './names';
  * A build's record in Redis (`zc:<buildId>:build`, a hash). The producer creates it; workers bump the
  * row counters; the aggregator records progress and the published version.
  */
-export type BuildState = 'producing' | 'enqueued' | 'published';
+export type BuildState = 'producing' | 'enqueued' | 'published' | 'cancelled';
 
 /** Triples a build computes for one (space, task, proxy): the manifest's coverage denominator. */
 export interface ExpectedCount {
@@ -37,6 +37,7 @@ export interface BuildRecord {
   aggregated: number;
   version?: string;
   publishedAt?: number;
+  cancelledAt?: number;
 }
 
 /** Create the record, or keep an existing one (a rerun of the producer on the same spec). */
@@ -56,7 +57,7 @@ export async function markEnqueued(redis: Redis, buildId: string, expectedBy: Ex
   const state = await redis.hget(key, 'state');
   const expected = expectedBy.reduce((n, e) => n + e.count, 0);
   const fields: Record<string, string> = { expected: String(expected), expectedBy: JSON.stringify(expectedBy) };
-  if (state !== 'published') fields.state = 'enqueued';
+  if (state !== 'published' && state !== 'cancelled') fields.state = 'enqueued';
   await redis.hset(key, fields);
 }
 
@@ -80,7 +81,23 @@ export async function readBuild(redis: Redis, buildId: string): Promise<BuildRec
     aggregated: num(h.aggregated) ?? 0,
     version: h.version,
     publishedAt: num(h.publishedAt),
+    cancelledAt: num(h.cancelledAt),
   };
+}
+
+/**
+ * Mark a build cancelled (`zcbench cancel`): workers skip its jobs, the aggregator does not publish
+ * it. A published build stays published. Returns the state it had.
+ */
+export async function markCancelled(redis: Redis, buildId: string): Promise<BuildState> {
+  const { state } = await readBuild(redis, buildId);
+  if (state !== 'published' && state !== 'cancelled') await redis.hset(redisKeys.build(buildId), { state: 'cancelled', cancelledAt: String(Date.now()) });
+  return state;
+}
+
+/** Whether an operator cancelled the build. */
+export async function isCancelled(redis: Redis, buildId: string): Promise<boolean> {
+  return (await redis.hget(redisKeys.build(buildId), 'state')) === 'cancelled';
 }
 
 export async function listBuildIds(redis: Redis): Promise<string[]> {

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { ServiceError } from '../errors';
+import { redactUrl } from '../log';
 
 /**
  * Open a Redis connection for BullMQ and the results streams, and fail early with a message that
@@ -11,7 +12,7 @@ export async function connectRedis(url: string, opts: { connectTimeoutMs?: numbe
   try {
     parsed = new URL(url);
   } catch {
-    throw new ServiceError(`REDIS_URL ${JSON.stringify(url)} is not a URL (expected e.g. redis://127.0.0.1:6379)`);
+    throw new ServiceError(`REDIS_URL ${JSON.stringify(redactUrl(url))} is not a URL (expected e.g. redis://127.0.0.1:6379)`);
   }
   const redis = new Redis(url, {
     maxRetriesPerRequest: null,

@@ -64,7 +64,7 @@ export async function buildStatus(redis: Redis, buildId: string): Promise<BuildS
   const end = b.state === 'published' ? (b.lastRowAt ?? Date.now()) : Date.now();
   if (done > 0 && end > b.createdAt) triplesPerSecond = done / ((end - b.createdAt) / 1000);
   if (b.state === 'published') etaSeconds = 0;
-  else if (triplesPerSecond && b.expected !== undefined) {
+  else if (triplesPerSecond && b.expected !== undefined && b.state !== 'cancelled') {
     // Rows written by redelivered jobs may count twice: never below what the aggregator holds.
     const remaining = Math.max(0, b.expected - Math.max(done, b.aggregated));
     etaSeconds = remaining / triplesPerSecond;

@@ -172,9 +172,11 @@ export class ObjectStore {
       const out = await this.getRange(key, start, opts.signal);
       const writer = createWriteStream(partial, { flags: 'a' });
       let interrupted = false;
+      let oversize: IntegrityError | undefined;
       try {
         for await (const chunk of out.Body as Readable as AsyncIterable<Buffer>) {
           if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+          if (have + chunk.length > bytes) throw oversized(key, bytes, have + chunk.length);
           await writeChunk(writer, chunk);
           hash.update(chunk);
           have += chunk.length;
@@ -183,11 +185,21 @@ export class ObjectStore {
           opts.onProgress?.(have, bytes);
         }
       } catch (err) {
-        const retryable = !opts.signal?.aborted && isTransientS3Error(err) && Date.now() - started < this.s3.retryDeadlineMs;
-        if (!retryable) throw err;
-        interrupted = true;
+        if (err instanceof IntegrityError) {
+          // Stop the transfer: a hostile or replaced object must not fill the disk.
+          (out.Body as Readable).destroy();
+          oversize = err;
+        } else {
+          const retryable = !opts.signal?.aborted && isTransientS3Error(err) && Date.now() - started < this.s3.retryDeadlineMs;
+          if (!retryable) throw err;
+          interrupted = true;
+        }
       } finally {
         await new Promise<void>((res) => writer.end(() => res()));
+      }
+      if (oversize) {
+        await fsp.rm(partial, { force: true });
+        throw oversize;
       }
       if (have === start && !interrupted) throw new ServiceError(`S3 GET ${key}: the body ended at byte ${have} of ${bytes}`);
     }
@@ -276,4 +288,9 @@ function writeChunk(writer: NodeJS.WritableStream, chunk: Buffer): Promise<void>
   return new Promise((res, rej) => {
     writer.write(chunk, (err) => (err ? rej(err) : res()));
   });
+}
+
+/** An object streaming past the size its manifest gives. */
+function oversized(key: string, expected: number, seen: number): IntegrityError {
+  return new IntegrityError(`object ${key.slice(key.lastIndexOf('/') + 1)}: the download passed the manifest's size (${seen} bytes > ${expected}); aborted`);
 }

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'fs';
-import { dirname, join, resolve, sep } from 'path';
+import { dirname, isAbsolute, join, resolve, sep } from 'path';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
-import { InputError, NotFoundError } from '../errors';
+import { FormatError, InputError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
 import { prepareOutputDir } from './output-dir';
 import type { FileEntry, Manifest } from './manifest';
@@ -111,10 +111,10 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
   };
   const longRows: StoredRow[] = [];
   const truth: GroundTruthRow[] = [];
-  for (const [path, f] of Object.entries(manifest.files)) {
+  // Every path is checked before anything is downloaded or written.
+  const files = Object.entries(manifest.files).map(([path, f]) => ({ path, f, dest: destinationOf(outDir, path, manifest) }));
+  for (const { path, f, dest } of files) {
     if (!wanted(f, format, filter)) continue;
-    const dest = join(outDir, path);
-    if (!dest.startsWith(outDir + sep)) throw new InputError('manifest file path', path, 'a path inside the output directory');
     const got = await cache.fetch(store, f.sha256, f.bytes, { onProgress: (done, total) => opts.onProgress?.(path, done, total) });
     result.downloadedBytes += got.downloadedBytes;
     if (got.fromCache) result.cachedFiles++;
@@ -150,6 +150,25 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
   };
   await writeAtomically(join(outDir, PULL_RECORD), JSON.stringify(record, null, 1) + '\n');
   return result;
+}
+
+/**
+ * Where a manifest's file goes under `outDir`. The manifest comes from the store, which may be
+ * hostile: only plain relative paths of `/`-separated names are written, never over this
+ * command's own files.
+ */
+export function destinationOf(outDir: string, path: string, manifest: Pick<Manifest, 'dataset' | 'version'>): string {
+  const refuse = (why: string) => new FormatError(`manifest of ${manifest.dataset}@${manifest.version}`, `file path ${JSON.stringify(path)} refused: ${why}`);
+  if (path.includes('\0')) throw refuse('it contains a NUL byte');
+  if (path.includes('\\')) throw refuse('it contains a backslash');
+  if (path.startsWith('/') || isAbsolute(path) || /^[A-Za-z]:/.test(path)) throw refuse('it is absolute');
+  const parts = path.split('/');
+  if (parts.some((p) => p === '..')) throw refuse('it leaves the output directory');
+  if (parts.some((p) => p === '' || p === '.')) throw refuse('it has an empty or "." segment');
+  if (path === PULL_MANIFEST || path === PULL_RECORD) throw refuse(`${path} is written by pull itself`);
+  const dest = join(outDir, path);
+  if (!dest.startsWith(outDir + sep)) throw refuse('it leaves the output directory');
+  return dest;
 }
 
 /** A filter naming a space or task the version does not have is a mistake worth reporting. */

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config';
 import { InputError } from '../errors';
+import { redactUrl } from '../log';
 import { ObjectStore } from './objects';
 import { createS3Client, type S3Options } from './s3';
 
@@ -23,7 +24,7 @@ export function openStore(opts: StoreOptions = {}): ObjectStore {
       const u = new URL(opts.endpoint);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
     } catch {
-      throw new InputError('--endpoint', opts.endpoint, 'an http:// or https:// URL');
+      throw new InputError('--endpoint', redactUrl(opts.endpoint), 'an http:// or https:// URL');
     }
   }
   const bucket = opts.bucket ?? config.S3_BUCKET;

@@ -1,13 +1,14 @@
 import { DelayedError, MetricsTime, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { availableParallelism } from 'os';
-import { computeProxies, estimateJobMemory } from '../core/compute';
+import { computeProxies, planJobMemory } from '../core/compute';
 import type { ProxyName } from '../core/names';
 import type { ComputeRequest, RecomputePolicy } from '../core/types';
 import { loadConfig } from '../config';
 import { ResourceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { isCancelled } from '../queue/build';
 import { JOB_NAME, QUEUE_NAMES, type Pool } from '../queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
 import { resultsLength, resultsStreamStats, writeRows } from '../queue/results';
@@ -110,7 +111,7 @@ function mb(bytes: number): number {
 /** Errors after which nothing is left to record: the rows are written, or the payload names no valid triple. */
 const accounted = new WeakSet<object>();
 
-export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string };
+export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string } | { skipped: 'build cancelled' };
 
 /**
  * A BullMQ worker of one pool. Every triple it takes ends as a row in the results stream: `ok`
@@ -202,6 +203,10 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       proxies: p.proxies.join(','),
       seed: p.seed,
     });
+    if (await isCancelled(connection, p.buildId)) {
+      jlog.info('build cancelled: job skipped');
+      return { skipped: 'build cancelled' };
+    }
     await waitForRoom(job, token, p.buildId, jlog);
 
     const fail = async (reason: string, batchSize = p.batchSize): Promise<Error> => {
@@ -258,12 +263,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     const arch = p.arch!;
     // A job over the budget first recomputes its backward passes' segments (same values, less memory);
     // only a job that still does not fit moves to the heavy pool, and there runs at half the batch.
-    const plan = (batchSize: number) => {
-      const auto = estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies });
-      if (auto <= budget) return { needed: auto, recompute: 'auto' as const };
-      const always = estimateJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies, recompute: 'always' });
-      return always < auto ? { needed: always, recompute: 'always' as const } : { needed: auto, recompute: 'auto' as const };
-    };
+    const plan = (batchSize: number) => planJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies }, budget);
     let chosen: ReturnType<typeof plan>;
     try {
       chosen = plan(p.batchSize);

@@ -10,7 +10,7 @@ import { QUEUE_NAMES } from '../../queue/names';
 export const command: Command = {
   name: 'dashboard',
   summary: 'serve Bull Board for the compute queues, and their depth as metrics',
-  usage: 'zcbench dashboard   (port, read-only mode, Redis: DASHBOARD_PORT, DASHBOARD_READ_ONLY, REDIS_URL)',
+  usage: 'zcbench dashboard   (address, port, token, read-only mode, Redis: DASHBOARD_HOST, DASHBOARD_PORT, DASHBOARD_TOKEN, DASHBOARD_READ_ONLY, REDIS_URL)',
   options: [],
   async run(argv) {
     const args = parseArgs(argv, this.options);
@@ -21,7 +21,9 @@ export const command: Command = {
       redisUrl: config.REDIS_URL,
       prefix: config.ZC_QUEUE_PREFIX,
       queueNames: Object.values(QUEUE_NAMES),
+      host: config.DASHBOARD_HOST,
       port: config.DASHBOARD_PORT,
+      token: config.DASHBOARD_TOKEN,
       readOnly: config.DASHBOARD_READ_ONLY,
     });
     // The dashboard is the one always-on process that sees the queues: it reports their depth, which
@@ -36,7 +38,8 @@ export const command: Command = {
       throw err;
     }
     process.stdout.write(
-      `dashboard: http://localhost:${dashboard.port}/ (${config.DASHBOARD_READ_ONLY ? 'read-only' : 'read-write'}); metrics: http://localhost:${metricsServer.port}/metrics\n`,
+      `dashboard: http://${urlHost(dashboard.host)}:${dashboard.port}/ (${config.DASHBOARD_READ_ONLY ? 'read-only' : 'read-write'}${config.DASHBOARD_TOKEN ? ', token required' : ''}); ` +
+        `metrics: http://localhost:${metricsServer.port}/metrics\n`,
     );
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -49,3 +52,7 @@ export const command: Command = {
     return 0;
   },
 };
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -4,20 +4,22 @@ import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
 import { baseTripleIds } from '../../producer/base';
+import { dryRun, type DryRunResult } from '../../producer/dry-run';
 import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
 import { openQueue } from '../../queue/queues';
 import { STORE_OPTION_SPECS } from '../../storage/store';
-import { openPipelineRedis, openPipelineStore, ProgressLine } from '../pipeline-env';
+import { openPipelineRedis, openPipelineStore, poolBudgets, ProgressLine } from '../pipeline-env';
 
 export const command: Command = {
   name: 'produce',
   summary: 'expand a build spec into (arch, task, proxy) triples and enqueue them',
-  usage: 'zcbench produce --spec FILE [--build-id ID] [--one-proxy-per-job] [--json]',
+  usage: 'zcbench produce --spec FILE [--build-id ID] [--one-proxy-per-job] [--dry-run] [--json]',
   options: [
     { name: 'spec', value: true, description: 'build spec, JSON or YAML (see specs/demo.json)' },
     { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec)' },
     { name: 'one-proxy-per-job', value: false, description: 'one triple per queue message (default: the proxies of one (arch, task) together)' },
+    { name: 'dry-run', value: false, description: 'print what would be enqueued and its memory plans; enqueue nothing (no Redis needed)' },
     { name: 'json', value: false, description: 'print the result as JSON' },
     ...STORE_OPTION_SPECS,
   ],
@@ -32,6 +34,11 @@ export const command: Command = {
     if (plan.spec.baseVersion) {
       const ps = await openPipelineStore(args, config);
       base = await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion);
+    }
+    if (optFlag(args, 'dry-run')) {
+      const result = dryRun(plan, poolBudgets(config), base);
+      process.stdout.write(optFlag(args, 'json') ? JSON.stringify(result) + '\n' : describeDryRun(result, plan.spec.baseVersion));
+      return 0;
     }
     const redis = await openPipelineRedis(config);
     const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
@@ -65,3 +72,24 @@ export const command: Command = {
     }
   },
 };
+
+function describeDryRun(r: DryRunResult, baseVersion: string | undefined): string {
+  const mib = (b: number | undefined) => (b === undefined ? '-' : `${Math.ceil(b / 2 ** 20)} MiB`);
+  const lines = [
+    `dry run of build ${r.buildId} (dataset ${r.dataset}): nothing enqueued`,
+    `  triples: ${r.specTriples} in the spec, ${baseVersion ? `${r.heldByBase} held by ${r.dataset}@${baseVersion}` : 'no base version'}, ${r.toCompute} to compute`,
+  ];
+  for (const p of Object.values(r.pools)) {
+    const tensor = p.messages - p.shapeOnlyMessages;
+    lines.push(
+      `  ${p.queue}: ${p.messages} messages (${p.triples} triples; ${p.shapeOnlyMessages} shape-only, ${tensor} tensor jobs` +
+        (tensor > 0 ? `: planned peak max ${mib(p.maxPeakBytes)}, median ${mib(p.medianPeakBytes)}` : '') +
+        `; budget ${mib(p.budgetBytes)} per job)`,
+    );
+  }
+  if (r.halvedBatch > 0) lines.push(`  ${r.halvedBatch} heavy jobs fit only at half the batch size (their rows will say so)`);
+  if (r.overHeavyBudget > 0) lines.push(`  ${r.overHeavyBudget} jobs exceed the heavy budget even at half the batch: they would fail as out of memory`);
+  for (const t of r.byTask) lines.push(`  ${t.space}/${t.task}: ${t.triples} triples in ${t.messages} messages, largest job ${mib(t.maxPeakBytes)}`);
+  lines.push('  time: not estimated (memory plans and counts only)');
+  return lines.join('\n') + '\n';
+}

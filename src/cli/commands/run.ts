@@ -4,7 +4,7 @@ import { Aggregator } from '../../aggregator/aggregator';
 import { backendSettings, loadConfig } from '../../config';
 import { initBackend } from '../../core/backend';
 import { InputError } from '../../errors';
-import { logger } from '../../log';
+import { logger, redactUrl } from '../../log';
 import { baseTripleIds } from '../../producer/base';
 import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
@@ -53,7 +53,7 @@ export const command: Command = {
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
     try {
-      process.stderr.write(`run ${plan.buildId}: ${plan.totalTriples} triples; Redis ${config.REDIS_URL}; store: ${ps.where}\n`);
+      process.stderr.write(`run ${plan.buildId}: ${plan.totalTriples} triples; Redis ${redactUrl(config.REDIS_URL)}; store: ${ps.where}\n`);
       const base = plan.spec.baseVersion ? await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion) : undefined;
       const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
       const produced = await produce({

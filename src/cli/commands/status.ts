@@ -1,6 +1,7 @@
 import { optFlag, parseArgs } from '../args';
 import type { Command } from '../command';
 import { loadConfig } from '../../config';
+import { NotFoundError } from '../../errors';
 import { allBuildStatus, JOB_STATES, queueStatus } from '../../queue/status';
 import { formatDuration, openPipelineRedis } from '../pipeline-env';
 
@@ -16,6 +17,8 @@ export const command: Command = {
     try {
       const queues = await queueStatus(redis, config.ZC_QUEUE_PREFIX);
       const builds = await allBuildStatus(redis, args.positionals.length > 0 ? args.positionals : undefined);
+      const missing = args.positionals.filter((id) => !builds.some((b) => b.buildId === id));
+      if (missing.length > 0) throw new NotFoundError(`build ${missing.map((id) => JSON.stringify(id)).join(', ')} not found in Redis`);
       if (optFlag(args, 'json')) {
         process.stdout.write(JSON.stringify({ queues, builds }, null, 2) + '\n');
         return 0;
@@ -32,7 +35,11 @@ export const command: Command = {
         const done = b.ok + b.failed;
         const pct = b.expected ? ` (${Math.min(100, Math.floor((100 * Math.max(done, b.aggregated)) / b.expected))} %)` : '';
         const rate = b.triplesPerSecond !== undefined ? `, ${b.triplesPerSecond.toFixed(1)} triples/s` : '';
-        const eta = b.state === 'published' ? `, published as ${b.dataset}@${b.version}` : b.etaSeconds !== undefined ? `, ETA ${formatDuration(b.etaSeconds)}` : '';
+        const eta =
+          b.state === 'published' ? `, published as ${b.dataset}@${b.version}`
+          : b.state === 'cancelled' ? ', cancelled: it will not be published'
+          : b.etaSeconds !== undefined ? `, ETA ${formatDuration(b.etaSeconds)}`
+          : '';
         out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${rate}${eta}`);
         for (const [reason, n] of Object.entries(b.failuresByReason)) out.push(`    failed: ${n} × ${reason}`);
       }
