@@ -7,7 +7,7 @@ import { logger } from '../src/log';
 import { createMetrics, startMetricsServer, type MetricsServer } from '../src/metrics';
 import { openQueue, addJobs, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
-import { CODE_VERSION } from '../src/version';
+import { localFingerprint } from '../src/version';
 import { startWorker, type PipelineWorker } from '../src/worker/worker';
 import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
 
@@ -28,7 +28,8 @@ function payload(arch: string, n: number): { jobId: string; payload: JobPayload 
       seed: 0,
       batchSize: 64,
       data: { source: 'synthetic' },
-      codeVersion: CODE_VERSION,
+      fingerprint: localFingerprint().id,
+      dataId: 'synthetic',
     },
   };
 }
@@ -57,7 +58,7 @@ describe('worker metrics', () => {
     await server?.close();
     await queue.obliterate({ force: true });
     await queue.close();
-    await cleanupRedis(redis, prefix, [BUILD_ID]);
+    await cleanupRedis(redis, prefix);
     await redis.quit();
   });
 

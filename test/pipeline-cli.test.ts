@@ -20,7 +20,7 @@ describe('pipeline commands', () => {
     redis = await testRedis();
   });
   afterAll(async () => {
-    await cleanupRedis(redis, prefix, buildIds);
+    await cleanupRedis(redis, prefix);
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { existsSync, readdirSync } from 'fs';
-import { dirname, join } from 'path';
 import { ConfigSchema } from '../config';
 import { InputError } from '../errors';
+import { nativeBindingOf, TFJS_NODE_PACKAGE, type BackendName } from './backend-family';
 import { registerCustomKernels } from './kernels';
 import { HYBRID_BACKEND, registerHybridBackend } from './kernels/hybrid';
 import { pointWasmAtItsBinaries } from './kernels/wasm-paths';
@@ -20,7 +19,7 @@ registerCustomKernels();
  * 'hybrid' (kernels/hybrid.ts): cpu-backend tensors, wasm convolutions: for jobs beyond wasm's
  * 4 GiB where tfjs-node is missing.
  */
-export type BackendName = 'node' | 'wasm' | 'hybrid' | 'cpu';
+export type { BackendName };
 
 /** Our backend names → the names tfjs registers them under (tfjs-node registers 'tensorflow'). */
 export const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', hybrid: HYBRID_BACKEND, cpu: 'cpu' };
@@ -39,7 +38,7 @@ let nodeLoad: { ok: true } | { ok: false; reason: string } | null = null;
  */
 function loadNode(): boolean {
   if (nodeLoad === null) {
-    const moduleName = '@tensorflow/tfjs-node';
+    const moduleName = TFJS_NODE_PACKAGE;
     const binding = nativeBindingOf(moduleName);
     if (!binding.ok) {
       nodeLoad = binding;
@@ -62,21 +61,6 @@ function loadNode(): boolean {
   return nodeLoad.ok;
 }
 
-/**
- * tfjs-node without its native binding (its install script downloads libtensorflow; skipped or
- * failed offline) would still load the tfjs union package before failing: look for the binding first.
- */
-function nativeBindingOf(moduleName: string): { ok: true } | { ok: false; reason: string } {
-  let root: string;
-  try {
-    root = dirname(require.resolve(`${moduleName}/package.json`));
-  } catch {
-    return { ok: false, reason: 'not installed' };
-  }
-  const lib = join(root, 'lib');
-  const found = existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
-  return found ? { ok: true } : { ok: false, reason: 'installed without its native binding (libtensorflow download skipped or failed)' };
-}
 
 type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
 const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];

@@ -27,6 +27,7 @@ export interface BuildStatus {
   triplesPerSecond?: number;
   etaSeconds?: number;
   version?: string;
+  fingerprint: string;
   failuresByReason: Record<string, number>;
 }
 
@@ -55,8 +56,8 @@ export async function queueStatus(redis: Redis, prefix: string): Promise<QueueSt
   );
 }
 
-export async function buildStatus(redis: Redis, buildId: string): Promise<BuildStatus> {
-  const b = await readBuild(redis, buildId);
+export async function buildStatus(redis: Redis, prefix: string, buildId: string): Promise<BuildStatus> {
+  const b = await readBuild(redis, prefix, buildId);
   const done = b.rowsOk + b.rowsFailed;
   let triplesPerSecond: number | undefined;
   let etaSeconds: number | undefined;
@@ -80,16 +81,17 @@ export async function buildStatus(redis: Redis, buildId: string): Promise<BuildS
     triplesPerSecond,
     etaSeconds,
     version: b.version,
-    failuresByReason: await readFailures(redis, buildId),
+    fingerprint: b.fingerprint,
+    failuresByReason: await readFailures(redis, prefix, buildId),
   };
 }
 
-export async function allBuildStatus(redis: Redis, buildIds?: string[]): Promise<BuildStatus[]> {
-  const ids = buildIds ?? (await listBuildIds(redis));
+export async function allBuildStatus(redis: Redis, prefix: string, buildIds?: string[]): Promise<BuildStatus[]> {
+  const ids = buildIds ?? (await listBuildIds(redis, prefix));
   const out: BuildStatus[] = [];
   for (const id of ids) {
     try {
-      out.push(await buildStatus(redis, id));
+      out.push(await buildStatus(redis, prefix, id));
     } catch (err) {
       // A build whose record expired after publishing: nothing to report.
       if (!(err instanceof NotFoundError)) throw err;

@@ -12,6 +12,7 @@ import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
 import { writeRows } from '../queue/results';
 import { JobPayloadSchema, archsOf, describeIssue, isShapeOnly, type JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
+import { localFingerprint } from '../version';
 import { ChildPool } from './child-pool';
 import { failedRows, rowsFromResult } from './rows';
 
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   heavyBudgetBytes: number;
   log: Logger;
   metrics?: Metrics;
+  /** The compute fingerprint this worker computes with (default: this process's, src/version.ts); it refuses jobs of another. */
+  fingerprint?: string;
 }
 
 export interface WorkerStats {
@@ -95,9 +98,10 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
   const children = new ChildPool({ size: opts.children ?? Math.min(concurrency, availableParallelism()), memoryLimitBytes: budget, log });
   const heavyQueue: ComputeQueue | undefined = pool === 'light' ? openQueue('heavy', connection, prefix) : undefined;
   const stats: WorkerStats = { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, byProxy: {} };
+  const fingerprint = opts.fingerprint ?? localFingerprint().id;
 
   const record = async (p: JobPayload, rows: ResultRow[]) => {
-    await writeRows(connection, p.buildId, rows);
+    await writeRows(connection, prefix, p.buildId, rows);
     for (const row of rows) {
       if (row.status === 'ok') {
         stats.triplesOk++;
@@ -157,6 +161,11 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       jlog.info({ reason }, 'moved to the heavy queue');
       return { movedTo: 'heavy', reason };
     };
+
+    // Code of another fingerprint would compute other scores under the build's triple ids (a rolling update).
+    if (p.fingerprint !== fingerprint) {
+      throw await fail(`code fingerprint mismatch: the build expects ${p.fingerprint}, this worker computes with ${fingerprint}`);
+    }
 
     const lastAttempt = () => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const retryOrFail = async (err: unknown, batchSize: number): Promise<Error> => {

@@ -33,6 +33,7 @@ export const command: Command = {
     const server = await startMetricsServer({ port: metricsPort, metrics });
     const aggregator = new Aggregator({
       redis,
+      prefix: config.ZC_QUEUE_PREFIX,
       store: ps.store,
       log: logger.child({ component: 'aggregator' }),
       buildIds: args.positionals.length > 0 ? args.positionals : undefined,

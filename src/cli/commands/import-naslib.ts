@@ -5,14 +5,13 @@ import { optString, parseArgs } from '../args';
 import type { Command } from '../command';
 import { parseSpace } from '../../core/names';
 import { InputError, NotFoundError } from '../../errors';
-import { tripleId } from '../../queue/ids';
-import { importedRows, parseNaslibJson } from '../../storage/naslib';
+import { tripleDataId, tripleId } from '../../queue/ids';
+import { IMPORTED_FINGERPRINT, importedRows, parseNaslibJson } from '../../storage/naslib';
 import { sha256Of } from '../../storage/objects';
 import { publishVersion, type PublishInput } from '../../storage/publish';
 import type { GroundTruthRow, ResultRow } from '../../storage/rows';
 import { openStore, STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
 import { checkDatasetName, readLatest } from '../../storage/versions';
-import { CODE_VERSION } from '../../version';
 
 export const command: Command = {
   name: 'import-naslib',
@@ -49,7 +48,7 @@ export const command: Command = {
       }
       const sha256 = sha256Of(bytes);
       const parsed = parseNaslibJson(bytes.toString('utf8'), file, space);
-      const imported = importedRows(parsed, { file, sha256 }, (k) => tripleId({ dataset, ...k }));
+      const imported = importedRows(parsed, { file, sha256 }, (k) => tripleId({ dataset, ...k, data: tripleDataId(k.proxy, IMPORTED_FINGERPRINT) }));
       rows.push(...imported.rows);
       groundTruth.push(...imported.groundTruth);
       expected.push(...imported.expected);
@@ -70,7 +69,7 @@ export const command: Command = {
       rows,
       groundTruth,
       expected,
-      provenance: { codeVersion: CODE_VERSION, spec: { import: args.positionals, space: space ?? null }, dataSources },
+      provenance: { fingerprint: IMPORTED_FINGERPRINT, spec: { import: args.positionals, space: space ?? null }, dataSources },
     });
     process.stdout.write(
       [

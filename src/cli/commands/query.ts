@@ -4,6 +4,8 @@ import { parseProxyList, parseSpace, parseTask } from '../../core/names';
 import { InputError, NotFoundError } from '../../errors';
 import { openDataset } from '../../storage/dataset';
 import { formatTable } from '../../storage/format';
+import type { StoredRow } from '../../storage/parquet';
+import { rowPrecedes } from '../../storage/rows';
 import { openStore, STORE_OPTION_SPECS, storeOptionsFromArgs } from '../../storage/store';
 import { parseDatasetRef } from '../../storage/versions';
 
@@ -40,8 +42,17 @@ export const command: Command = {
       throw new NotFoundError(`${dataset}@${ds.version} has no architecture ${JSON.stringify(arch)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`);
     }
     const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxy') : ds.proxies(space, task);
-    const scores: Record<string, { score: number | null; time: number | null }> = {};
-    for (const p of proxies) scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null };
+    // Each value's row (the one `rowPrecedes` picks, as `score` does): which code and backend made it.
+    const made = new Map<string, StoredRow>();
+    for (const r of ds.filter({ space, task })) {
+      const held = made.get(r.proxy);
+      if (r.arch === arch && r.status === 'ok' && (!held || rowPrecedes(r, held))) made.set(r.proxy, r);
+    }
+    const scores: Record<string, { score: number | null; time: number | null; fingerprint: string | null; backend: string | null }> = {};
+    for (const p of proxies) {
+      const row = made.get(p);
+      scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null, fingerprint: row?.fingerprint ?? null, backend: row?.backend ?? null };
+    }
     const valAccuracy = ds.valAccuracy(space, task, arch) ?? null;
     if (optFlag(args, 'json')) {
       process.stdout.write(JSON.stringify({ dataset, version: ds.version, manifestSha256: ds.manifestSha256, space, task, arch, val_accuracy: valAccuracy, proxies: scores }) + '\n');
@@ -51,8 +62,8 @@ export const command: Command = {
       `${dataset}@${ds.version} manifest sha256 ${ds.manifestSha256}`,
       `${space}/${task} ${arch}  val_accuracy ${valAccuracy ?? '-'}`,
       formatTable(
-        ['PROXY', 'SCORE', 'TIME (s)'],
-        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : String(v.score), v.time === null ? '-' : String(v.time)]),
+        ['PROXY', 'SCORE', 'TIME (s)', 'FINGERPRINT', 'BACKEND'],
+        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : String(v.score), v.time === null ? '-' : String(v.time), v.fingerprint ?? '-', v.backend ?? '-']),
       ),
     ];
     process.stdout.write(lines.join('\n') + '\n');

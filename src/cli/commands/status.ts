@@ -15,7 +15,7 @@ export const command: Command = {
     const redis = await openPipelineRedis(config);
     try {
       const queues = await queueStatus(redis, config.ZC_QUEUE_PREFIX);
-      const builds = await allBuildStatus(redis, args.positionals.length > 0 ? args.positionals : undefined);
+      const builds = await allBuildStatus(redis, config.ZC_QUEUE_PREFIX, args.positionals.length > 0 ? args.positionals : undefined);
       if (optFlag(args, 'json')) {
         process.stdout.write(JSON.stringify({ queues, builds }, null, 2) + '\n');
         return 0;
@@ -33,7 +33,7 @@ export const command: Command = {
         const pct = b.expected ? ` (${Math.min(100, Math.floor((100 * Math.max(done, b.aggregated)) / b.expected))} %)` : '';
         const rate = b.triplesPerSecond !== undefined ? `, ${b.triplesPerSecond.toFixed(1)} triples/s` : '';
         const eta = b.state === 'published' ? `, published as ${b.dataset}@${b.version}` : b.etaSeconds !== undefined ? `, ETA ${formatDuration(b.etaSeconds)}` : '';
-        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${rate}${eta}`);
+        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${rate}${eta}; fingerprint ${b.fingerprint}`);
         for (const [reason, n] of Object.entries(b.failuresByReason)) out.push(`    failed: ${n} × ${reason}`);
       }
       process.stdout.write(out.join('\n') + '\n');

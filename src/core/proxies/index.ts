@@ -1,4 +1,5 @@
 import type { ProxyName } from '../names';
+import { PASS_DEPENDENCIES, type PassName } from '../passes';
 import { epe_nas } from './epe_nas';
 import { fisher } from './fisher';
 import { flops } from './flops';
@@ -21,3 +22,9 @@ export { sanitize } from './proxy';
 export const PROXY_DEFINITIONS: Record<ProxyName, ProxyDefinition> = {
   epe_nas, fisher, flops, grad_norm, grasp, jacov, l2_norm, nwot, params, plain, snip, synflow, zen,
 };
+
+/** Whether a proxy's value depends on the minibatch: one of its passes needs the `data` pass. */
+export function proxyReadsData(name: ProxyName): boolean {
+  const needsData = (pass: PassName): boolean => pass === 'data' || PASS_DEPENDENCIES[pass].some(needsData);
+  return PROXY_DEFINITIONS[name].passes.some(needsData);
+}
