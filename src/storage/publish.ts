@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PROXIES, SPACES, TASKS, type ProxyName, type SpaceName, type TaskName } from '../core/names';
 import { InputError } from '../errors';
 import { logger } from '../log';
-import { cellKey, dedupeByTripleId, effectiveRows } from './cells';
+import { cellKey, dedupeByTripleId, effectiveRows, slotKey } from './cells';
 import {
   datasetKeys,
   MANIFEST_SCHEMA_VERSION,
@@ -133,6 +133,8 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
 
   const newRows = dedupeByTripleId(input.rows);
   const newIds = new Set(newRows.map((r) => r.tripleId));
+  const newOkSlots = new Set(newRows.filter((r) => r.status === 'ok').map(slotKey));
+  const superseded = (r: ResultRow) => newIds.has(r.tripleId) || newOkSlots.has(slotKey(r));
   const newGt = new Map<SpaceName, Map<string, GroundTruthRow>>();
   for (const g of input.groundTruth ?? []) {
     let m = newGt.get(g.space);
@@ -214,7 +216,7 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
       for (const [path, f] of parentParts.get(task) ?? []) {
         const rows = await loadRowsFile(store, path, f);
         parentRows.push(...rows);
-        const kept = rows.filter((r) => !newIds.has(r.tripleId)).map((r) => ({ ...r, valAccuracy: valAccuracy(r.task, r.arch) ?? null }));
+        const kept = rows.filter((r) => !superseded(r)).map((r) => ({ ...r, valAccuracy: valAccuracy(r.task, r.arch) ?? null }));
         const unchanged = kept.length === rows.length && kept.every((r, i) => Object.is(r.valAccuracy, rows[i]!.valAccuracy));
         partitionRows.push(...kept);
         if (unchanged) {
