@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import type { Redis } from 'ioredis';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { redisKeys } from '../src/queue/names';
 import { openQueue } from '../src/queue/queues';
 import { runCli } from './helpers/cli';
 import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
@@ -14,7 +15,6 @@ describe('pipeline commands', () => {
   const prefix = uniquePrefix('cli');
   const dir = mkdtempSync(join(tmpdir(), 'zct-cli-'));
   const env = { ZC_QUEUE_PREFIX: prefix, ZC_HOME: join(dir, 'home'), METRICS_PORT: '0' };
-  const buildIds: string[] = [];
   let redis: Redis;
   beforeAll(async () => {
     redis = await testRedis();
@@ -59,7 +59,6 @@ describe('pipeline commands', () => {
   test('`produce` enqueues; `work` finishes the job in hand on SIGTERM and exits 0', async () => {
     const dataset = `zct-cli-term-${process.pid}`;
     const file = spec('term.json', { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 }, buildId: `${dataset}-b` });
-    buildIds.push(`${dataset}-b`);
     const p = await runCli(['produce', '--spec', file], { env });
     expect(p.code).toBe(0);
     expect(p.stdout).toBe(`build ${dataset}-b: 2 triples to compute; enqueued 1 messages (2 triples)\n`);
@@ -74,7 +73,7 @@ describe('pipeline commands', () => {
     const r = await exited;
     expect(r.code).toBe(0);
     // The job in hand was finished, its rows written, then the worker left.
-    const rows = (await redis.xrange(`zc:${dataset}-b:results`, '-', '+')).map(([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string });
+    const rows = (await redis.xrange(redisKeys(prefix).results(`${dataset}-b`), '-', '+')).map(([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string });
     expect(rows.map((row) => [row.proxy, row.status]).sort()).toEqual([['l2_norm', 'ok'], ['synflow', 'ok']]);
     expect(await queue.getJobCounts('waiting', 'active', 'failed')).toEqual({ waiting: 0, active: 0, failed: 0 });
     await queue.close();
@@ -84,7 +83,6 @@ describe('pipeline commands', () => {
     const dataset = `zct-cli-run-${process.pid}`;
     const file = spec('run.yaml', { dataset, spaces: ['nasbench201'], tasks: ['cifar10', 'cifar100'], proxies: ['params', 'flops'], archs: { sample: 6, seed: 4 } });
     const r = await runCli(['run', '--spec', file, '--build-id', `${dataset}-b`], { env });
-    buildIds.push(`${dataset}-b`);
     expect(r.stderr).not.toMatch(/error|internal/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`published ${dataset}@v1: 24 rows`);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -9,7 +10,7 @@ import { tripleDataId, tripleId } from '../src/queue/ids';
 import { openDataset } from '../src/storage/dataset';
 import { publishVersion } from '../src/storage/publish';
 import type { ResultRow } from '../src/storage/rows';
-import { coreSourceDigest, localFingerprint } from '../src/version';
+import { CORE_DIGEST_FILE, coreSourceDigest, localFingerprint } from '../src/version';
 import { cifarRecords, gradientRecord } from './helpers/data';
 import { startHarness, type Harness } from './helpers/pipeline';
 
@@ -43,6 +44,21 @@ describe('compute fingerprint', () => {
       expect(coreSourceDigest(join(dir, 'core'))).not.toBe(fp.core);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the compiled tree reports the fingerprint the sources do (the build records the core digest)', () => {
+    const root = join(__dirname, '..');
+    // Next to dist/, so the compiled code finds package.json and node_modules as dist/ does.
+    const out = join(root, `dist-fingerprint-test-${process.pid}`);
+    try {
+      execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root });
+      const compiled = require(join(out, 'version.js')) as typeof import('../src/version');
+      compiled.writeCoreDigest(CORE, join(out, CORE_DIGEST_FILE));
+      const id = execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(join(out, 'version.js'))}).localFingerprint().id)`], { cwd: root, env: process.env }).toString();
+      expect(id).toBe(localFingerprint().id);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 

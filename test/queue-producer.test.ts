@@ -110,7 +110,6 @@ describe('producer', () => {
   let redis: Redis;
   let queue: ComputeQueue;
   const prefix = uniquePrefix('producer');
-  const buildIds: string[] = [];
 
   beforeAll(async () => {
     redis = await testRedis();
@@ -131,7 +130,6 @@ describe('producer', () => {
 
   test('enqueues each triple once, even when run again after its jobs were removed', async () => {
     const p = plan(spec);
-    buildIds.push(p.buildId);
     const first = await produce({ redis, queue, plan: p, log, chunkSize: 3 });
     expect(first).toMatchObject({ expected: 30, enqueuedMessages: 10, enqueuedTriples: 30, alreadyEnqueued: 0 });
     expect(await queue.count()).toBe(10);
@@ -150,7 +148,6 @@ describe('producer', () => {
 
   test('--one-proxy-per-job packing gives one triple per message; base triples are skipped', async () => {
     const p = plan({ ...spec, packing: 'triple' });
-    buildIds.push(p.buildId);
     // The base version holds every params triple of cifar10.
     const base = new Set<string>();
     for (const arch of p.spaces[0]!.archs.iterate()) {
