@@ -23,6 +23,8 @@ export interface BuildStatus {
   ok: number;
   failed: number;
   aggregated: number;
+  /** Results-stream entries the aggregator could not take as rows (malformed rows are recorded as failed rows). */
+  rejectedEntries: number;
   /** Triples per second, averaged since the build was created (until its last row once published). */
   triplesPerSecond?: number;
   etaSeconds?: number;
@@ -78,6 +80,7 @@ export async function buildStatus(redis: Redis, prefix: string, buildId: string)
     ok: b.rowsOk,
     failed: b.rowsFailed,
     aggregated: b.aggregated,
+    rejectedEntries: b.rejectedEntries,
     triplesPerSecond,
     etaSeconds,
     version: b.version,

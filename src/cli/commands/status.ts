@@ -33,7 +33,7 @@ export const command: Command = {
         const pct = b.expected ? ` (${Math.min(100, Math.floor((100 * Math.max(done, b.aggregated)) / b.expected))} %)` : '';
         const rate = b.triplesPerSecond !== undefined ? `, ${b.triplesPerSecond.toFixed(1)} triples/s` : '';
         const eta = b.state === 'published' ? `, published as ${b.dataset}@${b.version}` : b.etaSeconds !== undefined ? `, ETA ${formatDuration(b.etaSeconds)}` : '';
-        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${rate}${eta}; fingerprint ${b.fingerprint}`);
+        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${b.rejectedEntries > 0 ? ` (${b.rejectedEntries} result entries rejected)` : ''}${rate}${eta}; fingerprint ${b.fingerprint}`);
         for (const [reason, n] of Object.entries(b.failuresByReason)) out.push(`    failed: ${n} × ${reason}`);
       }
       process.stdout.write(out.join('\n') + '\n');
