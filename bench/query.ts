@@ -27,7 +27,7 @@ function generate(rng: Rng): { rows: StoredRow[]; archs: string[] } {
         rows.push({
           tripleId: `${task}/${arch}/${proxy}`, space: 'nasbench201', task, arch, proxy, seed: 0, batchSize: 64, status: 'ok',
           score: rng.normal(), time: rng.float(), backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64),
-          codeVersion: 'bench', valAccuracy: null,
+          fingerprint: 'bench', valAccuracy: null,
         });
       }
     }

@@ -20,7 +20,6 @@ import { produce } from '../src/producer/producer';
 import { planBuild } from '../src/producer/spec';
 import { connectRedis, redisMemory } from '../src/queue/connection';
 import { readBuild } from '../src/queue/build';
-import { BUILDS_SET } from '../src/queue/names';
 import { openQueue } from '../src/queue/queues';
 import { startEmbeddedS3 } from '../src/storage/embedded';
 import { openStore } from '../src/storage/store';
@@ -82,7 +81,7 @@ async function throughput(redis: Redis, triples: number): Promise<Record<string,
   try {
     const cpu0 = { workers: workers.map((w) => processCpuSeconds(w.pid!)), self: process.cpuUsage(), redis: await redisCpuSeconds(redis) };
     const t0 = performance.now();
-    const aggregator = new Aggregator({ redis, store, log, buildIds: [plan.buildId], untilPublished: true, flushRows: 5000, flushIntervalMs: 500 });
+    const aggregator = new Aggregator({ redis, prefix, store, log, buildIds: [plan.buildId], untilPublished: true, flushRows: 5000, flushIntervalMs: 500 });
     const aggregated = aggregator.run();
     const produced = await produce({ redis, queue, plan, log });
     const tProduced = performance.now();
@@ -97,7 +96,7 @@ async function throughput(redis: Redis, triples: number): Promise<Record<string,
     const cpuTotal = cpu.workers + cpu.producerAggregatorS3 + cpu.redis;
     const seconds = (t1 - t0) / 1000;
     // Wall-clock ms of the first and last row the workers wrote (the build record's counters).
-    const record = await readBuild(redis, plan.buildId);
+    const record = await readBuild(redis, prefix, plan.buildId);
     const epoch = Date.now() - performance.now();
     return {
       triples: produced.expected,
@@ -121,8 +120,7 @@ async function throughput(redis: Redis, triples: number): Promise<Record<string,
     await queue.close();
     for (const w of workers) w.kill('SIGTERM');
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
-    await deleteKeys(redis, [`${prefix}:*`, `zc:${plan.buildId}:*`]);
-    await redis.srem(BUILDS_SET, plan.buildId);
+    await deleteKeys(redis, [`${prefix}:*`]);
     await s3.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -169,8 +167,7 @@ async function waitingMemory(redis: Redis, packing: 'arch-task' | 'triple'): Pro
     sampler.disconnect();
     await queue.obliterate({ force: true });
     await queue.close();
-    await deleteKeys(redis, [`${prefix}:*`, `zc:${plan.buildId}:*`]);
-    await redis.srem(BUILDS_SET, plan.buildId);
+    await deleteKeys(redis, [`${prefix}:*`]);
   }
 }
 

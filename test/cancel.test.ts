@@ -1,3 +1,4 @@
+import { TASKS } from '../src/core/names';
 import { CancelledError, NotFoundError } from '../src/errors';
 import { Aggregator } from '../src/aggregator/aggregator';
 import { readBuild } from '../src/queue/build';
@@ -21,7 +22,7 @@ const cliEnv = () => ({ ZC_QUEUE_PREFIX: h.prefix, REDIS_URL: redisUrl(), METRIC
 
 test('waiting on a build that does not exist fails at once, naming it', async () => {
   const missing = `zct-no-such-build-${process.pid}`;
-  const err = await new Aggregator({ redis: h.redis, store: h.s3.store, log: h.log, buildIds: [missing], untilPublished: true }).run().catch((e: unknown) => e);
+  const err = await new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [missing], untilPublished: true }).run().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(NotFoundError);
   expect((err as Error).message).toMatch(new RegExp(`^build "${missing}" not found in Redis \\(builds: .*\\); \`zcbench produce\` creates it$`));
   const r = await runCli(['aggregate', missing, '--until-published'], { env: cliEnv(), timeoutMs: 60_000 });
@@ -51,7 +52,7 @@ test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers 
     expect(waiting.map((j) => j.data.buildId)).toEqual([other.buildId, other.buildId]);
     await light.obliterate({ force: true });
 
-    expect((await readBuild(h.redis, plan.buildId)).state).toBe('cancelled');
+    expect((await readBuild(h.redis, h.prefix, plan.buildId)).state).toBe('cancelled');
     const status = await runCli(['status', plan.buildId], { env: cliEnv() });
     expect(status.stdout).toMatch(new RegExp(`^  ${plan.buildId} \\[cancelled\\]: .*, cancelled: it will not be published$`, 'm'));
     const json = JSON.parse((await runCli(['status', plan.buildId, '--json'], { env: cliEnv() })).stdout) as { builds: { state: string; etaSeconds?: number }[] };
@@ -59,13 +60,13 @@ test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers 
     expect(json.builds[0]!.etaSeconds).toBeUndefined();
 
     // A job of the build delivered anyway (e.g. one that was running, retried) is skipped: no rows.
-    const [first] = [...expandMessages(plan)].flatMap((e) => e.messages);
+    const [first] = [...expandMessages(plan, new Map(TASKS.map((t) => [t, 'synthetic'])))].flatMap((e) => e.messages);
     await addJobs(light, [first!]);
     const worker = h.startWorker({ pool: 'light' });
     const done = await new Promise<unknown>((resolve) => worker.worker.on('completed', (_job, outcome) => resolve(outcome)));
     expect(done).toEqual({ skipped: 'build cancelled' });
     expect(worker.stats.jobsComputed).toBe(0);
-    expect(await h.redis.xlen(redisKeys.results(plan.buildId))).toBe(0);
+    expect(await h.redis.xlen(redisKeys(h.prefix).results(plan.buildId))).toBe(0);
 
     // Waiting for it to publish fails at once; a rerun of the producer is refused.
     const err = await h.aggregate([plan.buildId]).catch((e: unknown) => e);

@@ -102,7 +102,9 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     const q = JSON.parse(r.stdout) as { version: string; val_accuracy: number; proxies: Record<string, { score: number; time: number }> };
     expect(q.version).toBe('v1');
     expect(q.val_accuracy).toBe(86.06);
-    expect(q.proxies).toEqual({ flops: { score: 88.307392, time: 0.48845587600953877 }, params: { score: 0.615386, time: 0.4703852920792997 } });
+    // Each value says which code made it (imported tables: NASLib's) and on which backend.
+    const made = { fingerprint: 'naslib', backend: 'imported' };
+    expect(q.proxies).toEqual({ flops: { score: 88.307392, time: 0.48845587600953877, ...made }, params: { score: 0.615386, time: 0.4703852920792997, ...made } });
 
     // Any spelling `compute` accepts finds the same key: no spaces, NB201's API string; a pulled
     // directory works as the store does; --proxies is the documented name of --proxy.

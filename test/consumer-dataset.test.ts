@@ -31,7 +31,7 @@ describe('openDataset', () => {
       ],
       groundTruth: [{ space: 'nasbench201', task: 'cifar10', arch: A, valAccuracy: 86.06, origin: 'test' }],
       expected: [],
-      provenance: { codeVersion: '0.1.0', dataSources: [] },
+      provenance: { fingerprint: 'test', dataSources: [] },
     });
   });
   afterAll(async () => env.stop());

@@ -34,7 +34,7 @@ describe('the embedded store serves every dataset command', () => {
     redis = await testRedis();
   });
   afterAll(async () => {
-    await cleanupRedis(redis, prefix, [buildId]);
+    await cleanupRedis(redis, prefix);
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });

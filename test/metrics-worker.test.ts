@@ -8,7 +8,7 @@ import { createBuild } from '../src/queue/build';
 import { createMetrics, startMetricsServer, type MetricsServer } from '../src/metrics';
 import { openQueue, addJobs, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
-import { CODE_VERSION } from '../src/version';
+import { localFingerprint } from '../src/version';
 import { startWorker, type PipelineWorker } from '../src/worker/worker';
 import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
 
@@ -29,7 +29,8 @@ function payload(arch: string, n: number): { jobId: string; payload: JobPayload 
       seed: 0,
       batchSize: 64,
       data: { source: 'synthetic' },
-      codeVersion: CODE_VERSION,
+      fingerprint: localFingerprint().id,
+      dataId: 'synthetic',
     },
   };
 }
@@ -51,7 +52,7 @@ describe('worker metrics', () => {
 
   beforeAll(async () => {
     redis = await testRedis();
-    await createBuild(redis, { buildId: BUILD_ID, dataset: 'zct-metrics', spec: '{}' });
+    await createBuild(redis, prefix, { buildId: BUILD_ID, dataset: 'zct-metrics', spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
     queue = openQueue('light', redis, prefix);
   });
   afterAll(async () => {
@@ -59,7 +60,7 @@ describe('worker metrics', () => {
     await server?.close();
     await queue.obliterate({ force: true });
     await queue.close();
-    await cleanupRedis(redis, prefix, [BUILD_ID]);
+    await cleanupRedis(redis, prefix);
     await redis.quit();
   });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import type { Redis } from 'ioredis';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { redisKeys } from '../src/queue/names';
 import { openQueue } from '../src/queue/queues';
 import { runCli } from './helpers/cli';
 import { cleanupRedis, redisUrl, testRedis, uniquePrefix } from './helpers/pipeline';
@@ -17,13 +18,12 @@ describe('pipeline commands', () => {
   const prefix = uniquePrefix('cli');
   const dir = mkdtempSync(join(tmpdir(), 'zct-cli-'));
   const env = { ZC_QUEUE_PREFIX: prefix, ZC_HOME: join(dir, 'home'), METRICS_PORT: '0' };
-  const buildIds: string[] = [];
   let redis: Redis;
   beforeAll(async () => {
     redis = await testRedis();
   });
   afterAll(async () => {
-    await cleanupRedis(redis, prefix, buildIds);
+    await cleanupRedis(redis, prefix);
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -62,7 +62,6 @@ describe('pipeline commands', () => {
   test('`produce` enqueues; `work` finishes the job in hand on SIGTERM and exits 0', async () => {
     const dataset = `zct-cli-term-${process.pid}`;
     const file = spec('term.json', { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 }, buildId: `${dataset}-b` });
-    buildIds.push(`${dataset}-b`);
     const p = await runCli(['produce', '--spec', file], { env });
     expect(p.code).toBe(0);
     expect(p.stdout).toBe(`build ${dataset}-b: 2 triples to compute; enqueued 1 messages (2 triples)\n`);
@@ -77,7 +76,7 @@ describe('pipeline commands', () => {
     const r = await exited;
     expect(r.code).toBe(0);
     // The job in hand was finished, its rows written, then the worker left.
-    const rows = (await redis.xrange(`zc:${dataset}-b:results`, '-', '+')).map(([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string });
+    const rows = (await redis.xrange(redisKeys(prefix).results(`${dataset}-b`), '-', '+')).map(([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string });
     expect(rows.map((row) => [row.proxy, row.status]).sort()).toEqual([['l2_norm', 'ok'], ['synflow', 'ok']]);
     expect(await queue.getJobCounts('waiting', 'active', 'failed')).toEqual({ waiting: 0, active: 0, failed: 0 });
     await queue.close();
@@ -87,7 +86,6 @@ describe('pipeline commands', () => {
     const dataset = `zct-cli-run-${process.pid}`;
     const file = spec('run.yaml', { dataset, spaces: ['nasbench201'], tasks: ['cifar10', 'cifar100'], proxies: ['params', 'flops'], archs: { sample: 6, seed: 4 } });
     const r = await runCli(['run', '--spec', file, '--build-id', `${dataset}-b`], { env });
-    buildIds.push(`${dataset}-b`);
     expect(r.stderr).not.toMatch(/error|internal/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`published ${dataset}@v1: 24 rows`);
@@ -111,7 +109,6 @@ describe('pipeline commands', () => {
     const withPassword = `redis://:${SECRET}@${u.hostname}:${u.port || '6379'}`;
     const file = spec('redact.json', { dataset: `zct-redact-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: { sample: 2 } });
     const r = await runCli(['run', '--spec', file, '--workers', '1'], { env: { ...env, LOG_LEVEL: 'debug', REDIS_URL: withPassword } });
-    buildIds.push(...[...r.stderr.matchAll(/^run (\S+):/gm)].map((m) => m[1]!));
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`Redis redis://***@${u.hostname}:${u.port || '6379'}`);
     expect(r.stdout + r.stderr).not.toContain(SECRET);

@@ -5,19 +5,19 @@ import { JOB_NAME, redisKeys } from '../src/queue/names';
 import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
-import { CODE_VERSION } from '../src/version';
+import { localFingerprint } from '../src/version';
 import { startHarness, until, type Harness } from './helpers/pipeline';
 
 /** Workers under faults: a killed child, bad messages, jobs too big for their pool. Real Redis, real children. */
 jest.setTimeout(300_000);
 
 async function streamRows(h: Harness, buildId: string): Promise<ResultRow[]> {
-  const entries = await h.redis.xrange(redisKeys.results(buildId), '-', '+');
+  const entries = await h.redis.xrange(redisKeys(h.prefix).results(buildId), '-', '+');
   return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('row') + 1]!) as ResultRow);
 }
 
 function payload(buildId: string, arch: string, proxies: JobPayload['proxies'], batchSize: number): JobPayload {
-  return { buildId, dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxies, seed: 0, batchSize, data: { source: 'synthetic' }, codeVersion: CODE_VERSION };
+  return { buildId, dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxies, seed: 0, batchSize, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
 }
 
 describe('workers under faults', () => {
@@ -75,10 +75,10 @@ describe('workers under faults', () => {
     h.startWorker({ pool: 'light' });
     const buildId = `zct-bad-${process.pid}`;
     h.buildIds.push(buildId);
-    await createBuild(h.redis, { buildId, dataset: 'zct-faults', spec: '{}' });
+    await createBuild(h.redis, h.prefix, { buildId, dataset: 'zct-faults', spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
     const bad = payload(buildId, '(9, 9, 9, 9, 9, 9)', ['params', 'l2_norm'], 8);
     const badIds = tripleIdsOf(bad, bad.arch!);
-    const badId = jobIdOf(Object.values(badIds));
+    const badId = jobIdOf(buildId, Object.values(badIds));
     await light.add(JOB_NAME, { buildId, proxies: ['params'], colour: 'blue' } as unknown as JobPayload, { ...JOB_OPTIONS, jobId: 'zmalformed' });
     await light.add(JOB_NAME, bad, { ...JOB_OPTIONS, jobId: badId });
 
@@ -101,7 +101,7 @@ describe('workers under faults', () => {
     // A shape-only message of several architectures: the bad one's triples fail, the others' are computed.
     const mixedBuild = `${buildId}-mixed`;
     h.buildIds.push(mixedBuild);
-    await createBuild(h.redis, { buildId: mixedBuild, dataset: 'zct-faults', spec: '{}' });
+    await createBuild(h.redis, h.prefix, { buildId: mixedBuild, dataset: 'zct-faults', spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
     const { arch: _arch, ...base } = payload(mixedBuild, '(0, 1, 2, 3, 4, 0)', ['params', 'flops'], 64);
     const mixed: JobPayload = { ...base, archs: ['(0, 1, 2, 3, 4, 0)', '(0, 1, 2, 3, 4, 7)', '(4, 4, 4, 4, 4, 4)'] };
     await light.add(JOB_NAME, mixed, { ...JOB_OPTIONS, jobId: 'zmixed' });
@@ -140,6 +140,6 @@ describe('workers under faults', () => {
     // The triple keeps its id (requested batch 64) and records the batch it ran with.
     expect(rows[0]).toMatchObject({ status: 'ok', batchSize: 32 });
     expect(rows[0]!.reason).toBeUndefined();
-    expect(rows[0]!.tripleId).toBe(tripleId({ dataset: plan.spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'snip', seed: 0, batchSize: 64, codeVersion: CODE_VERSION }));
+    expect(rows[0]!.tripleId).toBe(tripleId({ dataset: plan.spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'snip', seed: 0, batchSize: 64, fingerprint: localFingerprint().id, data: 'synthetic' }));
   });
 });

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'child_process';
 import { Aggregator } from '../src/aggregator/aggregator';
 import { readSegments, writeSegment } from '../src/aggregator/segments';
-import { baseTripleIds } from '../src/producer/base';
+import { readBaseVersion } from '../src/producer/base';
 import { createBuild, markEnqueued } from '../src/queue/build';
 import { tripleId } from '../src/queue/ids';
 import { AGGREGATOR_GROUP, redisKeys } from '../src/queue/names';
@@ -9,7 +9,7 @@ import { writeRows } from '../src/queue/results';
 import { datasetKeys } from '../src/storage/manifest';
 import type { ResultRow } from '../src/storage/rows';
 import { readLatest, resolveVersion } from '../src/storage/versions';
-import { CODE_VERSION } from '../src/version';
+import { localFingerprint } from '../src/version';
 import { runCli } from './helpers/cli';
 import { startHarness, type Harness } from './helpers/pipeline';
 import { S3Proxy } from './helpers/s3-proxy';
@@ -41,7 +41,7 @@ describe('aggregator and publishing', () => {
     expect(v1!.result.version).toBe('v1');
 
     const second = h.plan(spec(ds, { proxies: ['params', 'flops'], baseVersion: 'v1' }));
-    expect(await h.produce(second, await baseTripleIds(h.s3.storeOpts, ds, 'v1'))).toMatchObject({ expected: 4, skippedBase: 4 });
+    expect(await h.produce(second, await readBaseVersion(h.s3.storeOpts, ds, 'v1'))).toMatchObject({ expected: 4, skippedBase: 4 });
 
     // The aggregator runs as its own process; the moment it asks S3 to move `latest`, it dies.
     let aggregator: ChildProcess | undefined;
@@ -108,31 +108,31 @@ describe('aggregator and publishing', () => {
     const dataset = buildId;
     h.buildIds.push(buildId);
     const row = (arch: string, status: 'ok' | 'failed'): ResultRow => ({
-      tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, codeVersion: CODE_VERSION }),
+      tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: localFingerprint().id, data: 'none' }),
       space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
       status, score: status === 'ok' ? 0.1 : null, time: status === 'ok' ? 0.01 : null, ...(status === 'failed' ? { reason: 'job failed: job stalled more than allowable limit' } : {}),
-      backend: status === 'ok' ? 'wasm' : 'none', dataSource: 'none', dataSha256: '', codeVersion: CODE_VERSION,
+      backend: status === 'ok' ? 'wasm' : 'none', dataSource: 'none', dataSha256: '', fingerprint: localFingerprint().id,
     });
     const a = '(0, 1, 2, 3, 4, 0)';
     const b = '(1, 1, 1, 1, 1, 1)';
     const c = '(2, 2, 2, 2, 2, 2)';
-    await createBuild(h.redis, { buildId, dataset, spec: '{}' });
-    await markEnqueued(h.redis, buildId, [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 3 }]);
+    await createBuild(h.redis, h.prefix, { buildId, dataset, spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
+    await markEnqueued(h.redis, h.prefix, buildId, [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 3 }]);
     // What a crashed aggregator leaves: a segment with row a, and read-but-unacknowledged entries.
     await writeSegment(h.s3.store, buildId, 0, [row(a, 'ok')]);
-    await writeRows(h.redis, buildId, [row(a, 'ok'), row(b, 'failed')]);
-    await h.redis.xgroup('CREATE', redisKeys.results(buildId), AGGREGATOR_GROUP, '0', 'MKSTREAM');
-    await h.redis.xreadgroup('GROUP', AGGREGATOR_GROUP, 'crashed-aggregator', 'COUNT', 10, 'STREAMS', redisKeys.results(buildId), '>');
+    await writeRows(h.redis, h.prefix, buildId, [row(a, 'ok'), row(b, 'failed')]);
+    await h.redis.xgroup('CREATE', redisKeys(h.prefix).results(buildId), AGGREGATOR_GROUP, '0', 'MKSTREAM');
+    await h.redis.xreadgroup('GROUP', AGGREGATOR_GROUP, 'crashed-aggregator', 'COUNT', 10, 'STREAMS', redisKeys(h.prefix).results(buildId), '>');
     // Redelivered jobs: b again, now ok (ok replaces failed), c twice.
-    await writeRows(h.redis, buildId, [row(b, 'ok'), row(c, 'ok'), row(c, 'ok')]);
+    await writeRows(h.redis, h.prefix, buildId, [row(b, 'ok'), row(c, 'ok'), row(c, 'ok')]);
 
-    const published = await new Aggregator({ redis: h.redis, store: h.s3.store, log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 100 }).run();
+    const published = await new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 100 }).run();
     const m = published[0]!.result.manifest;
     expect(m.rowCount).toBe(3);
     expect(m.coverage).toEqual([expect.objectContaining({ expected: 3, ok: 3, failed: 0 })]);
     const { rows } = await readSegments(h.s3.store, buildId);
     expect(rows.filter((r) => r.arch === a)).toHaveLength(1);
     expect(rows.filter((r) => r.arch === c)).toHaveLength(1);
-    expect(await h.redis.exists(redisKeys.results(buildId))).toBe(0);
+    expect(await h.redis.exists(redisKeys(h.prefix).results(buildId))).toBe(0);
   });
 });

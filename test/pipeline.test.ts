@@ -1,5 +1,5 @@
 import { PROXIES } from '../src/core/names';
-import { baseTripleIds } from '../src/producer/base';
+import { readBaseVersion } from '../src/producer/base';
 import { readBuild } from '../src/queue/build';
 import { redisKeys } from '../src/queue/names';
 import type { Manifest } from '../src/storage/manifest';
@@ -59,8 +59,8 @@ describe('pipeline', () => {
     }
     // `latest` names it; the results stream is gone, the build record says where it went.
     expect((await resolveVersion(h.s3.store, dataset)).manifest.version).toBe('v1');
-    expect(await h.redis.exists(redisKeys.results(plan.buildId))).toBe(0);
-    expect(await readBuild(h.redis, plan.buildId)).toMatchObject({ state: 'published', version: 'v1', aggregated: 130 });
+    expect(await h.redis.exists(redisKeys(h.prefix).results(plan.buildId))).toBe(0);
+    expect(await readBuild(h.redis, h.prefix, plan.buildId)).toMatchObject({ state: 'published', version: 'v1', aggregated: 130 });
   });
 
   test('an incremental build adds zen to a 12-proxy version: only zen is computed, objects are reused', async () => {
@@ -76,8 +76,8 @@ describe('pipeline', () => {
     const before = h.workers.map((w) => ({ ...w.stats.byProxy }));
     const computedBefore = h.workers.reduce((n, w) => n + w.stats.jobsComputed, 0);
     const plan = h.plan({ ...spec, proxies: 'all', baseVersion: v1.version });
-    const held = await baseTripleIds(h.s3.storeOpts, ds, v1.version);
-    expect(held.size).toBe(36);
+    const held = await readBaseVersion(h.s3.storeOpts, ds, v1.version);
+    expect(held.tripleIds.size).toBe(36);
     const produced = await h.produce(plan, held);
     expect(produced).toMatchObject({ expected: 3, skippedBase: 36, enqueuedTriples: 3 });
 

@@ -1,3 +1,4 @@
+import { TASKS } from '../src/core/names';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -23,17 +24,19 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
+const SYNTHETIC = new Map(TASKS.map((t) => [t, 'synthetic']));
+
 test('the dry run says what produce then enqueues, minus what the base version holds, and the jobs\' memory plans', async () => {
   const plan = h.plan({ dataset: `zct-dry-${process.pid}`, ...SPEC, proxies: [...SPEC.proxies] });
   // The base version holds every triple of the first architecture.
-  const [firstArch] = [...expandMessages(plan)].flatMap((e) => e.messages).map((m) => m.payload.arch);
+  const [firstArch] = [...expandMessages(plan, SYNTHETIC)].flatMap((e) => e.messages).map((m) => m.payload.arch);
   const base = new Set<string>();
-  for (const { messages } of expandMessages(plan)) for (const m of messages) if (m.payload.arch === firstArch) for (const id of Object.values(tripleIdsOf(m.payload, m.payload.arch!))) base.add(id);
-  const dry = dryRun(plan, { lightBytes: LIGHT, heavyBytes: HEAVY }, base);
+  for (const { messages } of expandMessages(plan, SYNTHETIC)) for (const m of messages) if (m.payload.arch === firstArch) for (const id of Object.values(tripleIdsOf(m.payload, m.payload.arch!))) base.add(id);
+  const dry = await dryRun(plan, { lightBytes: LIGHT, heavyBytes: HEAVY }, { tripleIds: base, fingerprints: [plan.fingerprint] });
   expect(dry).toMatchObject({ specTriples: 16, heldByBase: 4, toCompute: 12, halvedBatch: 0, overHeavyBudget: 0 });
   expect(dry.pools.light).toMatchObject({ messages: 3, triples: 12, shapeOnlyMessages: 0 });
   expect(dry.pools.heavy).toMatchObject({ messages: 0, triples: 0 });
-  const archs = [...expandMessages(plan, base)].flatMap((e) => e.messages).map((m) => m.payload.arch!);
+  const archs = [...expandMessages(plan, SYNTHETIC, { tripleIds: base, fingerprints: [plan.fingerprint] })].flatMap((e) => e.messages).map((m) => m.payload.arch!);
   const peaks = archs.map((arch) => estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize: 64, proxies: ['params', 'flops', 'synflow', 'snip'] })).sort((a, b) => a - b);
   expect(dry.pools.light.maxPeakBytes).toBe(peaks[2]);
   expect(dry.pools.light.medianPeakBytes).toBe(peaks[1]);
@@ -41,7 +44,7 @@ test('the dry run says what produce then enqueues, minus what the base version h
   const light = openQueue('light', h.redis, h.prefix);
   try {
     expect(await light.count()).toBe(0);
-    const produced = await h.produce(plan, base);
+    const produced = await h.produce(plan, { tripleIds: base, fingerprints: [plan.fingerprint] });
     expect(produced).toMatchObject({ expected: dry.toCompute, skippedBase: dry.heldByBase, enqueuedMessages: dry.pools.light.messages + dry.pools.heavy.messages, enqueuedTriples: 12 });
   } finally {
     await light.obliterate({ force: true });
@@ -49,12 +52,12 @@ test('the dry run says what produce then enqueues, minus what the base version h
   }
 });
 
-test('jobs over the light budget are counted on the heavy pool, as a worker would move them', () => {
+test('jobs over the light budget are counted on the heavy pool, as a worker would move them', async () => {
   const plan = h.plan({ dataset: `zct-dry-heavy-${process.pid}`, ...SPEC, proxies: ['synflow', 'snip'] });
-  const dry: DryRunResult = dryRun(plan, { lightBytes: 64 * 2 ** 20, heavyBytes: HEAVY });
+  const dry: DryRunResult = await dryRun(plan, { lightBytes: 64 * 2 ** 20, heavyBytes: HEAVY });
   expect(dry.pools.light.messages).toBe(0);
   expect(dry.pools.heavy).toMatchObject({ messages: 4, triples: 8 });
-  const tiny = dryRun(plan, { lightBytes: 2 ** 20, heavyBytes: 2 ** 20 });
+  const tiny = await dryRun(plan, { lightBytes: 2 ** 20, heavyBytes: 2 ** 20 });
   expect(tiny.overHeavyBudget).toBe(4);
 });
 

@@ -30,7 +30,7 @@ describe('pull defends itself', () => {
       buildId: 'b1',
       rows,
       expected: [{ space: 'nasbench201', task: 'cifar10', proxy: 'synflow', count: rows.length }],
-      provenance: { codeVersion: '0.1.0', dataSources: [] },
+      provenance: { fingerprint: 'test', dataSources: [] },
     });
     manifest = published.manifest;
   });

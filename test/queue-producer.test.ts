@@ -1,6 +1,6 @@
 import { join } from 'path';
 import type { Redis } from 'ioredis';
-import { PROXIES } from '../src/core/names';
+import { PROXIES, TASKS } from '../src/core/names';
 import { InputError } from '../src/errors';
 import { logger } from '../src/log';
 import { expandMessages, produce } from '../src/producer/producer';
@@ -13,6 +13,8 @@ import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
 
 const FIXTURES = join(__dirname, 'fixtures', 'pipeline');
 const log = logger.child({ test: 'queue-producer' });
+/** Data identities of a synthetic build's tasks (what `dataIdsOf` gives for synthetic data). */
+const SYNTHETIC = new Map(TASKS.map((t) => [t, 'synthetic']));
 
 function plan(spec: Record<string, unknown>): BuildPlan {
   return planBuild({ dataset: 'zct-producer', spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: ['(0, 1, 2, 3, 4, 0)'], ...spec }, FIXTURES);
@@ -52,7 +54,7 @@ describe('build spec', () => {
     expect(p.totalTriples).toBe(15625 * 3 * 13);
     expect(p.totalMessages).toBe(15625 * 3);
     // A generator: the first messages come without the other 609,362 triples being built.
-    const it = expandMessages(p);
+    const it = expandMessages(p, SYNTHETIC);
     const first = it.next().value!;
     expect(first.messages).toHaveLength(1);
     expect(first.messages[0]!.payload.proxies).toEqual([...PROXIES]);
@@ -75,7 +77,7 @@ describe('build spec', () => {
   });
 
   test('the batch size rule: 64, overridable for all tasks or per task; it is part of the triple id', () => {
-    const msg = (spec: Record<string, unknown>) => [...expandMessages(plan(spec))].flatMap((u) => u.messages)[0]!.payload;
+    const msg = (spec: Record<string, unknown>) => [...expandMessages(plan(spec), SYNTHETIC)].flatMap((u) => u.messages)[0]!.payload;
     expect(msg({}).batchSize).toBe(64);
     expect(msg({ batchSize: { default: 16 } }).batchSize).toBe(16);
     expect(msg({ batchSize: { default: 16, tasks: { cifar10: 8 } } }).batchSize).toBe(8);
@@ -84,7 +86,7 @@ describe('build spec', () => {
   });
 
   test('shape-only proxies share messages of up to 200 architectures; other proxies get one architecture per message', () => {
-    const messages = (spec: Record<string, unknown>) => [...expandMessages(plan(spec))].flatMap((u) => u.messages.map((m) => m.payload));
+    const messages = (spec: Record<string, unknown>) => [...expandMessages(plan(spec), SYNTHETIC)].flatMap((u) => u.messages.map((m) => m.payload));
     const shapeOnly = messages({ archs: { sample: 250, seed: 1 }, tasks: ['cifar10', 'cifar100'], proxies: ['params', 'flops'] });
     expect(shapeOnly.map((m) => [m.task, m.archs?.length, m.arch])).toEqual([
       ['cifar10', 200, undefined],
@@ -108,7 +110,6 @@ describe('producer', () => {
   let redis: Redis;
   let queue: ComputeQueue;
   const prefix = uniquePrefix('producer');
-  const buildIds: string[] = [];
 
   beforeAll(async () => {
     redis = await testRedis();
@@ -116,7 +117,7 @@ describe('producer', () => {
   });
   afterAll(async () => {
     await queue.close();
-    await cleanupRedis(redis, prefix, buildIds);
+    await cleanupRedis(redis, prefix);
     redis.disconnect();
   });
 
@@ -129,7 +130,6 @@ describe('producer', () => {
 
   test('enqueues each triple once, even when run again after its jobs were removed', async () => {
     const p = plan(spec);
-    buildIds.push(p.buildId);
     const first = await produce({ redis, queue, plan: p, log, chunkSize: 3 });
     expect(first).toMatchObject({ expected: 30, enqueuedMessages: 10, enqueuedTriples: 30, alreadyEnqueued: 0 });
     expect(await queue.count()).toBe(10);
@@ -142,20 +142,19 @@ describe('producer', () => {
     const third = await produce({ redis, queue, plan: plan(spec), log });
     expect(third.enqueuedMessages).toBe(0);
     expect(await queue.count()).toBe(0);
-    const record = await readBuild(redis, p.buildId);
+    const record = await readBuild(redis, prefix, p.buildId);
     expect(record).toMatchObject({ state: 'enqueued', expected: 30, dataset: spec.dataset });
   });
 
   test('--one-proxy-per-job packing gives one triple per message; base triples are skipped', async () => {
     const p = plan({ ...spec, packing: 'triple' });
-    buildIds.push(p.buildId);
     // The base version holds every params triple of cifar10.
     const base = new Set<string>();
     for (const arch of p.spaces[0]!.archs.iterate()) {
-      base.add(tripleId({ dataset: spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, codeVersion: p.codeVersion }));
+      base.add(tripleId({ dataset: spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: p.fingerprint, data: 'none' }));
     }
     const before = await queue.count();
-    const r = await produce({ redis, queue, plan: p, log, baseTripleIds: base });
+    const r = await produce({ redis, queue, plan: p, log, base: { tripleIds: base, fingerprints: [p.fingerprint] } });
     expect(r).toMatchObject({ expected: 25, skippedBase: 5, enqueuedMessages: 25, enqueuedTriples: 25 });
     expect((await queue.count()) - before).toBe(25);
     const jobs = await queue.getWaiting(0, 100);

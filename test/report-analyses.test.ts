@@ -28,7 +28,7 @@ function makeRows() {
     space, task, arch, proxy, seed, batchSize: 64,
     status: score === null ? 'failed' : 'ok', score, time: score === null ? null : 0.1,
     ...(score === null ? { reason: 'out of memory' } : {}),
-    backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), codeVersion: 'test',
+    backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), fingerprint: 'test',
   });
   const addArch = (space: SpaceName, task: TaskName, arch: string, ops: number[], convOps: number[], withTruth: boolean) => {
     const conv = ops.filter((o) => convOps.includes(o)).length;

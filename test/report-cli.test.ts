@@ -144,14 +144,14 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
     const store = openStore({ endpoint: s3.endpoint, bucket: s3.bucket, credentials: { ...EMBEDDED_S3_CREDENTIALS } });
     const row: ResultRow = {
       tripleId: 'no-truth-1', space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 3, 1)', proxy: 'params', seed: 0, batchSize: 64,
-      status: 'ok', score: 0.615386, time: 0.1, backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), codeVersion: 'test',
+      status: 'ok', score: 0.615386, time: 0.1, backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), fingerprint: 'test',
     };
     const published = await publishVersion(store, {
       dataset: 'no-truth',
       buildId: 'report-test',
       rows: [row],
       expected: [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 1 }],
-      provenance: { codeVersion: 'test', dataSources: [] },
+      provenance: { fingerprint: 'test', dataSources: [] },
     });
     const res = await runCli(['report', `no-truth@${published.version}`, '--out', join(work, 'none')], { env });
     expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });

@@ -24,7 +24,7 @@ function build(buildId: string, rows: ResultRow[], extra: Partial<PublishInput> 
     buildId,
     rows,
     expected: [],
-    provenance: { codeVersion: '0.1.0', dataSources: [{ source: 'synthetic', sha256: 'ab'.repeat(32) }] },
+    provenance: { fingerprint: 'test', dataSources: [{ source: 'synthetic', sha256: 'ab'.repeat(32) }] },
     ...extra,
   };
 }

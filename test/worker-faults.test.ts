@@ -5,7 +5,7 @@ import { JOB_NAME, redisKeys, type Pool } from '../src/queue/names';
 import { JOB_OPTIONS, openQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
-import { CODE_VERSION } from '../src/version';
+import { localFingerprint } from '../src/version';
 import { startHarness, until, type Harness } from './helpers/pipeline';
 
 /**
@@ -32,7 +32,7 @@ describe('hung and dying compute children', () => {
   });
 
   async function streamRows(buildId: string): Promise<ResultRow[]> {
-    const entries = await h.redis.xrange(redisKeys.results(buildId), '-', '+');
+    const entries = await h.redis.xrange(redisKeys(h.prefix).results(buildId), '-', '+');
     return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('row') + 1]!) as ResultRow);
   }
 
@@ -40,10 +40,10 @@ describe('hung and dying compute children', () => {
   async function oneTriple(tag: string, pool: Pool, attempts: number): Promise<{ buildId: string; row: () => Promise<ResultRow> }> {
     const buildId = `zct-${tag}-${process.pid}`;
     h.buildIds.push(buildId);
-    await createBuild(h.redis, { buildId, dataset: `zct-${tag}`, spec: '{}' });
-    const p: JobPayload = { buildId, dataset: `zct-${tag}`, space: 'nasbench201', task: 'cifar10', arch: ARCH, proxies: ['l2_norm'], seed: 0, batchSize: 8, data: { source: 'synthetic' }, codeVersion: CODE_VERSION };
+    await createBuild(h.redis, h.prefix, { buildId, dataset: `zct-${tag}`, spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
+    const p: JobPayload = { buildId, dataset: `zct-${tag}`, space: 'nasbench201', task: 'cifar10', arch: ARCH, proxies: ['l2_norm'], seed: 0, batchSize: 8, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
     const queue = openQueue(pool, h.redis, h.prefix);
-    await queue.add(JOB_NAME, p, { ...JOB_OPTIONS, attempts, jobId: jobIdOf(Object.values(tripleIdsOf(p, ARCH))) });
+    await queue.add(JOB_NAME, p, { ...JOB_OPTIONS, attempts, jobId: jobIdOf(buildId, Object.values(tripleIdsOf(p, ARCH))) });
     await queue.close();
     return { buildId, row: () => until(`the row of ${buildId}`, async () => (await streamRows(buildId))[0]) };
   }

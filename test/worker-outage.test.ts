@@ -6,7 +6,7 @@ import { JOB_NAME, redisKeys } from '../src/queue/names';
 import { JOB_OPTIONS, openQueue } from '../src/queue/queues';
 import type { JobPayload } from '../src/queue/schema';
 import type { ResultRow } from '../src/storage/rows';
-import { CODE_VERSION } from '../src/version';
+import { localFingerprint } from '../src/version';
 import { ChildJobError } from '../src/worker/child-pool';
 import { isInfrastructureError } from '../src/worker/infra-retry';
 import { startWorker, type PipelineWorker } from '../src/worker/worker';
@@ -66,8 +66,8 @@ describe('a Redis outage longer than the ordinary retry budget', () => {
 
   test('ends with every row ok: the rows wait for Redis, the job is not failed', async () => {
     const buildId = `zct-outage-${process.pid}`;
-    await createBuild(redis, { buildId, dataset: 'zct-outage', spec: '{}' });
-    const p: JobPayload = { buildId, dataset: 'zct-outage', space: 'nasbench201', task: 'cifar10', arch: '(2, 3, 2, 0, 2, 3)', proxies: ['l2_norm', 'synflow'], seed: 0, batchSize: 8, data: { source: 'synthetic' }, codeVersion: CODE_VERSION };
+    await createBuild(redis, prefix, { buildId, dataset: 'zct-outage', spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
+    const p: JobPayload = { buildId, dataset: 'zct-outage', space: 'nasbench201', task: 'cifar10', arch: '(2, 3, 2, 0, 2, 3)', proxies: ['l2_norm', 'synflow'], seed: 0, batchSize: 8, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
     const queue = openQueue('light', redis, prefix);
     await queue.add(JOB_NAME, p, { ...JOB_OPTIONS, attempts: 2, backoff: { type: 'fixed', delay: 200 }, jobId: 'zoutage' });
     worker = startWorker({
@@ -81,7 +81,7 @@ describe('a Redis outage longer than the ordinary retry budget', () => {
     await server.admin.config('SET', 'maxmemory', '0');
 
     const rows = await until('both rows', async () => {
-      const entries = await redis.xrange(redisKeys.results(buildId), '-', '+');
+      const entries = await redis.xrange(redisKeys(prefix).results(buildId), '-', '+');
       return entries.length >= 2 ? entries.map(([, f]) => JSON.parse(f[1]!) as ResultRow) : undefined;
     });
     await until('the job to complete', async () => ((await queue.getJob('zoutage')) === undefined ? true : undefined));

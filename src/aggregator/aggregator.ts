@@ -6,17 +6,21 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { readBuild, type BuildRecord } from '../queue/build';
 import { tryLock, waitForLock, type Lock } from '../queue/lock';
-import { AGGREGATOR_GROUP, BUILDS_SET, redisKeys } from '../queue/names';
+import { AGGREGATOR_GROUP, redisKeys, type RedisKeys } from '../queue/names';
+import { REASON_KEY_MAX } from '../queue/results';
 import type { ObjectStore } from '../storage/objects';
 import { publishVersion, type PublishResult } from '../storage/publish';
 import type { ResultRow } from '../storage/rows';
+import { rowOfEntry } from './intake';
 import { readSegments, writeSegment } from './segments';
 
 export interface AggregatorOptions {
   redis: Redis;
+  /** ZC_QUEUE_PREFIX: the deployment whose builds this aggregator publishes. */
+  prefix: string;
   store: ObjectStore;
   log: Logger;
-  /** Only these builds; default: every unpublished build in `zc:builds`. */
+  /** Only these builds; default: every unpublished build in `<prefix>:zc:builds`. */
   buildIds?: string[];
   /** Return once every build of `buildIds` is published (for `zcbench run` and tests). Default: run until stopped. */
   untilPublished?: boolean;
@@ -46,6 +50,8 @@ interface BuildState {
   /** New rows not yet in a segment, and the stream entries they came from (acknowledged after the segment). */
   pendingRows: ResultRow[];
   pendingEntries: string[];
+  /** Entries not taken as they were since the last flush, by reason (see ./intake.ts). */
+  rejected: Map<string, number>;
   nextSeq: number;
   lastFlush: number;
   /** After a failed flush or publish: not before this time again. */
@@ -69,11 +75,13 @@ export class Aggregator {
   private readonly finished = new Set<string>();
   private readonly published: PublishedBuild[] = [];
   private readonly consumer: string;
+  private readonly keys: RedisKeys;
   private stopping = false;
   private blocking: Redis | null = null;
 
   constructor(private readonly opts: AggregatorOptions) {
     this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
+    this.keys = redisKeys(opts.prefix);
   }
 
   /** Ask the loop to finish: pending rows are flushed and locks released before `run` returns. */
@@ -126,22 +134,22 @@ export class Aggregator {
   /** Take unowned, unpublished builds; refresh the records of the ones held. */
   private async discover(): Promise<void> {
     const { redis } = this.opts;
-    const ids = this.opts.buildIds ?? (await redis.smembers(BUILDS_SET));
+    const ids = this.opts.buildIds ?? (await redis.smembers(this.keys.builds));
     for (const buildId of ids) {
       const held = this.builds.get(buildId);
       if (held) {
-        held.record = await readBuild(redis, buildId);
+        held.record = await readBuild(redis, this.opts.prefix, buildId);
         if (held.record.state === 'cancelled') await this.drop(held, 'build cancelled: not publishing it');
         continue;
       }
       if (this.finished.has(buildId)) continue;
-      const state = await redis.hget(redisKeys.build(buildId), 'state');
+      const state = await redis.hget(this.keys.build(buildId), 'state');
       if (state === null) continue;
       if (state === 'published' || state === 'cancelled') {
         this.finished.add(buildId);
         continue;
       }
-      const lock = await tryLock(redis, redisKeys.aggregateLock(buildId), LOCK_TTL_MS);
+      const lock = await tryLock(redis, this.keys.aggregateLock(buildId), LOCK_TTL_MS);
       if (!lock) continue;
       try {
         this.builds.set(buildId, await this.load(buildId, lock));
@@ -155,7 +163,7 @@ export class Aggregator {
   private async allPublished(): Promise<boolean> {
     const ids = this.opts.buildIds ?? [];
     if (ids.length === 0) return false;
-    const states = await Promise.all(ids.map((id) => this.opts.redis.hget(redisKeys.build(id), 'state')));
+    const states = await Promise.all(ids.map((id) => this.opts.redis.hget(this.keys.build(id), 'state')));
     const cancelled = ids.filter((_, i) => states[i] === 'cancelled');
     if (cancelled.length > 0) throw new CancelledError(`build ${cancelled.join(', ')} was cancelled (zcbench cancel): it will not be published`);
     return states.every((s) => s === 'published');
@@ -164,10 +172,10 @@ export class Aggregator {
   /** Named builds must exist: waiting for one that does not would never end. */
   private async checkBuildsExist(): Promise<void> {
     const ids = this.opts.buildIds ?? [];
-    const exists = await Promise.all(ids.map((id) => this.opts.redis.exists(redisKeys.build(id))));
+    const exists = await Promise.all(ids.map((id) => this.opts.redis.exists(this.keys.build(id))));
     const missing = ids.filter((_, i) => exists[i] === 0);
     if (missing.length === 0) return;
-    const known = (await this.opts.redis.smembers(BUILDS_SET)).sort();
+    const known = (await this.opts.redis.smembers(this.keys.builds)).sort();
     const shown = known.length > 5 ? `${known.slice(-5).join(', ')}, …` : known.join(', ') || 'none';
     throw new NotFoundError(`build ${missing.map((id) => JSON.stringify(id)).join(', ')} not found in Redis (builds: ${shown}); \`zcbench produce\` creates it`);
   }
@@ -184,7 +192,7 @@ export class Aggregator {
   /** Rebuild a build's state: its segments from S3, then every entry still pending in its stream. */
   private async load(buildId: string, lock: Lock): Promise<BuildState> {
     const { redis, store, log } = this.opts;
-    const stream = redisKeys.results(buildId);
+    const stream = this.keys.results(buildId);
     try {
       await redis.xgroup('CREATE', stream, AGGREGATOR_GROUP, '0', 'MKSTREAM');
     } catch (err) {
@@ -193,12 +201,13 @@ export class Aggregator {
     const segments = await readSegments(store, buildId);
     const state: BuildState = {
       buildId,
-      record: await readBuild(redis, buildId),
+      record: await readBuild(redis, this.opts.prefix, buildId),
       lock,
       stream,
       rows: new Map(),
       pendingRows: [],
       pendingEntries: [],
+      rejected: new Map(),
       nextSeq: segments.nextSeq,
       lastFlush: Date.now(),
       retryAt: 0,
@@ -235,15 +244,15 @@ export class Aggregator {
       // A deleted entry still listed as pending comes back without fields.
       if (!fields) continue;
       const text = fields[fields.indexOf('row') + 1];
-      let row: ResultRow;
-      try {
-        row = JSON.parse(text ?? '') as ResultRow;
-        if (typeof row.tripleId !== 'string' || (row.status !== 'ok' && row.status !== 'failed')) throw new Error('not a ResultRow');
-      } catch (err) {
-        this.opts.log.error({ buildId: b.buildId, entry: id, text: text?.slice(0, 200), err: String(err) }, 'aggregator: unreadable result entry, skipped');
-        continue;
+      const { row, rejected } = rowOfEntry(text);
+      if (rejected !== undefined) {
+        b.rejected.set(rejected, (b.rejected.get(rejected) ?? 0) + 1);
+        this.opts.log.error(
+          { buildId: b.buildId, entry: id, text: text?.slice(0, 200), reason: rejected, tripleId: row?.tripleId },
+          row ? 'aggregator: malformed result row, recorded as a failed row' : 'aggregator: unreadable result entry, counted as rejected',
+        );
       }
-      this.merge(b, row, true);
+      if (row) this.merge(b, row, true);
     }
   }
 
@@ -272,8 +281,13 @@ export class Aggregator {
       tx.xack(b.stream, AGGREGATOR_GROUP, ...chunk);
       tx.xdel(b.stream, ...chunk);
     }
-    tx.hset(redisKeys.build(b.buildId), 'aggregated', String(b.rows.size));
+    tx.hset(this.keys.build(b.buildId), 'aggregated', String(b.rows.size));
+    for (const [reason, n] of b.rejected) {
+      tx.hincrby(this.keys.build(b.buildId), 'rejectedEntries', n);
+      tx.hincrby(this.keys.failures(b.buildId), reason.slice(0, REASON_KEY_MAX), n);
+    }
     await tx.exec();
+    b.rejected.clear();
     log.debug({ buildId: b.buildId, rows: b.pendingRows.length, entries: entries.length, total: b.rows.size }, 'aggregator: segment flushed');
     b.pendingRows = [];
     b.pendingEntries = [];
@@ -293,12 +307,12 @@ export class Aggregator {
     if (b.pendingEntries.length > 0) await this.flush(b);
     if (b.pendingEntries.length > 0) return;
     const { redis, store, log } = this.opts;
-    const lock = await waitForLock(redis, redisKeys.publishLock(record.dataset), { ttlMs: LOCK_TTL_MS });
+    const lock = await waitForLock(redis, this.keys.publishLock(record.dataset), { ttlMs: LOCK_TTL_MS });
     if (!lock) return;
     let result: PublishResult;
     try {
       // A cancel may have come since the record was read.
-      if ((await redis.hget(redisKeys.build(b.buildId), 'state')) !== 'enqueued') return;
+      if ((await redis.hget(this.keys.build(b.buildId), 'state')) !== 'enqueued') return;
       const rows = [...b.rows.values()];
       const dataSources = new Map<string, { source: string; sha256: string }>();
       for (const r of rows) if (r.status === 'ok') dataSources.set(`${r.dataSource}\u0000${r.dataSha256}`, { source: r.dataSource, sha256: r.dataSha256 });
@@ -308,7 +322,7 @@ export class Aggregator {
         parentVersion: record.baseVersion,
         rows,
         expected: (record.expectedBy ?? []).map((e) => ({ ...e, proxy: e.proxy as ProxyName })),
-        provenance: { codeVersion: rows[0]?.codeVersion ?? '', spec: JSON.parse(record.spec) as unknown, dataSources: [...dataSources.values()] },
+        provenance: { fingerprint: record.fingerprint, reuse: record.reuse, spec: JSON.parse(record.spec) as unknown, dataSources: [...dataSources.values()] },
       });
     } catch (err) {
       // S3 down beyond the store's own retries, or anything else: the rows are safe in segments; try again later.
@@ -317,14 +331,14 @@ export class Aggregator {
     } finally {
       await lock.release().catch(() => undefined);
     }
-    const buildKey = redisKeys.build(b.buildId);
+    const buildKey = this.keys.build(b.buildId);
     await redis
       .multi()
       .hset(buildKey, { state: 'published', version: result.version, publishedAt: String(Date.now()) })
       .del(b.stream)
       .expire(buildKey, KEEP_BUILD_KEYS_S)
-      .expire(redisKeys.enqueued(b.buildId), KEEP_BUILD_KEYS_S)
-      .expire(redisKeys.failures(b.buildId), KEEP_BUILD_KEYS_S)
+      .expire(this.keys.enqueued(b.buildId), KEEP_BUILD_KEYS_S)
+      .expire(this.keys.failures(b.buildId), KEEP_BUILD_KEYS_S)
       .exec();
     await b.lock.release();
     this.builds.delete(b.buildId);

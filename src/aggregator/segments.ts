@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../storage/objects';
 import type { ResultRow } from '../storage/rows';
 import { FormatError } from '../errors';
+import { rowOfEntry } from './intake';
 
 /**
  * The aggregator's staging in S3: `builds/<buildId>/segments/<seq>.jsonl`, one ResultRow per line.
@@ -34,11 +35,10 @@ export async function readSegments(store: ObjectStore, buildId: string): Promise
     if (body === null) continue;
     for (const [i, line] of body.toString('utf8').split('\n').entries()) {
       if (line.length === 0) continue;
-      try {
-        rows.push(JSON.parse(line) as ResultRow);
-      } catch {
-        throw new FormatError(key, `line ${i + 1} is not JSON`);
-      }
+      // Validated as stream entries are (a segment of an older version may hold other fields).
+      const { row, rejected } = rowOfEntry(line);
+      if (!row) throw new FormatError(key, `line ${i + 1}: ${rejected}`);
+      rows.push(row);
     }
   }
   return { rows, nextSeq: seqs.length === 0 ? 0 : seqs[seqs.length - 1]! + 1 };

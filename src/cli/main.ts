@@ -1,6 +1,6 @@
 import { exitCodeOf, isUserFacing } from '../errors';
 import { logger } from '../log';
-import { CODE_VERSION } from '../version';
+import { localFingerprint, PACKAGE_VERSION } from '../version';
 import type { Command } from './command';
 
 /**
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`zcbench ${CODE_VERSION}\n`);
+    process.stdout.write(`zcbench ${PACKAGE_VERSION} (compute fingerprint ${localFingerprint().id})\n`);
     return 0;
   }
   const load = COMMANDS[name];

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { existsSync, readdirSync } from 'fs';
-import { dirname, join } from 'path';
 import { InputError } from '../errors';
+import { nativeBindingOf, TFJS_NODE_PACKAGE } from './backend-family';
 import { registerCustomKernels } from './kernels';
 import { HYBRID_BACKEND, registerHybridBackend, setHybridThreads } from './kernels/hybrid';
 import { BACKENDS, type BackendName } from './names';
@@ -16,8 +15,6 @@ tf.env().set('PROD', true);
 // Gradients exist as soon as `tf` is imported from here (initBackend registers them too, idempotently).
 registerCustomKernels();
 
-export type { BackendName };
-
 /**
  * The settings of the tf backend, given by the caller (the CLI, a worker's compute child, a bench:
  * they read ZC_BACKEND and ZC_HYBRID_THREADS through src/config.ts). The core reads no environment.
@@ -28,6 +25,7 @@ export interface BackendSettings {
   /** ZC_HYBRID_THREADS: threads of the hybrid backend's convolutions (the main one included); unset: every core. */
   threads?: number;
 }
+export type { BackendName };
 
 /** Our backend names → the names tfjs registers them under (tfjs-node registers 'tensorflow'). */
 export const TFJS_NAME: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', hybrid: HYBRID_BACKEND, cpu: 'cpu' };
@@ -46,7 +44,7 @@ let nodeLoad: { ok: true } | { ok: false; reason: string } | null = null;
  */
 function loadNode(): boolean {
   if (nodeLoad === null) {
-    const moduleName = '@tensorflow/tfjs-node';
+    const moduleName = TFJS_NODE_PACKAGE;
     const binding = nativeBindingOf(moduleName);
     if (!binding.ok) {
       nodeLoad = binding;
@@ -69,21 +67,6 @@ function loadNode(): boolean {
   return nodeLoad.ok;
 }
 
-/**
- * tfjs-node without its native binding (its install script downloads libtensorflow; skipped or
- * failed offline) would still load the tfjs union package before failing: look for the binding first.
- */
-function nativeBindingOf(moduleName: string): { ok: true } | { ok: false; reason: string } {
-  let root: string;
-  try {
-    root = dirname(require.resolve(`${moduleName}/package.json`));
-  } catch {
-    return { ok: false, reason: 'not installed' };
-  }
-  const lib = join(root, 'lib');
-  const found = existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
-  return found ? { ok: true } : { ok: false, reason: 'installed without its native binding (libtensorflow download skipped or failed)' };
-}
 
 type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
 const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];

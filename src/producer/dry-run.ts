@@ -2,7 +2,7 @@ import { planJobMemory } from '../core/compute';
 import type { SpaceName, TaskName } from '../core/names';
 import { POOLS, QUEUE_NAMES, type Pool } from '../queue/names';
 import { archsOf, isShapeOnly, type JobPayload } from '../queue/schema';
-import { expandMessages } from './producer';
+import { dataIdsOf, expandMessages, type BaseVersion } from './producer';
 import type { BuildPlan } from './spec';
 
 /** Memory budgets of the pools, bytes (ZC_WORKER_MEMORY_MB, ZC_HEAVY_MEMORY_MB). */
@@ -60,14 +60,15 @@ export function routeOf(p: JobPayload, budgets: PoolBudgets): Route {
 }
 
 /** What `produce` would enqueue for the plan, and what its jobs would need; touches no queue. */
-export function dryRun(plan: BuildPlan, budgets: PoolBudgets, baseTripleIds?: ReadonlySet<string>): DryRunResult {
+export async function dryRun(plan: BuildPlan, budgets: PoolBudgets, base?: BaseVersion): Promise<DryRunResult> {
+  const dataIds = await dataIdsOf(plan);
   const peaks: Record<Pool, number[]> = { light: [], heavy: [] };
   const pools = Object.fromEntries(
     POOLS.map((pool) => [pool, { queue: QUEUE_NAMES[pool], budgetBytes: pool === 'light' ? budgets.lightBytes : budgets.heavyBytes, messages: 0, triples: 0, shapeOnlyMessages: 0 }]),
   ) as Record<Pool, PoolPlan>;
   const result: DryRunResult = { buildId: plan.buildId, dataset: plan.spec.dataset, specTriples: plan.totalTriples, heldByBase: 0, toCompute: 0, pools, halvedBatch: 0, overHeavyBudget: 0, byTask: [] };
   const byTask = new Map<string, DryRunResult['byTask'][number]>();
-  for (const { proxies, messages, skipped } of expandMessages(plan, baseTripleIds)) {
+  for (const { proxies, messages, skipped } of expandMessages(plan, dataIds, base)) {
     result.heldByBase += skipped;
     result.toCompute += proxies.length;
     for (const m of messages) {

@@ -3,7 +3,8 @@ import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import type { Logger } from '../log';
 import { CancelledError } from '../errors';
 import { createBuild, isCancelled, markEnqueued, type ExpectedCount } from '../queue/build';
-import { jobIdOf, tripleId } from '../queue/ids';
+import { dataIdentity } from '../core/data';
+import { jobIdOf, tripleDataId, tripleId } from '../queue/ids';
 import { redisKeys } from '../queue/names';
 import { addJobs, type ComputeQueue } from '../queue/queues';
 import { isShapeOnly, MAX_ARCHS_PER_MESSAGE, type JobPayload } from '../queue/schema';
@@ -36,12 +37,30 @@ export interface ProduceOptions {
   /** The light queue: workers move jobs to the heavy one when they need more memory. */
   queue: ComputeQueue;
   plan: BuildPlan;
-  /** Triple ids the base version holds (ok rows). */
-  baseTripleIds?: ReadonlySet<string>;
+  /** What the base version holds (src/producer/base.ts). */
+  base?: BaseVersion;
   /** Messages per addBulk. */
   chunkSize?: number;
   onProgress?: (p: ProduceProgress) => void;
   log: Logger;
+}
+
+/** The `ok` rows of a build's base version: their triple ids, and the fingerprints that made them. */
+export interface BaseVersion {
+  tripleIds: ReadonlySet<string>;
+  fingerprints: readonly string[];
+}
+
+/** Task → identity of its data (src/core/data `dataIdentity`), for the triple ids and payloads. */
+export type DataIds = ReadonlyMap<TaskName, string>;
+
+/** Hashes the build's data sources once per task (a bad data path fails here, before anything is enqueued). */
+export async function dataIdsOf(plan: BuildPlan): Promise<DataIds> {
+  const ids = new Map<TaskName, string>();
+  for (const { tasks } of plan.spaces) {
+    for (const task of tasks) if (!ids.has(task)) ids.set(task, await dataIdentity(plan.data, task));
+  }
+  return ids;
 }
 
 interface Message {
@@ -61,20 +80,23 @@ interface ArchBatch {
 
 /**
  * Expand the plan lazily, one (space, arch, task, seed) at a time, into its messages. Triples the
- * base version holds are left out: `proxies` are those kept, `skipped` counts those left out.
+ * base version holds are left out (with `reuse: any-code`, also those it holds under another
+ * fingerprint): `proxies` are those kept, `skipped` counts those left out.
  * Shape-only proxies (params, flops) of up to MAX_ARCHS_PER_MESSAGE architectures share a message
  * (they cost less than a message each); a message of other proxies holds one architecture.
  */
 export function* expandMessages(
   plan: BuildPlan,
-  baseTripleIds?: ReadonlySet<string>,
+  dataIds: DataIds,
+  base?: BaseVersion,
 ): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number }> {
   const { spec } = plan;
+  const otherFingerprints = spec.reuse === 'any-code' ? (base?.fingerprints ?? []).filter((f) => f !== plan.fingerprint) : [];
   for (const { space, tasks, archs } of plan.spaces) {
     const message = (task: TaskName, seed: number, batchSize: number, proxies: ProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
       // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
-      jobId: jobIdOf(ids),
-      payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: plan.data, codeVersion: plan.codeVersion },
+      jobId: jobIdOf(plan.buildId, ids),
+      payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: plan.data, fingerprint: plan.fingerprint, dataId: dataIds.get(task)! },
     });
     const batches = new Map<string, ArchBatch>();
     const close = (key: string, b: ArchBatch): Message => {
@@ -88,8 +110,10 @@ export function* expandMessages(
         for (const seed of spec.seeds) {
           const todo = new Map<ProxyName, string>();
           for (const proxy of proxies) {
-            const id = tripleId({ dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, codeVersion: plan.codeVersion });
-            if (!baseTripleIds?.has(id)) todo.set(proxy, id);
+            const key = { dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, fingerprint: plan.fingerprint, data: tripleDataId(proxy, dataIds.get(task)!) };
+            const id = tripleId(key);
+            const held = base?.tripleIds.has(id) || otherFingerprints.some((fingerprint) => base!.tripleIds.has(tripleId({ ...key, fingerprint })));
+            if (!held) todo.set(proxy, id);
           }
           const kept = [...todo.keys()];
           const messages: Message[] = [];
@@ -121,14 +145,19 @@ export function* expandMessages(
 export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   const { redis, queue, plan, log } = opts;
   const chunkSize = opts.chunkSize ?? 1000;
-  await createBuild(redis, {
+  // The build's keys live under its queues' prefix (ZC_QUEUE_PREFIX).
+  const prefix = queue.opts.prefix ?? 'bull';
+  const dataIds = await dataIdsOf(plan);
+  await createBuild(redis, prefix, {
     buildId: plan.buildId,
     dataset: plan.spec.dataset,
     spec: JSON.stringify(plan.spec),
     baseVersion: plan.spec.baseVersion,
+    fingerprint: plan.fingerprint,
+    reuse: plan.spec.reuse,
   });
-  if (await isCancelled(redis, plan.buildId)) throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
-  const enqueuedKey = redisKeys.enqueued(plan.buildId);
+  if (await isCancelled(redis, prefix, plan.buildId)) throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
+  const enqueuedKey = redisKeys(prefix).enqueued(plan.buildId);
   const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0 };
   const progress: ProduceProgress = { messagesSeen: 0, totalMessages: plan.totalMessages, triplesSeen: 0, totalTriples: plan.totalTriples, enqueued: 0 };
   let chunk: Message[] = [];
@@ -149,7 +178,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   };
 
   const expectedBy = new Map<string, ExpectedCount>();
-  for (const { space, task, proxies, messages, skipped } of expandMessages(plan, opts.baseTripleIds)) {
+  for (const { space, task, proxies, messages, skipped } of expandMessages(plan, dataIds, opts.base)) {
     for (const proxy of proxies) {
       const k = `${space}/${task}/${proxy}`;
       const e = expectedBy.get(k);
@@ -164,7 +193,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     if (chunk.length >= chunkSize) await flush();
   }
   await flush();
-  await markEnqueued(redis, plan.buildId, [...expectedBy.values()]);
+  await markEnqueued(redis, prefix, plan.buildId, [...expectedBy.values()]);
   log.info({ ...result }, 'producer: build enqueued');
   return result;
 }

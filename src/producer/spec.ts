@@ -9,7 +9,7 @@ import { searchSpace, type SearchSpace } from '../core/spaces';
 import type { DataSpec } from '../core/types';
 import { FormatError, InputError } from '../errors';
 import { BUILD_ID_PATTERN, DataSpecSchema } from '../queue/schema';
-import { CODE_VERSION } from '../version';
+import { localFingerprint } from '../version';
 
 /**
  * The build spec: what a build computes. One zod schema; a JSON or YAML file. Everything is
@@ -53,6 +53,11 @@ export const BuildSpecSchema = z
       .default({}),
     /** A published version of `dataset` whose rows this build keeps; only missing triples are computed. */
     baseVersion: z.string().min(1).optional(),
+    /**
+     * Which of the base version's rows count as already computed: `same-code` (default) those made
+     * by code of this build's compute fingerprint; `any-code` those of any fingerprint (recorded in the manifest).
+     */
+    reuse: z.enum(['same-code', 'any-code']).default('same-code'),
     data: DataSpecSchema.default({ source: 'synthetic' }),
     /** `arch-task`: one message per (arch, task, seed) carrying its proxies; `triple`: one triple per message. */
     packing: z.enum(['arch-task', 'triple']).default('arch-task'),
@@ -80,7 +85,8 @@ export interface PlannedSpace {
 export interface BuildPlan {
   spec: BuildSpec;
   buildId: string;
-  codeVersion: string;
+  /** The compute fingerprint the build's triple ids and jobs carry (src/version.ts). */
+  fingerprint: string;
   spaces: PlannedSpace[];
   data: DataSpec;
   /** Triples before skipping what the base version holds. */
@@ -120,15 +126,18 @@ export function loadBuildPlan(file: string, overrides: { buildId?: string; packi
   return planBuild(raw, dirname(resolve(file)));
 }
 
-/** Validate a spec object and resolve it into a plan. Every error names the spec field. */
-export function planBuild(raw: unknown, baseDir: string): BuildPlan {
+/**
+ * Validate a spec object and resolve it into a plan. Every error names the spec field. The
+ * fingerprint is this process's (src/version.ts) unless given: workers must compute with the same.
+ */
+export function planBuild(raw: unknown, baseDir: string, fingerprint: string = localFingerprint().id): BuildPlan {
   const parsed = BuildSpecSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = deepestIssue(parsed.error.issues[0]!, []);
     throw new InputError(`spec ${fieldName(issue.path)}`, valueAt(raw, issue.path), issue.message);
   }
   const spec = parsed.data;
-  const hash = createHash('sha256').update(JSON.stringify([CODE_VERSION, canonical(spec)]));
+  const hash = createHash('sha256').update(JSON.stringify([fingerprint, canonical(spec)]));
   const spaces: PlannedSpace[] = spec.spaces.map((space, i) => {
     let impl: SearchSpace;
     try {
@@ -159,7 +168,7 @@ export function planBuild(raw: unknown, baseDir: string): BuildPlan {
   }
   if (totalTriples === 0) throw new InputError('spec proxies', spec.proxies, 'at least one proxy defined on the tasks');
   const buildId = spec.buildId ?? `${spec.dataset}-${hash.digest('hex').slice(0, 12)}`;
-  return { spec, buildId, codeVersion: CODE_VERSION, spaces, data: spec.data, totalTriples, totalMessages };
+  return { spec, buildId, fingerprint, spaces, data: spec.data, totalTriples, totalMessages };
 }
 
 function isArchSource(a: BuildSpec['archs']): a is ArchSource {

@@ -20,7 +20,7 @@ export interface CancelResult {
  * aggregator does not publish it), then remove its jobs that no worker holds from both queues.
  */
 export async function cancelBuild(redis: Redis, prefix: string, buildId: string): Promise<CancelResult> {
-  const previousState = await markCancelled(redis, buildId);
+  const previousState = await markCancelled(redis, prefix, buildId);
   const removed: Record<Pool, number> = { light: 0, heavy: 0 };
   if (previousState === 'published') return { buildId, previousState, removed };
   for (const pool of POOLS) {

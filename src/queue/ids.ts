@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import { proxyReadsData } from '../core/proxies';
 import type { JobPayload } from './schema';
 
 /** What identifies a triple's result: change any of these and it is a different result. */
@@ -12,21 +13,31 @@ export interface TripleKey {
   proxy: ProxyName;
   seed: number;
   batchSize: number;
-  codeVersion: string;
+  /** The compute fingerprint (src/version.ts). */
+  fingerprint: string;
+  /** The data's identity (`dataIdentity`), or `none` for a proxy that reads no data (see `tripleDataId`). */
+  data: string;
 }
 
 /** Deterministic triple id: 128 bits of sha256 over the key's fields, hex. */
 export function tripleId(k: TripleKey): string {
-  const text = JSON.stringify([k.dataset, k.space, k.task, k.arch, k.proxy, k.seed, k.batchSize, k.codeVersion]);
+  const text = JSON.stringify([k.dataset, k.space, k.task, k.arch, k.proxy, k.seed, k.batchSize, k.fingerprint, k.data]);
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
+/** The data part of a triple's key: the task's data identity for a proxy that reads data, else `none` (one id across sources). */
+export function tripleDataId(proxy: ProxyName, dataId: string): string {
+  return proxyReadsData(proxy) ? dataId : 'none';
+}
+
 /**
- * Job id of a message: a hash of its triple ids, so enqueueing the same triples again is a no-op.
+ * Job id of a message: a hash of its build id and triple ids, so enqueueing the same build's
+ * triples again is a no-op, while another build of the same triples (a repair) gets jobs of its own
+ * (BullMQ answers an id it still holds, e.g. a failed job kept a week, with that old job).
  * The `z` keeps it from ever being all digits (BullMQ rejects integer ids).
  */
-export function jobIdOf(tripleIds: readonly string[]): string {
-  const h = createHash('sha256');
+export function jobIdOf(buildId: string, tripleIds: readonly string[]): string {
+  const h = createHash('sha256').update(buildId).update('\n');
   for (const id of [...tripleIds].sort()) h.update(id).update('\n');
   return 'z' + h.digest('hex').slice(0, 32);
 }
@@ -35,6 +46,9 @@ export function jobIdOf(tripleIds: readonly string[]): string {
 export function tripleIdsOf(p: JobPayload, arch: string): Record<string, string> {
   if (p.tripleIds && arch === p.arch) return p.tripleIds;
   return Object.fromEntries(
-    p.proxies.map((proxy) => [proxy, tripleId({ dataset: p.dataset, space: p.space, task: p.task, arch, proxy, seed: p.seed, batchSize: p.batchSize, codeVersion: p.codeVersion })]),
+    p.proxies.map((proxy) => [
+      proxy,
+      tripleId({ dataset: p.dataset, space: p.space, task: p.task, arch, proxy, seed: p.seed, batchSize: p.batchSize, fingerprint: p.fingerprint, data: tripleDataId(proxy, p.dataId) }),
+    ]),
   );
 }

@@ -5,7 +5,7 @@ import { runScript } from './lua';
 import { AGGREGATOR_GROUP, redisKeys } from './names';
 
 /** Longest failure reason kept as a key of the failures hash (the row keeps the whole reason). */
-const REASON_KEY_MAX = 160;
+export const REASON_KEY_MAX = 160;
 
 /** What became of rows given to `writeRows`: written, or refused because the build is gone or published. */
 export type WriteOutcome = 'written' | 'no-build' | 'published';
@@ -15,17 +15,18 @@ export type WriteOutcome = 'written' | 'no-build' | 'published';
  * the build's counters, atomically in one script: a row is durable in Redis before its job completes.
  * A build without a record or already published takes no rows (a late row must not recreate its stream).
  */
-export async function writeRows(redis: Redis, buildId: string, rows: readonly ResultRow[]): Promise<WriteOutcome> {
+export async function writeRows(redis: Redis, prefix: string, buildId: string, rows: readonly ResultRow[]): Promise<WriteOutcome> {
   if (rows.length === 0) return 'written';
   const args: (string | number)[] = [Date.now()];
   for (const row of rows) args.push(JSON.stringify(row), row.status, row.status === 'ok' ? '' : (row.reason ?? 'unknown').slice(0, REASON_KEY_MAX));
-  const n = await runScript(redis, 'writeRows', [redisKeys.results(buildId), redisKeys.build(buildId), redisKeys.failures(buildId)], args);
+  const keys = redisKeys(prefix);
+  const n = await runScript(redis, 'writeRows', [keys.results(buildId), keys.build(buildId), keys.failures(buildId)], args);
   return n === -1 ? 'no-build' : n === -2 ? 'published' : 'written';
 }
 
 /** Entries in a build's results stream (0 when it does not exist). */
-export function resultsLength(redis: Redis, buildId: string): Promise<number> {
-  return redis.xlen(redisKeys.results(buildId));
+export function resultsLength(redis: Redis, prefix: string, buildId: string): Promise<number> {
+  return redis.xlen(redisKeys(prefix).results(buildId));
 }
 
 /** A results stream as `/metrics` reports it. */
@@ -42,13 +43,14 @@ export interface ResultsStreamStats {
 }
 
 /** The results streams of every build not yet published. */
-export async function resultsStreamStats(redis: Redis, now = Date.now()): Promise<ResultsStreamStats[]> {
+export async function resultsStreamStats(redis: Redis, prefix: string, now = Date.now()): Promise<ResultsStreamStats[]> {
   const stats: ResultsStreamStats[] = [];
-  for (const buildId of await listBuildIds(redis)) {
-    const [state, createdAt] = await redis.hmget(redisKeys.build(buildId), 'state', 'createdAt');
+  const keys = redisKeys(prefix);
+  for (const buildId of await listBuildIds(redis, prefix)) {
+    const [state, createdAt] = await redis.hmget(keys.build(buildId), 'state', 'createdAt');
     if (state === null || state === 'published') continue;
-    const length = await resultsLength(redis, buildId);
-    const group = length > 0 ? await aggregatorGroup(redis, buildId) : undefined;
+    const length = await resultsLength(redis, prefix, buildId);
+    const group = length > 0 ? await aggregatorGroup(redis, keys.results(buildId)) : undefined;
     stats.push({
       buildId,
       length,
@@ -61,10 +63,10 @@ export async function resultsStreamStats(redis: Redis, now = Date.now()): Promis
   return stats;
 }
 
-async function aggregatorGroup(redis: Redis, buildId: string): Promise<{ pending: number; lag: number | null } | undefined> {
+async function aggregatorGroup(redis: Redis, stream: string): Promise<{ pending: number; lag: number | null } | undefined> {
   let groups: unknown[][];
   try {
-    groups = (await redis.xinfo('GROUPS', redisKeys.results(buildId))) as unknown[][];
+    groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
   } catch {
     return undefined; // the stream went away since its length was read (the build was published)
   }

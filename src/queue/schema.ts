@@ -48,7 +48,10 @@ export const JobPayloadSchema = z
     /** The requested batch size (part of the triple ids). */
     batchSize: z.number().int().positive(),
     data: DataSpecSchema,
-    codeVersion: z.string().min(1),
+    /** The build's compute fingerprint (src/version.ts): a worker with another one refuses the job. */
+    fingerprint: z.string().min(1),
+    /** The identity of the task's data (src/core/data `dataIdentity`): part of the triple ids of proxies that read data. */
+    dataId: z.string().min(1),
     /** Why the job moved between pools, oldest first (set by workers, for logs and rows' reasons). */
     route: z.array(z.string()).optional(),
   })

@@ -23,10 +23,13 @@ export interface BuildStatus {
   ok: number;
   failed: number;
   aggregated: number;
+  /** Results-stream entries the aggregator could not take as rows (malformed rows are recorded as failed rows). */
+  rejectedEntries: number;
   /** Triples per second, averaged since the build was created (until its last row once published). */
   triplesPerSecond?: number;
   etaSeconds?: number;
   version?: string;
+  fingerprint: string;
   failuresByReason: Record<string, number>;
 }
 
@@ -55,8 +58,8 @@ export async function queueStatus(redis: Redis, prefix: string): Promise<QueueSt
   );
 }
 
-export async function buildStatus(redis: Redis, buildId: string): Promise<BuildStatus> {
-  const b = await readBuild(redis, buildId);
+export async function buildStatus(redis: Redis, prefix: string, buildId: string): Promise<BuildStatus> {
+  const b = await readBuild(redis, prefix, buildId);
   const done = b.rowsOk + b.rowsFailed;
   let triplesPerSecond: number | undefined;
   let etaSeconds: number | undefined;
@@ -77,19 +80,21 @@ export async function buildStatus(redis: Redis, buildId: string): Promise<BuildS
     ok: b.rowsOk,
     failed: b.rowsFailed,
     aggregated: b.aggregated,
+    rejectedEntries: b.rejectedEntries,
     triplesPerSecond,
     etaSeconds,
     version: b.version,
-    failuresByReason: await readFailures(redis, buildId),
+    fingerprint: b.fingerprint,
+    failuresByReason: await readFailures(redis, prefix, buildId),
   };
 }
 
-export async function allBuildStatus(redis: Redis, buildIds?: string[]): Promise<BuildStatus[]> {
-  const ids = buildIds ?? (await listBuildIds(redis));
+export async function allBuildStatus(redis: Redis, prefix: string, buildIds?: string[]): Promise<BuildStatus[]> {
+  const ids = buildIds ?? (await listBuildIds(redis, prefix));
   const out: BuildStatus[] = [];
   for (const id of ids) {
     try {
-      out.push(await buildStatus(redis, id));
+      out.push(await buildStatus(redis, prefix, id));
     } catch (err) {
       // A build whose record expired after publishing: nothing to report.
       if (!(err instanceof NotFoundError)) throw err;

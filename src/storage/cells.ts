@@ -6,6 +6,14 @@ export function cellKey(r: Pick<ResultRow, 'space' | 'task' | 'arch' | 'proxy'>)
 }
 
 /**
+ * A cell under one seed and batch size: a build's `ok` row there supersedes the parent's row of
+ * another triple id (other code or other data computed the same thing), so recomputing replaces.
+ */
+export function slotKey(r: Pick<ResultRow, 'space' | 'task' | 'arch' | 'proxy' | 'seed' | 'batchSize'>): string {
+  return `${cellKey(r)}\u0000${r.seed}\u0000${r.batchSize}`;
+}
+
+/**
  * Later rows with the same triple id replace earlier ones (a retried triple), keeping the
  * position of the first occurrence so files stay in a stable order.
  */

@@ -55,10 +55,15 @@ export const ManifestSchema = z
     parentManifestSha256: Sha256.nullable(),
     buildId: Name,
     createdAt: z.string().datetime(),
-    /** zcbench's version at publish time. */
-    codeVersion: z.string().min(1),
-    /** Code versions, backends, batch sizes and seeds found in the rows (the parent's included). */
-    rowCodeVersions: z.array(z.string()),
+    /** The build's compute fingerprint (src/version.ts), or `naslib` for imported tables. */
+    fingerprint: z.string().min(1).optional(),
+    /** Fingerprints, backends, batch sizes and seeds found in the rows (the parent's included). */
+    rowFingerprints: z.array(z.string()).optional(),
+    /** What the build reused of its parent: rows of the same fingerprint only (`same-code`), or of any (`any-code`). */
+    reuse: z.enum(['same-code', 'any-code']).optional(),
+    /** Before the fingerprint (schema of older manifests): the package version, and the rows' ones. */
+    codeVersion: z.string().min(1).optional(),
+    rowCodeVersions: z.array(z.string()).optional(),
     backends: z.array(z.string()),
     batchSizes: z.array(z.number().int().nonnegative()),
     seeds: z.array(z.number().int()),
@@ -73,6 +78,11 @@ export const ManifestSchema = z
   })
   .strict();
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The fingerprints of a manifest's rows (an older manifest's code versions). */
+export function rowFingerprintsOf(m: Manifest): string[] {
+  return m.rowFingerprints ?? m.rowCodeVersions ?? [];
+}
 
 /** `datasets/<d>/latest.json`: the only mutable key. */
 export const PointerSchema = z.object({ version: Name, manifestSha256: Sha256 }).strict();

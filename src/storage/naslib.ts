@@ -206,14 +206,17 @@ export interface ImportedRows {
   expected: { space: SpaceName; task: TaskName; proxy: ProxyName; count: number }[];
 }
 
+/** The fingerprint of imported rows: NASLib's code made them. */
+export const IMPORTED_FINGERPRINT = 'naslib';
+
 /**
  * Imported entries as rows: backend 'imported', dataSource the origin file's name, seed and batch
- * size 0 (the released files do not record them), codeVersion 'naslib'.
+ * size 0 (the released files do not record them), fingerprint 'naslib' (the key's data identity too).
  */
 export function importedRows(
   parsed: NaslibFile,
   origin: { file: string; sha256: string },
-  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ProxyName; seed: number; batchSize: number; codeVersion: string }) => string,
+  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ProxyName; seed: number; batchSize: number; fingerprint: string }) => string,
 ): ImportedRows {
   const rows: ResultRow[] = [];
   const groundTruth: GroundTruthRow[] = [];
@@ -222,7 +225,7 @@ export function importedRows(
   for (const e of parsed.entries) {
     for (const p of e.proxies) {
       const row: ResultRow = {
-        tripleId: tripleIdOf({ space: parsed.space, task: e.task, arch: e.arch, proxy: p.proxy, seed: 0, batchSize: 0, codeVersion: 'naslib' }),
+        tripleId: tripleIdOf({ space: parsed.space, task: e.task, arch: e.arch, proxy: p.proxy, seed: 0, batchSize: 0, fingerprint: IMPORTED_FINGERPRINT }),
         space: parsed.space,
         task: e.task,
         arch: e.arch,
@@ -235,7 +238,7 @@ export function importedRows(
         backend: 'imported',
         dataSource: source,
         dataSha256: origin.sha256,
-        codeVersion: 'naslib',
+        fingerprint: IMPORTED_FINGERPRINT,
       };
       if (e.idx !== undefined) row.archIdx = e.idx;
       rows.push(row);

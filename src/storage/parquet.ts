@@ -3,7 +3,7 @@ import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { parseProxy, parseSpace, parseTask } from '../core/names';
 import { readableArch } from '../core/spaces';
 import { FormatError } from '../errors';
-import { CODE_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import type { GroundTruthRow, ResultRow } from './rows';
 
 /** A row of the long table: a triple's outcome plus the architecture's val_accuracy when known. */
@@ -11,7 +11,9 @@ export interface StoredRow extends ResultRow {
   valAccuracy: number | null;
 }
 
-const ROWS_SCHEMA = 'zcbench.rows/1';
+const ROWS_SCHEMA = 'zcbench.rows/2';
+/** Before the compute fingerprint: its column was `codeVersion` (read as the fingerprint). */
+const ROWS_SCHEMA_V1 = 'zcbench.rows/1';
 const GROUND_TRUTH_SCHEMA = 'zcbench.ground_truth/1';
 export const SCHEMA_KEY = 'zcbench.schema';
 
@@ -22,7 +24,7 @@ export const SCHEMA_KEY = 'zcbench.schema';
  */
 export const ROW_COLUMNS = [
   'tripleId', 'space', 'task', 'arch', 'arch_readable', 'proxy', 'seed', 'batchSize', 'status', 'score', 'time', 'reason',
-  'backend', 'dataSource', 'dataSha256', 'codeVersion', 'archIdx', 'val_accuracy',
+  'backend', 'dataSource', 'dataSha256', 'fingerprint', 'archIdx', 'val_accuracy',
 ] as const;
 
 function str(name: string, data: (string | null)[], nullable = false): ColumnSource {
@@ -55,12 +57,12 @@ export function encodeRowsParquet(rows: readonly StoredRow[]): Uint8Array {
       str('backend', col((r) => r.backend)),
       str('dataSource', col((r) => r.dataSource)),
       str('dataSha256', col((r) => r.dataSha256)),
-      str('codeVersion', col((r) => r.codeVersion)),
+      str('fingerprint', col((r) => r.fingerprint)),
       str('archIdx', col((r) => r.archIdx ?? null), true),
       { name: 'val_accuracy', data: col((r) => r.valAccuracy), type: 'DOUBLE' },
     ],
     kvMetadata: [{ key: SCHEMA_KEY, value: ROWS_SCHEMA }],
-    createdBy: `zcbench ${CODE_VERSION}`,
+    createdBy: `zcbench ${PACKAGE_VERSION}`,
   });
   return new Uint8Array(buffer);
 }
@@ -75,7 +77,7 @@ export function encodeGroundTruthParquet(rows: readonly GroundTruthRow[]): Uint8
       str('origin', rows.map((r) => r.origin)),
     ],
     kvMetadata: [{ key: SCHEMA_KEY, value: GROUND_TRUTH_SCHEMA }],
-    createdBy: `zcbench ${CODE_VERSION}`,
+    createdBy: `zcbench ${PACKAGE_VERSION}`,
   });
   return new Uint8Array(buffer);
 }
@@ -84,7 +86,7 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-async function readObjects(bytes: Uint8Array, expectedSchema: string, where: string): Promise<Record<string, unknown>[]> {
+async function readObjects(bytes: Uint8Array, expectedSchema: string | readonly string[], where: string): Promise<Record<string, unknown>[]> {
   const file = toArrayBuffer(bytes);
   let schema: string | undefined;
   try {
@@ -92,7 +94,8 @@ async function readObjects(bytes: Uint8Array, expectedSchema: string, where: str
   } catch (err) {
     throw new FormatError(where, `not a Parquet file: ${(err as Error).message}`);
   }
-  if (schema !== expectedSchema) throw new FormatError(where, `Parquet schema ${JSON.stringify(schema)}, expected ${expectedSchema}`);
+  const accepted = typeof expectedSchema === 'string' ? [expectedSchema] : expectedSchema;
+  if (schema === undefined || !accepted.includes(schema)) throw new FormatError(where, `Parquet schema ${JSON.stringify(schema)}, expected ${accepted.join(' or ')}`);
   return (await parquetReadObjects({ file })) as Record<string, unknown>[];
 }
 
@@ -106,7 +109,7 @@ function parseStatus(v: unknown, where: string): 'ok' | 'failed' {
 }
 
 export async function decodeRowsParquet(bytes: Uint8Array, where: string): Promise<StoredRow[]> {
-  const objects = await readObjects(bytes, ROWS_SCHEMA, where);
+  const objects = await readObjects(bytes, [ROWS_SCHEMA, ROWS_SCHEMA_V1], where);
   return objects.map((o) => {
     const row: StoredRow = {
       tripleId: String(o.tripleId),
@@ -122,7 +125,7 @@ export async function decodeRowsParquet(bytes: Uint8Array, where: string): Promi
       backend: String(o.backend),
       dataSource: String(o.dataSource),
       dataSha256: String(o.dataSha256),
-      codeVersion: String(o.codeVersion),
+      fingerprint: String(o.fingerprint ?? o.codeVersion),
       valAccuracy: numOrNull(o.val_accuracy),
     };
     if (o.reason !== null && o.reason !== undefined) row.reason = String(o.reason);

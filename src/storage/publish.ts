@@ -2,12 +2,13 @@ import { z } from 'zod';
 import { PROXIES, SPACES, TASKS, type ProxyName, type SpaceName, type TaskName } from '../core/names';
 import { InputError } from '../errors';
 import { logger } from '../log';
-import { cellKey, dedupeByTripleId, effectiveRows } from './cells';
+import { cellKey, dedupeByTripleId, effectiveRows, slotKey } from './cells';
 import {
   datasetKeys,
   MANIFEST_SCHEMA_VERSION,
   NAME_PATTERN,
   parseManifest,
+  rowFingerprintsOf,
   serializeManifest,
   type CoverageEntry,
   type FileEntry,
@@ -17,7 +18,7 @@ import {
 import { entriesFromRows, writeNaslibJson } from './naslib';
 import { sha256Of, type ObjectStore } from './objects';
 import { decodeGroundTruthParquet, decodeRowsParquet, encodeGroundTruthParquet, encodeRowsParquet, type StoredRow } from './parquet';
-import type { GroundTruthRow, ResultRow } from './rows';
+import { anyNumber, ResultRowSchema, type GroundTruthRow, type ResultRow } from './rows';
 import { checkDatasetName, listVersionIds, naturalCompare, readLatest, resolveVersion, type ResolvedVersion } from './versions';
 
 export interface PublishInput {
@@ -30,7 +31,7 @@ export interface PublishInput {
   groundTruth?: GroundTruthRow[];
   /** Coverage denominators of this build. */
   expected: { space: SpaceName; task: TaskName; proxy: ProxyName; count: number }[];
-  provenance: { codeVersion: string; spec?: unknown; dataSources: { source: string; sha256: string }[] };
+  provenance: { fingerprint: string; reuse?: 'same-code' | 'any-code'; spec?: unknown; dataSources: { source: string; sha256: string }[] };
 }
 
 export interface PublishResult {
@@ -45,31 +46,6 @@ export interface PublishResult {
 
 /** Rows per Parquet part: parts are the unit an incremental version reuses or rewrites. */
 export const PART_ROWS = 200_000;
-
-/** Any JS number, NaN and ±Infinity included: imported scores keep Python's -Infinity / NaN. */
-const anyNumber = z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' });
-
-const ResultRowSchema = z
-  .object({
-    tripleId: z.string().min(1),
-    space: z.enum(SPACES),
-    task: z.enum(TASKS),
-    arch: z.string().min(1),
-    proxy: z.enum(PROXIES),
-    seed: z.number().int(),
-    batchSize: z.number().int().nonnegative(),
-    status: z.enum(['ok', 'failed']),
-    score: anyNumber.nullable(),
-    time: anyNumber.nullable(),
-    reason: z.string().optional(),
-    backend: z.string().min(1),
-    dataSource: z.string(),
-    dataSha256: z.string(),
-    codeVersion: z.string().min(1),
-    archIdx: z.string().optional(),
-  })
-  .strict()
-  .refine((r) => r.status !== 'ok' || r.score !== null, { message: 'an ok row needs a score', path: ['score'] });
 
 const GroundTruthRowSchema = z
   .object({ space: z.enum(SPACES), task: z.enum(TASKS), arch: z.string().min(1), valAccuracy: anyNumber, origin: z.string() })
@@ -157,6 +133,8 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
 
   const newRows = dedupeByTripleId(input.rows);
   const newIds = new Set(newRows.map((r) => r.tripleId));
+  const newOkSlots = new Set(newRows.filter((r) => r.status === 'ok').map(slotKey));
+  const superseded = (r: ResultRow) => newIds.has(r.tripleId) || newOkSlots.has(slotKey(r));
   const newGt = new Map<SpaceName, Map<string, GroundTruthRow>>();
   for (const g of input.groundTruth ?? []) {
     let m = newGt.get(g.space);
@@ -238,7 +216,7 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
       for (const [path, f] of parentParts.get(task) ?? []) {
         const rows = await loadRowsFile(store, path, f);
         parentRows.push(...rows);
-        const kept = rows.filter((r) => !newIds.has(r.tripleId)).map((r) => ({ ...r, valAccuracy: valAccuracy(r.task, r.arch) ?? null }));
+        const kept = rows.filter((r) => !superseded(r)).map((r) => ({ ...r, valAccuracy: valAccuracy(r.task, r.arch) ?? null }));
         const unchanged = kept.length === rows.length && kept.every((r, i) => Object.is(r.valAccuracy, rows[i]!.valAccuracy));
         partitionRows.push(...kept);
         if (unchanged) {
@@ -304,8 +282,8 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
     parentManifestSha256: parent ? parent.manifestSha256 : null,
     buildId: input.buildId,
     createdAt: new Date().toISOString(),
-    codeVersion: input.provenance.codeVersion,
-    rowCodeVersions: sortedUnion(pm?.rowCodeVersions ?? [], newRows.map((r) => r.codeVersion)),
+    fingerprint: input.provenance.fingerprint,
+    rowFingerprints: sortedUnion(pm ? rowFingerprintsOf(pm) : [], newRows.map((r) => r.fingerprint)),
     backends: sortedUnion(pm?.backends ?? [], newRows.map((r) => r.backend)),
     batchSizes: sortedUnion(pm?.batchSizes ?? [], newRows.map((r) => r.batchSize)),
     seeds: sortedUnion(pm?.seeds ?? [], newRows.map((r) => r.seed)),
@@ -315,6 +293,7 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
     files: fileMap,
   };
   if (input.provenance.spec !== undefined) manifest.spec = input.provenance.spec;
+  if (input.provenance.reuse !== undefined) manifest.reuse = input.provenance.reuse;
 
   // Manifests are immutable: a re-run of a build whose manifest exists must reproduce it exactly
   // (it then only completes the pointer move); different content needs a new build id.

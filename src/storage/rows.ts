@@ -1,38 +1,48 @@
-import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import { z } from 'zod';
+import { PROXIES, SPACES, TASKS, type SpaceName, type TaskName } from '../core/names';
 
 /**
  * One triple's outcome: the unit the workers emit, the aggregator merges, and every published
- * artifact (NASLib json, Parquet long table) is made of.
+ * artifact (NASLib json, Parquet long table) is made of. The one schema of a row: the aggregator
+ * validates every row it takes from a results stream with it.
  */
-export interface ResultRow {
-  /** Deterministic id of (dataset, space, task, arch, proxy, seed, batch size, code version). */
-  tripleId: string;
-  space: SpaceName;
-  task: TaskName;
-  arch: string;
-  proxy: ProxyName;
-  seed: number;
-  /** The batch size actually used (a last retry may halve the requested one). */
-  batchSize: number;
-  status: 'ok' | 'failed';
-  /** Post-processed score; null when failed. */
-  score: number | null;
-  /** Seconds; null when failed. */
-  time: number | null;
-  /** Why it failed (status 'failed'). */
-  reason?: string;
-  /** Backend that computed it ('node', 'wasm', 'cpu'), or 'imported'. */
-  backend: string;
-  /** 'synthetic', a data path, or for imported rows the file they came from. */
-  dataSource: string;
-  dataSha256: string;
-  codeVersion: string;
-  /**
-   * NASLib's architecture id (`idx` in the zc_<space>.json files): the key of `arch` in NASLib's
-   * archs_<space>.json when the producer knows it, or an imported file's `idx` verbatim.
-   */
-  archIdx?: string;
-}
+/** Any JS number, NaN and ±Infinity included: imported scores keep Python's -Infinity / NaN. */
+export const anyNumber = z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' });
+
+export const ResultRowSchema = z
+  .object({
+    /** Deterministic id of (dataset, space, task, arch, proxy, seed, requested batch size, fingerprint, data identity). */
+    tripleId: z.string().min(1),
+    space: z.enum(SPACES),
+    task: z.enum(TASKS),
+    arch: z.string().min(1),
+    proxy: z.enum(PROXIES),
+    seed: z.number().int(),
+    /** The batch size actually used (a last retry may halve the requested one); 0 for imported rows. */
+    batchSize: z.number().int().nonnegative(),
+    status: z.enum(['ok', 'failed']),
+    /** Post-processed score; null when failed. */
+    score: anyNumber.nullable(),
+    /** Seconds; null when failed. */
+    time: anyNumber.nullable(),
+    /** Why it failed (status 'failed'). */
+    reason: z.string().optional(),
+    /** Backend that computed it ('node', 'wasm', 'hybrid', 'cpu'), 'none' when it failed before computing, or 'imported'. */
+    backend: z.string().min(1),
+    /** 'synthetic', a data path, or for imported rows the file they came from. */
+    dataSource: z.string(),
+    dataSha256: z.string(),
+    /** The compute fingerprint of the code that made it (src/version.ts), or 'naslib' for imported rows. */
+    fingerprint: z.string().min(1),
+    /**
+     * NASLib's architecture id (`idx` in the zc_<space>.json files): the key of `arch` in NASLib's
+     * archs_<space>.json when the producer knows it, or an imported file's `idx` verbatim.
+     */
+    archIdx: z.string().optional(),
+  })
+  .strict()
+  .refine((r) => r.status !== 'ok' || r.score !== null, { message: 'an ok row needs a score', path: ['score'] });
+export type ResultRow = z.infer<typeof ResultRowSchema>;
 
 /** Ground truth per (space, task, arch), kept apart from proxy rows. */
 export interface GroundTruthRow {

@@ -1,7 +1,7 @@
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
 import { readableArch } from '../core/spaces';
-import { CODE_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { effectiveRows } from './cells';
 import { SCHEMA_KEY, type StoredRow } from './parquet';
 import type { GroundTruthRow } from './rows';
@@ -51,7 +51,7 @@ export function wideTables(rows: readonly StoredRow[], groundTruth: readonly Gro
       ...proxies.map((p): ColumnSource => ({ name: p, data: archs.map((a) => g.archs.get(a)!.get(p) ?? null), type: 'DOUBLE' })),
     ];
     const body = new Uint8Array(
-      parquetWriteBuffer({ columnData: columns, kvMetadata: [{ key: SCHEMA_KEY, value: WIDE_SCHEMA }], createdBy: `zcbench ${CODE_VERSION}` }),
+      parquetWriteBuffer({ columnData: columns, kvMetadata: [{ key: SCHEMA_KEY, value: WIDE_SCHEMA }], createdBy: `zcbench ${PACKAGE_VERSION}` }),
     );
     return { space: g.space, task: g.task, path: `wide/${g.space}/${g.task}.parquet`, body, rows: archs.length };
   });

@@ -25,7 +25,7 @@ export function rowsFromResult(p: JobPayload, arch: string, result: ComputeResul
       backend: result.backend,
       dataSource: result.data.source,
       dataSha256: result.data.sha256,
-      codeVersion: p.codeVersion,
+      fingerprint: p.fingerprint,
     };
     const r = result.results[proxy];
     if (!r) return { ...base, status: 'failed', score: null, time: null, reason: 'the core returned no value for this proxy' };
@@ -53,7 +53,7 @@ export function failedRows(p: JobPayload, reason: string, batchSize = p.batchSiz
         backend: 'none',
         dataSource: dataSourceOf(p),
         dataSha256: '',
-        codeVersion: p.codeVersion,
+        fingerprint: p.fingerprint,
       }),
     );
   });

@@ -14,6 +14,7 @@ import { JOB_OPTIONS, openQueue, type ComputeQueue } from '../queue/queues';
 import { resultsLength, resultsStreamStats, writeRows } from '../queue/results';
 import { JobPayloadSchema, archsOf, describeIssue, isShapeOnly, type JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
+import { localFingerprint } from '../version';
 import { ChildPool } from './child-pool';
 import { retryInfrastructure, type InfraRetryPolicy } from './infra-retry';
 import { failedRows, rowsFromResult } from './rows';
@@ -46,6 +47,8 @@ export interface WorkerOptions {
   backPressurePollMs?: number;
   /** The compute children's module (default: ./child); fault tests give a wrapper of it. */
   childModule?: string;
+  /** The compute fingerprint this worker computes with (default: this process's, src/version.ts); it refuses jobs of another. */
+  fingerprint?: string;
 }
 
 export interface DeadlinePolicy {
@@ -125,12 +128,13 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
   const children = new ChildPool({ size: opts.children ?? Math.min(concurrency, availableParallelism()), memoryLimitBytes: budget, log, module: opts.childModule });
   const heavyQueue: ComputeQueue | undefined = pool === 'light' ? openQueue('heavy', connection, prefix) : undefined;
   const stats: WorkerStats = { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, pausedForBackPressure: 0, byProxy: {} };
+  const fingerprint = opts.fingerprint ?? localFingerprint().id;
   const infra = <T>(what: string, op: () => Promise<T>) => retryInfrastructure(what, op, settings.infraRetry, log);
-  opts.metrics?.collectResultsStreams(() => resultsStreamStats(connection));
+  opts.metrics?.collectResultsStreams(() => resultsStreamStats(connection, prefix));
   let closing = false;
 
   const record = async (p: JobPayload, rows: ResultRow[]) => {
-    const outcome = await infra(`write ${rows.length} rows of build ${p.buildId}`, () => writeRows(connection, p.buildId, rows));
+    const outcome = await infra(`write ${rows.length} rows of build ${p.buildId}`, () => writeRows(connection, prefix, p.buildId, rows));
     if (outcome !== 'written') {
       // Nobody waits for these rows: the build was published (or removed) while the job ran.
       log.warn({ pool, buildId: p.buildId, rows: rows.length, outcome }, `rows dropped: the build is ${outcome === 'published' ? 'already published' : 'not in Redis'}`);
@@ -166,7 +170,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
   const waitForRoom = async (job: Job<JobPayload>, token: string | undefined, buildId: string, jlog: Logger) => {
     let paused = false;
     for (;;) {
-      const length = await infra(`read the results stream length of build ${buildId}`, () => resultsLength(connection, buildId));
+      const length = await infra(`read the results stream length of build ${buildId}`, () => resultsLength(connection, prefix, buildId));
       if (length < settings.resultsHighWater) break;
       if (!paused) {
         paused = true;
@@ -203,7 +207,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       proxies: p.proxies.join(','),
       seed: p.seed,
     });
-    if (await isCancelled(connection, p.buildId)) {
+    if (await isCancelled(connection, prefix, p.buildId)) {
       jlog.info('build cancelled: job skipped');
       return { skipped: 'build cancelled' };
     }
@@ -224,6 +228,11 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
       jlog.info({ reason }, 'moved to the heavy queue');
       return { movedTo: 'heavy', reason };
     };
+
+    // Code of another fingerprint would compute other scores under the build's triple ids (a rolling update).
+    if (p.fingerprint !== fingerprint) {
+      throw await fail(`code fingerprint mismatch: the build expects ${p.fingerprint}, this worker computes with ${fingerprint}`);
+    }
 
     const lastAttempt = () => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const retryOrFail = async (err: unknown, batchSize: number): Promise<Error> => {

@@ -1,12 +1,11 @@
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../../src/queue/connection';
-import { BUILDS_SET } from '../../src/queue/names';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Aggregator, type PublishedBuild } from '../../src/aggregator/aggregator';
 import { logger, type Logger } from '../../src/log';
-import { produce, type ProduceResult } from '../../src/producer/producer';
+import { produce, type BaseVersion, type ProduceResult } from '../../src/producer/producer';
 import { planBuild, type BuildPlan } from '../../src/producer/spec';
 import { openQueue } from '../../src/queue/queues';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded';
@@ -38,18 +37,14 @@ export function testRedis(): Promise<Redis> {
   return connectRedis(redisUrl());
 }
 
-/** Delete every key of a test: its BullMQ prefix and the zc keys of its builds. */
-export async function cleanupRedis(redis: Redis, prefix: string, buildIds: string[] = []): Promise<void> {
-  const patterns = [`${prefix}:*`, ...buildIds.map((b) => `zc:${b}:*`), ...buildIds.map((b) => `zc:lock:*:${b}`)];
-  for (const match of patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
-  if (buildIds.length > 0) await redis.srem(BUILDS_SET, ...buildIds);
+/** Delete every key of a test: all live under its prefix (BullMQ's and the pipeline's own). */
+export async function cleanupRedis(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
 }
 
 // A pipeline in the test process: real Redis, a real S3 API (s3rver), real workers and children.
@@ -95,7 +90,7 @@ export interface Harness {
   buildIds: string[];
   workers: PipelineWorker[];
   plan(spec: Record<string, unknown>): BuildPlan;
-  produce(plan: BuildPlan, baseTripleIds?: ReadonlySet<string>): Promise<ProduceResult>;
+  produce(plan: BuildPlan, base?: BaseVersion): Promise<ProduceResult>;
   startWorker(opts: Partial<WorkerOptions> & Pick<WorkerOptions, 'pool'>): PipelineWorker;
   /** Run an aggregator until these builds are published. */
   aggregate(buildIds: string[], store?: ObjectStore): Promise<PublishedBuild[]>;
@@ -122,10 +117,10 @@ export async function startHarness(tag: string): Promise<Harness> {
       buildIds.push(p.buildId);
       return p;
     },
-    async produce(plan, baseTripleIds) {
+    async produce(plan, base) {
       const queue = openQueue('light', redis, prefix);
       try {
-        return await produce({ redis, queue, plan, baseTripleIds, log });
+        return await produce({ redis, queue, plan, base, log });
       } finally {
         await queue.close();
       }
@@ -144,11 +139,11 @@ export async function startHarness(tag: string): Promise<Harness> {
       return w;
     },
     aggregate(ids, store = s3.store) {
-      return new Aggregator({ redis, store, log, buildIds: ids, untilPublished: true, flushIntervalMs: 200 }).run();
+      return new Aggregator({ redis, prefix, store, log, buildIds: ids, untilPublished: true, flushIntervalMs: 200 }).run();
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));
-      await cleanupRedis(redis, prefix, buildIds);
+      await cleanupRedis(redis, prefix);
       redis.disconnect();
       await s3.stop();
     },

@@ -63,7 +63,7 @@ export function row(p: { space?: SpaceName; task?: TaskName; arch: string; proxy
     backend: p.backend ?? 'cpu',
     dataSource: 'synthetic',
     dataSha256: 'ab'.repeat(32),
-    codeVersion: '0.1.0',
+    fingerprint: 'test',
   };
   if (failed) r.reason = p.reason ?? 'OOM: tensor too large';
   if (p.archIdx !== undefined) r.archIdx = p.archIdx;

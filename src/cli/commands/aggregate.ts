@@ -31,10 +31,11 @@ export const command: Command = {
     const ps = await openPipelineStore(args, config);
     const redis = await openPipelineRedis(config);
     const metrics = createMetrics();
-    metrics.collectResultsStreams(() => resultsStreamStats(redis));
+    metrics.collectResultsStreams(() => resultsStreamStats(redis, config.ZC_QUEUE_PREFIX));
     const server = await startMetricsServer({ port: metricsPort, metrics });
     const aggregator = new Aggregator({
       redis,
+      prefix: config.ZC_QUEUE_PREFIX,
       store: ps.store,
       log: logger.child({ component: 'aggregator' }),
       buildIds: args.positionals.length > 0 ? args.positionals : undefined,

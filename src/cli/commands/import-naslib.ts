@@ -5,15 +5,14 @@ import { optString, parseArgs } from '../args';
 import type { Command } from '../command';
 import { parseSpace } from '../../core/names';
 import { InputError, NotFoundError } from '../../errors';
-import { tripleId } from '../../queue/ids';
-import { importedRows, parseNaslibJson } from '../../storage/naslib';
+import { tripleDataId, tripleId } from '../../queue/ids';
+import { IMPORTED_FINGERPRINT, importedRows, parseNaslibJson } from '../../storage/naslib';
 import { sha256Of } from '../../storage/objects';
 import { publishVersion, type PublishInput } from '../../storage/publish';
 import type { GroundTruthRow, ResultRow } from '../../storage/rows';
 import { STORE_OPTION_SPECS, type StoreOptions } from '../../storage/store';
 import { openDataset } from '../../storage/dataset';
 import { checkDatasetName, readLatest } from '../../storage/versions';
-import { CODE_VERSION } from '../../version';
 import { withCommandStore } from '../store-env';
 
 export const command: Command = {
@@ -51,7 +50,7 @@ export const command: Command = {
       }
       const sha256 = sha256Of(bytes);
       const parsed = parseNaslibJson(bytes.toString('utf8'), file, space);
-      const imported = importedRows(parsed, { file, sha256 }, (k) => tripleId({ dataset, ...k }));
+      const imported = importedRows(parsed, { file, sha256 }, (k) => tripleId({ dataset, ...k, data: tripleDataId(k.proxy, IMPORTED_FINGERPRINT) }));
       rows.push(...imported.rows);
       groundTruth.push(...imported.groundTruth);
       expected.push(...imported.expected);
@@ -76,7 +75,7 @@ export const command: Command = {
         rows,
         groundTruth,
         expected,
-        provenance: { codeVersion: CODE_VERSION, spec: { import: args.positionals, space: space ?? null }, dataSources },
+        provenance: { fingerprint: IMPORTED_FINGERPRINT, spec: { import: args.positionals, space: space ?? null }, dataSources },
       });
     });
     if ('unchanged' in outcome) {

@@ -3,9 +3,9 @@ import type { Command } from '../command';
 import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
-import { baseTripleIds } from '../../producer/base';
+import { readBaseVersion } from '../../producer/base';
 import { dryRun, type DryRunResult } from '../../producer/dry-run';
-import { produce } from '../../producer/producer';
+import { produce, type BaseVersion } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
 import { openQueue } from '../../queue/queues';
 import { STORE_OPTION_SPECS } from '../../storage/store';
@@ -30,13 +30,13 @@ export const command: Command = {
     const config = loadConfig();
     // Everything about the spec is checked before Redis is touched: a bad spec enqueues nothing.
     const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
-    let base: Set<string> | undefined;
+    let base: BaseVersion | undefined;
     if (plan.spec.baseVersion) {
       const ps = await openPipelineStore(args, config);
-      base = await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion);
+      base = await readBaseVersion(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion);
     }
     if (optFlag(args, 'dry-run')) {
-      const result = dryRun(plan, poolBudgets(config), base);
+      const result = await dryRun(plan, poolBudgets(config), base);
       process.stdout.write(optFlag(args, 'json') ? JSON.stringify(result) + '\n' : describeDryRun(result, plan.spec.baseVersion));
       return 0;
     }
@@ -48,7 +48,7 @@ export const command: Command = {
         redis,
         queue,
         plan,
-        baseTripleIds: base,
+        base,
         log: logger.child({ component: 'producer', buildId: plan.buildId }),
         onProgress: (p) =>
           progress.update(`produce ${plan.buildId}: ${p.triplesSeen}/${p.totalTriples} triples expanded (${Math.floor((100 * p.triplesSeen) / p.totalTriples)} %), ${p.enqueued} messages enqueued`),

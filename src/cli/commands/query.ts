@@ -6,6 +6,8 @@ import { canonicalArch, searchSpace } from '../../core/spaces';
 import { formatNumber, formatTable } from '../../storage/format';
 import { STORE_OPTION_SPECS } from '../../storage/store';
 import { openDatasetSource } from '../store-env';
+import type { StoredRow } from '../../storage/parquet';
+import { rowPrecedes } from '../../storage/rows';
 
 export const command: Command = {
   name: 'query',
@@ -44,8 +46,17 @@ export const command: Command = {
       throw new NotFoundError(`${name} has no architecture ${JSON.stringify(given)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`);
     }
     const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxies') : ds.proxies(space, task);
-    const scores: Record<string, { score: number | null; time: number | null }> = {};
-    for (const p of proxies) scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null };
+    // Each value's row (the one `rowPrecedes` picks, as `score` does): which code and backend made it.
+    const made = new Map<string, StoredRow>();
+    for (const r of ds.filter({ space, task })) {
+      const held = made.get(r.proxy);
+      if (r.arch === arch && r.status === 'ok' && (!held || rowPrecedes(r, held))) made.set(r.proxy, r);
+    }
+    const scores: Record<string, { score: number | null; time: number | null; fingerprint: string | null; backend: string | null }> = {};
+    for (const p of proxies) {
+      const row = made.get(p);
+      scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null, fingerprint: row?.fingerprint ?? null, backend: row?.backend ?? null };
+    }
     const valAccuracy = ds.valAccuracy(space, task, arch) ?? null;
     const readable = ds.readable(space, task, arch) ?? null;
     if (optFlag(args, 'json')) {
@@ -58,8 +69,8 @@ export const command: Command = {
       `${space}/${task} ${arch}${readable !== null && readable !== arch ? `  ${readable}` : ''}`,
       `val_accuracy ${valAccuracy === null ? '-' : formatNumber(valAccuracy)}`,
       formatTable(
-        ['PROXY', 'SCORE', 'TIME (s)'],
-        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : formatNumber(v.score), v.time === null ? '-' : formatNumber(v.time, 3)]),
+        ['PROXY', 'SCORE', 'TIME (s)', 'FINGERPRINT', 'BACKEND'],
+        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : formatNumber(v.score), v.time === null ? '-' : formatNumber(v.time, 3), v.fingerprint ?? '-', v.backend ?? '-']),
       ),
     ];
     process.stdout.write(lines.join('\n') + '\n');

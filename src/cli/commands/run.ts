@@ -5,7 +5,7 @@ import { backendSettings, loadConfig } from '../../config';
 import { initBackend } from '../../core/backend';
 import { InputError } from '../../errors';
 import { logger, redactUrl } from '../../log';
-import { baseTripleIds } from '../../producer/base';
+import { readBaseVersion } from '../../producer/base';
 import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
 import { readBuild } from '../../queue/build';
@@ -54,13 +54,13 @@ export const command: Command = {
     process.once('SIGTERM', interrupt);
     try {
       process.stderr.write(`run ${plan.buildId}: ${plan.totalTriples} triples; Redis ${redactUrl(config.REDIS_URL)}; store: ${ps.where}\n`);
-      const base = plan.spec.baseVersion ? await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion) : undefined;
+      const base = plan.spec.baseVersion ? await readBaseVersion(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion) : undefined;
       const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
       const produced = await produce({
         redis,
         queue,
         plan,
-        baseTripleIds: base,
+        base,
         log: log.child({ component: 'producer' }),
         onProgress: (p) => progress.update(`produce: ${p.triplesSeen}/${p.totalTriples} triples expanded, ${p.enqueued} messages enqueued`),
       }).finally(() => queue.close());
@@ -78,10 +78,10 @@ export const command: Command = {
       for (let i = 0; i < workers; i++) running.push(startWorker({ ...common, pool: 'light', concurrency, log: log.child({ component: 'worker', pool: 'light', worker: i }) }));
       running.push(startWorker({ ...common, pool: 'heavy', concurrency: 1, log: log.child({ component: 'worker', pool: 'heavy' }) }));
 
-      aggregator = new Aggregator({ redis, store: ps.store, log: log.child({ component: 'aggregator' }), buildIds: [plan.buildId], untilPublished: true });
+      aggregator = new Aggregator({ redis, prefix: config.ZC_QUEUE_PREFIX, store: ps.store, log: log.child({ component: 'aggregator' }), buildIds: [plan.buildId], untilPublished: true });
       const started = Date.now();
       const ticker = setInterval(() => {
-        buildStatus(redis, plan.buildId).then(
+        buildStatus(redis, config.ZC_QUEUE_PREFIX, plan.buildId).then(
           (s) => {
             const done = Math.max(s.ok + s.failed, s.aggregated);
             const expected = s.expected ?? plan.totalTriples;
@@ -100,7 +100,7 @@ export const command: Command = {
         clearInterval(ticker);
       }
       progress.done();
-      const record = await readBuild(redis, plan.buildId);
+      const record = await readBuild(redis, config.ZC_QUEUE_PREFIX, plan.buildId);
       const version = published[0]?.result.version ?? record.version;
       if (!version) {
         process.stderr.write(`run ${plan.buildId}: interrupted before publishing; rerun the same command to continue (nothing computed is lost)\n`);
@@ -142,7 +142,7 @@ function summary(m: Manifest, bucket: string, where: string, earlier: boolean): 
     lines.push(`  coverage ${k}: ${t.proxies} proxies, ${t.ok}/${t.expected} triples ok (${pct} %)${t.failed > 0 ? `, ${t.failed} failed` : ''}`);
   }
   lines.push(`  data: ${m.dataSources.map((d) => `${d.source}${d.sha256 ? ` (sha256 ${d.sha256.slice(0, 12)}…)` : ''}`).join(', ') || 'none'}`);
-  lines.push(`  backends: ${m.backends.join(', ')}; batch sizes: ${m.batchSizes.join(', ')}; seeds: ${m.seeds.join(', ')}; code ${m.codeVersion}`);
+  lines.push(`  backends: ${m.backends.join(', ')}; batch sizes: ${m.batchSizes.join(', ')}; seeds: ${m.seeds.join(', ')}; fingerprint ${m.fingerprint ?? m.codeVersion}`);
   lines.push(`  files: ${Object.keys(m.files).join(', ')}`);
   lines.push(`  manifest: s3://${bucket}/${datasetKeys.manifest(m.dataset, m.version)}`);
   lines.push(`  store: ${where}`);

@@ -16,7 +16,7 @@ export const command: Command = {
     const redis = await openPipelineRedis(config);
     try {
       const queues = await queueStatus(redis, config.ZC_QUEUE_PREFIX);
-      const builds = await allBuildStatus(redis, args.positionals.length > 0 ? args.positionals : undefined);
+      const builds = await allBuildStatus(redis, config.ZC_QUEUE_PREFIX, args.positionals.length > 0 ? args.positionals : undefined);
       const missing = args.positionals.filter((id) => !builds.some((b) => b.buildId === id));
       if (missing.length > 0) throw new NotFoundError(`build ${missing.map((id) => JSON.stringify(id)).join(', ')} not found in Redis`);
       if (optFlag(args, 'json')) {
@@ -40,7 +40,7 @@ export const command: Command = {
           : b.state === 'cancelled' ? ', cancelled: it will not be published'
           : b.etaSeconds !== undefined ? `, ETA ${formatDuration(b.etaSeconds)}`
           : '';
-        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${rate}${eta}`);
+        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${b.rejectedEntries > 0 ? ` (${b.rejectedEntries} result entries rejected)` : ''}${rate}${eta}; fingerprint ${b.fingerprint}`);
         for (const [reason, n] of Object.entries(b.failuresByReason)) out.push(`    failed: ${n} × ${reason}`);
       }
       process.stdout.write(out.join('\n') + '\n');

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
 import { basename, dirname, join } from 'path';
 import { InputError } from '../../errors';
@@ -40,6 +41,30 @@ export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Pro
     return loadFromPath(spec.path, TASK_SPECS[task], batchSize, rng);
   }
   throw new InputError('data.source', (spec as { source: unknown }).source, "'synthetic' or 'path'");
+}
+
+/**
+ * The identity of a task's data, known before any minibatch is drawn (part of a triple's key):
+ * `synthetic` (its batch follows from the seed, which the key has), or `sha256:` + the source
+ * digest: CIFAR/.npy → the `sha256` every minibatch of the source records; Taskonomy → the digest of
+ * its view lists and view templates (the drawn views' files are known only per job).
+ */
+export async function dataIdentity(spec: DataSpec, task: TaskName): Promise<string> {
+  if (spec.source === 'synthetic') return 'synthetic';
+  const taskSpec = TASK_SPECS[task];
+  if (taskSpec.taskonomy) {
+    const st = await statOrNull(spec.path);
+    const views = st?.isDirectory() ? await findTaskonomyViews(spec.path) : null;
+    if (!views) throw new InputError('data', spec.path, `a directory with ${expectedFiles(taskSpec)}`);
+    const templates = { path: '\u0000templates', sha256: createHash('sha256').update(views.templates.join('\n')).digest('hex') };
+    return `sha256:${sourceDigest([...views.lists, templates])}`;
+  }
+  const set = await openPath(spec.path, taskSpec);
+  try {
+    return `sha256:${sourceDigest(set.files)}`;
+  } finally {
+    await set.close();
+  }
 }
 
 async function loadTaskonomy(path: string, spec: TaskSpec, batchSize: number, rng: Rng): Promise<Minibatch> {
