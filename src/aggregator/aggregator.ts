@@ -1,16 +1,19 @@
 import type { Redis } from 'ioredis';
 import { hostname } from 'os';
 import type { ProxyName } from '../core/names';
-import { ServiceError } from '../errors';
+import { LockLostError, ServiceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { readBuild, type BuildRecord } from '../queue/build';
 import { tryLock, waitForLock, type Lock } from '../queue/lock';
+import { runScript } from '../queue/lua';
 import { AGGREGATOR_GROUP, BUILDS_SET, redisKeys } from '../queue/names';
+import { storeIdentity } from '../storage/identity';
 import type { ObjectStore } from '../storage/objects';
 import { publishVersion, type PublishResult } from '../storage/publish';
 import type { ResultRow } from '../storage/rows';
-import { readSegments, writeSegment } from './segments';
+import { buildStoreOf, reopenIfUnpublished } from './build-store';
+import { readSegments, segmentKey, writeSegment } from './segments';
 
 export interface AggregatorOptions {
   redis: Redis;
@@ -25,6 +28,8 @@ export interface AggregatorOptions {
   flushIntervalMs?: number;
   /** Consumer name in the results streams' group. Default: host-pid. */
   consumer?: string;
+  /** TTL of the build and publish locks, ms (renewed every third of it). Default 15 s. */
+  lockTtlMs?: number;
   metrics?: Metrics;
   onPublished?: (p: PublishedBuild) => void;
 }
@@ -45,7 +50,8 @@ interface BuildState {
   rows: Map<string, ResultRow>;
   /** New rows not yet in a segment, and the stream entries they came from (acknowledged after the segment). */
   pendingRows: ResultRow[];
-  pendingEntries: string[];
+  pendingEntries: Set<string>;
+  /** This owner's next segment number (its keys carry the lock's fencing token). */
   nextSeq: number;
   lastFlush: number;
   /** After a failed flush or publish: not before this time again. */
@@ -71,9 +77,12 @@ export class Aggregator {
   private readonly consumer: string;
   private stopping = false;
   private blocking: Redis | null = null;
+  private storeId: string | undefined;
+  private readonly lockTtlMs: number;
 
   constructor(private readonly opts: AggregatorOptions) {
     this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
+    this.lockTtlMs = opts.lockTtlMs ?? LOCK_TTL_MS;
   }
 
   /** Ask the loop to finish: pending rows are flushed and locks released before `run` returns. */
@@ -82,7 +91,7 @@ export class Aggregator {
   }
 
   async run(): Promise<PublishedBuild[]> {
-    const { redis, log } = this.opts;
+    const { redis } = this.opts;
     // Blocking reads hold their connection: give them their own.
     this.blocking = redis.duplicate();
     let lastDiscovery = 0;
@@ -101,19 +110,18 @@ export class Aggregator {
         await this.read(active);
         for (const b of active) {
           if (!b.lock.held) {
-            log.warn({ buildId: b.buildId }, 'aggregator: lost the build lock, leaving the build to its new owner');
-            this.builds.delete(b.buildId);
+            await this.drop(b, 'lost the build lock (or could not renew it)');
             continue;
           }
           if (Date.now() < b.retryAt) continue;
-          const due = b.pendingEntries.length > 0 && (b.pendingRows.length >= (this.opts.flushRows ?? 5000) || Date.now() - b.lastFlush >= (this.opts.flushIntervalMs ?? 1000));
+          const due = b.pendingEntries.size > 0 && (b.pendingRows.length >= (this.opts.flushRows ?? 5000) || Date.now() - b.lastFlush >= (this.opts.flushIntervalMs ?? 1000));
           if (due) await this.flush(b);
         }
         for (const b of active) if (this.builds.has(b.buildId) && Date.now() >= b.retryAt) await this.maybePublish(b);
       }
     } finally {
       for (const b of this.builds.values()) {
-        if (b.pendingEntries.length > 0 && b.lock.held) await this.flush(b);
+        if (b.pendingEntries.size > 0 && b.lock.held) await this.flush(b);
         await b.lock.release().catch(() => undefined);
       }
       this.builds.clear();
@@ -122,51 +130,111 @@ export class Aggregator {
     return this.published;
   }
 
-  /** Take unowned, unpublished builds; refresh the records of the ones held. */
+  /**
+   * Take unowned, unpublished builds of this store (a build Redis calls published but the store
+   * lacks is opened again); refresh the records of the ones held and claim what other consumers
+   * left pending in their streams.
+   */
   private async discover(): Promise<void> {
-    const { redis } = this.opts;
+    const { redis, store, log } = this.opts;
+    if (this.storeId === undefined) {
+      try {
+        this.storeId = await storeIdentity(store);
+      } catch (err) {
+        log.warn({ err: String(err) }, 'aggregator: cannot reach the store yet, will retry');
+        return;
+      }
+    }
     const ids = this.opts.buildIds ?? (await redis.smembers(BUILDS_SET));
     for (const buildId of ids) {
       const held = this.builds.get(buildId);
       if (held) {
-        held.record = await readBuild(redis, buildId);
+        await this.refresh(held);
         continue;
       }
       if (this.finished.has(buildId)) continue;
       const state = await redis.hget(redisKeys.build(buildId), 'state');
       if (state === null) continue;
+      const boundTo = await buildStoreOf(redis, buildId);
+      if (boundTo !== undefined && boundTo !== this.storeId) continue;
       if (state === 'published') {
-        this.finished.add(buildId);
-        continue;
+        let reopened: boolean;
+        try {
+          reopened = await reopenIfUnpublished(redis, store, buildId, log);
+        } catch (err) {
+          log.warn({ buildId, err: String(err) }, 'aggregator: cannot check the store for the build yet, will retry');
+          continue;
+        }
+        if (!reopened) {
+          this.finished.add(buildId);
+          continue;
+        }
       }
-      const lock = await tryLock(redis, redisKeys.aggregateLock(buildId), LOCK_TTL_MS);
+      const lock = await tryLock(redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs });
       if (!lock) continue;
       try {
-        this.builds.set(buildId, await this.load(buildId, lock));
+        const loaded = await this.load(buildId, lock);
+        if (loaded) this.builds.set(buildId, loaded);
       } catch (err) {
         await lock.release();
-        this.opts.log.warn({ buildId, err: String(err) }, 'aggregator: cannot load the build yet, will retry');
+        log.warn({ buildId, err: String(err) }, 'aggregator: cannot load the build yet, will retry');
       }
     }
   }
 
-  private async allPublished(): Promise<boolean> {
-    const ids = this.opts.buildIds ?? [];
-    if (ids.length === 0) return false;
-    const states = await Promise.all(ids.map((id) => this.opts.redis.hget(redisKeys.build(id), 'state')));
-    return states.every((s) => s === 'published');
+  private async refresh(b: BuildState): Promise<void> {
+    try {
+      b.record = await readBuild(this.opts.redis, b.buildId);
+      await this.claimAbandoned(b);
+    } catch (err) {
+      // Redis flushed or restarted under the build: the lock says whether it is still ours.
+      if (!(await b.lock.confirm())) await this.drop(b, `lost the build with Redis (${String(err)})`);
+    }
   }
 
-  /** Rebuild a build's state: its segments from S3, then every entry still pending in its stream. */
-  private async load(buildId: string, lock: Lock): Promise<BuildState> {
+  /** Every build of `buildIds` found published in this store. */
+  private async allPublished(): Promise<boolean> {
+    const ids = this.opts.buildIds ?? [];
+    return ids.length > 0 && ids.every((id) => this.finished.has(id));
+  }
+
+  /** Stop acting on a build: nothing more is written under its lock; what we hold pending is claimed by the next owner. */
+  private async drop(b: BuildState, why: string): Promise<void> {
+    this.opts.log.warn({ buildId: b.buildId, fencingToken: b.lock.token, unwrittenRows: b.pendingRows.length }, `aggregator: ${why}; stopped, leaving the build to its next owner`);
+    this.builds.delete(b.buildId);
+    await b.lock.release().catch(() => undefined);
+  }
+
+  /**
+   * Entries other consumers of the group read but never acknowledged (an owner that lost the
+   * build, paused or dead): only the lock holder reads the stream, so they are ours to take.
+   */
+  private async claimAbandoned(b: BuildState): Promise<void> {
+    const { redis, log } = this.opts;
+    const pending = (await redis.xpending(b.stream, AGGREGATOR_GROUP, '-', '+', READ_COUNT)) as [string, string, number, number][];
+    const theirs = pending.filter(([id, consumer]) => consumer !== this.consumer && !b.pendingEntries.has(id)).map(([id]) => id);
+    if (theirs.length === 0) return;
+    const entries = (await redis.xclaim(b.stream, AGGREGATOR_GROUP, this.consumer, 0, ...theirs)) as [string, string[]][];
+    this.ingest(b, entries);
+    log.info({ buildId: b.buildId, claimed: entries.length }, 'aggregator: claimed entries another consumer left pending');
+  }
+
+  /**
+   * Rebuild a build's state: its segments from S3, then every entry still pending in its stream.
+   * Null when the lock, retaken with a token above the segments' writers', went to someone else.
+   */
+  private async load(buildId: string, acquired: Lock): Promise<BuildState | null> {
     const { redis, store, log } = this.opts;
     const stream = redisKeys.results(buildId);
-    try {
-      await redis.xgroup('CREATE', stream, AGGREGATOR_GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String(err).includes('BUSYGROUP')) throw err;
-    }
+    await ensureGroup(redis, stream);
     const segments = await readSegments(store, buildId);
+    let lock: Lock | null = acquired;
+    if (segments.maxToken >= acquired.token) {
+      // The token counter was lost with Redis's data: take the lock again above the store's tokens.
+      await acquired.release();
+      lock = await tryLock(redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs, tokenFloor: segments.maxToken });
+      if (!lock) return null;
+    }
     const state: BuildState = {
       buildId,
       record: await readBuild(redis, buildId),
@@ -174,8 +242,8 @@ export class Aggregator {
       stream,
       rows: new Map(),
       pendingRows: [],
-      pendingEntries: [],
-      nextSeq: segments.nextSeq,
+      pendingEntries: new Set(),
+      nextSeq: 0,
       lastFlush: Date.now(),
       retryAt: 0,
       backoffMs: 1000,
@@ -190,15 +258,26 @@ export class Aggregator {
       claimed += entries.length;
       cursor = next;
     } while (cursor !== '0-0');
-    log.info({ buildId, segmentRows: segments.rows.length, segments: segments.nextSeq, reclaimed: claimed }, 'aggregator: took the build');
+    log.info({ buildId, fencingToken: lock.token, segmentRows: segments.rows.length, segments: segments.keys.length, reclaimed: claimed }, 'aggregator: took the build');
     return state;
   }
 
   private async read(active: BuildState[]): Promise<void> {
     const keys = active.map((b) => b.stream);
-    const reply = (await this.blocking!.xreadgroup(
-      'GROUP', AGGREGATOR_GROUP, this.consumer, 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...keys.map(() => '>'),
-    )) as [string, [string, string[]][]][] | null;
+    let reply: [string, [string, string[]][]][] | null;
+    try {
+      reply = (await this.blocking!.xreadgroup(
+        'GROUP', AGGREGATOR_GROUP, this.consumer, 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...keys.map(() => '>'),
+      )) as [string, [string, string[]][]][] | null;
+    } catch (err) {
+      // A stream or its group vanished (Redis flushed or restarted without its data): keep only the builds still ours.
+      if (!String(err).includes('NOGROUP')) throw err;
+      for (const b of active) {
+        if (await b.lock.confirm()) await ensureGroup(this.opts.redis, b.stream);
+        else await this.drop(b, 'lost the build with Redis');
+      }
+      return;
+    }
     for (const [key, entries] of reply ?? []) {
       const b = active.find((s) => s.stream === key);
       if (b) this.ingest(b, entries);
@@ -207,7 +286,7 @@ export class Aggregator {
 
   private ingest(b: BuildState, entries: [string, string[] | null][]): void {
     for (const [id, fields] of entries) {
-      b.pendingEntries.push(id);
+      b.pendingEntries.add(id);
       // A deleted entry still listed as pending comes back without fields.
       if (!fields) continue;
       const text = fields[fields.indexOf('row') + 1];
@@ -231,28 +310,30 @@ export class Aggregator {
     if (fresh) b.pendingRows.push(row);
   }
 
-  /** Write the new rows as a segment, then acknowledge and delete their entries (Redis stays small). */
+  /**
+   * Write the new rows as a segment, then acknowledge and delete their entries (Redis stays small).
+   * Fenced: the lock is confirmed in Redis before the write, and the acknowledgement is a script
+   * that refuses a holder whose lock has moved on (that owner stops; its entries stay pending).
+   */
   private async flush(b: BuildState): Promise<void> {
     const { redis, log } = this.opts;
+    if (!(await b.lock.confirm())) return this.drop(b, 'lost the build lock before writing a segment; wrote nothing');
+    const key = segmentKey(b.buildId, b.lock.token, b.nextSeq);
+    let committed: unknown;
     try {
-      if (b.pendingRows.length > 0) await writeSegment(this.opts.store, b.buildId, b.nextSeq, b.pendingRows);
+      if (b.pendingRows.length > 0) await writeSegment(this.opts.store, key, b.pendingRows);
+      committed = await runScript(redis, 'commitSegment', [b.lock.key, b.stream, redisKeys.build(b.buildId)], [b.lock.holder, AGGREGATOR_GROUP, b.rows.size, ...b.pendingEntries]);
     } catch (err) {
+      // Rewritten under the same key next time, with these rows and any that arrived since.
       this.backoff(b, err, 'segment write failed');
       return;
     }
+    // Its rows are valid results, so the segment stays; readers merge them by triple id.
+    if (committed !== 1) return this.drop(b, `lost the build lock while writing segment ${key}`);
     if (b.pendingRows.length > 0) b.nextSeq++;
-    const entries = b.pendingEntries;
-    const tx = redis.multi();
-    for (let i = 0; i < entries.length; i += 1000) {
-      const chunk = entries.slice(i, i + 1000);
-      tx.xack(b.stream, AGGREGATOR_GROUP, ...chunk);
-      tx.xdel(b.stream, ...chunk);
-    }
-    tx.hset(redisKeys.build(b.buildId), 'aggregated', String(b.rows.size));
-    await tx.exec();
-    log.debug({ buildId: b.buildId, rows: b.pendingRows.length, entries: entries.length, total: b.rows.size }, 'aggregator: segment flushed');
+    log.debug({ buildId: b.buildId, segment: key, rows: b.pendingRows.length, entries: b.pendingEntries.size, total: b.rows.size }, 'aggregator: segment flushed');
     b.pendingRows = [];
-    b.pendingEntries = [];
+    b.pendingEntries = new Set();
     b.lastFlush = Date.now();
     b.backoffMs = 1000;
   }
@@ -266,13 +347,19 @@ export class Aggregator {
   private async maybePublish(b: BuildState): Promise<void> {
     const { record } = b;
     if (record.state !== 'enqueued' || record.expected === undefined || b.rows.size < record.expected) return;
-    if (b.pendingEntries.length > 0) await this.flush(b);
-    if (b.pendingEntries.length > 0) return;
+    if (b.pendingEntries.size > 0) await this.flush(b);
+    if (!this.builds.has(b.buildId) || b.pendingEntries.size > 0) return;
     const { redis, store, log } = this.opts;
-    const lock = await waitForLock(redis, redisKeys.publishLock(record.dataset), { ttlMs: LOCK_TTL_MS });
+    const lock = await waitForLock(redis, redisKeys.publishLock(record.dataset), { ttlMs: this.lockTtlMs });
     if (!lock) return;
+    // Checked before each write of the publish: the version's reservation, its manifest, `latest`.
+    const fence = async () => {
+      if (!(await b.lock.confirm())) throw new LockLostError(`lost the build lock of ${b.buildId} while publishing`);
+      if (!(await lock.confirm())) throw new LockLostError(`lost the publish lock of ${record.dataset} while publishing`);
+    };
     let result: PublishResult;
     try {
+      await fence();
       const rows = [...b.rows.values()];
       const dataSources = new Map<string, { source: string; sha256: string }>();
       for (const r of rows) if (r.status === 'ok') dataSources.set(`${r.dataSource}\u0000${r.dataSha256}`, { source: r.dataSource, sha256: r.dataSha256 });
@@ -283,23 +370,24 @@ export class Aggregator {
         rows,
         expected: (record.expectedBy ?? []).map((e) => ({ ...e, proxy: e.proxy as ProxyName })),
         provenance: { codeVersion: rows[0]?.codeVersion ?? '', spec: JSON.parse(record.spec) as unknown, dataSources: [...dataSources.values()] },
+        fence,
       });
     } catch (err) {
+      if (err instanceof LockLostError && !b.lock.held) return this.drop(b, err.message);
       // S3 down beyond the store's own retries, or anything else: the rows are safe in segments; try again later.
       this.backoff(b, err, err instanceof ServiceError ? 'publish failed, S3 unavailable' : 'publish failed');
       return;
     } finally {
       await lock.release().catch(() => undefined);
     }
-    const buildKey = redisKeys.build(b.buildId);
-    await redis
-      .multi()
-      .hset(buildKey, { state: 'published', version: result.version, publishedAt: String(Date.now()) })
-      .del(b.stream)
-      .expire(buildKey, KEEP_BUILD_KEYS_S)
-      .expire(redisKeys.enqueued(b.buildId), KEEP_BUILD_KEYS_S)
-      .expire(redisKeys.failures(b.buildId), KEEP_BUILD_KEYS_S)
-      .exec();
+    const marked = await runScript(
+      redis,
+      'markPublished',
+      [b.lock.key, redisKeys.build(b.buildId), b.stream, redisKeys.enqueued(b.buildId), redisKeys.failures(b.buildId)],
+      [b.lock.holder, result.version, Date.now(), KEEP_BUILD_KEYS_S],
+    );
+    // The version is in the store either way; the next owner's publish reproduces it and records it.
+    if (marked !== 1) return this.drop(b, `lost the build lock after publishing ${record.dataset}@${result.version}`);
     await b.lock.release();
     this.builds.delete(b.buildId);
     this.finished.add(b.buildId);
@@ -308,6 +396,15 @@ export class Aggregator {
     this.opts.metrics?.setLastPublished(record.dataset, result.version);
     log.info({ buildId: b.buildId, dataset: record.dataset, version: result.version, rows: result.manifest.rowCount, uploaded: result.uploaded, reused: result.reused }, 'aggregator: version published');
     this.opts.onPublished?.(published);
+  }
+}
+
+/** The aggregator group on a build's results stream (created with the stream when missing). */
+async function ensureGroup(redis: Redis, stream: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', stream, AGGREGATOR_GROUP, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!String(err).includes('BUSYGROUP')) throw err;
   }
 }
 

@@ -28,6 +28,8 @@ export interface ProduceResult {
   enqueuedTriples: number;
   /** Messages an earlier run had already enqueued (possibly finished and removed since). */
   alreadyEnqueued: number;
+  /** Triples of the build the store already holds rows for (its segments): counted, not enqueued. */
+  alreadyStored: number;
 }
 
 export interface ProduceOptions {
@@ -37,6 +39,8 @@ export interface ProduceOptions {
   plan: BuildPlan;
   /** Triple ids the base version holds (ok rows). */
   baseTripleIds?: ReadonlySet<string>;
+  /** Triple ids of this build already stored (its segments in S3): expected, but not enqueued again. */
+  storedTripleIds?: ReadonlySet<string>;
   /** Messages per addBulk. */
   chunkSize?: number;
   onProgress?: (p: ProduceProgress) => void;
@@ -67,7 +71,8 @@ interface ArchBatch {
 export function* expandMessages(
   plan: BuildPlan,
   baseTripleIds?: ReadonlySet<string>,
-): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number }> {
+  storedTripleIds?: ReadonlySet<string>,
+): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number; stored: number }> {
   const { spec } = plan;
   for (const { space, tasks, archs } of plan.spaces) {
     const message = (task: TaskName, seed: number, batchSize: number, proxies: ProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
@@ -86,9 +91,12 @@ export function* expandMessages(
         const batchSize = batchSizeOf(spec, task);
         for (const seed of spec.seeds) {
           const todo = new Map<ProxyName, string>();
+          const expected: ProxyName[] = [];
           for (const proxy of proxies) {
             const id = tripleId({ dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, codeVersion: plan.codeVersion });
-            if (!baseTripleIds?.has(id)) todo.set(proxy, id);
+            if (baseTripleIds?.has(id)) continue;
+            expected.push(proxy);
+            if (!storedTripleIds?.has(id)) todo.set(proxy, id);
           }
           const kept = [...todo.keys()];
           const messages: Message[] = [];
@@ -104,11 +112,11 @@ export function* expandMessages(
           } else if (kept.length > 0) {
             messages.push(message(task, seed, batchSize, kept, { arch }, [...todo.values()]));
           }
-          yield { space, task, proxies: kept, messages, skipped: proxies.length - kept.length };
+          yield { space, task, proxies: expected, messages, skipped: proxies.length - expected.length, stored: expected.length - kept.length };
         }
       }
     }
-    for (const [key, b] of [...batches]) yield { space, task: b.task, proxies: [], messages: [close(key, b)], skipped: 0 };
+    for (const [key, b] of [...batches]) yield { space, task: b.task, proxies: [], messages: [close(key, b)], skipped: 0, stored: 0 };
   }
 }
 
@@ -127,7 +135,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     baseVersion: plan.spec.baseVersion,
   });
   const enqueuedKey = redisKeys.enqueued(plan.buildId);
-  const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0 };
+  const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0, alreadyStored: 0 };
   const progress: ProduceProgress = { messagesSeen: 0, totalMessages: plan.totalMessages, triplesSeen: 0, totalTriples: plan.totalTriples, enqueued: 0 };
   let chunk: Message[] = [];
 
@@ -147,7 +155,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   };
 
   const expectedBy = new Map<string, ExpectedCount>();
-  for (const { space, task, proxies, messages, skipped } of expandMessages(plan, opts.baseTripleIds)) {
+  for (const { space, task, proxies, messages, skipped, stored } of expandMessages(plan, opts.baseTripleIds, opts.storedTripleIds)) {
     for (const proxy of proxies) {
       const k = `${space}/${task}/${proxy}`;
       const e = expectedBy.get(k);
@@ -156,6 +164,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     }
     result.expected += proxies.length;
     result.skippedBase += skipped;
+    result.alreadyStored += stored;
     progress.triplesSeen += proxies.length + skipped;
     progress.messagesSeen += messages.length;
     chunk.push(...messages);

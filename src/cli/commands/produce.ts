@@ -3,6 +3,7 @@ import type { Command } from '../command';
 import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
+import { prepareBuild } from '../../aggregator/build-store';
 import { baseTripleIds } from '../../producer/base';
 import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
@@ -27,22 +28,23 @@ export const command: Command = {
     if (!file) throw new InputError('--spec', undefined, 'a build spec file is required');
     const config = loadConfig();
     // Everything about the spec is checked before Redis is touched: a bad spec enqueues nothing.
-    const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
-    let base: Set<string> | undefined;
-    if (plan.spec.baseVersion) {
-      const ps = await openPipelineStore(args, config);
-      base = await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion);
-    }
+    const specPlan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
+    const ps = await openPipelineStore(args, config);
+    const base = specPlan.spec.baseVersion ? await baseTripleIds(ps.storeOpts, specPlan.spec.dataset, specPlan.spec.baseVersion) : undefined;
     const redis = await openPipelineRedis(config);
     const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
     const progress = new ProgressLine();
     try {
+      const log = logger.child({ component: 'producer' });
+      // Redis is not the record: the store says what is published and which rows exist.
+      const { plan, stored } = await prepareBuild(redis, ps.store, specPlan, log);
       const result = await produce({
         redis,
         queue,
         plan,
         baseTripleIds: base,
-        log: logger.child({ component: 'producer', buildId: plan.buildId }),
+        storedTripleIds: stored,
+        log: log.child({ buildId: plan.buildId }),
         onProgress: (p) =>
           progress.update(`produce ${plan.buildId}: ${p.triplesSeen}/${p.totalTriples} triples expanded (${Math.floor((100 * p.triplesSeen) / p.totalTriples)} %), ${p.enqueued} messages enqueued`),
       });
@@ -55,6 +57,7 @@ export const command: Command = {
             (result.skippedBase > 0 ? ` (${result.skippedBase} already in ${plan.spec.dataset}@${plan.spec.baseVersion})` : '') +
             `; enqueued ${result.enqueuedMessages} messages (${result.enqueuedTriples} triples)` +
             (result.alreadyEnqueued > 0 ? `, ${result.alreadyEnqueued} were already enqueued` : '') +
+            (result.alreadyStored > 0 ? `, ${result.alreadyStored} triples already stored in ${ps.storeOpts.bucket}` : '') +
             '\n',
         );
       }
@@ -62,6 +65,7 @@ export const command: Command = {
     } finally {
       await queue.close();
       redis.disconnect();
+      await ps.close();
     }
   },
 };

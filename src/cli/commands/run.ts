@@ -4,6 +4,7 @@ import { Aggregator } from '../../aggregator/aggregator';
 import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
+import { prepareBuild } from '../../aggregator/build-store';
 import { baseTripleIds } from '../../producer/base';
 import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
@@ -36,7 +37,7 @@ export const command: Command = {
     const workers = optInt(args, 'workers', 1) ?? 2;
     const concurrency = optInt(args, 'concurrency', 1) ?? 1;
     const config = loadConfig();
-    const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
+    const specPlan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
     // The progress line tells the story: components log warnings only, unless LOG_LEVEL asks for more.
     if (!process.env.LOG_LEVEL) logger.level = 'warn';
     const log = logger.child({ component: 'run' });
@@ -53,6 +54,8 @@ export const command: Command = {
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
     try {
+      // Redis is not the record: the store says what is published and which rows exist.
+      const { plan, stored } = await prepareBuild(redis, ps.store, specPlan, log);
       process.stderr.write(`run ${plan.buildId}: ${plan.totalTriples} triples; Redis ${config.REDIS_URL}; store: ${ps.where}\n`);
       const base = plan.spec.baseVersion ? await baseTripleIds(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion) : undefined;
       const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
@@ -61,6 +64,7 @@ export const command: Command = {
         queue,
         plan,
         baseTripleIds: base,
+        storedTripleIds: stored,
         log: log.child({ component: 'producer' }),
         onProgress: (p) => progress.update(`produce: ${p.triplesSeen}/${p.totalTriples} triples expanded, ${p.enqueued} messages enqueued`),
       }).finally(() => queue.close());
@@ -68,7 +72,8 @@ export const command: Command = {
         `produce: ${produced.expected} triples to compute` +
           (produced.skippedBase > 0 ? ` (${produced.skippedBase} held by ${plan.spec.dataset}@${plan.spec.baseVersion})` : '') +
           `, ${produced.enqueuedMessages} messages enqueued` +
-          (produced.alreadyEnqueued > 0 ? `, ${produced.alreadyEnqueued} already enqueued earlier` : ''),
+          (produced.alreadyEnqueued > 0 ? `, ${produced.alreadyEnqueued} already enqueued earlier` : '') +
+          (produced.alreadyStored > 0 ? `, ${produced.alreadyStored} already stored` : ''),
       );
 
       const { lightBytes, heavyBytes } = poolBudgets(config);
