@@ -10,6 +10,8 @@ export class S3Proxy {
   /** Return false to drop the request (its connection is destroyed, nothing reaches S3). */
   onRequest: (req: IncomingMessage) => boolean = () => true;
   readonly seen: { method: string; url: string }[] = [];
+  /** Called with each forwarded request's whole body, once it has been sent on. */
+  onBody: (req: { method: string; url: string }, body: Buffer) => void = () => undefined;
   private server: Server;
   private readonly sockets = new Set<Socket>();
   private port = 0;
@@ -78,6 +80,9 @@ export class S3Proxy {
       },
     );
     upstream.on('error', () => req.socket.destroy());
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => this.onBody({ method: req.method ?? '', url: req.url ?? '' }, Buffer.concat(chunks)));
     req.pipe(upstream);
   }
 }
