@@ -109,6 +109,7 @@ export class Aggregator {
         }
         await this.read(active);
         for (const b of active) {
+          if (!this.builds.has(b.buildId)) continue;
           if (!b.lock.held) {
             await this.drop(b, 'lost the build lock (or could not renew it)');
             continue;
@@ -271,7 +272,7 @@ export class Aggregator {
       )) as [string, [string, string[]][]][] | null;
     } catch (err) {
       // A stream or its group vanished (Redis flushed or restarted without its data): keep only the builds still ours.
-      if (!String(err).includes('NOGROUP')) throw err;
+      if (!/NOGROUP|UNBLOCKED/.test(String(err))) throw err;
       for (const b of active) {
         if (await b.lock.confirm()) await ensureGroup(this.opts.redis, b.stream);
         else await this.drop(b, 'lost the build with Redis');
