@@ -5,7 +5,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { openQueue } from '../src/queue/queues';
 import { runCli } from './helpers/cli';
-import { cleanupRedis, testRedis, uniquePrefix } from './helpers/pipeline';
+import { cleanupRedis, startTestS3, testRedis, uniquePrefix, type TestS3 } from './helpers/pipeline';
 
 /** The pipeline commands as a user runs them: errors on one line, `run` end to end, `status`. */
 jest.setTimeout(300_000);
@@ -16,12 +16,16 @@ describe('pipeline commands', () => {
   const env = { ZC_QUEUE_PREFIX: prefix, ZC_HOME: join(dir, 'home'), METRICS_PORT: '0' };
   const buildIds: string[] = [];
   let redis: Redis;
+  // `produce` reads the build's store (what it holds is not enqueued again).
+  let s3: TestS3;
   beforeAll(async () => {
     redis = await testRedis();
+    s3 = await startTestS3('cli');
   });
   afterAll(async () => {
     await cleanupRedis(redis, prefix, buildIds);
     redis.disconnect();
+    await s3?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -60,7 +64,7 @@ describe('pipeline commands', () => {
     const dataset = `zct-cli-term-${process.pid}`;
     const file = spec('term.json', { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 }, buildId: `${dataset}-b` });
     buildIds.push(`${dataset}-b`);
-    const p = await runCli(['produce', '--spec', file], { env });
+    const p = await runCli(['produce', '--spec', file], { env: { ...env, S3_ENDPOINT: s3.embedded.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } });
     expect(p.code).toBe(0);
     expect(p.stdout).toBe(`build ${dataset}-b: 2 triples to compute; enqueued 1 messages (2 triples)\n`);
 
