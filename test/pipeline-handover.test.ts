@@ -9,7 +9,7 @@ import type { ResultRow } from '../src/storage/rows';
 import { listVersionIds, resolveVersion } from '../src/storage/versions';
 import { CODE_VERSION } from '../src/version';
 import { runCli, type CliResult } from './helpers/cli';
-import { startHarness, type Harness } from './helpers/pipeline';
+import { startHarness, until, type Harness } from './helpers/pipeline';
 import { S3Proxy } from './helpers/s3-proxy';
 
 /** The build lock changing hands under a paused owner: fenced writes, abandoned entries claimed. */
@@ -23,16 +23,6 @@ function rowsOf(dataset: string, archs: readonly string[]): ResultRow[] {
     space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
     status: 'ok', score: 0.1 + i, time: 0.01, backend: 'wasm', dataSource: 'none', dataSha256: '', codeVersion: CODE_VERSION,
   }));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

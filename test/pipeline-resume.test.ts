@@ -12,7 +12,7 @@ import { openQueue } from '../src/queue/queues';
 import { resolveVersion } from '../src/storage/versions';
 import { startWorker } from '../src/worker/worker';
 import { runCli } from './helpers/cli';
-import { cleanupRedis, startTestS3, testLog, testRedis, uniquePrefix, type TestS3 } from './helpers/pipeline';
+import { cleanupRedis, startTestS3, testLog, testRedis, uniquePrefix, until, type TestS3 } from './helpers/pipeline';
 
 /** A build outlives Redis: what its segments in S3 hold is not computed again, and Redis alone never says "published". */
 jest.setTimeout(240_000);
@@ -28,16 +28,6 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('Redis flushed under a half-done build', () => {

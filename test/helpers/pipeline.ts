@@ -144,3 +144,14 @@ export async function startHarness(tag: string): Promise<Harness> {
   };
   return h;
 }
+
+/** Poll `probe` until it returns a value (every `pollMs`), or fail naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<T> {
+  const end = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 20));
+  }
+}
