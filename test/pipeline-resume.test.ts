@@ -9,6 +9,8 @@ import { readSegments } from '../src/aggregator/segments';
 import { connectRedis } from '../src/queue/connection';
 import { redisKeys } from '../src/queue/names';
 import { openQueue } from '../src/queue/queues';
+import { startEmbeddedS3 } from '../src/storage/embedded';
+import { openStore } from '../src/storage/store';
 import { resolveVersion } from '../src/storage/versions';
 import { startWorker } from '../src/worker/worker';
 import { runCli } from './helpers/cli';
@@ -136,5 +138,21 @@ describe('one Redis, two stores', () => {
     expect(two.stderr + two.stdout).toMatch(new RegExp(`published ${dataset}@v1: 8 rows`));
     expect(two.code).toBe(0);
     expect(two.stdout).toContain(join(home2, 's3'));
+
+    // Store 2 loses the dataset (its segments stay); Redis still says published: `aggregate` publishes it again.
+    const embedded = await startEmbeddedS3({ dir: join(home2, 's3') });
+    try {
+      const store = openStore({ endpoint: embedded.endpoint, credentials: embedded.credentials, bucket: embedded.bucket });
+      for (const { key } of (await store.list(`datasets/${dataset}/`)).keys) await store.deleteKey(key);
+      const buildId = buildIds[buildIds.length - 1]!;
+      expect(await redis.hget(redisKeys.build(buildId), 'state')).toBe('published');
+      const again = await runCli(['aggregate', buildId, '--until-published'], {
+        env: { ZC_QUEUE_PREFIX: prefix, METRICS_PORT: '0', S3_ENDPOINT: embedded.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+      });
+      expect(again.stdout).toContain(`published ${dataset}@v1 (build ${buildId}, 8 rows)`);
+      expect((await resolveVersion(store, dataset)).manifest.rowCount).toBe(8);
+    } finally {
+      await embedded.stop();
+    }
   });
 });

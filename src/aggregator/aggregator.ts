@@ -153,24 +153,7 @@ export class Aggregator {
         await this.refresh(held);
         continue;
       }
-      if (this.finished.has(buildId)) continue;
-      const state = await redis.hget(redisKeys.build(buildId), 'state');
-      if (state === null) continue;
-      const boundTo = await buildStoreOf(redis, buildId);
-      if (boundTo !== undefined && boundTo !== this.storeId) continue;
-      if (state === 'published') {
-        let reopened: boolean;
-        try {
-          reopened = await reopenIfUnpublished(redis, store, buildId, log);
-        } catch (err) {
-          log.warn({ buildId, err: String(err) }, 'aggregator: cannot check the store for the build yet, will retry');
-          continue;
-        }
-        if (!reopened) {
-          this.finished.add(buildId);
-          continue;
-        }
-      }
+      if (this.finished.has(buildId) || !(await this.isOpen(buildId))) continue;
       const lock = await tryLock(redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs });
       if (!lock) continue;
       try {
@@ -181,6 +164,29 @@ export class Aggregator {
         log.warn({ buildId, err: String(err) }, 'aggregator: cannot load the build yet, will retry');
       }
     }
+  }
+
+  /**
+   * Whether a build not held is this store's to aggregate. One Redis calls published is checked in
+   * the store first: published there, it is finished; absent, it is opened again.
+   */
+  private async isOpen(buildId: string): Promise<boolean> {
+    const { redis, store, log } = this.opts;
+    const state = await redis.hget(redisKeys.build(buildId), 'state');
+    if (state === null) return false;
+    const boundTo = await buildStoreOf(redis, buildId);
+    if (boundTo !== undefined && boundTo !== this.storeId) return false;
+    if (state !== 'published') return true;
+    // A record naming no store (written before builds were bound) has nothing to be checked against.
+    let reopened = false;
+    try {
+      reopened = boundTo !== undefined && (await reopenIfUnpublished(redis, store, buildId, log));
+    } catch (err) {
+      log.warn({ buildId, err: String(err) }, 'aggregator: cannot check the store for the build yet, will retry');
+      return false;
+    }
+    if (!reopened) this.finished.add(buildId);
+    return reopened;
   }
 
   private async refresh(b: BuildState): Promise<void> {
