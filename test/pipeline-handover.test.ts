@@ -102,6 +102,42 @@ describe('aggregator lock handover', () => {
     expect(manifest.coverage).toEqual([expect.objectContaining({ expected: 6, ok: 6, failed: 0 })]);
   });
 
+  test('the lock taken over while a segment is on its way to S3: Redis refuses the acknowledgement, the owner stops, the entries stay pending', async () => {
+    const { buildId, rows } = await newBuild('refused', 3);
+    const lockKey = redisKeys.aggregateLock(buildId);
+    const stream = redisKeys.results(buildId);
+    await writeRows(h.redis, buildId, rows);
+    // The moment the owner's segment PUT arrives (after its lock check), another holder takes the lock.
+    let intruder: string | undefined;
+    proxy.onRequest = async (req) => {
+      if (intruder === undefined && req.method === 'PUT' && req.url?.includes(`/${segmentsPrefix(buildId)}`)) {
+        intruder = 'intruder';
+        await h.redis.set(lockKey, intruder, 'PX', 60_000);
+      }
+      return true;
+    };
+    const aggregator = new Aggregator({ redis: h.redis, store: h.s3.storeAt(proxy.endpoint), log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50, lockTtlMs: 3000 });
+    const done = aggregator.run();
+    try {
+      await until('the segment PUT', async () => intruder);
+      await sleep(1000);
+      // Nothing acknowledged under a lock the owner no longer holds; nothing published.
+      const [pending] = (await h.redis.xpending(stream, AGGREGATOR_GROUP)) as [number];
+      expect(pending).toBe(3);
+      expect(await h.redis.hget(redisKeys.build(buildId), 'aggregated')).toBeNull();
+      expect(await h.redis.get(lockKey)).toBe('intruder');
+      // The intruder goes away: the build is taken again and published from what S3 and the stream hold.
+      await h.redis.del(lockKey);
+      const published = await done;
+      expect(published).toHaveLength(1);
+      expect(published[0]!.result.manifest.rowCount).toBe(3);
+    } finally {
+      proxy.onRequest = () => true;
+      aggregator.stop();
+      await done;
+    }
+  });
+
   test('entries another consumer reads after the owner loaded are claimed by the owner, not only at load', async () => {
     const { buildId, rows } = await newBuild('abandoned', 3);
     const stream = redisKeys.results(buildId);

@@ -7,8 +7,8 @@ import type { AddressInfo, Socket } from 'net';
  * and can take the endpoint down (connections refused) and bring it back on the same port.
  */
 export class S3Proxy {
-  /** Return false to drop the request (its connection is destroyed, nothing reaches S3). */
-  onRequest: (req: IncomingMessage) => boolean = () => true;
+  /** Return false to drop the request (its connection is destroyed, nothing reaches S3); a promise holds it until it settles. */
+  onRequest: (req: IncomingMessage) => boolean | Promise<boolean> = () => true;
   readonly seen: { method: string; url: string }[] = [];
   /** Called with each forwarded request's whole body, once it has been sent on. */
   onBody: (req: { method: string; url: string }, body: Buffer) => void = () => undefined;
@@ -68,7 +68,13 @@ export class S3Proxy {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.seen.push({ method: req.method ?? '', url: req.url ?? '' });
-    if (!this.onRequest(req)) {
+    const verdict = this.onRequest(req);
+    if (typeof verdict === 'boolean') this.forward(req, res, verdict);
+    else void verdict.then((ok) => this.forward(req, res, ok));
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, ok: boolean): void {
+    if (!ok) {
       req.socket.destroy();
       return;
     }
