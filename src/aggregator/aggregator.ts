@@ -13,7 +13,7 @@ import type { ObjectStore } from '../storage/objects';
 import { publishVersion, type PublishResult } from '../storage/publish';
 import type { ResultRow } from '../storage/rows';
 import { buildStoreOf, reopenIfUnpublished } from './build-store';
-import { readSegments, segmentKey, writeSegment } from './segments';
+import { readSegments, segmentKey, writeSegment, type StoredSegments } from './segments';
 
 export interface AggregatorOptions {
   redis: Redis;
@@ -154,13 +154,14 @@ export class Aggregator {
         continue;
       }
       if (this.finished.has(buildId) || !(await this.isOpen(buildId))) continue;
-      const lock = await tryLock(redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs });
+      let lock = await tryLock(redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs });
       if (!lock) continue;
       try {
-        const loaded = await this.load(buildId, lock);
-        if (loaded) this.builds.set(buildId, loaded);
+        const segments = await readSegments(store, buildId);
+        lock = await this.aboveStoredTokens(buildId, lock, segments.maxToken);
+        if (lock) this.builds.set(buildId, await this.load(buildId, lock, segments));
       } catch (err) {
-        await lock.release();
+        await lock?.release().catch(() => undefined);
         log.warn({ buildId, err: String(err) }, 'aggregator: cannot load the build yet, will retry');
       }
     }
@@ -227,21 +228,20 @@ export class Aggregator {
   }
 
   /**
-   * Rebuild a build's state: its segments from S3, then every entry still pending in its stream.
-   * Null when the lock, retaken with a token above the segments' writers', went to someone else.
+   * The lock, with a token above every segment writer's: a token counter lost with Redis's data
+   * would hand out a used one (and its segment keys). Null when the retaken lock went to someone else.
    */
-  private async load(buildId: string, acquired: Lock): Promise<BuildState | null> {
-    const { redis, store, log } = this.opts;
+  private async aboveStoredTokens(buildId: string, acquired: Lock, maxToken: number): Promise<Lock | null> {
+    if (maxToken < acquired.token) return acquired;
+    await acquired.release();
+    return tryLock(this.opts.redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs, tokenFloor: maxToken });
+  }
+
+  /** Rebuild a build's state: its segments from S3, then every entry still pending in its stream. */
+  private async load(buildId: string, lock: Lock, segments: StoredSegments): Promise<BuildState> {
+    const { redis, log } = this.opts;
     const stream = redisKeys.results(buildId);
     await ensureGroup(redis, stream);
-    const segments = await readSegments(store, buildId);
-    let lock: Lock | null = acquired;
-    if (segments.maxToken >= acquired.token) {
-      // The token counter was lost with Redis's data: take the lock again above the store's tokens.
-      await acquired.release();
-      lock = await tryLock(redis, redisKeys.aggregateLock(buildId), { ttlMs: this.lockTtlMs, tokenFloor: segments.maxToken });
-      if (!lock) return null;
-    }
     const state: BuildState = {
       buildId,
       record: await readBuild(redis, buildId),
