@@ -17,7 +17,7 @@ export const command: Command = {
   usage: 'zcbench produce --spec FILE [--build-id ID] [--one-proxy-per-job] [--json]',
   options: [
     { name: 'spec', value: true, description: 'build spec, JSON or YAML (see specs/demo.json)' },
-    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec)' },
+    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec and the store)' },
     { name: 'one-proxy-per-job', value: false, description: 'one triple per queue message (default: the proxies of one (arch, task) together)' },
     { name: 'json', value: false, description: 'print the result as JSON' },
     ...STORE_OPTION_SPECS,

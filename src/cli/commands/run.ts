@@ -24,7 +24,7 @@ export const command: Command = {
   usage: 'zcbench run --spec FILE [--workers N] [--concurrency N]   (Redis: REDIS_URL; S3: S3_ENDPOINT, else an embedded s3rver under ZC_HOME)',
   options: [
     { name: 'spec', value: true, description: 'build spec, JSON or YAML (see specs/demo.json)' },
-    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec)' },
+    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec and the store)' },
     { name: 'one-proxy-per-job', value: false, description: 'one triple per queue message' },
     { name: 'workers', value: true, description: 'light-pool workers (default 2); one heavy-pool worker runs besides' },
     { name: 'concurrency', value: true, description: 'compute children per worker (default 1)' },
