@@ -46,6 +46,11 @@ export class ServiceError extends Error {
   override readonly name = 'ServiceError';
 }
 
+/** A lock (build ownership, a dataset's publishing) was lost mid-work: the holder stops and writes nothing more. */
+export class LockLostError extends Error {
+  override readonly name = 'LockLostError';
+}
+
 /** A job needs more memory than its pool (or backend) can give it. Retryable on a heavier pool. */
 export class ResourceError extends Error {
   override readonly name = 'ResourceError';

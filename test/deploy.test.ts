@@ -234,6 +234,8 @@ describe('docker-compose.yml', () => {
   test('Redis persists (append-only) and never evicts BullMQ keys', () => {
     const cmd = (services.redis!.command as string[]).map(String);
     expect(flagValue(cmd, '--appendonly')).toBe('yes');
+    // At most a second of acknowledged writes lost on a crash (docs/operations.md: what survives what).
+    expect(flagValue(cmd, '--appendfsync')).toBe('everysec');
     expect(flagValue(cmd, '--maxmemory-policy')).toBe('noeviction');
     expect((services.redis!.volumes as string[]).some((v) => v.endsWith(':/data'))).toBe(true);
   });

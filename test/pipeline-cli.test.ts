@@ -6,7 +6,7 @@ import { join } from 'path';
 import { redisKeys } from '../src/queue/names';
 import { openQueue } from '../src/queue/queues';
 import { runCli } from './helpers/cli';
-import { cleanupRedis, redisUrl, testRedis, uniquePrefix } from './helpers/pipeline';
+import { cleanupRedis, redisUrl, startTestS3, testRedis, uniquePrefix, type TestS3 } from './helpers/pipeline';
 
 /** A password that must never appear in any output. */
 const SECRET = 's3cret-do-not-print';
@@ -19,12 +19,16 @@ describe('pipeline commands', () => {
   const dir = mkdtempSync(join(tmpdir(), 'zct-cli-'));
   const env = { ZC_QUEUE_PREFIX: prefix, ZC_HOME: join(dir, 'home'), METRICS_PORT: '0' };
   let redis: Redis;
+  // `produce` reads the build's store (what it holds is not enqueued again).
+  let s3: TestS3;
   beforeAll(async () => {
     redis = await testRedis();
+    s3 = await startTestS3('cli');
   });
   afterAll(async () => {
     await cleanupRedis(redis, prefix);
     redis.disconnect();
+    await s3?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -62,7 +66,7 @@ describe('pipeline commands', () => {
   test('`produce` enqueues; `work` finishes the job in hand on SIGTERM and exits 0', async () => {
     const dataset = `zct-cli-term-${process.pid}`;
     const file = spec('term.json', { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 }, buildId: `${dataset}-b` });
-    const p = await runCli(['produce', '--spec', file], { env });
+    const p = await runCli(['produce', '--spec', file], { env: { ...env, S3_ENDPOINT: s3.embedded.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } });
     expect(p.code).toBe(0);
     expect(p.stdout).toBe(`build ${dataset}-b: 2 triples to compute; enqueued 1 messages (2 triples)\n`);
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'child_process';
 import { Aggregator } from '../src/aggregator/aggregator';
-import { readSegments, writeSegment } from '../src/aggregator/segments';
+import { readSegments, segmentKey, writeSegment } from '../src/aggregator/segments';
 import { readBaseVersion } from '../src/producer/base';
 import { createBuild, markEnqueued } from '../src/queue/build';
 import { tripleId } from '../src/queue/ids';
@@ -119,7 +119,7 @@ describe('aggregator and publishing', () => {
     await createBuild(h.redis, h.prefix, { buildId, dataset, spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
     await markEnqueued(h.redis, h.prefix, buildId, [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 3 }]);
     // What a crashed aggregator leaves: a segment with row a, and read-but-unacknowledged entries.
-    await writeSegment(h.s3.store, buildId, 0, [row(a, 'ok')]);
+    await writeSegment(h.s3.store, segmentKey(buildId, 1, 0), [row(a, 'ok')]);
     await writeRows(h.redis, h.prefix, buildId, [row(a, 'ok'), row(b, 'failed')]);
     await h.redis.xgroup('CREATE', redisKeys(h.prefix).results(buildId), AGGREGATOR_GROUP, '0', 'MKSTREAM');
     await h.redis.xreadgroup('GROUP', AGGREGATOR_GROUP, 'crashed-aggregator', 'COUNT', 10, 'STREAMS', redisKeys(h.prefix).results(buildId), '>');

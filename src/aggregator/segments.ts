@@ -4,33 +4,43 @@ import { FormatError } from '../errors';
 import { rowOfEntry } from './intake';
 
 /**
- * The aggregator's staging in S3: `builds/<buildId>/segments/<seq>.jsonl`, one ResultRow per line.
- * A segment is written before the stream entries it holds are acknowledged, so a crash loses
- * nothing; entries delivered again are recognised by triple id.
+ * The aggregator's staging in S3: `builds/<buildId>/segments/<token>-<seq>.jsonl`, one ResultRow per
+ * line. `token` is the build lock's fencing token of the owner that wrote it, so two owners never
+ * write the same key; `seq` counts that owner's segments. A segment is written before the stream
+ * entries it holds are acknowledged, so a crash loses nothing; entries delivered again are
+ * recognised by triple id. Keys of the older layout (`<seq>.jsonl`) are read as token 0.
  */
 export function segmentsPrefix(buildId: string): string {
   return `builds/${buildId}/segments/`;
 }
 
-export function segmentKey(buildId: string, seq: number): string {
-  return `${segmentsPrefix(buildId)}${String(seq).padStart(8, '0')}.jsonl`;
+export function segmentKey(buildId: string, token: number, seq: number): string {
+  return `${segmentsPrefix(buildId)}${String(token).padStart(10, '0')}-${String(seq).padStart(6, '0')}.jsonl`;
 }
 
-export async function writeSegment(store: ObjectStore, buildId: string, seq: number, rows: readonly ResultRow[]): Promise<void> {
-  await store.putKey(segmentKey(buildId, seq), rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'application/x-ndjson');
+const SEGMENT_NAME = /\/(?:(\d{10})-)?(\d{6,8})\.jsonl$/;
+
+export async function writeSegment(store: ObjectStore, key: string, rows: readonly ResultRow[]): Promise<void> {
+  await store.putKey(key, rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'application/x-ndjson');
 }
 
-/** Every segment of a build, in write order, and the next free sequence number. */
-export async function readSegments(store: ObjectStore, buildId: string): Promise<{ rows: ResultRow[]; nextSeq: number }> {
-  const { keys } = await store.list(segmentsPrefix(buildId));
-  const seqs = keys
-    .map((k) => /\/(\d{8})\.jsonl$/.exec(k.key)?.[1])
-    .filter((s): s is string => s !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
+export interface StoredSegments {
+  rows: ResultRow[];
+  keys: string[];
+  /** The largest fencing token among the segments' writers (0 when none). */
+  maxToken: number;
+}
+
+/** Every segment of a build, oldest writer first (the store's listing is the record: Redis may have lost its own). */
+export async function readSegments(store: ObjectStore, buildId: string): Promise<StoredSegments> {
+  const { keys: listed } = await store.list(segmentsPrefix(buildId));
+  const named = listed
+    .map((k) => ({ key: k.key, m: SEGMENT_NAME.exec(k.key) }))
+    .filter((s): s is { key: string; m: RegExpExecArray } => s.m !== null)
+    .map((s) => ({ key: s.key, token: Number(s.m[1] ?? 0), seq: Number(s.m[2]) }))
+    .sort((a, b) => a.token - b.token || a.seq - b.seq);
   const rows: ResultRow[] = [];
-  for (const seq of seqs) {
-    const key = segmentKey(buildId, seq);
+  for (const { key } of named) {
     const body = await store.getKey(key);
     if (body === null) continue;
     for (const [i, line] of body.toString('utf8').split('\n').entries()) {
@@ -41,5 +51,10 @@ export async function readSegments(store: ObjectStore, buildId: string): Promise
       rows.push(row);
     }
   }
-  return { rows, nextSeq: seqs.length === 0 ? 0 : seqs[seqs.length - 1]! + 1 };
+  return { rows, keys: named.map((s) => s.key), maxToken: named.reduce((m, s) => Math.max(m, s.token), 0) };
+}
+
+/** Triple ids the build's segments already hold a row for: what a resumed build need not compute again. */
+export async function storedTripleIds(store: ObjectStore, buildId: string): Promise<Set<string>> {
+  return new Set((await readSegments(store, buildId)).rows.map((r) => r.tripleId));
 }

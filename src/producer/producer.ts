@@ -30,6 +30,8 @@ export interface ProduceResult {
   enqueuedTriples: number;
   /** Messages an earlier run had already enqueued (possibly finished and removed since). */
   alreadyEnqueued: number;
+  /** Triples of the build the store already holds rows for (its segments): counted, not enqueued. */
+  alreadyStored: number;
 }
 
 export interface ProduceOptions {
@@ -39,6 +41,8 @@ export interface ProduceOptions {
   plan: BuildPlan;
   /** What the base version holds (src/producer/base.ts). */
   base?: BaseVersion;
+  /** Triple ids of this build already stored (its segments in S3): expected, but not enqueued again. */
+  storedTripleIds?: ReadonlySet<string>;
   /** Messages per addBulk. */
   chunkSize?: number;
   onProgress?: (p: ProduceProgress) => void;
@@ -89,7 +93,8 @@ export function* expandMessages(
   plan: BuildPlan,
   dataIds: DataIds,
   base?: BaseVersion,
-): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number }> {
+  storedTripleIds?: ReadonlySet<string>,
+): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number; stored: number }> {
   const { spec } = plan;
   const otherFingerprints = spec.reuse === 'any-code' ? (base?.fingerprints ?? []).filter((f) => f !== plan.fingerprint) : [];
   for (const { space, tasks, archs } of plan.spaces) {
@@ -109,11 +114,14 @@ export function* expandMessages(
         const batchSize = batchSizeOf(spec, task);
         for (const seed of spec.seeds) {
           const todo = new Map<ProxyName, string>();
+          const expected: ProxyName[] = [];
           for (const proxy of proxies) {
             const key = { dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, fingerprint: plan.fingerprint, data: tripleDataId(proxy, dataIds.get(task)!) };
             const id = tripleId(key);
             const held = base?.tripleIds.has(id) || otherFingerprints.some((fingerprint) => base!.tripleIds.has(tripleId({ ...key, fingerprint })));
-            if (!held) todo.set(proxy, id);
+            if (held) continue;
+            expected.push(proxy);
+            if (!storedTripleIds?.has(id)) todo.set(proxy, id);
           }
           const kept = [...todo.keys()];
           const messages: Message[] = [];
@@ -129,11 +137,11 @@ export function* expandMessages(
           } else if (kept.length > 0) {
             messages.push(message(task, seed, batchSize, kept, { arch }, [...todo.values()]));
           }
-          yield { space, task, proxies: kept, messages, skipped: proxies.length - kept.length };
+          yield { space, task, proxies: expected, messages, skipped: proxies.length - expected.length, stored: expected.length - kept.length };
         }
       }
     }
-    for (const [key, b] of [...batches]) yield { space, task: b.task, proxies: [], messages: [close(key, b)], skipped: 0 };
+    for (const [key, b] of [...batches]) yield { space, task: b.task, proxies: [], messages: [close(key, b)], skipped: 0, stored: 0 };
   }
 }
 
@@ -158,7 +166,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   });
   if (await isCancelled(redis, prefix, plan.buildId)) throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
   const enqueuedKey = redisKeys(prefix).enqueued(plan.buildId);
-  const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0 };
+  const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0, alreadyStored: 0 };
   const progress: ProduceProgress = { messagesSeen: 0, totalMessages: plan.totalMessages, triplesSeen: 0, totalTriples: plan.totalTriples, enqueued: 0 };
   let chunk: Message[] = [];
 
@@ -178,7 +186,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   };
 
   const expectedBy = new Map<string, ExpectedCount>();
-  for (const { space, task, proxies, messages, skipped } of expandMessages(plan, dataIds, opts.base)) {
+  for (const { space, task, proxies, messages, skipped, stored } of expandMessages(plan, dataIds, opts.base, opts.storedTripleIds)) {
     for (const proxy of proxies) {
       const k = `${space}/${task}/${proxy}`;
       const e = expectedBy.get(k);
@@ -187,6 +195,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     }
     result.expected += proxies.length;
     result.skippedBase += skipped;
+    result.alreadyStored += stored;
     progress.triplesSeen += proxies.length + skipped;
     progress.messagesSeen += messages.length;
     chunk.push(...messages);

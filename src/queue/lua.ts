@@ -7,7 +7,10 @@ import { join } from 'path';
  * build`). Registered on a connection once, then called by sha (EVALSHA) like BullMQ's own.
  */
 export const SCRIPTS = {
+  acquireLock: { keys: 2 },
   extendLock: { keys: 1 },
+  commitSegment: { keys: 3 },
+  markPublished: { keys: 5 },
   releaseLock: { keys: 1 },
   writeRows: { keys: 3 },
 } as const;

@@ -137,4 +137,7 @@ export const datasetKeys = {
   versionsPrefix: (dataset: string) => `datasets/${dataset}/versions/`,
   /** buildId → version, written before the manifest so a re-run of a build reuses its version id. */
   build: (dataset: string, buildId: string) => `datasets/${dataset}/builds/${buildId}.json`,
+  /** version → buildId: a number taken by a build before its manifest exists, so no other build takes it. */
+  reservation: (dataset: string, version: string) => `datasets/${dataset}/reservations/${version}.json`,
+  reservationsPrefix: (dataset: string) => `datasets/${dataset}/reservations/`,
 };

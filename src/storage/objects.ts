@@ -1,4 +1,5 @@
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -257,6 +258,11 @@ export class ObjectStore {
     if (!stored || stored.bytes !== bytes.length) {
       throw new IntegrityError(`${key}: wrote ${bytes.length} bytes but the store holds ${stored ? stored.bytes : 'nothing'}`);
     }
+  }
+
+  /** Remove a named key (a staging object nobody will read); absent keys are no error. */
+  async deleteKey(key: string): Promise<void> {
+    await this.retry(`DELETE ${key}`, () => this.s3.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
   /** Keys under a prefix; with a delimiter, also the common prefixes ("folders") one level down. */

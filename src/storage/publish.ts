@@ -32,6 +32,11 @@ export interface PublishInput {
   /** Coverage denominators of this build. */
   expected: { space: SpaceName; task: TaskName; proxy: ProxyName; count: number }[];
   provenance: { fingerprint: string; reuse?: 'same-code' | 'any-code'; spec?: unknown; dataSources: { source: string; sha256: string }[] };
+  /**
+   * Called before each write that claims something (the version number, the manifest, `latest`);
+   * throws when the caller's locks have moved on (the aggregator's build and publish locks).
+   */
+  fence?: () => Promise<void>;
 }
 
 export interface PublishResult {
@@ -85,18 +90,58 @@ interface PendingFile {
   body?: Uint8Array;
 }
 
-/** The build's version id: the one recorded for this build id, or the next free `v<n>`. */
-async function versionFor(store: ObjectStore, dataset: string, buildId: string): Promise<{ version: string; rerun: boolean }> {
-  const markerKey = datasetKeys.build(dataset, buildId);
-  const marker = await store.getKey(markerKey);
-  if (marker !== null) {
-    const parsed = z.object({ version: z.string().regex(NAME_PATTERN) }).safeParse(JSON.parse(marker.toString('utf8')));
-    if (parsed.success) return { version: parsed.data.version, rerun: true };
+const VersionRecord = z.object({ version: z.string().regex(NAME_PATTERN) });
+const ReservationRecord = z.object({ buildId: z.string() });
+
+function parseRecord<T>(schema: z.ZodType<T>, bytes: Buffer | null): T | undefined {
+  if (bytes === null) return undefined;
+  try {
+    const r = schema.safeParse(JSON.parse(bytes.toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
   }
-  const ids = await listVersionIds(store, dataset);
-  const numbers = ids.map((v) => /^v(\d+)$/.exec(v)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+}
+
+/** Which build holds a version number: its manifest's, else its reservation's (undefined: free). */
+async function holderOf(store: ObjectStore, dataset: string, version: string): Promise<string | undefined> {
+  const key = datasetKeys.manifest(dataset, version);
+  const manifest = await store.getKey(key);
+  if (manifest !== null) return parseManifest(manifest, `s3://${store.bucket}/${key}`).buildId;
+  return parseRecord(ReservationRecord, await store.getKey(datasetKeys.reservation(dataset, version)))?.buildId;
+}
+
+/** Numbers taken: by a manifest or by a reservation (a build that failed before its manifest keeps its number). */
+async function takenNumbers(store: ObjectStore, dataset: string): Promise<number[]> {
+  const prefix = datasetKeys.reservationsPrefix(dataset);
+  const reserved = (await store.list(prefix)).keys.map((k) => k.key.slice(prefix.length)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
+  return [...(await listVersionIds(store, dataset)), ...reserved].map((v) => /^v(\d+)$/.exec(v)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+}
+
+/**
+ * The build's version id: the one its marker records while no other build holds that number,
+ * else the next number no manifest and no reservation has taken. The reservation, then the marker,
+ * are written before anything else, so a publish that crashes is completed under the same id and
+ * no other build takes it meanwhile. Concurrent publishers of a dataset are kept apart by the
+ * caller (the aggregator's publish lock, checked through `fence`): S3 has no conditional writes.
+ */
+async function versionFor(store: ObjectStore, dataset: string, buildId: string, fence?: () => Promise<void>): Promise<{ version: string; rerun: boolean }> {
+  const markerKey = datasetKeys.build(dataset, buildId);
+  const marked = parseRecord(VersionRecord, await store.getKey(markerKey))?.version;
+  if (marked !== undefined) {
+    const holder = await holderOf(store, dataset, marked);
+    if (holder === buildId) return { version: marked, rerun: true };
+    if (holder === undefined) {
+      await fence?.();
+      await store.putKey(datasetKeys.reservation(dataset, marked), JSON.stringify({ buildId }) + '\n');
+      return { version: marked, rerun: true };
+    }
+    logger.warn({ dataset, buildId, version: marked, holder }, 'the build\'s version number was taken by another build; taking a new one');
+  }
+  const numbers = await takenNumbers(store, dataset);
   const version = `v${numbers.length === 0 ? 1 : Math.max(...numbers) + 1}`;
-  // Recorded before anything else, so a publish that crashes is completed under the same id.
+  await fence?.();
+  await store.putKey(datasetKeys.reservation(dataset, version), JSON.stringify({ buildId }) + '\n');
   await store.putKey(markerKey, JSON.stringify({ version }) + '\n');
   return { version, rerun: false };
 }
@@ -125,7 +170,7 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
   const { dataset } = input;
   const log = logger.child({ dataset, buildId: input.buildId });
   const parent: ResolvedVersion | null = input.parentVersion ? await resolveVersion(store, dataset, input.parentVersion) : null;
-  const { version, rerun } = await versionFor(store, dataset, input.buildId);
+  const { version, rerun } = await versionFor(store, dataset, input.buildId, input.fence);
   if (parent && parent.manifest.version === version) {
     throw new InputError('parentVersion', input.parentVersion, `build ${input.buildId} already published ${version}; its parent must be older`);
   }
@@ -308,12 +353,14 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
     manifest = prev;
   }
   const manifestBytes = existing ?? Buffer.from(serializeManifest(manifest), 'utf8');
+  await input.fence?.();
   if (existing === null) await store.putKey(manifestKey, manifestBytes);
   const manifestSha256 = sha256Of(manifestBytes);
   const current = await readLatest(store, dataset);
   // Move the pointer unless it already moved on from this build's parent (e.g. a later rollback).
   if (current === null || current.version === manifest.parentVersion || current.version === version) {
     const pointer: Pointer = { version, manifestSha256 };
+    await input.fence?.();
     if (current?.manifestSha256 !== manifestSha256) await store.putKey(datasetKeys.latest(dataset), JSON.stringify(pointer) + '\n');
   } else {
     log.warn({ version, latest: current.version }, 'latest has moved past this build\'s parent; left as it is');

@@ -150,3 +150,4 @@ export async function startHarness(tag: string): Promise<Harness> {
   };
   return h;
 }
+

@@ -7,9 +7,11 @@ import type { AddressInfo, Socket } from 'net';
  * and can take the endpoint down (connections refused) and bring it back on the same port.
  */
 export class S3Proxy {
-  /** Return false to drop the request (its connection is destroyed, nothing reaches S3). */
-  onRequest: (req: IncomingMessage) => boolean = () => true;
+  /** Return false to drop the request (its connection is destroyed, nothing reaches S3); a promise holds it until it settles. */
+  onRequest: (req: IncomingMessage) => boolean | Promise<boolean> = () => true;
   readonly seen: { method: string; url: string }[] = [];
+  /** Called with each forwarded request's whole body, once it has been sent on. */
+  onBody: (req: { method: string; url: string }, body: Buffer) => void = () => undefined;
   private server: Server;
   private readonly sockets = new Set<Socket>();
   private port = 0;
@@ -66,7 +68,13 @@ export class S3Proxy {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.seen.push({ method: req.method ?? '', url: req.url ?? '' });
-    if (!this.onRequest(req)) {
+    const verdict = this.onRequest(req);
+    if (typeof verdict === 'boolean') this.forward(req, res, verdict);
+    else void verdict.then((ok) => this.forward(req, res, ok));
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, ok: boolean): void {
+    if (!ok) {
       req.socket.destroy();
       return;
     }
@@ -78,6 +86,9 @@ export class S3Proxy {
       },
     );
     upstream.on('error', () => req.socket.destroy());
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => this.onBody({ method: req.method ?? '', url: req.url ?? '' }, Buffer.concat(chunks)));
     req.pipe(upstream);
   }
 }

@@ -3,9 +3,10 @@ import type { Command } from '../command';
 import { loadConfig } from '../../config';
 import { InputError } from '../../errors';
 import { logger } from '../../log';
+import { prepareBuild } from '../../aggregator/build-store';
 import { readBaseVersion } from '../../producer/base';
 import { dryRun, type DryRunResult } from '../../producer/dry-run';
-import { produce, type BaseVersion } from '../../producer/producer';
+import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
 import { openQueue } from '../../queue/queues';
 import { STORE_OPTION_SPECS } from '../../storage/store';
@@ -17,7 +18,7 @@ export const command: Command = {
   usage: 'zcbench produce --spec FILE [--build-id ID] [--one-proxy-per-job] [--dry-run] [--json]',
   options: [
     { name: 'spec', value: true, description: 'build spec, JSON or YAML (see specs/demo.json)' },
-    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec)' },
+    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec and the store)' },
     { name: 'one-proxy-per-job', value: false, description: 'one triple per queue message (default: the proxies of one (arch, task) together)' },
     { name: 'dry-run', value: false, description: 'print what would be enqueued and its memory plans; enqueue nothing (no Redis needed)' },
     { name: 'json', value: false, description: 'print the result as JSON' },
@@ -29,27 +30,30 @@ export const command: Command = {
     if (!file) throw new InputError('--spec', undefined, 'a build spec file is required');
     const config = loadConfig();
     // Everything about the spec is checked before Redis is touched: a bad spec enqueues nothing.
-    const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
-    let base: BaseVersion | undefined;
-    if (plan.spec.baseVersion) {
-      const ps = await openPipelineStore(args, config);
-      base = await readBaseVersion(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion);
-    }
+    const specPlan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
     if (optFlag(args, 'dry-run')) {
-      const result = await dryRun(plan, poolBudgets(config), base);
-      process.stdout.write(optFlag(args, 'json') ? JSON.stringify(result) + '\n' : describeDryRun(result, plan.spec.baseVersion));
+      // No Redis, and a store only to read what the base version holds.
+      const dryBase = specPlan.spec.baseVersion ? await readBaseVersion((await openPipelineStore(args, config)).storeOpts, specPlan.spec.dataset, specPlan.spec.baseVersion) : undefined;
+      const result = await dryRun(specPlan, poolBudgets(config), dryBase);
+      process.stdout.write(optFlag(args, 'json') ? JSON.stringify(result) + '\n' : describeDryRun(result, specPlan.spec.baseVersion));
       return 0;
     }
+    const ps = await openPipelineStore(args, config);
+    const base = specPlan.spec.baseVersion ? await readBaseVersion(ps.storeOpts, specPlan.spec.dataset, specPlan.spec.baseVersion) : undefined;
     const redis = await openPipelineRedis(config);
     const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
     const progress = new ProgressLine();
     try {
+      const log = logger.child({ component: 'producer' });
+      // Redis is not the record: the store says what is published and which rows exist.
+      const { plan, stored } = await prepareBuild(redis, config.ZC_QUEUE_PREFIX, ps.store, specPlan, log);
       const result = await produce({
         redis,
         queue,
         plan,
         base,
-        log: logger.child({ component: 'producer', buildId: plan.buildId }),
+        storedTripleIds: stored,
+        log: log.child({ buildId: plan.buildId }),
         onProgress: (p) =>
           progress.update(`produce ${plan.buildId}: ${p.triplesSeen}/${p.totalTriples} triples expanded (${Math.floor((100 * p.triplesSeen) / p.totalTriples)} %), ${p.enqueued} messages enqueued`),
       });
@@ -62,6 +66,7 @@ export const command: Command = {
             (result.skippedBase > 0 ? ` (${result.skippedBase} already in ${plan.spec.dataset}@${plan.spec.baseVersion})` : '') +
             `; enqueued ${result.enqueuedMessages} messages (${result.enqueuedTriples} triples)` +
             (result.alreadyEnqueued > 0 ? `, ${result.alreadyEnqueued} were already enqueued` : '') +
+            (result.alreadyStored > 0 ? `, ${result.alreadyStored} triples already stored in ${ps.storeOpts.bucket}` : '') +
             '\n',
         );
       }
@@ -69,6 +74,7 @@ export const command: Command = {
     } finally {
       await queue.close();
       redis.disconnect();
+      await ps.close();
     }
   },
 };

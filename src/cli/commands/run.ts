@@ -5,6 +5,7 @@ import { backendSettings, loadConfig } from '../../config';
 import { initBackend } from '../../core/backend';
 import { InputError } from '../../errors';
 import { logger, redactUrl } from '../../log';
+import { prepareBuild } from '../../aggregator/build-store';
 import { readBaseVersion } from '../../producer/base';
 import { produce } from '../../producer/producer';
 import { loadBuildPlan } from '../../producer/spec';
@@ -24,7 +25,7 @@ export const command: Command = {
   usage: 'zcbench run --spec FILE [--workers N] [--concurrency N]   (Redis: REDIS_URL; S3: S3_ENDPOINT, else an embedded s3rver under ZC_HOME)',
   options: [
     { name: 'spec', value: true, description: 'build spec, JSON or YAML (see specs/demo.json)' },
-    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec)' },
+    { name: 'build-id', value: true, description: 'fixed build id (default: derived from the spec and the store)' },
     { name: 'one-proxy-per-job', value: false, description: 'one triple per queue message' },
     { name: 'workers', value: true, description: 'light-pool workers (default 2); one heavy-pool worker runs besides' },
     { name: 'concurrency', value: true, description: 'compute children per worker (default 1)' },
@@ -37,7 +38,7 @@ export const command: Command = {
     const workers = optInt(args, 'workers', 1) ?? 2;
     const concurrency = optInt(args, 'concurrency', 1) ?? 1;
     const config = loadConfig();
-    const plan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
+    const specPlan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
     // The progress line tells the story; components log only when LOG_LEVEL asks (cli/main.ts).
     const log = logger.child({ component: 'run' });
 
@@ -53,6 +54,8 @@ export const command: Command = {
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
     try {
+      // Redis is not the record: the store says what is published and which rows exist.
+      const { plan, stored } = await prepareBuild(redis, config.ZC_QUEUE_PREFIX, ps.store, specPlan, log);
       process.stderr.write(`run ${plan.buildId}: ${plan.totalTriples} triples; Redis ${redactUrl(config.REDIS_URL)}; store: ${ps.where}\n`);
       const base = plan.spec.baseVersion ? await readBaseVersion(ps.storeOpts, plan.spec.dataset, plan.spec.baseVersion) : undefined;
       const queue = openQueue('light', redis, config.ZC_QUEUE_PREFIX);
@@ -61,6 +64,7 @@ export const command: Command = {
         queue,
         plan,
         base,
+        storedTripleIds: stored,
         log: log.child({ component: 'producer' }),
         onProgress: (p) => progress.update(`produce: ${p.triplesSeen}/${p.totalTriples} triples expanded, ${p.enqueued} messages enqueued`),
       }).finally(() => queue.close());
@@ -68,7 +72,8 @@ export const command: Command = {
         `produce: ${produced.expected} triples to compute` +
           (produced.skippedBase > 0 ? ` (${produced.skippedBase} held by ${plan.spec.dataset}@${plan.spec.baseVersion})` : '') +
           `, ${produced.enqueuedMessages} messages enqueued` +
-          (produced.alreadyEnqueued > 0 ? `, ${produced.alreadyEnqueued} already enqueued earlier` : ''),
+          (produced.alreadyEnqueued > 0 ? `, ${produced.alreadyEnqueued} already enqueued earlier` : '') +
+          (produced.alreadyStored > 0 ? `, ${produced.alreadyStored} already stored` : ''),
       );
 
       // Shape-only jobs (params, flops) run in this process; tensor jobs in children that read the same settings.
