@@ -54,7 +54,7 @@ test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers 
 
     expect((await readBuild(h.redis, h.prefix, plan.buildId)).state).toBe('cancelled');
     const status = await runCli(['status', plan.buildId], { env: cliEnv() });
-    expect(status.stdout).toMatch(new RegExp(`^  ${plan.buildId} \\[cancelled\\]: .*, cancelled: it will not be published$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^  ${plan.buildId} \\[cancelled\\]: .*, cancelled: it will not be published; fingerprint \\S+$`, 'm'));
     const json = JSON.parse((await runCli(['status', plan.buildId, '--json'], { env: cliEnv() })).stdout) as { builds: { state: string; etaSeconds?: number }[] };
     expect(json.builds).toEqual([expect.objectContaining({ state: 'cancelled' })]);
     expect(json.builds[0]!.etaSeconds).toBeUndefined();

@@ -117,7 +117,7 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     // People get rounded numbers; --json keeps them exact (above).
     const text = await cli(['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', api, '--proxies', 'flops']);
     expect(text.stdout).toContain(`nasbench201/cifar10 (0, 2, 3, 2, 3, 1)  ${api}\nval_accuracy 86.06\n`);
-    expect(text.stdout).toMatch(/^flops\s+88\.3074\s+0\.488$/m);
+    expect(text.stdout).toMatch(/^flops\s+88\.3074\s+0\.488\s+naslib\s+imported$/m);
   });
 
   test('bad input: one line naming what is wrong, exit code 2', async () => {

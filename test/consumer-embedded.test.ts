@@ -1,3 +1,4 @@
+import { localFingerprint } from '../src/version';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import type { Redis } from 'ioredis';
@@ -54,7 +55,7 @@ describe('the embedded store serves every dataset command', () => {
     const query = await cli(['query', 'zc-demo', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(0,2,3,2,3,1)']);
     expect({ code: query.code, stderr: query.stderr }).toEqual({ code: 0, stderr: '' });
     expect(query.stdout).toContain(`nasbench201/cifar10 (0, 2, 3, 2, 3, 1)  ${nb201String(parseNb201(ARCHS[0]!))}\n`);
-    expect(query.stdout).toMatch(/^params\s+0\.615386\s+\S+$/m); // NB201's 0.615386 M parameters, rounded to 6 digits
+    expect(query.stdout).toMatch(/^params\s+0\.615386\s+\S+\s+[0-9a-f]{16}-wasm\s+wasm$/m); // NB201's 0.615386 M parameters, rounded to 6 digits
 
     const out = join(dir, 'pulled');
     const pull = await cli(['pull', 'zc-demo', '--format', 'both', '--out', out]);
@@ -118,6 +119,6 @@ describe('the embedded store serves every dataset command', () => {
     const alias = await cli(['pull', 'zc-demo', '--proxy', 'params', '--format', 'parquet', '--out', join(dir, 'only-params')]);
     expect(alias.code).toBe(0);
     const version = await cli(['--version']);
-    expect(version).toEqual({ code: 0, stdout: `zcbench ${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}\n`, stderr: '' });
+    expect(version).toEqual({ code: 0, stdout: `zcbench ${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version} (compute fingerprint ${localFingerprint().id})\n`, stderr: '' });
   });
 });

@@ -1,7 +1,6 @@
 import { PROXIES, type ProxyName } from '../src/core/names';
 import { PASS_DEFINITIONS, PASSES, passClosure } from '../src/core/passes';
 import { PROXY_DEFINITIONS, proxyNeedsTensors, proxyReadsData, SHAPE_ONLY_PROXIES } from '../src/core/proxies';
-import { SHAPE_ONLY_PROXIES as QUEUE_SHAPE_ONLY } from '../src/queue/schema';
 
 /**
  * The pass and proxy registries are the only tables: everything else (memory plan, which proxies
@@ -47,7 +46,5 @@ describe('what a proxy reads is declared once and agrees with its passes', () =>
     expect([...SHAPE_ONLY_PROXIES].sort()).toEqual(['flops', 'params']);
     expect(PROXIES.filter(proxyReadsData)).toEqual(['epe_nas', 'fisher', 'grad_norm', 'grasp', 'jacov', 'nwot', 'plain', 'snip']);
     expect(PROXIES.filter((p) => !proxyNeedsTensors(p))).toEqual(['flops', 'params']);
-    // The queue's copy of the set (src/queue/schema.ts) must agree until it imports this one.
-    expect([...QUEUE_SHAPE_ONLY].sort()).toEqual([...SHAPE_ONLY_PROXIES].sort());
   });
 });

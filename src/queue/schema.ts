@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SHAPE_ONLY_PROXIES } from '../core/proxies';
 import { PROXIES, SPACES, TASKS, type ProxyName } from '../core/names';
 import type { DataSpec } from '../core/types';
 
@@ -11,10 +12,10 @@ export const DataSpecSchema: z.ZodType<DataSpec> = z.discriminatedUnion('source'
 export const BUILD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /**
- * Proxies the core computes from the network's shape trace alone (no weights, no minibatch): a
- * worker computes them in its own process, and one message may carry many architectures of them.
+ * Proxies the core computes from the network's shape trace alone (derived from each proxy's
+ * `reads`): a worker computes them in its own process, and one message may carry many of them.
  */
-export const SHAPE_ONLY_PROXIES: ReadonlySet<ProxyName> = new Set<ProxyName>(['params', 'flops']);
+export { SHAPE_ONLY_PROXIES };
 
 export function isShapeOnly(proxies: readonly ProxyName[]): boolean {
   return proxies.every((p) => SHAPE_ONLY_PROXIES.has(p));
