@@ -17,7 +17,7 @@ import { searchSpace } from './spaces';
 import { taskSpec } from './tasks';
 import type { ComputeRequest, ComputeResult, ProxyResult } from './types';
 
-import { planMemory, type MemoryPlan } from './memory';
+import { planMemory, RECOMPUTE_ABOVE_BYTES, type MemoryPlan } from './memory';
 
 export { estimateJobMemory, planJobMemory, type MemoryEstimateRequest } from './memory';
 
@@ -41,10 +41,11 @@ export function initialWeights(params: ParamSpec[], rule: NetworkDef['init'], rn
 }
 
 /**
- * Bytes of tensors one job may hold on a backend. wasm addresses 4 GiB at most (32-bit memory);
+ * Bytes of tensors one job may hold on a backend. wasm addresses 4 GiB at most (32-bit memory: the
+ * recomputation threshold, which leaves headroom);
  * tfjs-node and cpu allocate from the process heap, bounded by the machine.
  */
-const BACKEND_CAPACITY: Record<BackendName, number> = { wasm: 3.5 * 2 ** 30, node: Infinity, hybrid: Infinity, cpu: Infinity };
+const BACKEND_CAPACITY: Record<BackendName, number> = { wasm: RECOMPUTE_ABOVE_BYTES, node: Infinity, hybrid: Infinity, cpu: Infinity };
 
 /** Bytes of tensors one job may hold on `backend`. */
 export function backendCapacity(backend: BackendName): number {
