@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { dirname, join, relative, sep } from 'path';
-import { ConfigSchema } from './config';
+import { backendSettings } from './config';
 import { backendFamily, type BackendName } from './core/backend-family';
 import { InputError } from './errors';
 
@@ -69,18 +69,10 @@ export function tfjsVersions(): Record<string, string> {
   return out;
 }
 
-/** ZC_BACKEND as the config schema reads it (the core's backend selection reads the same variable). */
-export function configuredBackend(env: NodeJS.ProcessEnv = process.env): BackendName | undefined {
-  const raw = env.ZC_BACKEND === '' ? undefined : env.ZC_BACKEND;
-  const parsed = ConfigSchema.shape.ZC_BACKEND.safeParse(raw);
-  if (!parsed.success) throw new InputError('ZC_BACKEND', raw, 'one of node, wasm, hybrid, cpu');
-  return parsed.data;
-}
-
 const memo = new Map<string, ComputeFingerprint>();
 
 /** This process's fingerprint for a backend family (default: the one it computes with). Memoised. */
-export function localFingerprint(backend: BackendName = backendFamily(configuredBackend())): ComputeFingerprint {
+export function localFingerprint(backend: BackendName = backendFamily(backendSettings().backend)): ComputeFingerprint {
   let fp = memo.get(backend);
   if (!fp) {
     const core = coreDigest();
