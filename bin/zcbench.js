@@ -1,13 +1,20 @@
 #!/usr/bin/env node
 'use strict';
-// The compiled CLI (built by `npm ci` through the `prepare` script). From a source checkout
-// without a build, fall back to running the TypeScript sources through tsx.
+// The compiled CLI (built by `npm ci` through the `prepare` script), or the TypeScript sources
+// through tsx: without a build, with ZC_FROM_SOURCE set, or when src/ changed since the build.
 const path = require('path');
-const fs = require('fs');
-const compiled = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-if (fs.existsSync(compiled) && !process.env.ZC_FROM_SOURCE) {
-  require(compiled).runCli();
-} else {
-  require('tsx/cjs');
-  require(path.join(__dirname, '..', 'src', 'cli', 'main.ts')).runCli();
+const { chooseEntry } = require('./choose-entry');
+
+function tsxAvailable() {
+  try {
+    require.resolve('tsx/cjs');
+    return true;
+  } catch {
+    return false;
+  }
 }
+
+const entry = chooseEntry({ root: path.join(__dirname, '..'), fromSource: Boolean(process.env.ZC_FROM_SOURCE), tsxAvailable: tsxAvailable() });
+if (entry.warning) process.stderr.write(entry.warning + '\n');
+if (entry.tsx) require('tsx/cjs');
+require(entry.module).runCli();

@@ -1,6 +1,6 @@
 import { redactUrl } from '../src/log';
 
-/** Credentials in REDIS_URL and S3 endpoints never reach output or logs (the commands: test/pipeline-cli.test.ts). */
+/** Credentials in REDIS_URL and S3 endpoints never reach output or logs (the commands: test/pipeline-cli.redis.test.ts). */
 const SECRET = 's3cret-do-not-print';
 
 test('redactUrl hides user and password, also in text that is not a URL', () => {

@@ -1,25 +1,13 @@
 import { z } from 'zod';
-import { PROXIES, SPACES, TASKS, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { PROXIES, SPACES, TASKS, type SpaceName } from '../core/names';
 import { InputError } from '../errors';
-import { logger } from '../log';
-import { cellKey, dedupeByTripleId, effectiveRows, slotKey } from './cells';
-import {
-  datasetKeys,
-  MANIFEST_SCHEMA_VERSION,
-  NAME_PATTERN,
-  parseManifest,
-  rowFingerprintsOf,
-  serializeManifest,
-  type CoverageEntry,
-  type FileEntry,
-  type Manifest,
-  type Pointer,
-} from './manifest';
-import { entriesFromRows, writeNaslibJson } from './naslib';
+import { logger, type Logger } from '../log';
+import { datasetKeys, NAME_PATTERN, parseManifest, serializeManifest, type Manifest, type Pointer } from './manifest';
 import { sha256Of, type ObjectStore } from './objects';
-import { decodeGroundTruthParquet, decodeRowsParquet, encodeGroundTruthParquet, encodeRowsParquet, type StoredRow } from './parquet';
+import { decodeGroundTruthParquet, decodeRowsParquet, type StoredRow } from './parquet';
+import { parentFilesToRead, planVersion, touchedSpaces, type ExpectedCount, type ParentContent, type PlannedFile, type Provenance } from './publish-plan';
 import { anyNumber, ResultRowSchema, type GroundTruthRow, type ResultRow } from './rows';
-import { checkDatasetName, listVersionIds, naturalCompare, readLatest, resolveVersion, type ResolvedVersion } from './versions';
+import { checkDatasetName, listVersionIds, readLatest, resolveVersion, type ResolvedVersion } from './versions';
 
 export interface PublishInput {
   dataset: string;
@@ -30,8 +18,8 @@ export interface PublishInput {
   rows: ResultRow[];
   groundTruth?: GroundTruthRow[];
   /** Coverage denominators of this build. */
-  expected: { space: SpaceName; task: TaskName; proxy: ProxyName; count: number }[];
-  provenance: { fingerprint: string; reuse?: 'same-code' | 'any-code'; spec?: unknown; dataSources: { source: string; sha256: string }[] };
+  expected: ExpectedCount[];
+  provenance: Provenance;
   /**
    * Called before each write that claims something (the version number, the manifest, `latest`);
    * throws when the caller's locks have moved on (the aggregator's build and publish locks).
@@ -48,9 +36,6 @@ export interface PublishResult {
   /** Files of the version that were already in the bucket (the parent's parts, identical content). */
   reused: number;
 }
-
-/** Rows per Parquet part: parts are the unit an incremental version reuses or rewrites. */
-export const PART_ROWS = 200_000;
 
 const GroundTruthRowSchema = z
   .object({ space: z.enum(SPACES), task: z.enum(TASKS), arch: z.string().min(1), valAccuracy: anyNumber, origin: z.string() })
@@ -78,16 +63,6 @@ function validate(input: PublishInput): void {
     if (!(PROXIES as readonly string[]).includes(e.proxy)) throw new InputError(`expected[${i}].proxy`, e.proxy, `valid: ${PROXIES.join(', ')}`);
     if (!Number.isInteger(e.count) || e.count < 0) throw new InputError(`expected[${i}].count`, e.count, 'an integer ≥ 0');
   });
-}
-
-const partitionKey = (space: string, task: string) => `${space}/${task}`;
-const gtKey = (task: string, arch: string) => `${task}\u0000${arch}`;
-
-interface PendingFile {
-  path: string;
-  entry: FileEntry;
-  /** Content to upload; absent when the file is the parent's, carried by reference. */
-  body?: Uint8Array;
 }
 
 const VersionRecord = z.object({ version: z.string().regex(NAME_PATTERN) });
@@ -146,160 +121,20 @@ async function versionFor(store: ObjectStore, dataset: string, buildId: string, 
   return { version, rerun: false };
 }
 
-async function loadRowsFile(store: ObjectStore, path: string, f: FileEntry): Promise<StoredRow[]> {
-  return decodeRowsParquet(await store.getVerified(f.sha256), path);
+/** The parent's manifest and the files of `spaces` the plan reads, decoded (each verified against its sha256). */
+async function loadParentContent(store: ObjectStore, parent: ResolvedVersion, spaces: ReadonlySet<SpaceName>): Promise<ParentContent> {
+  const rows = new Map<string, StoredRow[]>();
+  const groundTruth = new Map<string, GroundTruthRow[]>();
+  for (const f of parentFilesToRead(parent.manifest, spaces)) {
+    const bytes = await store.getVerified(f.entry.sha256);
+    if (f.kind === 'rows') rows.set(f.path, await decodeRowsParquet(bytes, f.path));
+    else groundTruth.set(f.path, await decodeGroundTruthParquet(bytes, f.path));
+  }
+  return { manifest: parent.manifest, manifestSha256: parent.manifestSha256, rows, groundTruth };
 }
 
-function partPath(space: string, task: string, version: string, n: number): string {
-  return `parquet/${space}/${task}/${version}-${String(n).padStart(4, '0')}.parquet`;
-}
-
-function sortedUnion<T extends string | number>(a: readonly T[], b: Iterable<T>): T[] {
-  const set = new Set<T>(a);
-  for (const v of b) set.add(v);
-  return [...set].sort((x, y) => (typeof x === 'number' && typeof y === 'number' ? x - y : naturalCompare(String(x), String(y))));
-}
-
-/**
- * Publish a version: upload its objects (skipping those present), verify them, write the manifest,
- * then move `latest`. A crash before the pointer moves leaves the previous version as latest;
- * calling again with the same build id completes the same version.
- */
-export async function publishVersion(store: ObjectStore, input: PublishInput): Promise<PublishResult> {
-  validate(input);
-  const { dataset } = input;
-  const log = logger.child({ dataset, buildId: input.buildId });
-  const parent: ResolvedVersion | null = input.parentVersion ? await resolveVersion(store, dataset, input.parentVersion) : null;
-  const { version, rerun } = await versionFor(store, dataset, input.buildId, input.fence);
-  if (parent && parent.manifest.version === version) {
-    throw new InputError('parentVersion', input.parentVersion, `build ${input.buildId} already published ${version}; its parent must be older`);
-  }
-  const parentFiles = parent?.manifest.files ?? {};
-
-  const newRows = dedupeByTripleId(input.rows);
-  const newIds = new Set(newRows.map((r) => r.tripleId));
-  const newOkSlots = new Set(newRows.filter((r) => r.status === 'ok').map(slotKey));
-  const superseded = (r: ResultRow) => newIds.has(r.tripleId) || newOkSlots.has(slotKey(r));
-  const newGt = new Map<SpaceName, Map<string, GroundTruthRow>>();
-  for (const g of input.groundTruth ?? []) {
-    let m = newGt.get(g.space);
-    if (!m) newGt.set(g.space, (m = new Map()));
-    m.set(gtKey(g.task, g.arch), g);
-  }
-  const newByPartition = new Map<string, ResultRow[]>();
-  for (const r of newRows) {
-    const k = partitionKey(r.space, r.task);
-    let list = newByPartition.get(k);
-    if (!list) newByPartition.set(k, (list = []));
-    list.push(r);
-  }
-  const expectedByPartition = new Map<string, PublishInput['expected']>();
-  for (const e of input.expected) {
-    if (e.count === 0) continue;
-    const k = partitionKey(e.space, e.task);
-    let list = expectedByPartition.get(k);
-    if (!list) expectedByPartition.set(k, (list = []));
-    list.push(e);
-  }
-  const touchedSpaces = new Set<SpaceName>([
-    ...newRows.map((r) => r.space),
-    ...newGt.keys(),
-    ...input.expected.filter((e) => e.count > 0).map((e) => e.space),
-  ]);
-
-  const files: PendingFile[] = [];
-  const coverage: CoverageEntry[] = [];
-  // Untouched spaces: every file and coverage entry carried by reference.
-  for (const [path, f] of Object.entries(parentFiles)) {
-    if (!touchedSpaces.has(f.space)) files.push({ path, entry: f });
-  }
-  for (const c of parent?.manifest.coverage ?? []) if (!touchedSpaces.has(c.space)) coverage.push(c);
-
-  for (const space of [...touchedSpaces].sort()) {
-    // Ground truth: the parent's, overridden by this build's.
-    const gtPath = `ground_truth/${space}.parquet`;
-    const parentGtFile = parentFiles[gtPath];
-    const parentGt = parentGtFile ? await decodeGroundTruthParquet(await store.getVerified(parentGtFile.sha256), gtPath) : [];
-    const gt = new Map<string, GroundTruthRow>(parentGt.map((g) => [gtKey(g.task, g.arch), g]));
-    const changedGtTasks = new Set<string>();
-    for (const [k, g] of newGt.get(space) ?? []) {
-      const old = gt.get(k);
-      if (!old || !Object.is(old.valAccuracy, g.valAccuracy) || old.origin !== g.origin) changedGtTasks.add(g.task);
-      gt.set(k, g);
-    }
-    const valAccuracy = (task: string, arch: string): number | undefined => gt.get(gtKey(task, arch))?.valAccuracy;
-    if (gt.size > 0) {
-      if (parentGtFile && changedGtTasks.size === 0) {
-        files.push({ path: gtPath, entry: parentGtFile });
-      } else {
-        const gtRows = [...gt.values()];
-        const body = encodeGroundTruthParquet(gtRows);
-        files.push({ path: gtPath, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: gtRows.length, format: 'parquet', kind: 'ground_truth', space } });
-      }
-    }
-
-    // The parent's parts of this space, grouped by task, oldest first.
-    const parentParts = new Map<string, [string, FileEntry][]>();
-    for (const [path, f] of Object.entries(parentFiles)) {
-      if (f.space !== space || f.kind !== 'rows' || !f.task) continue;
-      let list = parentParts.get(f.task);
-      if (!list) parentParts.set(f.task, (list = []));
-      list.push([path, f]);
-    }
-    for (const list of parentParts.values()) list.sort((a, b) => naturalCompare(a[0], b[0]));
-    const tasks = new Set<string>([...parentParts.keys(), ...[...newByPartition.keys()].filter((k) => k.startsWith(space + '/')).map((k) => k.slice(space.length + 1))]);
-    for (const e of input.expected) if (e.space === space && e.count > 0) tasks.add(e.task);
-
-    const spaceRows: StoredRow[] = [];
-    for (const task of [...tasks].sort()) {
-      const pk = partitionKey(space, task);
-      const added = newByPartition.get(pk) ?? [];
-      const touched = added.length > 0 || changedGtTasks.has(task) || expectedByPartition.has(pk);
-      const partitionRows: StoredRow[] = [];
-      const parentRows: StoredRow[] = [];
-      let n = 0;
-      for (const [path, f] of parentParts.get(task) ?? []) {
-        const rows = await loadRowsFile(store, path, f);
-        parentRows.push(...rows);
-        const kept = rows.filter((r) => !superseded(r)).map((r) => ({ ...r, valAccuracy: valAccuracy(r.task, r.arch) ?? null }));
-        const unchanged = kept.length === rows.length && kept.every((r, i) => Object.is(r.valAccuracy, rows[i]!.valAccuracy));
-        partitionRows.push(...kept);
-        if (unchanged) {
-          files.push({ path, entry: f });
-        } else if (kept.length > 0) {
-          const body = encodeRowsParquet(kept);
-          const p = partPath(space, task, version, n++);
-          files.push({ path: p, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: kept.length, format: 'parquet', kind: 'rows', space, task: task as TaskName } });
-        }
-      }
-      const addedStored: StoredRow[] = added.map((r) => ({ ...r, valAccuracy: valAccuracy(r.task, r.arch) ?? null }));
-      for (let i = 0; i < addedStored.length; i += PART_ROWS) {
-        const chunk = addedStored.slice(i, i + PART_ROWS);
-        const body = encodeRowsParquet(chunk);
-        const p = partPath(space, task, version, n++);
-        files.push({ path: p, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: chunk.length, format: 'parquet', kind: 'rows', space, task: task as TaskName } });
-      }
-      partitionRows.push(...addedStored);
-      spaceRows.push(...partitionRows);
-
-      if (!touched) {
-        for (const c of parent?.manifest.coverage ?? []) if (c.space === space && c.task === task) coverage.push(c);
-      } else {
-        coverage.push(...partitionCoverage(space, task as TaskName, parentRows, partitionRows, added, expectedByPartition.get(pk) ?? [], parent?.manifest.coverage ?? []));
-      }
-    }
-
-    // The NASLib file of the space, regenerated from one row per cell.
-    const cells = effectiveRows(spaceRows);
-    if (cells.size > 0) {
-      const text = writeNaslibJson(entriesFromRows(cells.values(), valAccuracy));
-      const body = Buffer.from(text, 'utf8');
-      const okCells = [...cells.values()].filter((r) => r.status === 'ok').length;
-      files.push({ path: `zc_${space}.json`, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: okCells, format: 'naslib-json', kind: 'naslib', space } });
-    }
-  }
-
-  // Upload what is new (objects already present are skipped), then check every referenced file is there.
+/** Upload what is new (objects already present are skipped), and check every file kept by reference is there. */
+async function uploadFiles(store: ObjectStore, files: readonly PlannedFile[], parentVersion: string | undefined): Promise<{ uploaded: number; reused: number }> {
   let uploaded = 0;
   let reused = 0;
   for (const f of files) {
@@ -310,112 +145,74 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
     } else {
       reused++;
       if (!(await store.hasObject(f.entry.sha256, f.entry.bytes))) {
-        throw new InputError('parentVersion', input.parentVersion, `its file ${f.path} (object ${f.entry.sha256}) is missing from bucket ${store.bucket}`);
+        throw new InputError('parentVersion', parentVersion, `its file ${f.path} (object ${f.entry.sha256}) is missing from bucket ${store.bucket}`);
       }
     }
   }
+  return { uploaded, reused };
+}
 
-  const allRows = files.filter((f) => f.entry.kind === 'rows').reduce((s, f) => s + f.entry.rows, 0);
-  const fileMap: Record<string, FileEntry> = {};
-  for (const f of files.sort((a, b) => naturalCompare(a.path, b.path))) fileMap[f.path] = f.entry;
-  const pm = parent?.manifest;
-  let manifest: Manifest = {
-    schemaVersion: MANIFEST_SCHEMA_VERSION,
-    dataset,
-    version,
-    parentVersion: parent ? parent.manifest.version : null,
-    parentManifestSha256: parent ? parent.manifestSha256 : null,
-    buildId: input.buildId,
-    createdAt: new Date().toISOString(),
-    fingerprint: input.provenance.fingerprint,
-    rowFingerprints: sortedUnion(pm ? rowFingerprintsOf(pm) : [], newRows.map((r) => r.fingerprint)),
-    backends: sortedUnion(pm?.backends ?? [], newRows.map((r) => r.backend)),
-    batchSizes: sortedUnion(pm?.batchSizes ?? [], newRows.map((r) => r.batchSize)),
-    seeds: sortedUnion(pm?.seeds ?? [], newRows.map((r) => r.seed)),
-    dataSources: mergeSources(pm?.dataSources ?? [], input.provenance.dataSources),
-    rowCount: allRows,
-    coverage: coverage.sort((a, b) => naturalCompare(`${a.space}/${a.task}/${a.proxy}`, `${b.space}/${b.task}/${b.proxy}`)),
-    files: fileMap,
-  };
-  if (input.provenance.spec !== undefined) manifest.spec = input.provenance.spec;
-  if (input.provenance.reuse !== undefined) manifest.reuse = input.provenance.reuse;
-
-  // Manifests are immutable: a re-run of a build whose manifest exists must reproduce it exactly
-  // (it then only completes the pointer move); different content needs a new build id.
-  const manifestKey = datasetKeys.manifest(dataset, version);
-  const existing = rerun ? await store.getKey(manifestKey) : null;
+/**
+ * Write the manifest, unless a re-run finds it written: manifests are immutable, so a re-run of a
+ * build whose manifest exists must reproduce it exactly (it then only completes the pointer move);
+ * different content needs a new build id. Returns the manifest in the store and its bytes.
+ */
+async function writeManifest(store: ObjectStore, input: PublishInput, planned: Manifest, rerun: boolean): Promise<{ manifest: Manifest; bytes: Buffer }> {
+  const key = datasetKeys.manifest(planned.dataset, planned.version);
+  const existing = rerun ? await store.getKey(key) : null;
+  let manifest = planned;
   if (existing !== null) {
-    const prev = parseManifest(existing, `s3://${store.bucket}/${manifestKey}`);
+    const prev = parseManifest(existing, `s3://${store.bucket}/${key}`);
     const comparable = (m: Manifest) => serializeManifest({ ...m, createdAt: '' });
-    if (comparable(prev) !== comparable(manifest)) {
-      throw new InputError('buildId', input.buildId, `already published ${dataset}@${version} with other content; publish under a new build id`);
+    if (comparable(prev) !== comparable(planned)) {
+      throw new InputError('buildId', input.buildId, `already published ${planned.dataset}@${planned.version} with other content; publish under a new build id`);
     }
     manifest = prev;
   }
-  const manifestBytes = existing ?? Buffer.from(serializeManifest(manifest), 'utf8');
+  const bytes = existing ?? Buffer.from(serializeManifest(manifest), 'utf8');
   await input.fence?.();
-  if (existing === null) await store.putKey(manifestKey, manifestBytes);
-  const manifestSha256 = sha256Of(manifestBytes);
+  if (existing === null) await store.putKey(key, bytes);
+  return { manifest, bytes };
+}
+
+/** Move `latest` to the version unless it already moved on from the version's parent (e.g. a later rollback). */
+async function moveLatest(store: ObjectStore, manifest: Manifest, manifestSha256: string, fence: PublishInput['fence'], log: Logger): Promise<void> {
+  const { dataset, version } = manifest;
   const current = await readLatest(store, dataset);
-  // Move the pointer unless it already moved on from this build's parent (e.g. a later rollback).
   if (current === null || current.version === manifest.parentVersion || current.version === version) {
     const pointer: Pointer = { version, manifestSha256 };
-    await input.fence?.();
+    await fence?.();
     if (current?.manifestSha256 !== manifestSha256) await store.putKey(datasetKeys.latest(dataset), JSON.stringify(pointer) + '\n');
   } else {
     log.warn({ version, latest: current.version }, 'latest has moved past this build\'s parent; left as it is');
   }
-  log.info({ version, manifestSha256, uploaded, reused, rows: allRows }, 'version published');
-  return { version, manifestSha256, manifest, uploaded, reused };
-}
-
-function mergeSources(a: readonly { source: string; sha256: string }[], b: readonly { source: string; sha256: string }[]) {
-  const seen = new Map<string, { source: string; sha256: string }>();
-  for (const s of [...a, ...b]) seen.set(`${s.source}\u0000${s.sha256}`, { source: s.source, sha256: s.sha256 });
-  return [...seen.values()].sort((x, y) => naturalCompare(x.source, y.source) || naturalCompare(x.sha256, y.sha256));
 }
 
 /**
- * Coverage of one (space, task) after merging: ok and failed count cells (one per arch and proxy).
- * expected = the parent's expected + this build's expected less the build's cells the parent
- * already had (a retried cell is expected once), and never less than what was delivered.
+ * Publish a version: reserve its number, plan its files (publish-plan.ts), upload them (skipping
+ * those present), verify the parent's, write the manifest, then move `latest`. A crash before the
+ * pointer moves leaves the previous version as latest; calling again with the same build id
+ * completes the same version.
  */
-function partitionCoverage(
-  space: SpaceName,
-  task: TaskName,
-  parentRows: readonly ResultRow[],
-  rows: readonly ResultRow[],
-  added: readonly ResultRow[],
-  expected: PublishInput['expected'],
-  parentCoverage: readonly CoverageEntry[],
-): CoverageEntry[] {
-  const parentCells = new Set(parentRows.map(cellKey));
-  const byProxy = new Map<ProxyName, CoverageEntry>();
-  const entry = (proxy: ProxyName): CoverageEntry => {
-    let c = byProxy.get(proxy);
-    if (!c) byProxy.set(proxy, (c = { space, task, proxy, expected: 0, ok: 0, failed: 0, failedByReason: {} }));
-    return c;
-  };
-  for (const r of effectiveRows(rows).values()) {
-    const c = entry(r.proxy);
-    if (r.status === 'ok') c.ok++;
-    else {
-      c.failed++;
-      const reason = r.reason ?? 'unknown';
-      c.failedByReason[reason] = (c.failedByReason[reason] ?? 0) + 1;
-    }
+export async function publishVersion(store: ObjectStore, input: PublishInput): Promise<PublishResult> {
+  validate(input);
+  const { dataset } = input;
+  const log = logger.child({ dataset, buildId: input.buildId });
+  const parent: ResolvedVersion | null = input.parentVersion ? await resolveVersion(store, dataset, input.parentVersion) : null;
+  const { version, rerun } = await versionFor(store, dataset, input.buildId, input.fence);
+  if (parent && parent.manifest.version === version) {
+    throw new InputError('parentVersion', input.parentVersion, `build ${input.buildId} already published ${version}; its parent must be older`);
   }
-  const overlap = new Map<ProxyName, number>();
-  for (const key of new Set(added.map(cellKey))) {
-    if (parentCells.has(key)) {
-      const proxy = key.slice(key.lastIndexOf('\u0000') + 1) as ProxyName;
-      overlap.set(proxy, (overlap.get(proxy) ?? 0) + 1);
-    }
-  }
-  const buildExpected = new Map<ProxyName, number>();
-  for (const e of expected) buildExpected.set(e.proxy, (buildExpected.get(e.proxy) ?? 0) + e.count);
-  for (const c of parentCoverage) if (c.space === space && c.task === task) entry(c.proxy).expected += c.expected;
-  for (const [proxy, count] of buildExpected) entry(proxy).expected += Math.max(0, count - (overlap.get(proxy) ?? 0));
-  for (const c of byProxy.values()) c.expected = Math.max(c.expected, c.ok + c.failed);
-  return [...byProxy.values()];
+  const plan = planVersion({
+    ...input,
+    version,
+    createdAt: new Date().toISOString(),
+    parent: parent && (await loadParentContent(store, parent, touchedSpaces(input))),
+  });
+  const { uploaded, reused } = await uploadFiles(store, plan.files, input.parentVersion);
+  const { manifest, bytes } = await writeManifest(store, input, plan.manifest, rerun);
+  const manifestSha256 = sha256Of(bytes);
+  await moveLatest(store, manifest, manifestSha256, input.fence, log);
+  log.info({ version, manifestSha256, uploaded, reused, rows: plan.manifest.rowCount }, 'version published');
+  return { version, manifestSha256, manifest, uploaded, reused };
 }
