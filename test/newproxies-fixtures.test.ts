@@ -5,8 +5,7 @@ import { evaluateProxies, type ProxyValue } from '../src/core/evaluate';
 import { targetTensor } from '../src/core/loss';
 import { NEWER_PROXIES, type BuiltInProxyName } from '../src/core/names';
 import { azNasRankScores, type AzNasRow } from '../src/core/proxies';
-import { readSafetensors } from '../src/core/safetensors';
-import { FIXTURE_CASES, loadFixtureCase, toTf, withinTolerance } from './helpers/fixtures';
+import { FIXTURE_CASES, loadFixtureCase, readTensors, toTf, withinTolerance } from './helpers/fixtures';
 
 /**
  * Golden values from the authors' own code for zico, meco, swap and az_nas on the four stored NB201
@@ -44,12 +43,7 @@ function unpackSigns(words: Int32Array, nchw: number[]): tf.Tensor {
 
 function evaluateNewProxies(name: string): { expected: NewCase; values: Partial<Record<BuiltInProxyName, ProxyValue>> } {
   const expected = JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as NewCase;
-  const { tensors } = readSafetensors(readFileSync(join(DIR, `${name}.safetensors`)), name);
-  const get = (key: string) => {
-    const t = tensors.get(key);
-    if (!t) throw new Error(`${name}: no tensor ${key}`);
-    return t;
-  };
+  const get = readTensors(join(DIR, `${name}.safetensors`), name);
   const base = loadFixtureCase(name);
   const x1 = toTf(get('zico.minibatch1.input'), 'image');
   const target1 = targetTensor({ kind: 'class', labels: Int32Array.from(get('zico.minibatch1.labels').data as Int32Array) }, base.task.outputs);

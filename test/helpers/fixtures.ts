@@ -30,15 +30,20 @@ export function toTf(t: StoredTensor, kind: 'conv' | 'linear' | 'image' | 'vecto
   return y;
 }
 
-/** A golden fixture's network with its stored weights and minibatch, as tensors (`dispose` frees them). */
-export function loadFixtureCase(name: string) {
-  const fixture = JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as FixtureCase;
-  const { tensors } = readSafetensors(readFileSync(join(FIXTURE_DIR, `${name}.safetensors`)), name);
-  const get = (key: string) => {
+/** A safetensors file's tensors by name; a missing one is an error naming the case. */
+export function readTensors(path: string, name: string): (key: string) => StoredTensor {
+  const { tensors } = readSafetensors(readFileSync(path), name);
+  return (key) => {
     const t = tensors.get(key);
     if (!t) throw new Error(`${name}: no tensor ${key}`);
     return t;
   };
+}
+
+/** A golden fixture's network with its stored weights and minibatch, as tensors (`dispose` frees them). */
+export function loadFixtureCase(name: string) {
+  const fixture = JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as FixtureCase;
+  const get = readTensors(join(FIXTURE_DIR, `${name}.safetensors`), name);
   const task = taskSpec(fixture.dataset);
   const net = nasbench201.network(nasbench201.parse(fixture.arch), task);
   const trace = traceShapes(net, 1);

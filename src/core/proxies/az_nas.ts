@@ -1,6 +1,6 @@
 import { tf } from '../backend';
 import type { ShapeOps } from '../nn/shape';
-import { azNasPass } from '../passes/az_nas';
+import { azNasPass, type AzNasParts } from '../passes/az_nas';
 import type { AzNasDraws } from '../passes/passes';
 import type { Rng } from '../rng';
 import type { ProxyDefinition } from './proxy';
@@ -12,26 +12,14 @@ import type { ProxyDefinition } from './proxy';
  * (the notebook reads NATS-Bench's, tss_general.ipynb cell 7). The combined score ranks the parts
  * across a population (azNasRankScores): a dataset-level column, not a per-network value.
  */
-export const azNasExpressivity: ProxyDefinition = {
-  name: 'az_nas.expressivity',
-  passes: ['az_nas'],
-  reads: 'weights',
-  raw: ({ passes }) => passes.get(azNasPass).expressivity,
-};
+/** One of the three parts the az_nas pass gives, as its own column. */
+function azNasPart(part: keyof AzNasParts): ProxyDefinition {
+  return { name: `az_nas.${part}`, passes: ['az_nas'], reads: 'weights', raw: ({ passes }) => passes.get(azNasPass)[part] };
+}
 
-export const azNasProgressivity: ProxyDefinition = {
-  name: 'az_nas.progressivity',
-  passes: ['az_nas'],
-  reads: 'weights',
-  raw: ({ passes }) => passes.get(azNasPass).progressivity,
-};
-
-export const azNasTrainability: ProxyDefinition = {
-  name: 'az_nas.trainability',
-  passes: ['az_nas'],
-  reads: 'weights',
-  raw: ({ passes }) => passes.get(azNasPass).trainability,
-};
+export const azNasExpressivity = azNasPart('expressivity');
+export const azNasProgressivity = azNasPart('progressivity');
+export const azNasTrainability = azNasPart('trainability');
 
 export const azNasComplexity: ProxyDefinition = {
   name: 'az_nas.complexity',
