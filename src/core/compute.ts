@@ -2,15 +2,16 @@ import { InputError } from '../errors';
 import { ResourceError } from '../errors';
 import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, type BackendName } from './backend';
 import { loadMinibatch } from './data';
-import { evaluateProxies } from './evaluate';
+import { evaluatePassesNeeded, evaluateProxies } from './evaluate';
 import { targetTensor } from './loss';
-import { SPACE_TASKS, type ProxyName } from './names';
+import { SPACE_TASKS, type BuiltInProxyName } from './names';
 import { initialValues } from './nn/init';
 import type { NetworkDef } from './nn/ops';
 import type { ParamSpec } from './nn/params';
 import { traceShapes } from './nn/shape';
-import type { ZenDraws } from './passes';
+import type { AzNasDraws, MinibatchTensors, ZenDraws } from './passes';
 import { PROXY_DEFINITIONS, proxyNeedsTensors, proxyReadsData } from './proxies';
+import { drawAzNas } from './proxies/az_nas';
 import { drawZen } from './proxies/zen';
 import { Rng } from './rng';
 import { searchSpace } from './spaces';
@@ -76,6 +77,13 @@ function seconds(start: bigint): number {
 }
 
 /**
+ * The stream of the job's second minibatch (zico, swap): the authors take the first two batches of
+ * one shuffled loader; here a second draw of the job's batch size from the job's data, independent
+ * of the first (so the job's own minibatch is the same whichever proxies are requested).
+ */
+export const SECOND_MINIBATCH_STREAM = 'data/minibatch1';
+
+/**
  * The core's entry point: build the network of (space, task, arch) once, draw its weights and one
  * minibatch from the seed, and compute every requested proxy, sharing passes between them.
  */
@@ -105,15 +113,26 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
   t = process.hrtime.bigint();
   const batch = req.proxies.some(proxyReadsData) ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
   const dataLoadSeconds = seconds(t);
+  t = process.hrtime.bigint();
+  const second = evaluatePassesNeeded(req.proxies).has('minibatch1') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM) }) : null;
+  const secondLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];
   let zenDraws: ZenDraws | null = null;
+  let azNasDraws: AzNasDraws | null = null;
   try {
     t = process.hrtime.bigint();
     const x = batch ? tf.tensor(batch.inputs, batch.inputShape) : tf.zeros([1, ...net.inputShape]);
     const target = batch ? targetTensor(batch.target, task.outputs) : { kind: 'dense' as const, values: tf.zeros([1, task.outputs]) };
     owned.push(x, target.values);
     const dataSeconds = dataLoadSeconds + seconds(t);
+    t = process.hrtime.bigint();
+    let secondMinibatch: MinibatchTensors | undefined;
+    if (second) {
+      secondMinibatch = { x: tf.tensor(second.inputs, second.inputShape), target: targetTensor(second.target, task.outputs) };
+      owned.push(secondMinibatch.x, secondMinibatch.target.values);
+    }
+    const secondMinibatchSeconds = secondLoadSeconds + seconds(t);
     const values = evaluateProxies(
       {
         net,
@@ -125,14 +144,18 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         target,
         // zen draws its inputs in the minibatch's shape: [B, …input] (jigsaw: [B, 9, 64, 64, 3]).
         zenDraws: () => (zenDraws = drawZen(trace, [req.batchSize, ...net.inputShape], rng)),
+        // az_nas's Gaussian input has the minibatch's shape too.
+        azNasDraws: () => (azNasDraws = drawAzNas(trace, [req.batchSize, ...net.inputShape], rng)),
+        secondMinibatch,
         buildSeconds,
         dataSeconds,
+        secondMinibatchSeconds,
         recomputed: plan.recomputed,
         cacheLayers: plan.cacheLayers,
       },
       req.proxies,
     );
-    const results: Partial<Record<ProxyName, ProxyResult>> = {};
+    const results: Partial<Record<BuiltInProxyName, ProxyResult>> = {};
     for (const p of req.proxies) results[p] = { score: values[p]!.score, time: values[p]!.time };
     return {
       space: req.space,
@@ -151,6 +174,11 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       for (const w of z.weights.values()) w.dispose();
       z.input.dispose();
       z.noise.dispose();
+    }
+    if (azNasDraws) {
+      const a = azNasDraws as AzNasDraws;
+      for (const w of a.weights.values()) w.dispose();
+      a.input.dispose();
     }
   }
 }

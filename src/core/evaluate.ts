@@ -1,9 +1,9 @@
 import type { tf } from './backend';
 import type { TargetTensor } from './loss';
-import type { ProxyName } from './names';
+import type { BuiltInProxyName } from './names';
 import type { NetworkDef } from './nn/ops';
 import type { ShapeOps } from './nn/shape';
-import { passClosure, Passes, type PassName, type ZenDraws } from './passes';
+import { passClosure, Passes, type AzNasDraws, type MinibatchTensors, type PassName, type ZenDraws } from './passes';
 import { PROXY_DEFINITIONS, sanitize } from './proxies';
 import type { LossKind } from './tasks';
 
@@ -18,9 +18,14 @@ export interface EvaluationInputs {
   x: tf.Tensor;
   target: TargetTensor;
   zenDraws: () => ZenDraws;
-  /** Seconds spent building the network (trace + weights) and loading the minibatch. */
+  /** az_nas's weights, input and signs; called only when it runs. */
+  azNasDraws?: () => AzNasDraws;
+  /** The job's second minibatch: needed when a requested pass depends on `minibatch1` (zico, swap). */
+  secondMinibatch?: MinibatchTensors;
+  /** Seconds spent building the network (trace + weights) and loading the minibatch (and the second one). */
   buildSeconds: number;
   dataSeconds: number;
+  secondMinibatchSeconds?: number;
   /** Passes that recompute segments (memory.ts's plan). */
   recomputed?: ReadonlySet<PassName>;
   /** Passes share convolution outputs (memory.ts's plan). */
@@ -37,7 +42,7 @@ export interface ProxyValue {
 }
 
 /** Every pass the given proxies need, dependencies included. */
-export function evaluatePassesNeeded(proxies: ProxyName[]): Set<PassName> {
+export function evaluatePassesNeeded(proxies: BuiltInProxyName[]): Set<PassName> {
   return passClosure(proxies.flatMap((p) => PROXY_DEFINITIONS[p].passes));
 }
 
@@ -45,7 +50,7 @@ export function evaluatePassesNeeded(proxies: ProxyName[]): Set<PassName> {
  * Compute the requested proxies on one network, weights and minibatch, sharing every pass between
  * them (each proxy's value does not depend on which others are requested).
  */
-export function evaluateProxies(inputs: EvaluationInputs, proxies: ProxyName[]): Partial<Record<ProxyName, ProxyValue>> {
+export function evaluateProxies(inputs: EvaluationInputs, proxies: BuiltInProxyName[]): Partial<Record<BuiltInProxyName, ProxyValue>> {
   const passes = new Passes({
     net: inputs.net,
     loss: inputs.loss,
@@ -56,13 +61,16 @@ export function evaluateProxies(inputs: EvaluationInputs, proxies: ProxyName[]):
     x: inputs.x,
     target: inputs.target,
     zenDraws: inputs.zenDraws,
+    azNasDraws: inputs.azNasDraws,
+    secondMinibatch: inputs.secondMinibatch,
     recomputed: inputs.recomputed,
     cacheLayers: inputs.cacheLayers,
   });
   passes.record('build', inputs.buildSeconds);
   passes.record('data', inputs.dataSeconds);
+  passes.record('minibatch1', inputs.secondMinibatchSeconds ?? 0);
   const ctx = { passes, trace: inputs.trace, outputs: inputs.outputs };
-  const results: Partial<Record<ProxyName, ProxyValue>> = {};
+  const results: Partial<Record<BuiltInProxyName, ProxyValue>> = {};
   try {
     for (const name of proxies) {
       const def = PROXY_DEFINITIONS[name];

@@ -1,5 +1,5 @@
 import { evaluatePassesNeeded } from './evaluate';
-import { proxiesForTask, type ProxyName, type SpaceName, type TaskName } from './names';
+import { proxiesForTask, type BuiltInProxyName, type SpaceName, type TaskName } from './names';
 import { traceShapes, type ShapeOps } from './nn/shape';
 import { PASSES, type PassName } from './passes';
 import { searchSpace } from './spaces';
@@ -12,7 +12,7 @@ export interface MemoryEstimateRequest {
   task: TaskName;
   arch: string;
   batchSize: number;
-  proxies: ProxyName[];
+  proxies: BuiltInProxyName[];
   recompute?: RecomputePolicy;
   layerCache?: LayerCachePolicy;
 }
@@ -84,7 +84,7 @@ export function planMemory(
   net: NetworkDef,
   task: TaskSpec,
   batchSize: number,
-  proxies: ProxyName[],
+  proxies: BuiltInProxyName[],
   policy: RecomputePolicy = 'auto',
   cache: LayerCachePolicy = 'auto',
 ): MemoryPlan {
@@ -96,14 +96,17 @@ export function planMemory(
   return { ...plan, cacheLayers };
 }
 
-function passPlan(trace: ShapeOps, task: TaskSpec, batchSize: number, proxies: ProxyName[], policy: RecomputePolicy, cacheBytes: number): Omit<MemoryPlan, 'cacheLayers'> {
-  // Weights, their gradients, H·g and the directions, zen's and synflow's copies.
-  const paramBytes = trace.paramCount * 4 * 6;
-  const inputBytes = batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
-  // The target, as large as the output (one-hot per pixel for segmentation).
-  const targetBytes = trace.outputElements * 4;
-  const lossBytes = (pass: PassName) => trace.outputElements * 4 * PASSES[pass].memory.loss;
+function passPlan(trace: ShapeOps, task: TaskSpec, batchSize: number, proxies: BuiltInProxyName[], policy: RecomputePolicy, cacheBytes: number): Omit<MemoryPlan, 'cacheLayers'> {
   const needed = evaluatePassesNeeded(proxies);
+  // Weights, their gradients, H·g and the directions, zen's and synflow's copies, and what a pass adds.
+  const extraParamCopies = [...needed].reduce((sum, p) => sum + (PASSES[p].memory.extraParamCopies ?? 0), 0);
+  const paramBytes = trace.paramCount * 4 * (6 + extraParamCopies);
+  // Minibatches held besides the job's own (zico's and swap's second one).
+  const minibatches = 1 + Math.max(0, ...[...needed].map((p) => PASSES[p].memory.extraMinibatches ?? 0));
+  const inputBytes = minibatches * batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
+  // The target, as large as the output (one-hot per pixel for segmentation).
+  const targetBytes = minibatches * trace.outputElements * 4;
+  const lossBytes = (pass: PassName) => trace.outputElements * 4 * PASSES[pass].memory.loss;
   // The layer cache lives from the first pass that fills it to the end of the job.
   const usesCache = cacheBytes > 0 && [...needed].some((p) => PASSES[p].cached);
   const fixed = BASELINE_BYTES + paramBytes + inputBytes + targetBytes + (usesCache ? cacheBytes : 0);

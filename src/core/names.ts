@@ -10,10 +10,21 @@ export const TASKS = [
 ] as const;
 export type TaskName = (typeof TASKS)[number];
 
+/** The paper's 13 proxies: what `all` means, the set datasets, queue payloads and rows carry. */
 export const PROXIES = [
   'epe_nas', 'fisher', 'flops', 'grad_norm', 'grasp', 'jacov', 'l2_norm', 'nwot', 'params', 'plain', 'snip', 'synflow', 'zen',
 ] as const;
 export type ProxyName = (typeof PROXIES)[number];
+
+/** AZ-NAS's four parts, each its own column; the combined rank score is computed over a population (proxies/az_nas.ts). */
+export const AZ_NAS_PARTS = ['az_nas.expressivity', 'az_nas.progressivity', 'az_nas.trainability', 'az_nas.complexity'] as const;
+
+/** Proxies published since the paper (docs/proxies.md §11): computed by the core when named, not part of `all`. */
+export const NEWER_PROXIES = ['meco', 'swap', 'zico', ...AZ_NAS_PARTS] as const;
+
+/** Every proxy the core computes, the paper's first. */
+export const BUILT_IN_PROXIES = [...PROXIES, ...NEWER_PROXIES] as const;
+export type BuiltInProxyName = (typeof BUILT_IN_PROXIES)[number];
 
 /**
  * TensorFlow.js backends, in preference order when none is forced (fastest first). 'hybrid'
@@ -61,11 +72,29 @@ export function parseProxy(value: string, field = 'proxy'): ProxyName {
   throw new InputError(field, value, `valid: ${PROXIES.join(', ')}`);
 }
 
-/** `all` or a comma-separated list; duplicates removed, NASLib order kept. */
+/** `all` or a comma-separated list of the paper's proxies; duplicates removed, NASLib order kept. */
 export function parseProxyList(value: string, task?: TaskName, field = 'proxies'): ProxyName[] {
-  if (value === 'all') return task ? proxiesForTask(task) : [...PROXIES];
+  return parseNames(value, task, field, PROXIES, {});
+}
+
+/**
+ * What to compute: `all` (still the paper's 13) or a comma-separated list of any built-in proxy,
+ * `az_nas` standing for its four parts; NASLib order kept, the newer proxies after the paper's.
+ */
+export function parseComputeProxyList(value: string, task?: TaskName, field = 'proxies'): BuiltInProxyName[] {
+  return parseNames(value, task, field, BUILT_IN_PROXIES, { az_nas: AZ_NAS_PARTS });
+}
+
+function parseNames<N extends string>(value: string, task: TaskName | undefined, field: string, valid: readonly N[], groups: Record<string, readonly N[]>): N[] {
+  if (value === 'all') return (task ? proxiesForTask(task) : [...PROXIES]) as N[];
   const names = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (names.length === 0) throw new InputError(field, value, `"all" or a comma-separated list of: ${PROXIES.join(', ')}`);
-  const set = new Set(names.map((n) => parseProxy(n, field)));
-  return PROXIES.filter((p) => set.has(p));
+  const listed = [...valid, ...Object.keys(groups)].join(', ');
+  if (names.length === 0) throw new InputError(field, value, `"all" or a comma-separated list of: ${listed}`);
+  const set = new Set<string>();
+  for (const name of names) {
+    const members = groups[name] ?? ((valid as readonly string[]).includes(name) ? [name] : null);
+    if (!members) throw new InputError(field, name, `valid: ${listed}`);
+    members.forEach((m) => set.add(m));
+  }
+  return valid.filter((p) => set.has(p));
 }

@@ -1,4 +1,4 @@
-import type { ProxyName, SpaceName, TaskName } from './names';
+import type { BuiltInProxyName, SpaceName, TaskName } from './names';
 
 /** Where a minibatch comes from: seeded synthetic data, or a file/folder in a supported format. */
 export type DataSpec = { source: 'synthetic' } | { source: 'path'; path: string };
@@ -33,7 +33,7 @@ export interface ComputeRequest {
   task: TaskName;
   /** Architecture string exactly as NASLib's released json files write it. */
   arch: string;
-  proxies: ProxyName[];
+  proxies: BuiltInProxyName[];
   seed: number;
   batchSize: number;
   data: DataSpec;
@@ -64,5 +64,5 @@ export interface ComputeResult {
   batchSize: number;
   backend: string;
   data: { source: string; sha256: string };
-  results: Partial<Record<ProxyName, ProxyResult>>;
+  results: Partial<Record<BuiltInProxyName, ProxyResult>>;
 }

@@ -21,7 +21,7 @@ export interface FixtureCase {
 }
 
 /** PyTorch layout → TF.js layout: conv OIHW → HWIO, linear [out, in] → [in, out], images NCHW → NHWC. */
-function toTf(t: StoredTensor, kind: 'conv' | 'linear' | 'image' | 'vector'): tf.Tensor {
+export function toTf(t: StoredTensor, kind: 'conv' | 'linear' | 'image' | 'vector'): tf.Tensor {
   const x = tf.tensor(t.data, t.shape, t.dtype === 'F32' ? 'float32' : 'int32');
   const perm = kind === 'conv' ? [2, 3, 1, 0] : kind === 'linear' ? [1, 0] : kind === 'image' ? [0, 2, 3, 1] : null;
   if (!perm) return x;
@@ -30,24 +30,40 @@ function toTf(t: StoredTensor, kind: 'conv' | 'linear' | 'image' | 'vector'): tf
   return y;
 }
 
-/** Evaluate all 13 proxies on a golden fixture's stored weights, batch and zen draws. */
-export function evaluateFixture(name: string, proxies: ProxyName[]): { fixture: FixtureCase; values: Partial<Record<ProxyName, ProxyValue>> } {
-  const fixture = JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as FixtureCase;
-  const { tensors } = readSafetensors(readFileSync(join(FIXTURE_DIR, `${name}.safetensors`)), name);
-  const get = (key: string) => {
+/** A safetensors file's tensors by name; a missing one is an error naming the case. */
+export function readTensors(path: string, name: string): (key: string) => StoredTensor {
+  const { tensors } = readSafetensors(readFileSync(path), name);
+  return (key) => {
     const t = tensors.get(key);
     if (!t) throw new Error(`${name}: no tensor ${key}`);
     return t;
   };
+}
+
+/** A golden fixture's network with its stored weights and minibatch, as tensors (`dispose` frees them). */
+export function loadFixtureCase(name: string) {
+  const fixture = JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as FixtureCase;
+  const get = readTensors(join(FIXTURE_DIR, `${name}.safetensors`), name);
   const task = taskSpec(fixture.dataset);
   const net = nasbench201.network(nasbench201.parse(fixture.arch), task);
   const trace = traceShapes(net, 1);
-  const kindOf = (p: { kind: string }) => (p.kind === 'conv' ? 'conv' : p.kind === 'linear' ? 'linear' : 'vector');
-  const weights = new Map(trace.params.map((p) => [p.name, toTf(get(p.name), kindOf(p))]));
-  const zenWeights = new Map(trace.params.filter((p) => p.prunable).map((p) => [p.name, toTf(get(`zen.param.${p.name}`), kindOf(p))]));
+  const weights = new Map(trace.params.map((p) => [p.name, toTf(get(p.name), tfKindOf(p))]));
   const x = toTf(get('input'), 'image');
-  const labels = get('labels').data as Int32Array;
-  const target = targetTensor({ kind: 'class', labels: Int32Array.from(labels) }, task.outputs);
+  const target = targetTensor({ kind: 'class', labels: Int32Array.from(get('labels').data as Int32Array) }, task.outputs);
+  const dispose = () => {
+    for (const t of [...weights.values(), x, target.values]) t.dispose();
+  };
+  return { fixture, get, task, net, trace, weights, x, target, dispose };
+}
+
+export function tfKindOf(p: { kind: string }): 'conv' | 'linear' | 'vector' {
+  return p.kind === 'conv' ? 'conv' : p.kind === 'linear' ? 'linear' : 'vector';
+}
+
+/** Evaluate all 13 proxies on a golden fixture's stored weights, batch and zen draws. */
+export function evaluateFixture(name: string, proxies: ProxyName[]): { fixture: FixtureCase; values: Partial<Record<ProxyName, ProxyValue>> } {
+  const { fixture, get, task, net, trace, weights, x, target, dispose } = loadFixtureCase(name);
+  const zenWeights = new Map(trace.params.filter((p) => p.prunable).map((p) => [p.name, toTf(get(`zen.param.${p.name}`), tfKindOf(p))]));
   const zenInput = toTf(get('zen.input'), 'image');
   const zenNoise = toTf(get('zen.mixup_noise'), 'image');
   try {
@@ -61,7 +77,8 @@ export function evaluateFixture(name: string, proxies: ProxyName[]): { fixture: 
     );
     return { fixture, values };
   } finally {
-    for (const t of [...weights.values(), ...zenWeights.values(), x, target.values, zenInput, zenNoise]) t.dispose();
+    dispose();
+    for (const t of [...zenWeights.values(), zenInput, zenNoise]) t.dispose();
   }
 }
 

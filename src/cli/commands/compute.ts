@@ -1,7 +1,7 @@
 import { backendSettings } from '../../config';
 import { initBackend } from '../../core/backend';
 import { computeProxies } from '../../core/compute';
-import { defaultBatchSize, parseProxyList, parseSpace, parseTask, type ProxyName } from '../../core/names';
+import { defaultBatchSize, parseComputeProxyList, parseSpace, parseTask, type BuiltInProxyName } from '../../core/names';
 import type { ComputeResult, DataSpec } from '../../core/types';
 import { InputError } from '../../errors';
 import { optFlag, optInt, optString, parseArgs } from '../args';
@@ -47,7 +47,7 @@ export const command: Command = {
     const space = parseSpace(required(optString(args, 'space'), 'space', 'a search space, e.g. nasbench201'), '--space');
     const task = parseTask(required(optString(args, 'task'), 'task', 'a task, e.g. cifar10'), space, '--task');
     const arch = required(optString(args, 'arch'), 'arch', 'an architecture string, e.g. "(0, 2, 3, 2, 3, 1)"');
-    const proxies: ProxyName[] = parseProxyList(optString(args, 'proxies') ?? 'all', task, '--proxies');
+    const proxies: BuiltInProxyName[] = parseComputeProxyList(optString(args, 'proxies') ?? 'all', task, '--proxies');
     const seed = optInt(args, 'seed', 0) ?? 0;
     const batchSize = optInt(args, 'batch-size', 1) ?? defaultBatchSize(task);
     const dataArg = optString(args, 'data') ?? 'synthetic';

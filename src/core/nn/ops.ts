@@ -84,6 +84,8 @@ export interface Ops<T> {
   add(xs: T[]): T;
   /** NASLib's `Zero` op: x·0, same shape, keeps the graph connected (gradients are exact zeros). */
   zero(x: T): T;
+  /** An identity module (NB201's skip_connect edge): returns x; hooks that count modules see it. */
+  identity(x: T, name: string): T;
   /** Marks the feature map Φ that zen reads (the input of the final global pool). Returns x. */
   feature(x: T): T;
   /** Channel concatenation (axis 3) in the listed order; no module, no flops. */
@@ -127,4 +129,10 @@ export interface NetworkDef {
    * (l2_norm sums their weights; gradient proxies get 0 from them) but not in params/flops.
    */
   unusedParams?: ParamSpec[];
+  /**
+   * How many forward hooks see a module's output in the authors' PyTorch model of this space, where
+   * containers (Sequential, a cell, a stage) are hooked too: MeCo sums one term per hook call. Absent:
+   * each module output counts once.
+   */
+  moduleHookCalls?(module: string): number;
 }

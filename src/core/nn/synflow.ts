@@ -83,6 +83,10 @@ export class SynflowOps implements Ops<ScaledTensor> {
     return { t: tf.addN(terms), logScale };
   }
 
+  identity(x: ScaledTensor): ScaledTensor {
+    return x;
+  }
+
   zero(x: ScaledTensor): ScaledTensor {
     return { t: tf.mul(x.t, 0), logScale: -Infinity };
   }

@@ -163,6 +163,10 @@ export class TangentOps implements Ops<Dual> {
     return { v: tf.addN(xs.map((x) => x.v)), t: addTangents(xs.map((x) => x.t)) };
   }
 
+  identity(x: Dual): Dual {
+    return x;
+  }
+
   zero(x: Dual): Dual {
     return { v: tf.mul(x.v, 0), t: null };
   }

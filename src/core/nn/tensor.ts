@@ -35,6 +35,10 @@ export interface ForwardHooks {
   onReluInput?: (name: string, x: T) => void;
   /** zen: called with every batch norm's biased batch variance [C] and the element count per channel. */
   onBatchNormVariance?: (name: string, variance: T, count: number) => void;
+  /** meco: called with the output of every conv, batch norm, ReLU (each call), average pool, identity edge and segment. */
+  onModuleOutput?: (name: string, y: T) => void;
+  /** az_nas: called after every segment (a cell, a block) with its inputs, output and computation (to differentiate it alone). */
+  onSegment?: (name: string, inputs: T[], output: T, fn: (ops: Ops<T>, inputs: T[]) => T) => void;
 }
 
 /**
@@ -80,7 +84,12 @@ export class TensorOps implements Ops<T> {
   }
 
   conv(x: T, spec: ConvSpec): T {
-    return tf.tidy(() => this.convScoped(x, spec));
+    return this.output(spec.name, tf.tidy(() => this.convScoped(x, spec)));
+  }
+
+  private output(name: string, y: T): T {
+    this.hooks.onModuleOutput?.(name, y);
+    return y;
   }
 
   private convScoped(x: T, spec: ConvSpec): T {
@@ -99,7 +108,7 @@ export class TensorOps implements Ops<T> {
   // Ops run in their own tidy: inside tf.grads only what the backward saves survives an op, so the
   // forward's peak is the saved activations, not every intermediate (tfjs frees the rest at the end).
   batchNorm(x: T, spec: BatchNormSpec): T {
-    return tf.tidy(() => this.batchNormScoped(x, spec));
+    return this.output(spec.name, tf.tidy(() => this.batchNormScoped(x, spec)));
   }
 
   private batchNormScoped(x: T, spec: BatchNormSpec): T {
@@ -122,11 +131,15 @@ export class TensorOps implements Ops<T> {
       y = tf.relu(x);
       this.reluOutputs.set(x.id, y);
     }
-    return y;
+    return this.output(name, y);
   }
 
   avgPool(x: T, spec: PoolSpec): T {
-    return avgPoolExcludePad(x, spec);
+    return this.output(spec.name, avgPoolExcludePad(x, spec));
+  }
+
+  identity(x: T, name: string): T {
+    return this.output(name, x);
   }
 
   maxPool(x: T, spec: PoolSpec): T {
@@ -210,7 +223,11 @@ export class TensorOps implements Ops<T> {
   segment(name: string, inputs: T[], fn: (ops: Ops<T>, inputs: T[]) => T): T {
     const info = this.segments?.get(name);
     // Kept: the tape saves what a backward needs; the rest of the segment is freed here.
-    if (!info) return tf.tidy(() => fn(this, inputs));
+    if (!info) {
+      const y = this.output(name, tf.tidy(() => fn(this, inputs)));
+      this.hooks.onSegment?.(name, inputs, y, fn);
+      return y;
+    }
     const probes = this.hooks.probes;
     const probed = probes ? info.modules.filter((m) => probes.has(m)) : [];
     const k = inputs.length;

@@ -12,6 +12,8 @@ import type { Passes } from './passes';
  *   classifier's [B, K], but a Taskonomy decoder's [32, 256, 256, K] output is 143 MB for
  *   segmentsemantic); measured as tfjs engine peak bytes for the pixel-wise cross-entropy.
  * - `recomputingCache`: copies of the layer cache a recomputing pass keeps besides the shared one.
+ * - `extraMinibatches`: minibatches held besides the job's own (input and target).
+ * - `extraParamCopies`: parameter-sized copies held besides the six every job plans.
  */
 export interface PassMemory {
   activation: number;
@@ -19,6 +21,10 @@ export interface PassMemory {
   segment: number;
   loss: number;
   recomputingCache?: number;
+  /** Minibatches (inputs and targets) held besides the job's own: the second minibatch. */
+  extraMinibatches?: number;
+  /** Copies of the parameters held besides the six every job plans (zico's gradients, az_nas's weights). */
+  extraParamCopies?: number;
 }
 
 /**

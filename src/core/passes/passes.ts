@@ -15,6 +15,22 @@ export interface ZenDraws {
   noise: tf.Tensor;
 }
 
+/** az_nas's random tensors, drawn by the caller (or injected by a fixture). */
+export interface AzNasDraws {
+  /** Kaiming-normal (fan-in) conv/linear weights by parameter name (biases 0, batch norms γ = 1, β = 0). */
+  weights: Map<string, tf.Tensor>;
+  /** Its Gaussian input, the minibatch's shape. */
+  input: tf.Tensor;
+  /** The ±1 Bernoulli(0.5) gradient for block i's output, NHWC `shape`: a new tensor the caller of `signs` owns. */
+  signs(block: number, shape: number[]): tf.Tensor;
+}
+
+/** A minibatch as tensors. */
+export interface MinibatchTensors {
+  x: tf.Tensor;
+  target: TargetTensor;
+}
+
 export interface PassInputs {
   net: NetworkDef;
   loss: LossKind;
@@ -30,6 +46,10 @@ export interface PassInputs {
   target: TargetTensor;
   /** Called lazily, only when zen runs. */
   zenDraws: () => ZenDraws;
+  /** Called lazily, only when az_nas runs. */
+  azNasDraws?: () => AzNasDraws;
+  /** The job's second minibatch (zico, swap), drawn by the caller when a requested pass reads it. */
+  secondMinibatch?: MinibatchTensors;
   /** Passes whose backward recomputes the network's segments instead of keeping them (memory.ts plans it). */
   recomputed?: ReadonlySet<string>;
   /**
@@ -85,6 +105,13 @@ export class Passes {
 
   get target(): TargetTensor {
     return this.inputs.target;
+  }
+
+  /** The job's minibatches in draw order: its minibatch, then the second one. */
+  minibatches(): MinibatchTensors[] {
+    const second = this.inputs.secondMinibatch;
+    if (!second) throw new Error('no second minibatch: the caller draws it when a pass depends on minibatch1');
+    return [{ x: this.inputs.x, target: this.inputs.target }, second];
   }
 
   record(name: string, seconds: number): void {

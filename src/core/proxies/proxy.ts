@@ -1,4 +1,4 @@
-import type { ProxyName } from '../names';
+import type { BuiltInProxyName } from '../names';
 import type { ShapeOps } from '../nn/shape';
 import type { PassName } from '../passes';
 import type { Passes } from '../passes/passes';
@@ -13,7 +13,7 @@ export interface ProxyContext {
 
 /** One zero-cost proxy: the passes it needs and how it reduces them to NASLib's raw value. */
 export interface ProxyDefinition {
-  name: ProxyName;
+  name: BuiltInProxyName;
   /** Passes it reads (their dependencies are added); their times sum to what it costs alone. */
   passes: PassName[];
   /**

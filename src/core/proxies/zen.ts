@@ -52,7 +52,7 @@ export const zenPass = definePass({
 function zenScore(passes: Passes): { logDelta: number; bnLogRho: number } {
   const draws = passes.inputs.zenDraws();
   const constants = new Map<string, tf.Tensor>();
-  const zenParams = (name: string): tf.Tensor => draws.weights.get(name) ?? zenConstant(passes, constants, name);
+  const zenParams = (name: string): tf.Tensor => draws.weights.get(name) ?? reinitialisedConstant(passes, constants, name);
   const running = new Map<string, Float64Array>();
   const momentum = new Map(passes.inputs.batchNorms.map((b) => [b.name, b.momentum ?? 0.1]));
   const onBatchNormVariance = (name: string, variance: tf.Tensor, count: number) => {
@@ -90,10 +90,10 @@ function zenScore(passes: Passes): { logDelta: number; bnLogRho: number } {
 }
 
 /**
- * zen sets conv/linear biases to 0 and batch norms to γ = 1, β = 0; modules it does not
+ * zen (and az_nas) set conv/linear biases to 0 and batch norms to γ = 1, β = 0; modules they do not
  * re-initialise (ConvTranspose2d) keep their weights. Kept: first asked for inside an op's tidy.
  */
-function zenConstant(passes: Passes, constants: Map<string, tf.Tensor>, name: string): tf.Tensor {
+export function reinitialisedConstant(passes: Passes, constants: Map<string, tf.Tensor>, name: string): tf.Tensor {
   let t = constants.get(name);
   if (t) return t;
   const spec = passes.inputs.params.find((p) => p.name === name);

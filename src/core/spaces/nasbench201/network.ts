@@ -14,7 +14,7 @@ function reluConvBn<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: numbe
 
 function edgeOp<T>(ops: Ops<T>, x: T, op: number, name: string, c: number): T {
   switch (op) {
-    case 0: return x; // skip_connect
+    case 0: return ops.identity(x, `${name}.skip`); // skip_connect
     case 1: return ops.zero(x); // none
     case 2: return reluConvBn(ops, x, name, c, c, 3, 1);
     case 3: return reluConvBn(ops, x, name, c, c, 1, 1);
@@ -45,6 +45,23 @@ function residualBlock<T>(ops: Ops<T>, x: T, r: number, cin: number, cout: numbe
   return ops.add([b, s]);
 }
 
+/**
+ * Forward hooks per module output in MeCo's NB201 model (HamsterMimi/MeCo
+ * correlation/foresight/models/nasbench2.py, every module hooked): a BN ends a ReLUConvBN or the stem,
+ * whose Sequential and module report it too (3); an edge's avg pool is also its POOLING module (2);
+ * the shortcut conv is also the shortcut Sequential (2); the head ReLU is also `lastact` (2), its BN
+ * only itself (1); a stage's last cell is also the stage (2).
+ */
+function nb201ModuleHookCalls(module: string): number {
+  if (module === 'lastact.bn') return 1;
+  if (module === 'lastact.relu') return 2;
+  if (/\.bn$/.test(module)) return 3;
+  if (/^cells\.\d+\.edge\.\d-\d\.pool$/.test(module) || /\.shortcut\.conv$/.test(module)) return 2;
+  const cell = /^cells\.(\d+)$/.exec(module);
+  if (cell) return Number(cell[1]) % CELLS_PER_STAGE === CELLS_PER_STAGE - 1 ? 2 : 1;
+  return 1;
+}
+
 /** The NB201 macro network (C = 16, N = 5) that NASLib scores, for one task's input and classes. */
 export function nb201Network(arch: Nb201Arch, task: TaskSpec): NetworkDef {
   const [, , cin] = task.inputShape;
@@ -52,6 +69,7 @@ export function nb201Network(arch: Nb201Arch, task: TaskSpec): NetworkDef {
     init: 'torch',
     inputShape: task.inputShape,
     outputs: task.outputs,
+    moduleHookCalls: nb201ModuleHookCalls,
     forward<T>(ops: Ops<T>, input: T): T {
       let x = ops.conv(input, { name: 'stem.conv', inChannels: cin, outChannels: 16, kernel: 3, padding: 1 });
       x = ops.batchNorm(x, { name: 'stem.bn', channels: 16, affine: true });
