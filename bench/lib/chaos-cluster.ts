@@ -7,26 +7,15 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, type WriteStream } from 'fs';
 import type { Redis } from 'ioredis';
-import { createServer, type AddressInfo } from 'net';
 import { join } from 'path';
 import { connectRedis } from '../../src/queue/connection';
 import { QUEUE_NAMES, POOLS } from '../../src/queue/names';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded';
+import { freePort } from '../../test/helpers/redis-server';
 
 export const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'zcbench.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server with `appendonly yes`, `appendfsync everysec`: restarted on the same port and directory it reloads its AOF. */
 export class RedisServer {
@@ -68,15 +57,6 @@ export class RedisServer {
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve());
       proc.kill('SIGTERM');
-    });
-  }
-
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
     });
   }
 }
