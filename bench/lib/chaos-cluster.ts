@@ -122,6 +122,11 @@ export class Supervised {
     return this.alive ? this.proc!.pid : undefined;
   }
 
+  /** SIGKILLed by a fault, its exit not yet seen: no target for another fault. */
+  get dying(): boolean {
+    return this.injectedKill && this.alive;
+  }
+
   get alive(): boolean {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }

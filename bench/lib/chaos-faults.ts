@@ -47,6 +47,8 @@ export class FaultInjector {
   readonly notInjected: (PlannedFault & { why: string })[] = [];
   private readonly inFlight: Promise<void>[] = [];
   private readonly stoppedChildren = new Set<number>();
+  /** Children a fault has taken (killed, or stopped until it continues them). */
+  private readonly claimed = new Set<number>();
   /** When each compute child was first seen (a child younger than 3 s is still starting). */
   private readonly firstSeen = new Map<number, number>();
   private readonly rng: Rng;
@@ -169,7 +171,7 @@ export class FaultInjector {
   /** A running (not stopped) role of the kind, drawn by the targets stream; waits up to 15 s for one. */
   private async pickRole(kind: (role: string) => boolean): Promise<Supervised | undefined> {
     for (let i = 0; i < 60 && !this.cancelled; i++) {
-      const roles = [...this.ctx.cluster.roles.values()].filter((r) => kind(r.role) && r.alive && !r.stopped && !r.finished);
+      const roles = [...this.ctx.cluster.roles.values()].filter((r) => kind(r.role) && r.alive && !r.dying && !r.stopped && !r.finished);
       if (roles.length > 0) return roles[this.rng.int(roles.length)];
       await sleep(250);
     }
@@ -191,12 +193,13 @@ export class FaultInjector {
       if (waited > 45_000) return this.skip(f, 'no compute child alive');
       const found = [...this.ctx.cluster.roles.values()]
         .filter((r) => isWorker(r.role) && r.alive && !r.stopped)
-        .flatMap((r) => childPids(r.pid!).filter((pid) => !this.stoppedChildren.has(pid)).map((pid) => ({ role: r.role, pid })));
+        .flatMap((r) => childPids(r.pid!).filter((pid) => !this.claimed.has(pid)).map((pid) => ({ role: r.role, pid })));
       for (const c of found) if (!this.firstSeen.has(c.pid)) this.firstSeen.set(c.pid, Date.now());
       const warm = found.filter((c) => Date.now() - this.firstSeen.get(c.pid)! >= 3000);
       const anyChild = waited > 30_000;
       const busy = anyChild ? new Set(found.map((c) => c.pid)) : new Set(await busyPids(warm.map((c) => c.pid)));
-      const candidates = found.filter((c) => busy.has(c.pid));
+      // Another fault may have taken a child while this one waited.
+      const candidates = found.filter((c) => busy.has(c.pid) && !this.claimed.has(c.pid));
       const heavy = candidates.filter((c) => c.role.startsWith('heavy-'));
       const pool = wantHeavy && waited < 20_000 ? heavy : candidates;
       if (pool.length === 0) {
@@ -204,6 +207,7 @@ export class FaultInjector {
         continue;
       }
       const c = pool[this.rng.int(pool.length)]!;
+      this.claimed.add(c.pid);
       this.record(f, `compute child of ${c.role} (pid ${c.pid})${anyChild ? '' : ', busy'}`);
       if (f.kind === 'child-sigkill') return signalPid(c.pid, 'SIGKILL');
       this.stoppedChildren.add(c.pid);
@@ -211,6 +215,7 @@ export class FaultInjector {
       await this.pause(ms);
       signalPid(c.pid, 'SIGCONT');
       this.stoppedChildren.delete(c.pid);
+      this.claimed.delete(c.pid);
       return;
     }
   }
