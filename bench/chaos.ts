@@ -209,7 +209,8 @@ async function main(): Promise<number> {
   try {
     process.stderr.write(`chaos: run directory ${root}\nchaos: fault-free build…\n`);
     const faultFree = await runBuild('fault-free', root, s, deadline);
-    const windowS = s.windowS ?? Math.min(900, Math.max(30, 0.8 * faultFree.wallSeconds));
+    // Long enough that the faults do not queue for the same few targets; the S3 outage in its middle keeps the build open past it.
+    const windowS = s.windowS ?? Math.min(900, Math.max(s.quick ? 30 : 60, 0.8 * faultFree.wallSeconds));
     const schedule = planSchedule(s.seed, { windowS, s3OutageS: s.s3OutageS, deadlineS: s.deadlineS, lockTtlS: s.lockTtlMs / 1000, counts: s.quick ? QUICK_COUNTS : FULL_COUNTS });
     process.stderr.write(`chaos: fault-free build published in ${faultFree.wallSeconds.toFixed(1)} s; chaos build with ${schedule.length} faults over ${windowS.toFixed(0)} s…\n`);
     const chaos = await runBuild('chaos', root, s, deadline, schedule);

@@ -190,7 +190,7 @@ export class FaultInjector {
     for (;;) {
       if (this.cancelled) return this.skip(f, 'the builds were published first');
       const waited = Date.now() - started;
-      if (waited > 45_000) return this.skip(f, 'no compute child alive');
+      if (waited > 60_000) return this.skip(f, 'no compute child alive within 60 s');
       const found = [...this.ctx.cluster.roles.values()]
         .filter((r) => isWorker(r.role) && r.alive && !r.stopped)
         .flatMap((r) => childPids(r.pid!).filter((pid) => !this.claimed.has(pid)).map((pid) => ({ role: r.role, pid })));
