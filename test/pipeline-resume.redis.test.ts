@@ -54,17 +54,22 @@ describe('Redis flushed under a half-done build', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('FLUSHALL, then produce again: only the triples missing from S3 are enqueued, the build publishes every row', async () => {
-    const prefix = uniquePrefix('resume');
-    const log = testLog('resume');
-    const specFile = join(dir, 'spec.json');
-    writeFileSync(specFile, JSON.stringify({ dataset: 'zct-resume', ...SPEC }));
+  /** `zcbench produce` of a dataset's spec file, as the resume runs it. */
+  function producer(prefix: string, dataset: string) {
+    const specFile = join(dir, `${dataset}.json`);
+    writeFileSync(specFile, JSON.stringify({ dataset, ...SPEC }));
     const env = { REDIS_URL: url, ZC_QUEUE_PREFIX: prefix, S3_ENDPOINT: s3.embedded.endpoint, S3_BUCKET: s3.storeOpts.bucket, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
-    const produce = async () => {
+    return async () => {
       const r = await runCli(['produce', '--spec', specFile, '--one-proxy-per-job', '--json'], { env });
       if (r.code !== 0) throw new Error(`produce exited ${r.code}: ${r.stderr}`);
       return JSON.parse(r.stdout) as { buildId: string; expected: number; enqueuedTriples: number; alreadyStored: number };
     };
+  }
+
+  test('FLUSHALL, then produce again: only the triples missing from S3 are enqueued, the build publishes every row', async () => {
+    const prefix = uniquePrefix('resume');
+    const log = testLog('resume');
+    const produce = producer(prefix, 'zct-resume');
     const first = await produce();
     expect(first).toMatchObject({ expected: 8, enqueuedTriples: 8 });
     const { buildId } = first;
@@ -98,6 +103,25 @@ describe('Redis flushed under a half-done build', () => {
     } finally {
       await secondWorker.close();
     }
+  });
+
+  test('FLUSHALL after the build was published, then produce again: Redis records it published, nothing is enqueued', async () => {
+    // An aggregator that published the build keeps it as finished: a record back at `enqueued` would stay there.
+    const prefix = uniquePrefix('resume-published');
+    const log = testLog('resume-published');
+    const produce = producer(prefix, 'zct-resume-published');
+    const { buildId } = await produce();
+    const worker = startWorker({ connection: redis, prefix, pool: 'light', concurrency: 1, log, lightBudgetBytes: 2 ** 30, heavyBudgetBytes: 2 ** 30 });
+    try {
+      const [p] = await new Aggregator({ redis, prefix, store: s3.store, log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50, lockTtlMs: 1500 }).run();
+      expect(p!.result.version).toBe('v1');
+    } finally {
+      await worker.close();
+    }
+
+    await redis.flushall();
+    expect(await produce()).toMatchObject({ buildId, expected: 8, enqueuedTriples: 0, alreadyStored: 8 });
+    expect(await redis.hmget(redisKeys(prefix).build(buildId), 'state', 'version')).toEqual(['published', 'v1']);
   });
 });
 

@@ -30,20 +30,39 @@ export async function buildStoreOf(redis: Redis, prefix: string, buildId: string
   return (await redis.hget(redisKeys(prefix).build(buildId), STORE_FIELD)) ?? undefined;
 }
 
-/** Whether the store holds the build's published manifest (its marker names a version whose manifest is this build's). */
-export async function publishedInStore(store: ObjectStore, dataset: string, buildId: string): Promise<boolean> {
+/** The version the store published the build as (its marker names a version whose manifest is this build's), if any. */
+export async function publishedVersionInStore(store: ObjectStore, dataset: string, buildId: string): Promise<string | undefined> {
   const marker = await store.getKey(datasetKeys.build(dataset, buildId));
-  if (marker === null) return false;
+  if (marker === null) return undefined;
   let version: unknown;
   try {
     version = (JSON.parse(marker.toString('utf8')) as { version?: unknown }).version;
   } catch {
-    return false;
+    return undefined;
   }
-  if (typeof version !== 'string' || !NAME_PATTERN.test(version)) return false;
+  if (typeof version !== 'string' || !NAME_PATTERN.test(version)) return undefined;
   const key = datasetKeys.manifest(dataset, version);
   const bytes = await store.getKey(key);
-  return bytes !== null && parseManifest(bytes, key).buildId === buildId;
+  return bytes !== null && parseManifest(bytes, key).buildId === buildId ? version : undefined;
+}
+
+/** Whether the store holds the build's published manifest. */
+export async function publishedInStore(store: ObjectStore, dataset: string, buildId: string): Promise<boolean> {
+  return (await publishedVersionInStore(store, dataset, buildId)) !== undefined;
+}
+
+/**
+ * Redis lost the record of a build the store has published (a flush, a restart without
+ * persistence) and the producer runs again: record it published, so that nothing waits for a build
+ * no aggregator will take again (one that published it keeps it as finished).
+ */
+async function recordPublishedFromStore(redis: Redis, prefix: string, store: ObjectStore, plan: BuildPlan, log: Logger): Promise<void> {
+  const key = redisKeys(prefix).build(plan.buildId);
+  if ((await redis.exists(key)) === 1) return;
+  const version = await publishedVersionInStore(store, plan.spec.dataset, plan.buildId);
+  if (version === undefined) return;
+  log.info({ buildId: plan.buildId, dataset: plan.spec.dataset, version }, 'the store holds this build\'s published version: recorded as published in Redis');
+  await redis.hset(key, { state: 'published', version, publishedAt: String(Date.now()) });
 }
 
 /**
@@ -79,6 +98,7 @@ export async function prepareBuild(redis: Redis, prefix: string, store: ObjectSt
     throw new InputError('build id', bound.buildId, `it belongs to another store (id ${recorded}; this bucket ${store.bucket} is ${storeId}): choose another build id`);
   }
   await reopenIfUnpublished(redis, prefix, store, bound.buildId, log);
+  await recordPublishedFromStore(redis, prefix, store, bound, log);
   const stored = await storedTripleIds(store, bound.buildId);
   await redis.hsetnx(redisKeys(prefix).build(bound.buildId), STORE_FIELD, storeId);
   return { plan: bound, stored };
