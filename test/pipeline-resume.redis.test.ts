@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import type { Redis } from 'ioredis';
-import { createServer, type AddressInfo } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Aggregator } from '../src/aggregator/aggregator';
@@ -14,23 +13,13 @@ import { openStore } from '../src/storage/store';
 import { resolveVersion } from '../src/storage/versions';
 import { startWorker } from '../src/worker/worker';
 import { runCli } from './helpers/cli';
+import { freePort } from './helpers/redis-server';
 import { cleanupRedis, startTestS3, testLog, testRedis, uniquePrefix, until, type TestS3 } from './helpers/pipeline';
 
 /** A build outlives Redis: what its segments in S3 hold is not computed again, and Redis alone never says "published". */
 jest.setTimeout(240_000);
 
 const SPEC = { spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params', 'flops'], archs: { sample: 4, seed: 2 } };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('Redis flushed under a half-done build', () => {
   // A Redis of this test's own (no persistence): FLUSHALL must not touch anyone else's keys.
