@@ -29,6 +29,8 @@ export interface AggregatorOptions {
   untilPublished?: boolean;
   /** Flush a segment once this many new rows wait, or after `flushIntervalMs`. */
   flushRows?: number;
+  /** Rewrite a build's segments as one once it has this many (default 64): the store's listing stays short. */
+  compactAt?: number;
   flushIntervalMs?: number;
   /** Consumer name in the results streams' group. Default: host-pid. */
   consumer?: string;
@@ -59,6 +61,8 @@ interface BuildState {
   rejected: Map<string, number>;
   /** This owner's next segment number (its keys carry the lock's fencing token). */
   nextSeq: number;
+  /** The build's segment keys in the store (loaded and written), for compaction. */
+  segmentKeys: string[];
   lastFlush: number;
   /** After a failed flush or publish: not before this time again. */
   retryAt: number;
@@ -284,6 +288,7 @@ export class Aggregator {
       pendingEntries: new Set(),
       rejected: new Map(),
       nextSeq: 0,
+      segmentKeys: [...segments.keys],
       lastFlush: Date.now(),
       retryAt: 0,
       backoffMs: 1000,
@@ -370,7 +375,10 @@ export class Aggregator {
     }
     // Its rows are valid results, so the segment stays; readers merge them by triple id.
     if (committed !== 1) return this.drop(b, `lost the build lock while writing segment ${key}`);
-    if (b.pendingRows.length > 0) b.nextSeq++;
+    if (b.pendingRows.length > 0) {
+      b.nextSeq++;
+      b.segmentKeys.push(key);
+    }
     if (b.rejected.size > 0) {
       const tx = redis.multi();
       for (const [reason, n] of b.rejected) {
@@ -385,6 +393,32 @@ export class Aggregator {
     b.pendingEntries = new Set();
     b.lastFlush = Date.now();
     b.backoffMs = 1000;
+    if (b.segmentKeys.length >= (this.opts.compactAt ?? 64)) await this.compact(b);
+  }
+
+  /**
+   * Every row held, as one segment under this owner's token; then the segments it replaces are
+   * deleted. Fenced like a flush. A crash or a lost lock between the two leaves both, which readers
+   * merge by triple id; a key another owner wrote since is not in our list and is never deleted.
+   */
+  private async compact(b: BuildState): Promise<void> {
+    const { store, log } = this.opts;
+    if (!(await b.lock.confirm())) return this.drop(b, 'lost the build lock before compacting its segments');
+    const key = segmentKey(b.buildId, b.lock.token, b.nextSeq);
+    const replaced = b.segmentKeys;
+    try {
+      await writeSegment(store, key, [...b.rows.values()]);
+      b.nextSeq++;
+      b.segmentKeys = [key];
+      if (!(await b.lock.confirm())) return this.drop(b, `lost the build lock after compacting into ${key}`);
+      for (const old of replaced) await store.deleteKey(old);
+    } catch (err) {
+      // What is written stays valid; the next flush tries again.
+      log.warn({ buildId: b.buildId, err: String(err) }, 'aggregator: segment compaction failed, will retry');
+      b.segmentKeys = [...new Set([...b.segmentKeys, ...replaced])];
+      return;
+    }
+    log.info({ buildId: b.buildId, segment: key, rows: b.rows.size, replaced: replaced.length }, 'aggregator: segments compacted');
   }
 
   private backoff(b: BuildState, err: unknown, what: string): void {
