@@ -68,6 +68,8 @@ describe('results stream bounds', () => {
     await h.redis.xdel(redisKeys(h.prefix).results(buildId), ...ids);
     await until('the job to complete', async () => ((await light.getJob('zbackpressure')) === undefined ? true : undefined));
     expect(await h.redis.xlen(redisKeys(h.prefix).results(buildId))).toBe(1);
+    // The worker counts a job just after its rows reach the stream the test reads.
+    await until('the worker to count the job', async () => (worker.stats.jobsComputed >= 1 ? true : undefined));
     expect(worker.stats).toMatchObject({ jobsComputed: 1, triplesOk: 1, pausedForBackPressure: 1 });
     await worker.close();
     await light.close();

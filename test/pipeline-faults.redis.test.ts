@@ -49,6 +49,8 @@ describe('workers under faults', () => {
     const [published] = await h.aggregate([plan.buildId]);
     expect(killed).toHaveLength(1);
     expect(lightWorker.stats).toMatchObject({ movedToHeavy: 1, jobsComputed: 0 });
+    // The worker counts a job just after its rows reach the stream the test reads.
+    await until('the worker to count the job', async () => (heavyWorker.stats.jobsComputed >= 1 ? true : undefined));
     expect(heavyWorker.stats).toMatchObject({ jobsComputed: 1, triplesOk: 2 });
     const m = published!.result.manifest;
     expect(m.rowCount).toBe(2);
@@ -68,6 +70,8 @@ describe('workers under faults', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'ok', batchSize: 4, proxy: 'snip' });
     expect(lightWorker.stats.movedToHeavy).toBe(1);
+    // The worker counts a job just after its rows reach the stream the test reads.
+    await until('the worker to count the job', async () => (heavyWorker.stats.jobsComputed >= 1 ? true : undefined));
     expect(heavyWorker.stats).toMatchObject({ jobsComputed: 1, triplesOk: 1 });
   });
 
@@ -135,6 +139,8 @@ describe('workers under faults', () => {
     });
     expect(lightWorker.stats).toMatchObject({ movedToHeavy: 1, jobsComputed: 0 });
     expect(lightWorker.children.pids()).toEqual([]);
+    // The worker counts a job just after its rows reach the stream the test reads.
+    await until('the worker to count the job', async () => (heavyWorker.stats.jobsComputed >= 1 ? true : undefined));
     expect(heavyWorker.stats).toMatchObject({ jobsComputed: 1 });
     expect(rows).toHaveLength(1);
     // The triple keeps its id (requested batch 64) and records the batch it ran with.

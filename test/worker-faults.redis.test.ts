@@ -63,6 +63,8 @@ describe('hung and dying compute children', () => {
     expect(failures).toEqual([expect.stringMatching(/^timeout after 3 s: compute child \(pid \d+\) killed/)]);
     // The stopped child is gone (killed, not left behind), and the job did not move pools.
     expect(() => process.kill(stopped[0]!, 0)).toThrow(/ESRCH/);
+    // The worker counts a job just after its rows reach the stream the test reads.
+    await until('the worker to count the job', async () => (worker.stats.jobsComputed >= 1 ? true : undefined));
     expect(worker.stats).toMatchObject({ jobsComputed: 1, triplesOk: 1, movedToHeavy: 0 });
   });
 
