@@ -1,4 +1,4 @@
-import { routeByMemory, type PlannedMemory } from '../src/worker/memory-route';
+import { routeByMemory, type PlannedMemory } from '../src/queue/memory-route';
 
 /** Where a tensor job runs by its memory plan (the worker's rule), on made-up plans: no Redis, no tensors. */
 const MB = 2 ** 20;

@@ -1,6 +1,7 @@
 import { planJobMemory } from '../core/compute';
 import type { SpaceName, TaskName } from '../core/names';
 import { POOLS, QUEUE_NAMES, type Pool } from '../queue/names';
+import { routeByMemory } from '../queue/memory-route';
 import { archsOf, isShapeOnly, type JobPayload } from '../queue/schema';
 import { dataIdsOf, expandMessages, type BaseVersion } from './producer';
 import type { BuildPlan } from './spec';
@@ -49,14 +50,16 @@ type Route = { pool: Pool; neededBytes?: number; halved?: boolean; fails?: boole
  */
 export function routeOf(p: JobPayload, budgets: PoolBudgets): Route {
   if (isShapeOnly(p.proxies)) return { pool: 'light' };
-  const job = (batchSize: number, budget: number) => planJobMemory({ space: p.space, task: p.task, arch: archsOf(p)[0]!, batchSize, proxies: p.proxies }, budget).needed;
-  const light = job(p.batchSize, budgets.lightBytes);
-  if (light <= budgets.lightBytes) return { pool: 'light', neededBytes: light };
-  const heavy = job(p.batchSize, budgets.heavyBytes);
-  if (heavy <= budgets.heavyBytes) return { pool: 'heavy', neededBytes: heavy };
-  const half = Math.floor(p.batchSize / 2);
-  const halved = half >= 1 ? job(half, budgets.heavyBytes) : Infinity;
-  return halved <= budgets.heavyBytes ? { pool: 'heavy', neededBytes: halved, halved: true } : { pool: 'heavy', neededBytes: heavy, fails: true };
+  const planner = (budget: number) => (batchSize: number) => planJobMemory({ space: p.space, task: p.task, arch: archsOf(p)[0]!, batchSize, proxies: p.proxies }, budget);
+  // The worker's own rule (routeByMemory), first on the light pool, then on the heavy one.
+  const light = planner(budgets.lightBytes);
+  const planned = light(p.batchSize);
+  if (routeByMemory('light', budgets.lightBytes, p.batchSize, planned, light).kind === 'run') return { pool: 'light', neededBytes: planned.needed };
+  const heavy = planner(budgets.heavyBytes);
+  const full = heavy(p.batchSize);
+  const route = routeByMemory('heavy', budgets.heavyBytes, p.batchSize, full, heavy);
+  if (route.kind !== 'run') return { pool: 'heavy', neededBytes: full.needed, fails: true };
+  return route.halved ? { pool: 'heavy', neededBytes: heavy(route.batchSize).needed, halved: true } : { pool: 'heavy', neededBytes: full.needed };
 }
 
 /** What `produce` would enqueue for the plan, and what its jobs would need; touches no queue. */

@@ -2,7 +2,7 @@ import { planJobMemory } from '../core/compute';
 import type { JobOutcome } from './context';
 import { isAccounted, isInputError, isMemoryError, message } from './failures';
 import type { JobRun } from './job-run';
-import { mb, routeByMemory, type PlannedMemory } from './memory-route';
+import { mb, routeByMemory, type PlannedMemory } from '../queue/memory-route';
 import { jobDeadlineMs } from './options';
 import { rowsFromResult } from './rows';
 

@@ -1,4 +1,4 @@
-import type { Pool } from '../queue/names';
+import type { Pool } from './names';
 
 /** A tensor job's memory plan at one batch size (`planJobMemory`). */
 export interface PlannedMemory {
