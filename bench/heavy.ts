@@ -22,7 +22,7 @@ import { join } from 'path';
 import { estimateJobMemory } from '../src/core/compute';
 import { proxiesForTask, TASKONOMY_TASKS, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
 import { architectures, pick } from './lib/archs';
-import { describeJob, gitCommit, machineFacts, previousJobs, runChildIfAsked, runJobInChild, writeResults, type BenchJob, type BenchJobResult } from './lib/child-jobs';
+import { describeJob, gitCommit, machineFacts, previousResults, runChildIfAsked, runJobInChild, writeResults, type BenchJob, type BenchJobResult } from './lib/child-jobs';
 
 const OUT = join(__dirname, 'results', 'heavy.json');
 const BATCH = 32;
@@ -96,11 +96,10 @@ interface Sitting {
   nb201Backend?: string;
 }
 
+type NB301Table = { cifar10: Record<string, Record<string, { time?: number }>> };
+
 /** NASLib's time for an NB301 architecture: the sum of its 12 proxies' `time` fields in the released table. */
-function nb301Anchor(arch: string): number {
-  const table = JSON.parse(readFileSync(join(__dirname, '..', 'test', 'fixtures', 'reference', 'zc_nasbench301_subset.json'), 'utf8')) as {
-    cifar10: Record<string, Record<string, { time?: number }>>;
-  };
+function nb301Anchor(table: NB301Table, arch: string): number {
   const row = table.cifar10[arch];
   if (!row) throw new Error(`zc_nasbench301_subset.json has no ${arch}`);
   return proxiesForTask('cifar10').filter((p) => p !== 'zen').reduce((sum, p) => sum + row[p]!.time!, 0);
@@ -118,9 +117,10 @@ function plannedJobs(): HeavyJob[] {
       });
     }
   }
+  const nb301 = JSON.parse(readFileSync(join(__dirname, '..', 'test', 'fixtures', 'reference', 'zc_nasbench301_subset.json'), 'utf8')) as NB301Table;
   for (const arch of NB301_ARCHS) {
     const proxies = proxiesForTask('cifar10').filter((p) => p !== 'zen');
-    jobs.push({ space: 'nasbench301', task: 'cifar10', arch, batchSize: BATCH, proxies, kind: 'main', anchorSeconds: nb301Anchor(arch) });
+    jobs.push({ space: 'nasbench301', task: 'cifar10', arch, batchSize: BATCH, proxies, kind: 'main', anchorSeconds: nb301Anchor(nb301, arch) });
     jobs.push({ space: 'nasbench301', task: 'cifar10', arch, batchSize: BATCH, proxies: ['zen'], kind: 'zen' });
   }
   for (const arch of pick(architectures('nasbench101', 'cifar10'), 3)) {
@@ -217,12 +217,13 @@ function table(results: HeavyResult[]): string[] {
 async function main(): Promise<void> {
   const podMB = Number(process.env.BENCH_HEAVY_POD_MB ?? 15360);
   const retry = process.env.BENCH_RETRY_FAILED === '1';
-  const done = new Map(previousJobs<HeavyResult>(OUT).filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
+  const previous = previousResults<{ jobs: HeavyResult[]; sittings: Sitting[] }>(OUT);
+  const done = new Map((previous.jobs ?? []).filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
   const jobs = plannedJobs();
   const todo = jobs.filter((j) => !done.has(key(j))).slice(0, Number(process.env.BENCH_MAX_JOBS ?? Infinity));
   process.stderr.write(`${jobs.length} jobs planned, ${done.size} in ${OUT}, ${todo.length} to run now\n`);
   const commit = gitCommit();
-  const sittings = previousSittings();
+  const sittings = previous.sittings ?? [];
   const sitting = sittings.length;
   if (todo.length > 0) {
     sittings.push({ date: new Date().toISOString(), commit, ...(process.env.BENCH_NB201 !== '0' && nb201Sitting()) });
@@ -260,14 +261,6 @@ async function main(): Promise<void> {
   process.stdout.write(
     `full-suite estimate: ${est.coreHours ?? `≥ ${est.partialCoreHours} (missing ${est.missingTasks.length} tasks)`} core-hours (paper ${PAPER_CPU_HOURS} CPU-hours, target ${est.target})\n`,
   );
-}
-
-function previousSittings(): Sitting[] {
-  try {
-    return (JSON.parse(readFileSync(OUT, 'utf8')) as { sittings?: Sitting[] }).sittings ?? [];
-  } catch {
-    return [];
-  }
 }
 
 if (!runChildIfAsked()) {

@@ -23,7 +23,7 @@ import { join } from 'path';
 import { estimateJobMemory } from '../src/core/compute';
 import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName } from '../src/core/names';
 import { architectures, pick } from './lib/archs';
-import { describeJob as describe, gitCommit, machineFacts, previousJobs, runChildIfAsked, runJobInChild, writeResults, type BenchJob as Job, type BenchJobResult } from './lib/child-jobs';
+import { describeJob as describe, gitCommit, machineFacts, previousResults, runChildIfAsked, runJobInChild, writeResults, type BenchJob as Job, type BenchJobResult } from './lib/child-jobs';
 
 interface JobResult extends BenchJobResult {
   /** The core's memory plan for the job (what routes it to a backend and a worker pool). */
@@ -79,7 +79,7 @@ function summary(results: JobResult[]) {
 }
 
 async function main(): Promise<void> {
-  const previous = previousJobs<JobResult>(OUT);
+  const previous = previousResults<{ jobs: JobResult[] }>(OUT).jobs ?? [];
   const retry = process.env.SMOKE_RETRY_FAILED === '1';
   const done = new Map(previous.filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
   const jobs = plannedJobs();

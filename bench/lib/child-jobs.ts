@@ -90,9 +90,9 @@ export function machineFacts(): { cpus: number; cpuModel?: string; memoryGiB: nu
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
 }
 
-/** The `jobs` array of a results file written before, or [] when there is none. */
-export function previousJobs<T>(file: string): T[] {
-  return existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { jobs?: T[] }).jobs ?? []) : [];
+/** A results file written before (its jobs and anything else it keeps), or {} when there is none. */
+export function previousResults<T extends object>(file: string): Partial<T> {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<T>) : {};
 }
 
 export function writeResults(file: string, out: unknown): void {
