@@ -170,8 +170,10 @@ function suiteEstimate(results: HeavyResult[], sittings: Sitting[]) {
     for (const task of Object.keys(counts)) {
       const id = `${space}/${task}`;
       if (perTask.has(id)) continue;
-      if (space === 'nasbench201' && nb201.length) (perTask.set(id, mean(nb201)), (stand[id] = 'nb201 median'));
-      else if (perTask.has('nasbench301/cifar10') && (space === 'nasbench301' || EXTRA_TASKS.has(task as TaskName))) {
+      if (space === 'nasbench201' && nb201.length) {
+        perTask.set(id, mean(nb201));
+        stand[id] = 'nb201 median';
+      } else if (perTask.has('nasbench301/cifar10') && (space === 'nasbench301' || EXTRA_TASKS.has(task as TaskName))) {
         perTask.set(id, perTask.get('nasbench301/cifar10')!);
         stand[id] = 'nasbench301/cifar10';
       }

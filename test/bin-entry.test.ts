@@ -11,6 +11,7 @@ interface Entry {
   warning?: string;
 }
 // bin/ is plain CommonJS, outside the compiled sources: loaded as it runs.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a .js file without types, outside tsconfig
 const { chooseEntry } = require('../bin/choose-entry.js') as { chooseEntry: (o: { root: string; fromSource?: boolean; tsxAvailable?: boolean }) => Entry };
 
 const EARLIER = new Date('2026-01-01T00:00:00Z');

@@ -253,7 +253,10 @@ describe('Taskonomy minibatches', () => {
     const first = planTaskonomy('normal', VIEWS, 1, new Rng(1).fork('data')).indices[0]!;
     const file = (d: string, ext: string, i = first) => join(b, d, `${viewName(i)}_domain_${d}.${ext}`);
     const breakAll = (d: string, ext: string, bytes: Buffer | string | null) => {
-      for (let i = 0; i < VIEWS; i++) (bytes === null ? unlinkSync(file(d, ext, i)) : writeFileSync(file(d, ext, i), bytes));
+      for (let i = 0; i < VIEWS; i++) {
+        if (bytes === null) unlinkSync(file(d, ext, i));
+        else writeFileSync(file(d, ext, i), bytes);
+      }
     };
 
     breakAll('normal', 'png', null);

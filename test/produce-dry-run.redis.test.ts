@@ -74,7 +74,7 @@ test('`zcbench produce --dry-run` needs no Redis and enqueues nothing', async ()
     expect(r.pools.light.messages + r.pools.heavy.messages).toBe(4);
     const text = await runCli(['produce', '--spec', file, '--dry-run'], { env });
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^dry run of build zct-dry-cli-[0-9a-f]+ \(dataset zct-dry-cli\): nothing enqueued\n  triples: 16 in the spec, no base version, 16 to compute\n  zc-light: 4 messages \(16 triples; 0 shape-only, 4 tensor jobs: planned peak max \d+ MiB, median \d+ MiB; budget 3072 MiB per job\)\n/);
+    expect(text.stdout).toMatch(/^dry run of build zct-dry-cli-[0-9a-f]+ \(dataset zct-dry-cli\): nothing enqueued\n {2}triples: 16 in the spec, no base version, 16 to compute\n {2}zc-light: 4 messages \(16 triples; 0 shape-only, 4 tensor jobs: planned peak max \d+ MiB, median \d+ MiB; budget 3072 MiB per job\)\n/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -53,6 +53,7 @@ describe('compute fingerprint', () => {
     const out = join(root, `dist-fingerprint-test-${process.pid}`);
     try {
       execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { cwd: root });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the build just compiled, at a path known at run time
       const compiled = require(join(out, 'version.js')) as typeof import('../src/version');
       compiled.writeCoreDigest(CORE, join(out, CORE_DIGEST_FILE));
       const id = execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(join(out, 'version.js'))}).localFingerprint().id)`], { cwd: root, env: process.env }).toString();

@@ -88,31 +88,28 @@ export function rowFingerprintsOf(m: Manifest): string[] {
 export const PointerSchema = z.object({ version: Name, manifestSha256: Sha256 }).strict();
 export type Pointer = z.infer<typeof PointerSchema>;
 
-export function parseManifest(bytes: Uint8Array, where: string): Manifest {
+/** JSON bytes read against `schema`; a FormatError naming `where`, `what` it should be and the first issue. */
+function parseJsonAs<T>(schema: z.ZodType<T>, bytes: Uint8Array, where: string, what: string): T {
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
     throw new FormatError(where, `not JSON: ${(err as Error).message}`);
   }
-  const parsed = ManifestSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new FormatError(where, `not a zcbench manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new FormatError(where, `not ${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return parsed.data;
 }
 
+export function parseManifest(bytes: Uint8Array, where: string): Manifest {
+  return parseJsonAs(ManifestSchema, bytes, where, 'a zcbench manifest');
+}
+
 export function parsePointer(bytes: Uint8Array, where: string): Pointer {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (err) {
-    throw new FormatError(where, `not JSON: ${(err as Error).message}`);
-  }
-  const parsed = PointerSchema.safeParse(json);
-  if (!parsed.success) throw new FormatError(where, `not a dataset pointer: ${parsed.error.issues[0]!.message}`);
-  return parsed.data;
+  return parseJsonAs(PointerSchema, bytes, where, 'a dataset pointer');
 }
 
 /** Manifest bytes as stored: stable key order, so the same manifest always hashes the same. */

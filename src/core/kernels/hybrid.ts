@@ -89,6 +89,7 @@ function offloaded(kernelName: string): tf.KernelConfig {
       const [[, mainCount], ...parts] = splitBatch(n, parallel);
       const helpers = convThreads(parts.length);
       let started = 0;
+      const errors: unknown[] = [];
       try {
         for (const [start, count] of parts) {
           helpers[started]!.start({
@@ -109,7 +110,6 @@ function offloaded(kernelName: string): tf.KernelConfig {
         convolveInSlices({ ...slices, x: xValues.subarray(0, mainCount! * itemIn), out: out.subarray(0, mainCount! * itemOut) });
       } finally {
         // Every part handed out is collected, even when another failed: a thread holds one at a time.
-        const errors: unknown[] = [];
         parts.slice(0, started).forEach(([start, count], i) => {
           try {
             helpers[i]!.finish(out.subarray(start * itemOut, (start + count) * itemOut));
@@ -117,8 +117,9 @@ function offloaded(kernelName: string): tf.KernelConfig {
             errors.push(err);
           }
         });
-        if (errors.length) throw errors[0];
       }
+      // Thrown after the finally block, which would otherwise replace an error already in flight.
+      if (errors.length) throw errors[0];
       return cpu.makeTensorInfo(info.outShape, 'float32', out);
     },
   };
