@@ -22,8 +22,9 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--refbench", default="/work/shared/refbench")
 ap.add_argument("--naslib", default=os.path.expanduser("~/zc-ref/naslib"))
 ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "epe-many-classes"))
-ap.add_argument("--spread-archs", type=int, default=8)
-ap.add_argument("--spread-batches", type=int, default=6)
+ap.add_argument("--spread-archs", type=int, default=30)
+ap.add_argument("--spread-batches", type=int, default=5)
+ap.add_argument("--spread-datasets", default="ImageNet16-120,cifar10")
 args = ap.parse_args()
 sys.path.insert(0, args.refbench)
 import fixtures as fx  # noqa: E402
@@ -86,17 +87,17 @@ def ranks(v):
     return r
 
 
-def spread(predictive):
+def spread(predictive, dataset):
     rng = np.random.default_rng(7)
     archs = [tuple(int(a) for a in rng.integers(0, 5, 6)) for _ in range(args.spread_archs)]
     table = []
     for i, a in enumerate(archs):
         row = []
         for b in range(args.spread_batches):
-            case = fx.Case("ImageNet16-120", str(a), 400 + i)
+            case = fx.Case(dataset, str(a), 400 + i)
             torch.manual_seed(400 + i)
             net = fx.new_net(case)
-            bc = fx.Case("ImageNet16-120", str(a), 900 + b)
+            bc = fx.Case(dataset, str(a), 900 + b)
             x, labels = make_batch(bc, pattern=None)
             t = {**{n: p.detach().clone() for n, p in fx.param_table(net).items()}, "input": x, "labels": labels}
             row.append(fx.postprocess("epe_nas", epe(predictive, case, t)[0]))
@@ -104,11 +105,11 @@ def spread(predictive):
         print("spread", a, [round(v, 3) for v in row], flush=True)
     m = np.array(table)
     rho = [np.corrcoef(ranks(m[:, i]), ranks(m[:, j]))[0, 1] for i in range(m.shape[1]) for j in range(i + 1, m.shape[1])]
-    out = {"archs": [str(a) for a in archs], "scores_arch_by_batch": table,
+    within = float(m.std(1).mean()); between = float(m.mean(1).std())
+    out = {"dataset": dataset, "batch": BATCH, "within_arch_sd_mean": within, "between_arch_sd_of_means": between, "archs": [str(a) for a in archs], "scores_arch_by_batch": table,
            "spearman_between_batches": {"mean": float(np.mean(rho)), "min": float(np.min(rho)), "max": float(np.max(rho)), "pairs": len(rho)}}
-    with open(os.path.join(args.out, "batch-dependence.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    print("spearman between batches", out["spearman_between_batches"])
+    print(dataset, "spearman between batches", out["spearman_between_batches"], "sd within", within, "between", between, flush=True)
+    return out
 
 
 if __name__ == "__main__":
@@ -118,4 +119,6 @@ if __name__ == "__main__":
     for c in CASES:
         build(predictive, *c)
     if args.spread_archs > 0:
-        spread(predictive)
+        result = {d: spread(predictive, d) for d in args.spread_datasets.split(",")}
+        with open(os.path.join(args.out, "batch-dependence.json"), "w") as f:
+            json.dump(result, f, indent=1)
