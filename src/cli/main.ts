@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Command> = {
   'import-naslib': () => require('./commands/import-naslib').command,
   'set-latest': () => require('./commands/set-latest').command,
   report: () => require('./commands/report').command,
+  compare: () => require('./commands/compare').command,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

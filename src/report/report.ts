@@ -48,7 +48,7 @@ function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function csv(header: string[], rows: (string | number)[][]): string {
+export function csv(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => cells.map((c) => (typeof c === 'number' ? csvNumber(c) : csvField(c))).join(',');
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
@@ -93,13 +93,13 @@ export function biasCsv(bias: readonly BiasTable[]): string {
   return csv(['space', 'task', 'proxy', 'feature', 'n', 'pearson', 'sentinels', 'n_without_sentinels', 'pearson_without_sentinels'], rows);
 }
 
-function fmt(v: number, digits = 3): string {
+export function fmt(v: number, digits = 3): string {
   if (!Number.isFinite(v)) return 'n/a';
   const s = v.toFixed(digits);
   return /^-0\.0+$/.test(s) ? s.slice(1) : s;
 }
 
-function mdTable(header: string[], rows: string[][]): string {
+export function mdTable(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 

@@ -120,3 +120,74 @@ export function finiteMean(values: ArrayLike<number>): number {
   }
   return n === 0 ? NaN : sum / n;
 }
+
+/**
+ * Kendall's tau-b (scipy.stats.kendalltau's default) over the pairs with no NaN side; ±Infinity
+ * ranks as the extreme value, as in `spearman`. Knight's O(n log n) algorithm: sort by (x, y),
+ * count the discordant pairs as the inversions of y (strict) by merge sort;
+ * tau = (n0 − n1 − n2 + n3 − 2·discordant) / √((n0 − n1)(n0 − n2)) with n0 all pairs, n1 / n2 the
+ * pairs tied in x / in y, n3 the pairs tied in both.
+ */
+export function kendall(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
+  const [xs, ys] = keptPairs(x, y, notNaN);
+  const n = xs.length;
+  if (n < 2) return { value: NaN, n };
+  // Comparisons, not differences: Infinity − Infinity would be NaN.
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => cmp(xs[a]!, xs[b]!) || cmp(ys[a]!, ys[b]!));
+  const pairs = (t: number) => (t * (t - 1)) / 2;
+  let n1 = 0;
+  let n3 = 0;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && xs[order[j]!] === xs[order[i]!]) j++;
+    n1 += pairs(j - i);
+    for (let k = i; k < j; ) {
+      let m = k + 1;
+      while (m < j && ys[order[m]!] === ys[order[k]!]) m++;
+      n3 += pairs(m - k);
+      k = m;
+    }
+    i = j;
+  }
+  const seq = Float64Array.from(order, (i) => ys[i]!);
+  const discordant = countInversions(seq, new Float64Array(n), 0, n);
+  // seq is now sorted: count the ties in y.
+  let n2 = 0;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && seq[j] === seq[i]) j++;
+    n2 += pairs(j - i);
+    i = j;
+  }
+  const n0 = pairs(n);
+  const denom = Math.sqrt((n0 - n1) * (n0 - n2));
+  if (denom === 0) return { value: NaN, n };
+  const tau = (n0 - n1 - n2 + n3 - 2 * discordant) / denom;
+  return { value: Math.max(-1, Math.min(1, tau)), n };
+}
+
+function cmp(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Pairs i < j of a[lo, hi) with a[i] > a[j]; sorts a[lo, hi) ascending (tmp: scratch space). */
+function countInversions(a: Float64Array, tmp: Float64Array, lo: number, hi: number): number {
+  if (hi - lo < 2) return 0;
+  const mid = (lo + hi) >>> 1;
+  let count = countInversions(a, tmp, lo, mid) + countInversions(a, tmp, mid, hi);
+  let i = lo;
+  let j = mid;
+  let k = lo;
+  while (i < mid && j < hi) {
+    if (a[j]! < a[i]!) {
+      count += mid - i;
+      tmp[k++] = a[j++]!;
+    } else {
+      tmp[k++] = a[i++]!;
+    }
+  }
+  while (i < mid) tmp[k++] = a[i++]!;
+  while (j < hi) tmp[k++] = a[j++]!;
+  a.set(tmp.subarray(lo, hi), lo);
+  return count;
+}

@@ -41,9 +41,9 @@ export function readTensors(path: string, name: string): (key: string) => Stored
 }
 
 /** A golden fixture's network with its stored weights and minibatch, as tensors (`dispose` frees them). */
-export function loadFixtureCase(name: string) {
-  const fixture = JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as FixtureCase;
-  const get = readTensors(join(FIXTURE_DIR, `${name}.safetensors`), name);
+export function loadFixtureCase(name: string, dir = FIXTURE_DIR) {
+  const fixture = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as FixtureCase;
+  const get = readTensors(join(dir, `${name}.safetensors`), name);
   const task = taskSpec(fixture.dataset);
   const net = nasbench201.network(nasbench201.parse(fixture.arch), task);
   const trace = traceShapes(net, 1);
