@@ -87,8 +87,13 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('5 tasks with ground truth');
     expect((await readdir(out)).sort()).toEqual(
-      ['bias.csv', 'report.md', 'spearman.csv', 'spearman.png', 'spearman.svg', 'task_correlation.csv', 'task_correlation.png', 'task_correlation.svg'],
+      ['bias.csv', 'index.html', 'report.md', 'spearman.csv', 'spearman.png', 'spearman.svg', 'task_correlation.csv', 'task_correlation.png', 'task_correlation.svg'],
     );
+
+    // index.html carries the provenance of the rows read (rendering: report-html.test.ts).
+    const html = await readFile(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('suite-zero@v1');
+    expect(html).toMatch(/<dt>code fingerprints<\/dt><dd><code>naslib<\/code>/);
 
     // spearman.csv against Pearson-of-average-ranks computed here from the raw files.
     const raw = await rawTables();

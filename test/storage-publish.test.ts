@@ -89,7 +89,8 @@ describe('publishing and reading versions (real s3rver)', () => {
     const pointerBytes = (await store.getKey(datasetKeys.latest('demo')))!.length;
     const markerBytes = (await store.getKey(datasetKeys.build('demo', 'b2')))!.length;
     const reservationBytes = (await store.getKey(datasetKeys.reservation('demo', v2.version)))!.length;
-    expect(store.stats.bytesUploaded - uploadedBefore).toBe(bytesOfNewFiles + manifestBytes + pointerBytes + markerBytes + reservationBytes);
+    const cardBytes = (await store.getKey(datasetKeys.card('demo', v2.version)))!.length;
+    expect(store.stats.bytesUploaded - uploadedBefore).toBe(bytesOfNewFiles + manifestBytes + pointerBytes + markerBytes + reservationBytes + cardBytes);
     const synflow2 = v2.manifest.coverage.find((c) => c.task === 'cifar10' && c.proxy === 'synflow')!;
     expect(synflow2).toMatchObject({ expected: 4, ok: 3, failed: 0 });
 

@@ -3,6 +3,7 @@ import { join } from 'path';
 import { InputError } from '../errors';
 import { analyse, type Analyses, type BiasTable, type CorrelationMatrix, type TaskRef } from './analyses';
 import { renderHeatmapPng, renderHeatmapSvg } from './heatmap';
+import { reportHtml, type ReportProvenance } from './html';
 import type { TableCounts, TaskScores } from './table';
 
 /** Which dataset version a report describes. */
@@ -199,8 +200,8 @@ export function reportMarkdown(r: Report): string {
   return lines.join('\n');
 }
 
-/** Write the report's files into `outDir`; returns the paths written. */
-export async function writeReport(r: Report, outDir: string): Promise<string[]> {
+/** Write the report's files into `outDir` (index.html with `provenance`); returns the paths written. */
+export async function writeReport(r: Report, outDir: string, provenance: ReportProvenance = []): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   const a = r.analyses;
   const files: [string, string | Buffer][] = [
@@ -213,6 +214,7 @@ export async function writeReport(r: Report, outDir: string): Promise<string[]> 
     ['task_correlation.svg', renderHeatmapSvg(a.taskCorrelation)],
   ];
   if (a.bias.length > 0) files.push(['bias.csv', biasCsv(a.bias)]);
+  files.push(['index.html', reportHtml(r, provenance)]);
   const written: string[] = [];
   for (const [name, content] of files) {
     const path = join(outDir, name);

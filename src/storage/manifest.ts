@@ -131,6 +131,8 @@ function sortKeys(v: unknown): unknown {
 export const datasetKeys = {
   latest: (dataset: string) => `datasets/${dataset}/latest.json`,
   manifest: (dataset: string, version: string) => `datasets/${dataset}/versions/${version}.json`,
+  /** The version's dataset card (README.md of a pull), written with its manifest. */
+  card: (dataset: string, version: string) => `datasets/${dataset}/cards/${version}.md`,
   versionsPrefix: (dataset: string) => `datasets/${dataset}/versions/`,
   /** buildId → version, written before the manifest so a re-run of a build reuses its version id. */
   build: (dataset: string, buildId: string) => `datasets/${dataset}/builds/${buildId}.json`,

@@ -5,6 +5,7 @@
  * `publishVersion` (publish.ts) loads the inputs, and uploads and commits what this returns.
  */
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import { datasetCard } from './dataset-card';
 import { cellKey, dedupeByTripleId, effectiveRows, slotKey } from './cells';
 import { MANIFEST_SCHEMA_VERSION, rowFingerprintsOf, type CoverageEntry, type FileEntry, type Manifest } from './manifest';
 import { entriesFromRows, writeNaslibJson } from './naslib';
@@ -71,6 +72,8 @@ export interface VersionPlan {
   /** In the order they were planned (the upload order); the manifest lists them by path. */
   files: PlannedFile[];
   manifest: Manifest;
+  /** The version's dataset card (dataset-card.ts), stored beside its manifest. */
+  card: string;
 }
 
 const partitionKey = (space: string, task: string) => `${space}/${task}`;
@@ -311,7 +314,8 @@ export function planVersion(input: PlanInput): VersionPlan {
     files.push(...planned.files);
     coverage.push(...planned.coverage);
   }
-  return { files, manifest: manifestOf(input, newRows, files, coverage) };
+  const manifest = manifestOf(input, newRows, files, coverage);
+  return { files, manifest, card: datasetCard(manifest) };
 }
 
 /**

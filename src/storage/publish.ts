@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PROXIES, SPACES, TASKS, type SpaceName } from '../core/names';
 import { InputError } from '../errors';
 import { logger, type Logger } from '../log';
+import { datasetCard } from './dataset-card';
 import { datasetKeys, NAME_PATTERN, parseManifest, serializeManifest, type Manifest, type Pointer } from './manifest';
 import { sha256Of, type ObjectStore } from './objects';
 import { decodeGroundTruthParquet, decodeRowsParquet, type StoredRow } from './parquet';
@@ -212,6 +213,7 @@ export async function publishVersion(store: ObjectStore, input: PublishInput): P
   const { uploaded, reused } = await uploadFiles(store, plan.files, input.parentVersion);
   const { manifest, bytes } = await writeManifest(store, input, plan.manifest, rerun);
   const manifestSha256 = sha256Of(bytes);
+  await store.putKey(datasetKeys.card(dataset, version), manifest === plan.manifest ? plan.card : datasetCard(manifest), 'text/markdown');
   await moveLatest(store, manifest, manifestSha256, input.fence, log);
   log.info({ version, manifestSha256, uploaded, reused, rows: plan.manifest.rowCount }, 'version published');
   return { version, manifestSha256, manifest, uploaded, reused };

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'path';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import { FormatError, InputError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
+import { CARD_PATH, datasetCard } from './dataset-card';
 import { prepareOutputDir } from './output-dir';
 import type { FileEntry, Manifest } from './manifest';
 import { parseNaslibJson, writeNaslibJson } from './naslib';
@@ -139,6 +140,8 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
     }
   }
   await writeAtomically(join(outDir, PULL_MANIFEST), resolved.bytes);
+  // The card at the root makes the directory a Hugging Face dataset as it stands (README, "Getting data out").
+  await writeAtomically(join(outDir, CARD_PATH), datasetCard(manifest, { files: result.files, wide: result.derived !== undefined }));
   const record: PullRecord = {
     dataset: result.dataset,
     version: result.version,
@@ -165,7 +168,7 @@ export function destinationOf(outDir: string, path: string, manifest: Pick<Manif
   const parts = path.split('/');
   if (parts.some((p) => p === '..')) throw refuse('it leaves the output directory');
   if (parts.some((p) => p === '' || p === '.')) throw refuse('it has an empty or "." segment');
-  if (path === PULL_MANIFEST || path === PULL_RECORD) throw refuse(`${path} is written by pull itself`);
+  if (path === PULL_MANIFEST || path === PULL_RECORD || path === CARD_PATH) throw refuse(`${path} is written by pull itself`);
   const dest = join(outDir, path);
   if (!dest.startsWith(outDir + sep)) throw refuse('it leaves the output directory');
   return dest;

@@ -5,6 +5,7 @@ import { writeFile } from 'fs/promises';
 import { join } from 'path';
 import { createReport, noGroundTruthMarkdown, writeReport } from '../../report/report';
 import { ScoreTableBuilder } from '../../report/table';
+import type { ReportProvenance } from '../../report/html';
 import { prepareOutputDir } from '../../storage/output-dir';
 import { STORE_OPTION_SPECS } from '../../storage/store';
 import { openDatasetSource } from '../store-env';
@@ -27,7 +28,24 @@ export const command: Command = {
 
     const builder = new ScoreTableBuilder();
     for (const row of dataset.groundTruth()) builder.addGroundTruth(row);
-    for (const row of dataset.rows()) builder.addResult(row);
+    const seen = { fingerprint: new Set<string>(), backend: new Set<string>(), batchSize: new Set<string>(), seed: new Set<string>(), data: new Set<string>() };
+    for (const row of dataset.rows()) {
+      builder.addResult(row);
+      seen.fingerprint.add(row.fingerprint);
+      seen.backend.add(row.backend);
+      seen.batchSize.add(String(row.batchSize));
+      seen.seed.add(String(row.seed));
+      seen.data.add(`${row.dataSource} sha256 ${row.dataSha256}`);
+    }
+    const sorted = (s: Set<string>) => [...s].sort((x, y) => x.localeCompare(y, 'en', { numeric: true }));
+    const provenance: ReportProvenance = [
+      ['version', [`${source.dataset}@${source.version}`, ...(dataset.manifestSha256 ? [`manifest sha256 ${dataset.manifestSha256}`] : [])]],
+      ['code fingerprints', sorted(seen.fingerprint)],
+      ['backends', sorted(seen.backend)],
+      ['batch sizes', sorted(seen.batchSize)],
+      ['seeds', sorted(seen.seed)],
+      ['data', sorted(seen.data)],
+    ];
     const { tasks, counts } = builder.build();
     const outDir = optString(args, 'out') ?? `${source.dataset}-${source.version}-report`;
     await prepareOutputDir(outDir, '--out');
@@ -40,7 +58,7 @@ export const command: Command = {
       return 0;
     }
     const report = createReport(tasks, counts, source);
-    const files = await writeReport(report, outDir);
+    const files = await writeReport(report, outDir, provenance);
 
     const lines = [`${source.dataset}@${source.version}: ${tasks.length} tasks with ground truth`];
     for (const b of report.analyses.best) {
