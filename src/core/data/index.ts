@@ -9,6 +9,7 @@ import type { DataSpec, Minibatch } from '../types';
 import { openCifarFile } from './cifar';
 import { naturalCompare, sourceDigest } from './files';
 import { openNpyPair } from './npy-source';
+import { PICKLE_LAYOUTS, pickleBatchSet } from './pickle-batches';
 import { concatSampleSets, openAll, type SampleSet } from './sample-set';
 import { syntheticMinibatch } from './synthetic';
 import { findTaskonomyViews, loadTaskonomyMinibatch } from './taskonomy';
@@ -146,6 +147,8 @@ async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
         return concatSampleSets(parts, sampleSize);
       }
     }
+    const pickles = pickleBatchNames(spec, names);
+    if (pickles.length > 0) return openPickleBatches(pickles.map((n) => join(path, n)), spec);
     if (cifar === 'cifar100' && names.has('train.bin')) return openCifarFile(join(path, 'train.bin'), 'cifar100');
     if (names.has('images.npy') && names.has('labels.npy')) return openNpyPair(join(path, 'images.npy'), join(path, 'labels.npy'), spec);
     if (spec.name === 'ninapro' && names.has('ninapro_train.npy') && names.has('label_train.npy')) {
@@ -175,4 +178,25 @@ async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
   }
   if (cifar) return openCifarFile(path, cifar);
   throw invalid();
+}
+
+/**
+ * The python-pickle training batches of a directory, in NASLib's order: CIFAR-10's
+ * cifar-10-batches-py/data_batch_1..5, CIFAR-100's cifar-100-python/train, ImageNet16's
+ * train_data_batch_1..10.
+ */
+function pickleBatchNames(spec: TaskSpec, names: Set<string>): string[] {
+  const pattern = spec.name === 'cifar10' ? /^data_batch_\d+$/ : spec.name === 'cifar100' ? /^train$/ : spec.name === 'ImageNet16-120' ? /^train_data_batch_\d+$/ : null;
+  return pattern ? [...names].filter((n) => pattern.test(n)).sort(naturalCompare) : [];
+}
+
+async function openPickleBatches(paths: string[], spec: TaskSpec): Promise<SampleSet> {
+  const layout = PICKLE_LAYOUTS[spec.name as keyof typeof PICKLE_LAYOUTS];
+  const files = await Promise.all(
+    paths.map(async (path) => {
+      const bytes = await fsp.readFile(path);
+      return { used: { path, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes };
+    }),
+  );
+  return pickleBatchSet(files, layout);
 }
