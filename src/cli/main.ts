@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Command> = {
   'import-naslib': () => require('./commands/import-naslib').command,
   'set-latest': () => require('./commands/set-latest').command,
   report: () => require('./commands/report').command,
+  data: () => require('./commands/data').command,
 };
 
 /**
