@@ -12,6 +12,7 @@ import { decodeMinibatch } from './minibatch-object';
 import { openNpyPair } from './npy-source';
 import { PICKLE_LAYOUTS, pickleBatchSet } from './pickle-batches';
 import { concatSampleSets, openAll, type SampleSet } from './sample-set';
+import { svhnSet } from './svhn';
 import { syntheticMinibatch } from './synthetic';
 import { findTaskonomyViews, loadTaskonomyMinibatch } from './taskonomy';
 import { applyTrainingTransform, planMinibatch, trainSplit } from './transform';
@@ -175,6 +176,7 @@ async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
         return concatSampleSets(parts, sampleSize);
       }
     }
+    if (spec.name === 'svhn' && names.has('train_32x32.mat')) return openSvhn(join(path, 'train_32x32.mat'));
     const pickles = pickleBatchNames(spec, names);
     if (pickles.length > 0) return openPickleBatches(pickles.map((n) => join(path, n)), spec);
     if (cifar === 'cifar100' && names.has('train.bin')) return openCifarFile(join(path, 'train.bin'), 'cifar100');
@@ -204,6 +206,7 @@ async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
     }
     return openNpyPair(path, labels, spec);
   }
+  if (spec.name === 'svhn' && path.endsWith('.mat')) return openSvhn(path);
   if (cifar) return openCifarFile(path, cifar);
   throw invalid();
 }
@@ -227,4 +230,9 @@ async function openPickleBatches(paths: string[], spec: TaskSpec): Promise<Sampl
     }),
   );
   return pickleBatchSet(files, layout);
+}
+
+async function openSvhn(path: string): Promise<SampleSet> {
+  const bytes = await fsp.readFile(path);
+  return svhnSet({ path, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes);
 }
