@@ -1,3 +1,4 @@
+import { readDataManifest } from '../storage/data-sets';
 import { createHash } from 'crypto';
 import type { Redis } from 'ioredis';
 import { InputError } from '../errors';
@@ -20,6 +21,12 @@ export async function bindPlanToStore(plan: BuildPlan, store: ObjectStore): Prom
   const storeId = await storeIdentity(store);
   const bound = createHash('sha256').update(`${plan.buildId}\u0000${storeId}`).digest('hex').slice(0, 12);
   return { ...plan, buildId: `${plan.spec.dataset}-${bound}` };
+}
+
+/** A plan whose data names a data set, with its manifest (read once, here, before anything is enqueued). */
+export async function withDataSet(plan: BuildPlan, store: ObjectStore): Promise<BuildPlan> {
+  if (plan.data.source !== 'dataset' || plan.dataSet) return plan;
+  return { ...plan, dataSet: await readDataManifest(store, plan.data.dataset) };
 }
 
 /** Field of the build hash naming the store it publishes to. */
@@ -91,7 +98,7 @@ export interface PreparedBuild {
  * data, only the missing triples are computed again).
  */
 export async function prepareBuild(redis: Redis, prefix: string, store: ObjectStore, plan: BuildPlan, log: Logger): Promise<PreparedBuild> {
-  const bound = await bindPlanToStore(plan, store);
+  const bound = await bindPlanToStore(await withDataSet(plan, store), store);
   const storeId = await storeIdentity(store);
   const recorded = await buildStoreOf(redis, prefix, bound.buildId);
   if (recorded !== undefined && recorded !== storeId) {

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Command> = {
   'set-latest': () => require('./commands/set-latest').command,
   report: () => require('./commands/report').command,
   compare: () => require('./commands/compare').command,
+  data: () => require('./commands/data').command,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -114,7 +114,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
   const batch = req.proxies.some(proxyReadsData) ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
   const dataLoadSeconds = seconds(t);
   t = process.hrtime.bigint();
-  const second = evaluatePassesNeeded(req.proxies).has('minibatch1') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM) }) : null;
+  const second = evaluatePassesNeeded(req.proxies).has('minibatch1') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM), which: 'second' }) : null;
   const secondLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];

@@ -1,7 +1,31 @@
 import type { BuiltInProxyName, SpaceName, TaskName } from './names';
 
 /** Where a minibatch comes from: seeded synthetic data, or a file/folder in a supported format. */
-export type DataSpec = { source: 'synthetic' } | { source: 'path'; path: string };
+export type DataSpec =
+  | { source: 'synthetic' }
+  | { source: 'path'; path: string }
+  /** A data set published by `zcbench data add` (a build spec names it; the producer resolves it per seed). */
+  | { source: 'dataset'; dataset: string }
+  | MinibatchObjectSpec;
+
+/** A content-addressed object: sha256 (hex) and size. */
+export interface ObjectRef {
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * A job's drawn minibatches as objects (the producer sets the refs from the data set's manifest;
+ * the worker fetches them into its verified cache and sets the local paths before computing).
+ */
+export interface MinibatchObjectSpec {
+  source: 'minibatch';
+  dataset: string;
+  minibatch: ObjectRef;
+  second: ObjectRef;
+  path?: string;
+  secondPath?: string;
+}
 
 /** A task's training target for one minibatch. */
 export type Target =

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ProxyName, SpaceName, TaskName } from '../core/names';
 import type { Logger } from '../log';
-import { CancelledError } from '../errors';
+import { CancelledError, InputError } from '../errors';
+import type { DataSpec } from '../core/types';
 import { createBuild, isCancelled, markEnqueued, type ExpectedCount } from '../queue/build';
 import { dataIdentity } from '../core/data';
 import { jobIdOf, tripleDataId, tripleId } from '../queue/ids';
@@ -61,10 +62,38 @@ export type DataIds = ReadonlyMap<TaskName, string>;
 /** Hashes the build's data sources once per task (a bad data path fails here, before anything is enqueued). */
 export async function dataIdsOf(plan: BuildPlan): Promise<DataIds> {
   const ids = new Map<TaskName, string>();
+  if (plan.data.source === 'dataset') return dataSetIds(plan);
   for (const { tasks } of plan.spaces) {
     for (const task of tasks) if (!ids.has(task)) ids.set(task, await dataIdentity(plan.data, task));
   }
   return ids;
+}
+
+/**
+ * A data set's identity: its source and batch size (a seed's minibatch follows from them and the
+ * seed, which the triple key holds). Every task of the build must be the set's, and every seed drawn.
+ */
+function dataSetIds(plan: BuildPlan): DataIds {
+  const m = plan.dataSet;
+  const name = (plan.data as { dataset: string }).dataset;
+  if (!m) throw new InputError('data.dataset', name, 'a data set read from the store (prepareBuild)');
+  const ids = new Map<TaskName, string>();
+  for (const { tasks } of plan.spaces) {
+    for (const task of tasks) if (task !== m.task) throw new InputError('tasks', task, `data set ${name} is for task ${m.task} only`);
+  }
+  for (const seed of plan.spec.seeds) if (!m.seeds[String(seed)]) throw new InputError('seeds', seed, `a seed data set ${name} holds (${Object.keys(m.seeds).join(', ')}): zcbench data add ${name} --seeds …`);
+  ids.set(m.task, `dataset:${m.source.sha256}:b${m.batchSize}`);
+  return ids;
+}
+
+/** A job's data: a data set's → that seed's minibatch objects. */
+function jobData(plan: BuildPlan, seed: number, batchSize: number): DataSpec {
+  const m = plan.dataSet;
+  if (plan.data.source !== 'dataset' || !m) return plan.data;
+  const s = m.seeds[String(seed)];
+  if (!s) throw new InputError('seeds', seed, `a seed data set ${m.name} holds`);
+  if (batchSize > m.batchSize) throw new InputError('batchSize', batchSize, `at most ${m.batchSize}: data set ${m.name}'s minibatches hold ${m.batchSize} samples`);
+  return { source: 'minibatch', dataset: m.name, minibatch: s.minibatch, second: s.second };
 }
 
 interface Message {
@@ -101,7 +130,7 @@ export function* expandMessages(
     const message = (task: TaskName, seed: number, batchSize: number, proxies: ProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
       // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
       jobId: jobIdOf(plan.buildId, ids),
-      payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: plan.data, fingerprint: plan.fingerprint, dataId: dataIds.get(task)! },
+      payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: jobData(plan, seed, batchSize), fingerprint: plan.fingerprint, dataId: dataIds.get(task)! },
     });
     const batches = new Map<string, ArchBatch>();
     const close = (key: string, b: ArchBatch): Message => {

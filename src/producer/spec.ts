@@ -7,6 +7,7 @@ import { PROXIES, SPACES, SPACE_TASKS, TASKS, defaultBatchSize, proxiesForTask, 
 import { Rng } from '../core/rng';
 import { searchSpace, type SearchSpace } from '../core/spaces';
 import type { DataSpec } from '../core/types';
+import type { DataManifest } from '../storage/data-sets';
 import { FormatError, InputError } from '../errors';
 import { BUILD_ID_PATTERN, DataSpecSchema } from '../queue/schema';
 import { localFingerprint } from '../version';
@@ -58,7 +59,8 @@ export const BuildSpecSchema = z
      * by code of this build's compute fingerprint; `any-code` those of any fingerprint (recorded in the manifest).
      */
     reuse: z.enum(['same-code', 'any-code']).default('same-code'),
-    data: DataSpecSchema.default({ source: 'synthetic' }),
+    /** `{"dataset": NAME}` is short for `{"source": "dataset", "dataset": NAME}` (a `zcbench data add` set). */
+    data: z.preprocess((v) => (v && typeof v === 'object' && !('source' in v) && 'dataset' in v ? { source: 'dataset', ...v } : v), DataSpecSchema).default({ source: 'synthetic' }),
     /** `arch-task`: one message per (arch, task, seed) carrying its proxies; `triple`: one triple per message. */
     packing: z.enum(['arch-task', 'triple']).default('arch-task'),
     /** Fixed build id; default: derived from the spec, so the same spec is the same build. */
@@ -89,6 +91,8 @@ export interface BuildPlan {
   fingerprint: string;
   spaces: PlannedSpace[];
   data: DataSpec;
+  /** `data` names a data set: its manifest, read from the store by prepareBuild (src/aggregator/build-store.ts). */
+  dataSet?: DataManifest;
   /** Triples before skipping what the base version holds. */
   totalTriples: number;
   /** Messages before skipping. */

@@ -7,6 +7,17 @@ import type { DataSpec } from '../core/types';
 export const DataSpecSchema: z.ZodType<DataSpec> = z.discriminatedUnion('source', [
   z.object({ source: z.literal('synthetic') }).strict(),
   z.object({ source: z.literal('path'), path: z.string().min(1) }).strict(),
+  z.object({ source: z.literal('dataset'), dataset: z.string().min(1) }).strict(),
+  z
+    .object({
+      source: z.literal('minibatch'),
+      dataset: z.string().min(1),
+      minibatch: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().positive() }).strict(),
+      second: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().positive() }).strict(),
+      path: z.string().min(1).optional(),
+      secondPath: z.string().min(1).optional(),
+    })
+    .strict(),
 ]);
 
 export const BUILD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

@@ -1,4 +1,6 @@
 import { fork, type ChildProcess, type ForkOptions } from 'child_process';
+import { dirname, join } from 'path';
+import { pathToFileURL } from 'url';
 
 /**
  * Fork a sibling module of the caller as a Node child process. Running from TypeScript sources
@@ -11,6 +13,11 @@ export function forkModule(modulePath: string, callerFile: string, opts: ForkOpt
   return fork(`${modulePath}${fromSource ? '.ts' : '.js'}`, [], {
     ...forkOpts,
     // Only our own flags: a parent's --inspect or jest flags must not leak into the child.
-    execArgv: [...(fromSource ? ['--import', 'tsx'] : []), ...nodeOptions],
+    // tsx by absolute URL: a bare `tsx` resolves from the working directory, which need not be the repository's.
+    execArgv: [...(fromSource ? ['--import', tsxLoader()] : []), ...nodeOptions],
   });
+}
+
+function tsxLoader(): string {
+  return pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
 }

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { ComputeRequest, RecomputePolicy } from '../core/types';
+import type { ComputeRequest, DataSpec, RecomputePolicy } from '../core/types';
 import type { Logger } from '../log';
 import { JOB_NAME } from '../queue/names';
 import { JOB_OPTIONS } from '../queue/queues';
@@ -17,11 +17,16 @@ export class JobRun {
     readonly job: Job<JobPayload>,
     readonly p: JobPayload,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.data = p.data;
+  }
+
+  /** The job's data as the compute child gets it (a minibatch data set: with its fetched local copies). */
+  data: DataSpec;
 
   request(arch: string, batchSize: number, recompute: RecomputePolicy = 'auto'): ComputeRequest {
     const { p } = this;
-    return { space: p.space, task: p.task, arch, proxies: p.proxies, seed: p.seed, batchSize, data: p.data, recompute };
+    return { space: p.space, task: p.task, arch, proxies: p.proxies, seed: p.seed, batchSize, data: this.data, recompute };
   }
 
   /** Record the job's computed rows and count the job. */

@@ -4,7 +4,9 @@ import { archsOf, type JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
 
 function dataSourceOf(p: JobPayload): string {
-  return p.data.source === 'path' ? p.data.path : 'synthetic';
+  if (p.data.source === 'path') return p.data.path;
+  if (p.data.source === 'minibatch' || p.data.source === 'dataset') return `dataset:${p.data.dataset}`;
+  return 'synthetic';
 }
 
 /**

@@ -1,4 +1,8 @@
 import { planJobMemory } from '../core/compute';
+import { evaluatePassesNeeded } from '../core/evaluate';
+import type { MinibatchObjectSpec } from '../core/types';
+import { IntegrityError, NotFoundError } from '../errors';
+import { withFetchedMinibatches } from './minibatch-fetch';
 import type { JobOutcome } from './context';
 import { isAccounted, isInputError, isMemoryError, message } from './failures';
 import type { JobRun } from './job-run';
@@ -25,6 +29,14 @@ export async function runTensorJob(run: JobRun): Promise<JobOutcome> {
   const route = routeByMemory(ctx.pool, ctx.budget, p.batchSize, planned, plan);
   if (route.kind === 'move-to-heavy') return run.moveToHeavy(route.reason);
   if (route.kind === 'fail') throw await run.fail(route.reason);
+  if (p.data.source === 'minibatch') {
+    try {
+      run.data = await ctx.infra('minibatch fetch', () => withFetchedMinibatches(p.data as MinibatchObjectSpec, evaluatePassesNeeded(p.proxies).has('minibatch1')));
+    } catch (err) {
+      if (err instanceof IntegrityError || err instanceof NotFoundError) throw await run.fail(`integrity: ${message(err)}`);
+      throw await run.retryOrFail(err, p.batchSize);
+    }
+  }
   if (route.halved) run.log.warn({ neededMb: mb(planned.needed), budgetMb: mb(ctx.budget), batchSize: route.batchSize }, 'over the heavy budget: running at half the batch size');
   return computeInChild(run, arch, route.batchSize, route.recompute, jobDeadlineMs(planned.needed, ctx.settings.deadline));
 }

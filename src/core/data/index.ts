@@ -1,15 +1,18 @@
 import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
 import { basename, dirname, join } from 'path';
-import { InputError } from '../../errors';
+import { InputError, IntegrityError } from '../../errors';
 import type { TaskName } from '../names';
 import type { Rng } from '../rng';
 import { TASK_SPECS, type TaskSpec } from '../tasks';
-import type { DataSpec, Minibatch } from '../types';
+import type { DataSpec, Minibatch, MinibatchObjectSpec } from '../types';
 import { openCifarFile } from './cifar';
 import { naturalCompare, sourceDigest } from './files';
+import { decodeMinibatch } from './minibatch-object';
 import { openNpyPair } from './npy-source';
+import { PICKLE_LAYOUTS, pickleBatchSet } from './pickle-batches';
 import { concatSampleSets, openAll, type SampleSet } from './sample-set';
+import { svhnSet } from './svhn';
 import { syntheticMinibatch } from './synthetic';
 import { findTaskonomyViews, loadTaskonomyMinibatch } from './taskonomy';
 import { applyTrainingTransform, planMinibatch, trainSplit } from './transform';
@@ -22,6 +25,8 @@ export interface MinibatchOptions {
   batchSize: number;
   /** A stream forked by the caller (e.g. rng.fork('data')). */
   rng: Rng;
+  /** Which of a job's minibatches (a published data set stores both): the second is zico's and swap's. */
+  which?: 'first' | 'second';
 }
 
 /**
@@ -35,6 +40,8 @@ export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Pro
   if (!(task in TASK_SPECS)) throw new InputError('task', task, `valid: ${Object.keys(TASK_SPECS).join(', ')}`);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InputError('batchSize', batchSize, 'a positive integer');
   if (spec.source === 'synthetic') return syntheticMinibatch(task, batchSize, rng);
+  if (spec.source === 'minibatch') return loadMinibatchObject(spec, opts.which ?? 'first', batchSize);
+  if (spec.source === 'dataset') throw new InputError('data', spec.dataset, 'a data set the producer resolves to its minibatch objects (not computed directly)');
   if (spec.source === 'path') {
     if (typeof spec.path !== 'string' || spec.path.length === 0) throw new InputError('data', spec.path, `a file or directory: ${expectedFiles(TASK_SPECS[task])}`);
     if (TASK_SPECS[task].taskonomy) return loadTaskonomy(spec.path, TASK_SPECS[task], batchSize, rng);
@@ -51,6 +58,7 @@ export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Pro
  */
 export async function dataIdentity(spec: DataSpec, task: TaskName): Promise<string> {
   if (spec.source === 'synthetic') return 'synthetic';
+  if (spec.source === 'dataset' || spec.source === 'minibatch') throw new InputError('data', spec.dataset, 'a data set is identified by its manifest (src/storage/data-sets.ts)');
   const taskSpec = TASK_SPECS[task];
   if (taskSpec.taskonomy) {
     const st = await statOrNull(spec.path);
@@ -62,6 +70,28 @@ export async function dataIdentity(spec: DataSpec, task: TaskName): Promise<stri
   const set = await openPath(spec.path, taskSpec);
   try {
     return `sha256:${sourceDigest(set.files)}`;
+  } finally {
+    await set.close();
+  }
+}
+
+/** A fetched minibatch object (the worker verified it on download; checked again here against cache damage). */
+async function loadMinibatchObject(spec: MinibatchObjectSpec, which: 'first' | 'second', batchSize: number): Promise<Minibatch> {
+  const ref = which === 'first' ? spec.minibatch : spec.second;
+  const path = which === 'first' ? spec.path : spec.secondPath;
+  if (!path) throw new InputError('data.path', path, `the local copy of minibatch ${ref.sha256} (the worker fetches it before computing)`);
+  const bytes = await fsp.readFile(path);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== ref.sha256) throw new IntegrityError(`minibatch ${ref.sha256} of data set ${spec.dataset}: the local copy ${path} hashes to ${sha}`);
+  return decodeMinibatch(bytes, ref.sha256, batchSize);
+}
+
+/** The files of a (non-Taskonomy) file source with their sha256, for a data manifest. */
+export async function listSourceFiles(path: string, task: TaskName): Promise<{ path: string; sha256: string }[]> {
+  if (TASK_SPECS[task].taskonomy) return [];
+  const set = await openPath(path, TASK_SPECS[task]);
+  try {
+    return set.files.map((f) => ({ path: basename(f.path), sha256: f.sha256 }));
   } finally {
     await set.close();
   }
@@ -146,6 +176,9 @@ async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
         return concatSampleSets(parts, sampleSize);
       }
     }
+    if (spec.name === 'svhn' && names.has('train_32x32.mat')) return openSvhn(join(path, 'train_32x32.mat'));
+    const pickles = pickleBatchNames(spec, names);
+    if (pickles.length > 0) return openPickleBatches(pickles.map((n) => join(path, n)), spec);
     if (cifar === 'cifar100' && names.has('train.bin')) return openCifarFile(join(path, 'train.bin'), 'cifar100');
     if (names.has('images.npy') && names.has('labels.npy')) return openNpyPair(join(path, 'images.npy'), join(path, 'labels.npy'), spec);
     if (spec.name === 'ninapro' && names.has('ninapro_train.npy') && names.has('label_train.npy')) {
@@ -173,6 +206,33 @@ async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
     }
     return openNpyPair(path, labels, spec);
   }
+  if (spec.name === 'svhn' && path.endsWith('.mat')) return openSvhn(path);
   if (cifar) return openCifarFile(path, cifar);
   throw invalid();
+}
+
+/**
+ * The python-pickle training batches of a directory, in NASLib's order: CIFAR-10's
+ * cifar-10-batches-py/data_batch_1..5, CIFAR-100's cifar-100-python/train, ImageNet16's
+ * train_data_batch_1..10.
+ */
+function pickleBatchNames(spec: TaskSpec, names: Set<string>): string[] {
+  const pattern = spec.name === 'cifar10' ? /^data_batch_\d+$/ : spec.name === 'cifar100' ? /^train$/ : spec.name === 'ImageNet16-120' ? /^train_data_batch_\d+$/ : null;
+  return pattern ? [...names].filter((n) => pattern.test(n)).sort(naturalCompare) : [];
+}
+
+async function openPickleBatches(paths: string[], spec: TaskSpec): Promise<SampleSet> {
+  const layout = PICKLE_LAYOUTS[spec.name as keyof typeof PICKLE_LAYOUTS];
+  const files = await Promise.all(
+    paths.map(async (path) => {
+      const bytes = await fsp.readFile(path);
+      return { used: { path, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes };
+    }),
+  );
+  return pickleBatchSet(files, layout);
+}
+
+async function openSvhn(path: string): Promise<SampleSet> {
+  const bytes = await fsp.readFile(path);
+  return svhnSet({ path, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes);
 }
