@@ -227,7 +227,7 @@ describe('CIFAR errors', () => {
     const d = join(dir, 'empty');
     mkdirSync(d);
     await expect(loadMinibatch({ source: 'path', path: d }, { task: 'cifar100', batchSize: 1, rng: new Rng(1) })).rejects.toThrow(
-      `invalid data: "${d}" (a directory with a CIFAR-100 binary file (train.bin), a directory containing train.bin, or`,
+      `invalid data: "${d}" (a directory with a CIFAR-100 binary file (train.bin), a directory containing train.bin, a cifar-100-python directory (train, python pickle), or`,
     );
   });
 

@@ -1,18 +1,15 @@
 import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
-import { basename, dirname, join } from 'path';
+import { basename } from 'path';
 import { InputError, IntegrityError } from '../../errors';
 import type { TaskName } from '../names';
 import type { Rng } from '../rng';
 import { TASK_SPECS, type TaskSpec } from '../tasks';
 import type { DataSpec, Minibatch, MinibatchObjectSpec } from '../types';
-import { openCifarFile } from './cifar';
-import { naturalCompare, sourceDigest } from './files';
+import { sourceDigest } from './files';
 import { decodeMinibatch } from './minibatch-object';
-import { openNpyPair } from './npy-source';
-import { PICKLE_LAYOUTS, pickleBatchSet } from './pickle-batches';
-import { concatSampleSets, openAll, type SampleSet } from './sample-set';
-import { svhnSet } from './svhn';
+import { DATA_FORMATS } from './formats';
+import type { SampleSet } from './sample-set';
 import { syntheticMinibatch } from './synthetic';
 import { findTaskonomyViews, loadTaskonomyMinibatch } from './taskonomy';
 import { applyTrainingTransform, planMinibatch, trainSplit } from './transform';
@@ -125,21 +122,13 @@ async function loadFromPath(path: string, spec: TaskSpec, batchSize: number, rng
   }
 }
 
-/** What a file source for the task may look like (the "expected" part of the errors). */
+/** What a file source for the task may look like (the "expected" part of the errors), from the formats that serve it. */
 function expectedFiles(spec: TaskSpec): string {
-  const npy = 'a directory with images.npy and labels.npy, an images .npy with labels.npy next to it, or a pair "IMAGES.npy,LABELS.npy"';
-  switch (spec.name) {
-    case 'cifar10':
-      return `a CIFAR-10 binary file (data_batch_N.bin), a directory of data_batch_*.bin, or ${npy}`;
-    case 'cifar100':
-      return `a CIFAR-100 binary file (train.bin), a directory containing train.bin, or ${npy}`;
-    case 'ninapro':
-      return `a NAS-Bench-360 directory with ninapro_train.npy and label_train.npy (and optionally ninapro_val.npy, label_val.npy), ${npy}`;
-    default:
-      return spec.taskonomy
-        ? 'a Taskonomy folder: train_filenames_final5k.json with its view lists, benevolence/image_list_final5k.json, or <building>/rgb/*_domain_rgb.png views (with the task\'s target domain next to rgb)'
-        : npy;
+  if (spec.taskonomy) {
+    return 'a Taskonomy folder: train_filenames_final5k.json with its view lists, benevolence/image_list_final5k.json, or <building>/rgb/*_domain_rgb.png views (with the task\'s target domain next to rgb)';
   }
+  const each = DATA_FORMATS.map((f) => f.expects(spec)).filter((e): e is string => e !== null);
+  return each.length > 1 ? `${each.slice(0, -1).join(', ')}, or ${each[each.length - 1]}` : each.join('');
 }
 
 async function statOrNull(path: string) {
@@ -151,88 +140,14 @@ async function statOrNull(path: string) {
   }
 }
 
-/** Resolves a data path to an opened training set for the task. */
+/** Resolves a data path to an opened training set for the task: the first format that recognises it. */
 async function openPath(path: string, spec: TaskSpec): Promise<SampleSet> {
-  const sampleSize = spec.inputShape.reduce((a, b) => a * b, 1);
-  const invalid = () => new InputError('data', path, `a file or directory: ${expectedFiles(spec)}`);
-  const cifar = spec.name === 'cifar10' || spec.name === 'cifar100' ? spec.name : null;
-  const st = await statOrNull(path);
-  if (!st) {
-    // "IMAGES.npy,LABELS.npy": an explicit pair (only when no file has that literal name).
-    const parts = path.split(',');
-    if (parts.length === 2 && parts.every((p) => p.endsWith('.npy'))) {
-      const [images, labels] = parts as [string, string];
-      for (const p of parts) if (!(await statOrNull(p))?.isFile()) throw new InputError('data', path, `both files of the pair must exist; ${JSON.stringify(p)} does not`);
-      return openNpyPair(images, labels, spec);
-    }
-    throw invalid();
+  const stat = await statOrNull(path);
+  if (stat && !stat.isFile() && !stat.isDirectory()) throw new InputError('data', path, `a file or directory: ${expectedFiles(spec)}`);
+  const names = stat?.isDirectory() ? new Set(await fsp.readdir(path)) : null;
+  for (const format of DATA_FORMATS) {
+    const set = await format.open({ path, stat, names }, spec);
+    if (set) return set;
   }
-  if (st.isDirectory()) {
-    const names = new Set(await fsp.readdir(path));
-    if (cifar === 'cifar10') {
-      const batches = [...names].filter((n) => /^data_batch_\d+\.bin$/.test(n)).sort(naturalCompare);
-      if (batches.length > 0) {
-        const parts = await openAll(batches.map((n) => () => openCifarFile(join(path, n), 'cifar10')));
-        return concatSampleSets(parts, sampleSize);
-      }
-    }
-    if (spec.name === 'svhn' && names.has('train_32x32.mat')) return openSvhn(join(path, 'train_32x32.mat'));
-    const pickles = pickleBatchNames(spec, names);
-    if (pickles.length > 0) return openPickleBatches(pickles.map((n) => join(path, n)), spec);
-    if (cifar === 'cifar100' && names.has('train.bin')) return openCifarFile(join(path, 'train.bin'), 'cifar100');
-    if (names.has('images.npy') && names.has('labels.npy')) return openNpyPair(join(path, 'images.npy'), join(path, 'labels.npy'), spec);
-    if (spec.name === 'ninapro' && names.has('ninapro_train.npy') && names.has('label_train.npy')) {
-      // NASLib trains on NAS-Bench-360's train and val splits concatenated, in that order.
-      const splits = ['train'];
-      if (names.has('ninapro_val.npy') || names.has('label_val.npy')) {
-        if (!(names.has('ninapro_val.npy') && names.has('label_val.npy'))) {
-          throw new InputError('data', path, 'ninapro_val.npy and label_val.npy together (NASLib trains on train + val), or neither');
-        }
-        splits.push('val');
-      }
-      const parts = await openAll(splits.map((s) => () => openNpyPair(join(path, `ninapro_${s}.npy`), join(path, `label_${s}.npy`), spec)));
-      return concatSampleSets(parts, sampleSize);
-    }
-    throw new InputError('data', path, `a directory with ${expectedFiles(spec)}`);
-  }
-  if (!st.isFile()) throw invalid();
-  if (path.endsWith('.npy')) {
-    const name = basename(path);
-    const ninapro = /^ninapro_(\w+)\.npy$/.exec(name);
-    const labelsName = name === 'images.npy' ? 'labels.npy' : ninapro ? `label_${ninapro[1]}.npy` : null;
-    const labels = labelsName ? join(dirname(path), labelsName) : null;
-    if (!labels || !(await statOrNull(labels))?.isFile()) {
-      throw new InputError('data', path, `an images .npy with its labels next to it (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy), or a pair "IMAGES.npy,LABELS.npy"`);
-    }
-    return openNpyPair(path, labels, spec);
-  }
-  if (spec.name === 'svhn' && path.endsWith('.mat')) return openSvhn(path);
-  if (cifar) return openCifarFile(path, cifar);
-  throw invalid();
-}
-
-/**
- * The python-pickle training batches of a directory, in NASLib's order: CIFAR-10's
- * cifar-10-batches-py/data_batch_1..5, CIFAR-100's cifar-100-python/train, ImageNet16's
- * train_data_batch_1..10.
- */
-function pickleBatchNames(spec: TaskSpec, names: Set<string>): string[] {
-  const pattern = spec.name === 'cifar10' ? /^data_batch_\d+$/ : spec.name === 'cifar100' ? /^train$/ : spec.name === 'ImageNet16-120' ? /^train_data_batch_\d+$/ : null;
-  return pattern ? [...names].filter((n) => pattern.test(n)).sort(naturalCompare) : [];
-}
-
-async function openPickleBatches(paths: string[], spec: TaskSpec): Promise<SampleSet> {
-  const layout = PICKLE_LAYOUTS[spec.name as keyof typeof PICKLE_LAYOUTS];
-  const files = await Promise.all(
-    paths.map(async (path) => {
-      const bytes = await fsp.readFile(path);
-      return { used: { path, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes };
-    }),
-  );
-  return pickleBatchSet(files, layout);
-}
-
-async function openSvhn(path: string): Promise<SampleSet> {
-  const bytes = await fsp.readFile(path);
-  return svhnSet({ path, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes);
+  throw new InputError('data', path, names ? `a directory with ${expectedFiles(spec)}` : `a file or directory: ${expectedFiles(spec)}`);
 }
