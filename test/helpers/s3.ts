@@ -5,7 +5,7 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded';
 import { ObjectStore } from '../../src/storage/objects';
 import { createS3Client } from '../../src/storage/s3';
 import type { ResultRow } from '../../src/storage/rows';
-import type { ColumnProxyName, ProxyName, SpaceName, TaskName } from '../../src/core/names';
+import type { ColumnProxyName, SpaceName, TaskName } from '../../src/core/names';
 
 /** A scratch directory removed by the returned function. */
 export function tempDir(tag: string): { dir: string; remove: () => void } {
