@@ -13,8 +13,10 @@ describe('names', () => {
     expect(parseComputeProxyList('az_nas,zico,snip')).toEqual(['snip', 'zico', ...AZ_NAS_PARTS]);
     expect(parseComputeProxyList('all')).toHaveLength(13);
     expect(() => parseComputeProxyList('zicoo', undefined, '--proxies')).toThrow(/invalid --proxies: "zicoo" \(valid: epe_nas.*zico.*az_nas\)/);
-    // Datasets, queue payloads and rows still carry the paper's 13 only.
-    expect(() => parseProxyList('zico')).toThrow(/"zico"/);
+    // Dataset queries name any column, the combined az_nas too; `all` stays the paper's 13.
+    expect(parseProxyList('zico,az_nas')).toEqual(['zico', 'az_nas']);
+    expect(parseProxyList('all')).toHaveLength(13);
+    expect(() => parseProxyList('zicoo')).toThrow(/"zicoo"/);
   });
 });
 

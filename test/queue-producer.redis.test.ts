@@ -61,6 +61,14 @@ describe('build spec', () => {
     expect(JobPayloadSchema.safeParse(first.messages[0]!.payload).success).toBe(true);
   });
 
+  test('the newer proxies: az_nas stands for its four parts, NASLib order kept, every payload valid', () => {
+    const payloads = [...expandMessages(plan({ proxies: ['az_nas', 'zico', 'params', 'meco', 'swap'] }), SYNTHETIC)].flatMap((u) => u.messages.map((m) => m.payload));
+    expect(payloads).toHaveLength(1);
+    expect(payloads[0]!.proxies).toEqual(['params', 'meco', 'swap', 'zico', 'az_nas.expressivity', 'az_nas.progressivity', 'az_nas.trainability', 'az_nas.complexity']);
+    expect(JobPayloadSchema.safeParse(payloads[0]).success).toBe(true);
+    expect(JobPayloadSchema.safeParse({ ...payloads[0], proxies: ['az_nas'] }).success).toBe(false);
+  });
+
   test('a seeded sample is reproducible, and a NASLib archs file is read', () => {
     const a = [...plan({ archs: { sample: 7, seed: 3 } }).spaces[0]!.archs.iterate()];
     const b = [...plan({ archs: { sample: 7, seed: 3 } }).spaces[0]!.archs.iterate()];

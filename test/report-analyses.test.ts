@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { PNG } from 'pngjs';
 import { Rng } from '../src/core/rng';
-import type { ProxyName, SpaceName, TaskName } from '../src/core/names';
+import type { ColumnProxyName, ProxyName, SpaceName, TaskName } from '../src/core/names';
 import { InputError } from '../src/errors';
 import { analyse, orderByMean } from '../src/report/analyses';
 import { biasCsv, createReport, reportMarkdown, spearmanCsv, writeReport } from '../src/report/report';
@@ -62,7 +62,7 @@ function referenceColumns(space: SpaceName, task: TaskName) {
   const gt = truth.filter((t) => t.space === space && t.task === task);
   const score = new Map<string, number>();
   for (const r of results) if (r.space === space && r.task === task && r.seed === 0 && r.status === 'ok') score.set(`${r.arch}|${r.proxy}`, r.score!);
-  const column = (proxy: ProxyName) => gt.map((t) => score.get(`${t.arch}|${proxy}`) ?? null);
+  const column = (proxy: ColumnProxyName) => gt.map((t) => score.get(`${t.arch}|${proxy}`) ?? null);
   return { gt, acc: gt.map((t) => t.valAccuracy), column };
 }
 

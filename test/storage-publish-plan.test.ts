@@ -139,3 +139,35 @@ describe('planVersion', () => {
     expect(again.manifest.files).toEqual(p.manifest.files);
   });
 });
+
+describe('az_nas, derived at publish time over the population', () => {
+  const PARTS = ['az_nas.expressivity', 'az_nas.progressivity', 'az_nas.trainability', 'az_nas.complexity'] as const;
+  // arch i's part k: chosen so the ranks differ per part.
+  const value = (i: number, k: number) => [[1, 3, 2], [2, 1, 3], [3, 2, 1], [1, 2, 3]][k]![i]!;
+  const partRows = (archs: readonly string[]) => archs.flatMap((arch, i) => PARTS.map((proxy, k) => row({ arch, proxy, score: value(i, k) })));
+  const azOf = async (p: VersionPlan) => {
+    const out: StoredRow[] = [];
+    for (const [path, f] of Object.entries(p.manifest.files)) if (f.kind === 'rows' && f.task === 'cifar10') out.push(...(await rowsOf(p, path)).filter((r) => r.proxy === 'az_nas'));
+    return new Map(out.map((r) => [r.arch, r.score]));
+  };
+
+  it('is Σ ln(rank/L) over the four parts of the version rows, and is recomputed when the population grows', async () => {
+    const first = plan('a1', partRows(ARCHS.slice(0, 2)));
+    const a1 = await azOf(first);
+    // Two archs: arch 0 ranks (1, 2, 2, 1), arch 1 ranks (2, 1, 1, 2).
+    expect(a1.get(ARCHS[0]!)).toBeCloseTo(2 * Math.log(1 / 2) + 2 * Math.log(2 / 2), 12);
+    expect(a1.get(ARCHS[1]!)).toBeCloseTo(2 * Math.log(2 / 2) + 2 * Math.log(1 / 2), 12);
+    const second = plan('a2', partRows(ARCHS).slice(8), { parent: await asParent(first) });
+    const a2 = await azOf(second);
+    expect(a2.size).toBe(3);
+    // arch 2 ranks (2, 3, 1, 3) of 3.
+    expect(a2.get(ARCHS[2]!)).toBeCloseTo(Math.log(2 / 3) + Math.log(3 / 3) + Math.log(1 / 3) + Math.log(3 / 3), 12);
+    expect(a2.get(ARCHS[0]!)).toBeCloseTo(Math.log(1 / 3) + Math.log(3 / 3) + Math.log(2 / 3) + Math.log(1 / 3), 12);
+    expect(coverageOf(second, 'cifar10', 'az_nas')).toMatchObject({ ok: 3, failed: 0 });
+  });
+
+  it('leaves out an architecture missing a part', async () => {
+    const p = plan('a3', partRows(ARCHS).filter((r) => !(r.arch === ARCHS[2] && r.proxy === 'az_nas.complexity')));
+    expect([...(await azOf(p)).keys()].sort()).toEqual(ARCHS.slice(0, 2).sort());
+  });
+});

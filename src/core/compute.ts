@@ -2,7 +2,7 @@ import { InputError } from '../errors';
 import { ResourceError } from '../errors';
 import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, type BackendName } from './backend';
 import { loadMinibatch } from './data';
-import { evaluatePassesNeeded, evaluateProxies } from './evaluate';
+import { evaluatePassesNeeded, evaluateProxies, type ModuleValue } from './evaluate';
 import { targetTensor } from './loss';
 import { SPACE_TASKS, type BuiltInProxyName } from './names';
 import { initialValues } from './nn/init';
@@ -30,7 +30,7 @@ export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonica
   }
   if (!Number.isSafeInteger(req.batchSize) || req.batchSize < 1) throw new InputError('batch size', req.batchSize, 'an integer ≥ 1');
   if (!Number.isSafeInteger(req.seed)) throw new InputError('seed', req.seed, 'an integer');
-  if (req.proxies.length === 0) throw new InputError('proxies', req.proxies, 'at least one proxy');
+  if (req.proxies.length === 0 && !req.modules?.length) throw new InputError('proxies', req.proxies, 'at least one proxy');
   for (const p of req.proxies) if (!(p in PROXY_DEFINITIONS)) throw new InputError('proxy', p, `valid: ${Object.keys(PROXY_DEFINITIONS).join(', ')}`);
   const arch = space.parse(req.arch, 'arch');
   return { net: space.network(arch, taskSpec(req.task)), canonicalArch: space.format(arch) };
@@ -102,7 +102,8 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
 async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: string, backend: BackendName, plan: MemoryPlan): Promise<ComputeResult> {
   const task = taskSpec(req.task);
   const rng = new Rng(req.seed);
-  const needsTensors = req.proxies.some(proxyNeedsTensors);
+  const modules = req.modules ?? [];
+  const needsTensors = req.proxies.some(proxyNeedsTensors) || modules.some((m) => m.reads !== 'shapes');
 
   let t = process.hrtime.bigint();
   const trace = traceShapes(net, 1);
@@ -111,10 +112,10 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
 
   // Only the proxies that read the minibatch load it (not params, flops, l2_norm, synflow, zen).
   t = process.hrtime.bigint();
-  const batch = req.proxies.some(proxyReadsData) ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
+  const batch = req.proxies.some(proxyReadsData) || modules.some((m) => m.reads === 'data') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
   const dataLoadSeconds = seconds(t);
   t = process.hrtime.bigint();
-  const second = evaluatePassesNeeded(req.proxies).has('minibatch1') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM), which: 'second' }) : null;
+  const second = evaluatePassesNeeded(req.proxies, modules).has('minibatch1') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM), which: 'second' }) : null;
   const secondLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];
@@ -133,6 +134,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       owned.push(secondMinibatch.x, secondMinibatch.target.values);
     }
     const secondMinibatchSeconds = secondLoadSeconds + seconds(t);
+    const moduleValues: Record<string, ModuleValue> = {};
     const values = evaluateProxies(
       {
         net,
@@ -154,6 +156,8 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         cacheLayers: plan.cacheLayers,
       },
       req.proxies,
+      modules,
+      moduleValues,
     );
     const results: Partial<Record<BuiltInProxyName, ProxyResult>> = {};
     for (const p of req.proxies) results[p] = { score: values[p]!.score, time: values[p]!.time };
@@ -166,6 +170,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       backend,
       data: batch ? { source: batch.source, sha256: batch.sha256 } : { source: 'none', sha256: '' },
       results,
+      ...(req.modules ? { moduleResults: Object.fromEntries(Object.entries(moduleValues).map(([n, v]) => [n, 'error' in v ? v : { score: v.score, time: v.time }])) } : {}),
     };
   } finally {
     for (const tensor of owned) tensor.dispose();

@@ -4,7 +4,7 @@ import type { BuiltInProxyName } from './names';
 import type { NetworkDef } from './nn/ops';
 import type { ShapeOps } from './nn/shape';
 import { passClosure, Passes, type AzNasDraws, type MinibatchTensors, type PassName, type ZenDraws } from './passes';
-import { PROXY_DEFINITIONS, sanitize } from './proxies';
+import { PROXY_DEFINITIONS, sanitize, type ProxyContext, type ProxyDefinition } from './proxies';
 import type { LossKind } from './tasks';
 
 export interface EvaluationInputs {
@@ -42,15 +42,23 @@ export interface ProxyValue {
 }
 
 /** Every pass the given proxies need, dependencies included. */
-export function evaluatePassesNeeded(proxies: BuiltInProxyName[]): Set<PassName> {
-  return passClosure(proxies.flatMap((p) => PROXY_DEFINITIONS[p].passes));
+export function evaluatePassesNeeded(proxies: BuiltInProxyName[], modules: readonly ProxyDefinition[] = []): Set<PassName> {
+  return passClosure([...proxies.flatMap((p) => PROXY_DEFINITIONS[p].passes), ...modules.flatMap((m) => m.passes)]);
 }
+
+/** A user module's outcome: its value, or the error it threw (it fails alone). */
+export type ModuleValue = ProxyValue | { error: string };
 
 /**
  * Compute the requested proxies on one network, weights and minibatch, sharing every pass between
  * them (each proxy's value does not depend on which others are requested).
  */
-export function evaluateProxies(inputs: EvaluationInputs, proxies: BuiltInProxyName[]): Partial<Record<BuiltInProxyName, ProxyValue>> {
+export function evaluateProxies(
+  inputs: EvaluationInputs,
+  proxies: BuiltInProxyName[],
+  modules: readonly ProxyDefinition[] = [],
+  moduleValues: Record<string, ModuleValue> = {},
+): Partial<Record<BuiltInProxyName, ProxyValue>> {
   const passes = new Passes({
     net: inputs.net,
     loss: inputs.loss,
@@ -72,17 +80,26 @@ export function evaluateProxies(inputs: EvaluationInputs, proxies: BuiltInProxyN
   const ctx = { passes, trace: inputs.trace, outputs: inputs.outputs };
   const results: Partial<Record<BuiltInProxyName, ProxyValue>> = {};
   try {
-    for (const name of proxies) {
-      const def = PROXY_DEFINITIONS[name];
-      // Numerical failures come back as NaN/∞ (as NASLib records them) and become −1e8 here.
-      const raw = def.raw(ctx);
-      const score = def.score ? def.score(ctx) : sanitize(raw);
-      let time = 0;
-      for (const p of passClosure(def.passes)) time += passes.seconds.get(p) ?? 0;
-      results[name] = { raw, score, time };
+    for (const name of proxies) results[name] = valueOf(PROXY_DEFINITIONS[name], ctx);
+    // A module is someone else's code: what it throws is its own failure, not the job's.
+    for (const def of modules) {
+      try {
+        moduleValues[def.name] = valueOf(def, ctx);
+      } catch (err) {
+        moduleValues[def.name] = { error: err instanceof Error ? err.message : String(err) };
+      }
     }
   } finally {
     passes.dispose();
   }
   return results;
+}
+
+function valueOf(def: ProxyDefinition, ctx: ProxyContext): ProxyValue {
+  // Numerical failures come back as NaN/∞ (as NASLib records them) and become −1e8 here.
+  const raw = def.raw(ctx);
+  const score = def.score ? def.score(ctx) : sanitize(raw);
+  let time = 0;
+  for (const p of passClosure(def.passes)) time += ctx.passes.seconds.get(p) ?? 0;
+  return { raw, score, time };
 }

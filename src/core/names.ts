@@ -26,6 +26,16 @@ export const NEWER_PROXIES = ['meco', 'swap', 'zico', ...AZ_NAS_PARTS] as const;
 export const BUILT_IN_PROXIES = [...PROXIES, ...NEWER_PROXIES] as const;
 export type BuiltInProxyName = (typeof BUILT_IN_PROXIES)[number];
 
+/** AZ-NAS's combined rank score: a dataset-level column the publisher computes from the four parts over a version's population. */
+export const AZ_NAS = 'az_nas' as const;
+
+/**
+ * Every column a row, a manifest or a dataset may carry: the built-in proxies and `az_nas` (made at
+ * publish time, never by a worker). User modules' columns are rows of their own (proxy = module name).
+ */
+export const COLUMN_PROXIES = [...BUILT_IN_PROXIES, AZ_NAS] as const;
+export type ColumnProxyName = (typeof COLUMN_PROXIES)[number];
+
 /**
  * TensorFlow.js backends, in preference order when none is forced (fastest first). 'hybrid'
  * (kernels/hybrid.ts): cpu-backend tensors with wasm convolutions, for jobs beyond wasm's 4 GiB.
@@ -67,14 +77,14 @@ export function parseTask(value: string, space?: SpaceName, field = 'task'): Tas
   throw new InputError(field, value, `valid${space ? ` for ${space}` : ''}: ${valid.join(', ')}`);
 }
 
-export function parseProxy(value: string, field = 'proxy'): ProxyName {
-  if ((PROXIES as readonly string[]).includes(value)) return value as ProxyName;
-  throw new InputError(field, value, `valid: ${PROXIES.join(', ')}`);
+export function parseProxy(value: string, field = 'proxy'): ColumnProxyName {
+  if ((COLUMN_PROXIES as readonly string[]).includes(value)) return value as ColumnProxyName;
+  throw new InputError(field, value, `valid: ${COLUMN_PROXIES.join(', ')}`);
 }
 
-/** `all` or a comma-separated list of the paper's proxies; duplicates removed, NASLib order kept. */
-export function parseProxyList(value: string, task?: TaskName, field = 'proxies'): ProxyName[] {
-  return parseNames(value, task, field, PROXIES, {});
+/** `all` (the paper's proxies) or a comma-separated list of dataset columns; duplicates removed, NASLib order kept. */
+export function parseProxyList(value: string, task?: TaskName, field = 'proxies'): ColumnProxyName[] {
+  return parseNames<ColumnProxyName>(value, task, field, COLUMN_PROXIES, {});
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ProxyDefinition } from './proxies/proxy';
 import type { BuiltInProxyName, SpaceName, TaskName } from './names';
 
 /** Where a minibatch comes from: seeded synthetic data, or a file/folder in a supported format. */
@@ -58,6 +59,11 @@ export interface ComputeRequest {
   /** Architecture string exactly as NASLib's released json files write it. */
   arch: string;
   proxies: BuiltInProxyName[];
+  /**
+   * Proxies of user modules (docs/writing-a-proxy.md), computed on the same network, weights and
+   * minibatch; one that throws fails alone (`moduleResults[name].error`).
+   */
+  modules?: ProxyDefinition[];
   seed: number;
   batchSize: number;
   data: DataSpec;
@@ -89,4 +95,6 @@ export interface ComputeResult {
   backend: string;
   data: { source: string; sha256: string };
   results: Partial<Record<BuiltInProxyName, ProxyResult>>;
+  /** User modules' results by name (present when the request named modules). */
+  moduleResults?: Record<string, ProxyResult | { error: string }>;
 }

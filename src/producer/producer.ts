@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import type { BuiltInProxyName, SpaceName, TaskName } from '../core/names';
 import type { Logger } from '../log';
 import { CancelledError, InputError } from '../errors';
 import type { DataSpec } from '../core/types';
@@ -106,7 +106,7 @@ interface ArchBatch {
   task: TaskName;
   seed: number;
   batchSize: number;
-  proxies: ProxyName[];
+  proxies: BuiltInProxyName[];
   archs: string[];
   ids: string[];
 }
@@ -123,11 +123,11 @@ export function* expandMessages(
   dataIds: DataIds,
   base?: BaseVersion,
   storedTripleIds?: ReadonlySet<string>,
-): Generator<{ space: SpaceName; task: TaskName; proxies: ProxyName[]; messages: Message[]; skipped: number; stored: number }> {
+): Generator<{ space: SpaceName; task: TaskName; proxies: BuiltInProxyName[]; messages: Message[]; skipped: number; stored: number }> {
   const { spec } = plan;
   const otherFingerprints = spec.reuse === 'any-code' ? (base?.fingerprints ?? []).filter((f) => f !== plan.fingerprint) : [];
   for (const { space, tasks, archs } of plan.spaces) {
-    const message = (task: TaskName, seed: number, batchSize: number, proxies: ProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
+    const message = (task: TaskName, seed: number, batchSize: number, proxies: BuiltInProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
       // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
       jobId: jobIdOf(plan.buildId, ids),
       payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: jobData(plan, seed, batchSize), fingerprint: plan.fingerprint, dataId: dataIds.get(task)! },
@@ -142,8 +142,8 @@ export function* expandMessages(
         const proxies = proxiesOf(spec, task);
         const batchSize = batchSizeOf(spec, task);
         for (const seed of spec.seeds) {
-          const todo = new Map<ProxyName, string>();
-          const expected: ProxyName[] = [];
+          const todo = new Map<BuiltInProxyName, string>();
+          const expected: BuiltInProxyName[] = [];
           for (const proxy of proxies) {
             const key = { dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, fingerprint: plan.fingerprint, data: tripleDataId(proxy, dataIds.get(task)!) };
             const id = tripleId(key);

@@ -3,7 +3,7 @@ import { readFileSync } from 'fs';
 import { dirname, extname, resolve } from 'path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { PROXIES, SPACES, SPACE_TASKS, TASKS, defaultBatchSize, proxiesForTask, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { AZ_NAS, AZ_NAS_PARTS, BUILT_IN_PROXIES, PROXIES, SPACES, SPACE_TASKS, TASKS, defaultBatchSize, proxiesForTask, type BuiltInProxyName, type SpaceName, type TaskName } from '../core/names';
 import { Rng } from '../core/rng';
 import { searchSpace, type SearchSpace } from '../core/spaces';
 import type { DataSpec } from '../core/types';
@@ -39,8 +39,11 @@ export const BuildSpecSchema = z
     spaces: z.array(z.enum(SPACES)).min(1),
     /** `all`: every task the paper evaluates on each space. */
     tasks: z.union([z.literal('all'), z.array(z.enum(TASKS)).min(1)]),
-    /** `all`: the paper's proxies for each task (epe_nas is undefined on Taskonomy tasks). */
-    proxies: z.union([z.literal('all'), z.array(z.enum(PROXIES)).min(1)]),
+    /**
+     * `all`: the paper's proxies for each task (epe_nas is undefined on Taskonomy tasks); or a list of
+     * built-in proxies, `az_nas` standing for its four parts (the combined score is made at publish time).
+     */
+    proxies: z.union([z.literal('all'), z.array(z.enum([...BUILT_IN_PROXIES, AZ_NAS])).min(1)]),
     /** One source for every space, or one per space. */
     archs: z.union([ArchSourceSchema, z.partialRecord(z.enum(SPACES), ArchSourceSchema)]),
     seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
@@ -99,10 +102,12 @@ export interface BuildPlan {
   totalMessages: number;
 }
 
-export function proxiesOf(spec: BuildSpec, task: TaskName): ProxyName[] {
-  const wanted = spec.proxies === 'all' ? PROXIES : spec.proxies;
-  const defined = new Set(proxiesForTask(task));
-  return PROXIES.filter((p) => wanted.includes(p) && defined.has(p));
+/** The built-in proxies a build computes on a task, NASLib order, the newer after the paper's. */
+export function proxiesOf(spec: BuildSpec, task: TaskName): BuiltInProxyName[] {
+  if (spec.proxies === 'all') return proxiesForTask(task);
+  const wanted = new Set<string>(spec.proxies.flatMap((p) => (p === AZ_NAS ? AZ_NAS_PARTS : [p])));
+  const undefinedHere = new Set<string>(PROXIES.filter((p) => !(proxiesForTask(task) as string[]).includes(p)));
+  return BUILT_IN_PROXIES.filter((p) => wanted.has(p) && !undefinedHere.has(p));
 }
 
 export function batchSizeOf(spec: BuildSpec, task: TaskName): number {

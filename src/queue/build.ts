@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import type { ColumnProxyName, SpaceName, TaskName } from '../core/names';
 import { NotFoundError } from '../errors';
 import { redisKeys } from './names';
 
@@ -13,7 +13,7 @@ export type BuildState = 'producing' | 'enqueued' | 'published' | 'cancelled';
 export interface ExpectedCount {
   space: SpaceName;
   task: TaskName;
-  proxy: ProxyName;
+  proxy: ColumnProxyName;
   count: number;
 }
 

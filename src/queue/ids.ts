@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import { AZ_NAS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { proxyReadsData } from '../core/proxies';
 import type { JobPayload } from './schema';
 
@@ -10,7 +10,7 @@ export interface TripleKey {
   task: TaskName;
   /** Canonical architecture string (the space's `format(parse(arch))`). */
   arch: string;
-  proxy: ProxyName;
+  proxy: ColumnProxyName;
   seed: number;
   batchSize: number;
   /** The compute fingerprint (src/version.ts). */
@@ -25,9 +25,12 @@ export function tripleId(k: TripleKey): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
-/** The data part of a triple's key: the task's data identity for a proxy that reads data, else `none` (one id across sources). */
-export function tripleDataId(proxy: ProxyName, dataId: string): string {
-  return proxyReadsData(proxy) ? dataId : 'none';
+/**
+ * The data part of a triple's key: the task's data identity for a proxy that reads data, else `none`
+ * (one id across sources). az_nas, combined from parts that read data, reads data.
+ */
+export function tripleDataId(proxy: ColumnProxyName, dataId: string): string {
+  return proxy === AZ_NAS || proxyReadsData(proxy) ? dataId : 'none';
 }
 
 /**

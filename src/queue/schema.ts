@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SHAPE_ONLY_PROXIES } from '../core/proxies';
-import { PROXIES, SPACES, TASKS, type ProxyName } from '../core/names';
+import { BUILT_IN_PROXIES, SPACES, TASKS, type BuiltInProxyName } from '../core/names';
 import type { DataSpec } from '../core/types';
 
 /** Where a job's minibatch comes from (src/core/types.ts DataSpec). */
@@ -28,7 +28,7 @@ export const BUILD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
  */
 export { SHAPE_ONLY_PROXIES };
 
-export function isShapeOnly(proxies: readonly ProxyName[]): boolean {
+export function isShapeOnly(proxies: readonly BuiltInProxyName[]): boolean {
   return proxies.every((p) => SHAPE_ONLY_PROXIES.has(p));
 }
 
@@ -49,7 +49,8 @@ export const JobPayloadSchema = z
     arch: z.string().min(1).optional(),
     /** Instead of `arch`: several architectures, for shape-only proxies only. */
     archs: z.array(z.string().min(1)).min(1).max(MAX_ARCHS_PER_MESSAGE).optional(),
-    proxies: z.array(z.enum(PROXIES)).min(1),
+    /** Built-in proxies (az_nas's parts as their own names; the combined score is made at publish time). */
+    proxies: z.array(z.enum(BUILT_IN_PROXIES)).min(1),
     /**
      * proxy → triple id of an `arch` message. Optional: absent, workers derive the ids from the fields
      * above (src/queue/ids.ts `tripleIdsOf`); the producer leaves them out, which keeps a waiting

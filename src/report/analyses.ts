@@ -1,4 +1,4 @@
-import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { archFeatures, BIAS_FEATURES, BIAS_SPACES, type BiasFeature } from './features';
 import { finiteMean, pearson, spearman, type Correlation } from './stats';
 import type { TaskScores } from './table';
@@ -33,7 +33,7 @@ export interface CorrelationMatrix {
 
 export interface SpearmanTable {
   tasks: TaskRef[];
-  proxies: ProxyName[];
+  proxies: ColumnProxyName[];
   /** values[proxy][task], in the order of `proxies` and `tasks`. */
   values: Correlation[][];
 }
@@ -72,7 +72,7 @@ function taskRef(t: TaskScores): TaskRef {
 
 /** Figure 2's numbers: Spearman of every proxy present anywhere with val_accuracy, per task. */
 export function spearmanTable(tasks: readonly TaskScores[]): SpearmanTable {
-  const present = new Set<ProxyName>();
+  const present = new Set<ColumnProxyName>();
   for (const t of tasks) for (const p of t.scores.keys()) present.add(p);
   const proxies = [...present].sort((a, b) => proxyRank(a) - proxyRank(b)); // NASLib's order
   const values = proxies.map((proxy) =>
@@ -84,8 +84,8 @@ export function spearmanTable(tasks: readonly TaskScores[]): SpearmanTable {
   return { tasks: tasks.map(taskRef), proxies, values };
 }
 
-function proxyRank(p: ProxyName): number {
-  return PROXIES.indexOf(p);
+function proxyRank(p: ColumnProxyName): number {
+  return COLUMN_PROXIES.indexOf(p);
 }
 
 /**
@@ -136,7 +136,7 @@ export function taskCorrelation(table: SpearmanTable): CorrelationMatrix {
 export interface BestProxy {
   task: TaskRef;
   /** Undefined when no proxy has a defined Spearman value on this task. */
-  proxy?: ProxyName;
+  proxy?: ColumnProxyName;
   spearman: Correlation;
 }
 
@@ -155,7 +155,7 @@ export function bestProxyPerTask(table: SpearmanTable): BestProxy[] {
 /** Table 3 for one task: rows val_accuracy then the proxies, columns the bias features. */
 export interface BiasTable {
   task: TaskRef;
-  rows: ('val_accuracy' | ProxyName)[];
+  rows: ('val_accuracy' | ColumnProxyName)[];
   features: BiasFeature[];
   /** values[row][feature]. */
   values: Correlation[][];

@@ -1,4 +1,4 @@
-import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import type { Dataset } from '../storage/dataset';
 import { taskLabel, type CorrelationMatrix } from './analyses';
 import { csv, fmt, mdTable } from './report';
@@ -28,7 +28,7 @@ export interface ComparisonRow {
   space: SpaceName;
   task: TaskName;
   label: string;
-  proxy: ProxyName;
+  proxy: ColumnProxyName;
   /** Architectures with a score on both sides. */
   n: number;
   spearman: Correlation;
@@ -64,7 +64,7 @@ export function compareSources(a: ScoreSource, b: ScoreSource, labels: { a: stri
   return { a: labels.a, b: labels.b, rows };
 }
 
-function compareProxy(a: ScoreSource, b: ScoreSource, space: SpaceName, task: TaskName, proxy: ProxyName, archs: string[], top: number): ComparisonRow {
+function compareProxy(a: ScoreSource, b: ScoreSource, space: SpaceName, task: TaskName, proxy: ColumnProxyName, archs: string[], top: number): ComparisonRow {
   const common: string[] = [];
   const sa: number[] = [];
   const sb: number[] = [];
@@ -94,7 +94,7 @@ function compareProxy(a: ScoreSource, b: ScoreSource, space: SpaceName, task: Ta
 
 /** Heatmap input: proxies × tasks, Spearman between A and B. */
 export function comparisonMatrix(c: Comparison): CorrelationMatrix {
-  const proxies = PROXIES.filter((p) => c.rows.some((r) => r.proxy === p));
+  const proxies = COLUMN_PROXIES.filter((p) => c.rows.some((r) => r.proxy === p));
   const labels = [...new Set(c.rows.map((r) => r.label))];
   const at = new Map(c.rows.map((r) => [`${r.proxy}\u0000${r.label}`, r.spearman]));
   return {

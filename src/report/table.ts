@@ -1,4 +1,4 @@
-import { PROXIES, SPACES, SPACE_TASKS, TASKS, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, SPACES, SPACE_TASKS, TASKS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { rowPrecedes, type GroundTruthRow, type ResultRow } from '../storage/rows';
 
 /**
@@ -12,7 +12,7 @@ export interface TaskScores {
   archs: string[];
   valAccuracy: Float64Array;
   /** Proxies with at least one score on this task, in NASLib's order; arrays aligned with `archs`. */
-  scores: Map<ProxyName, Float64Array>;
+  scores: Map<ColumnProxyName, Float64Array>;
 }
 
 /** What went into the tables, for the report's summary. */
@@ -31,7 +31,7 @@ export interface TableCounts {
 /** The row kept for one (space, task, arch, proxy). */
 type Chosen = Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'> & { score: number };
 
-const PROXY_INDEX = new Map<ProxyName, number>(PROXIES.map((p, i) => [p, i]));
+const PROXY_INDEX = new Map<ColumnProxyName, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
 
 /**
  * Collects result and ground-truth rows in any order (streams of ~10^6 rows) into TaskScores.
@@ -76,7 +76,7 @@ export class ScoreTableBuilder {
     let archs = this.results.get(key);
     if (!archs) this.results.set(key, (archs = new Map()));
     let slots = archs.get(row.arch);
-    if (!slots) archs.set(row.arch, (slots = new Array<Chosen | undefined>(PROXIES.length)));
+    if (!slots) archs.set(row.arch, (slots = new Array<Chosen | undefined>(COLUMN_PROXIES.length)));
     const candidate: Chosen = { score: row.score, seed: row.seed, batchSize: row.batchSize, tripleId: row.tripleId };
     const current = slots[proxyIndex];
     if (current === undefined) {
@@ -102,7 +102,7 @@ export class ScoreTableBuilder {
       const archs = [...truth.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
       const index = new Map(archs.map((a, i) => [a, i]));
       const valAccuracy = Float64Array.from(archs, (a) => truth.get(a)!);
-      const columns: (Float64Array | undefined)[] = new Array(PROXIES.length);
+      const columns: (Float64Array | undefined)[] = new Array(COLUMN_PROXIES.length);
       for (const [arch, slots] of this.results.get(key) ?? []) {
         const i = index.get(arch);
         if (i === undefined) {
@@ -115,8 +115,8 @@ export class ScoreTableBuilder {
           column[i] = chosen.score;
         });
       }
-      const scores = new Map<ProxyName, Float64Array>();
-      PROXIES.forEach((proxy, p) => {
+      const scores = new Map<ColumnProxyName, Float64Array>();
+      COLUMN_PROXIES.forEach((proxy, p) => {
         if (columns[p]) scores.set(proxy, columns[p]!);
       });
       tasks.push({ space, task, archs, valAccuracy, scores });

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'fs';
 import { basename, join, resolve } from 'path';
 import { z } from 'zod';
-import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { canonicalArch, readableArch } from '../core/spaces';
 import { FormatError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
@@ -18,7 +18,7 @@ import { resolveVersion } from './versions';
 export interface DatasetFilter {
   space?: SpaceName;
   task?: TaskName;
-  proxy?: ProxyName | ProxyName[];
+  proxy?: ColumnProxyName | ColumnProxyName[];
 }
 
 /**
@@ -41,18 +41,18 @@ interface Table {
   scores: Float64Array;
   times: Float64Array;
   /** Bit c: arch i has a score (time) for proxy column c. */
-  scoreMask: Uint16Array;
-  timeMask: Uint16Array;
+  scoreMask: Uint32Array;
+  timeMask: Uint32Array;
   valAccuracy: Float64Array;
   hasValAccuracy: Uint8Array;
   /** Canonical and readable spellings of the stored keys → the stored key; built on first need. */
   aliases?: Map<string, string>;
 }
 
-/** Proxy columns per architecture (13 fit the 16-bit masks). */
-const P = PROXIES.length;
+/** Proxy columns per architecture (at most 32 fit the 32-bit masks). */
+const P = COLUMN_PROXIES.length;
 
-const PROXY_COLUMN = new Map<string, number>(PROXIES.map((p, i) => [p, i]));
+const PROXY_COLUMN = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
 
 /**
  * A loaded dataset version. Lookups go through precomputed maps (arch → index per space, proxies
@@ -81,7 +81,7 @@ export class Dataset {
       archs.add(arch);
       if (!sp.tasks.has(task)) {
         const none = new Float64Array(0);
-        sp.tasks.set(task, { archs: [], scores: none, times: none, scoreMask: new Uint16Array(0), timeMask: new Uint16Array(0), valAccuracy: none, hasValAccuracy: new Uint8Array(0) });
+        sp.tasks.set(task, { archs: [], scores: none, times: none, scoreMask: new Uint32Array(0), timeMask: new Uint32Array(0), valAccuracy: none, hasValAccuracy: new Uint8Array(0) });
       }
     };
     // Pass 1: every architecture gets its index; pass 2 fills fixed-size arrays.
@@ -93,8 +93,8 @@ export class Dataset {
         t.archs = [...seen.get(`${space}/${task}`)!];
         t.scores = new Float64Array(n * P);
         t.times = new Float64Array(n * P);
-        t.scoreMask = new Uint16Array(n);
-        t.timeMask = new Uint16Array(n);
+        t.scoreMask = new Uint32Array(n);
+        t.timeMask = new Uint32Array(n);
         t.valAccuracy = new Float64Array(n);
         t.hasValAccuracy = new Uint8Array(n);
       }
@@ -156,15 +156,15 @@ export class Dataset {
     return i === undefined ? undefined : { t, i };
   }
 
-  score(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
+  score(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): number | undefined {
     return this.cell(space, task, arch, proxy, 'score');
   }
 
-  time(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName): number | undefined {
+  time(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): number | undefined {
     return this.cell(space, task, arch, proxy, 'time');
   }
 
-  private cell(space: SpaceName, task: TaskName, arch: string, proxy: ProxyName, what: 'score' | 'time'): number | undefined {
+  private cell(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName, what: 'score' | 'time'): number | undefined {
     const at = this.indexOf(space, task, arch);
     const col = PROXY_COLUMN.get(proxy);
     if (at === undefined || col === undefined) return undefined;
@@ -228,12 +228,12 @@ export class Dataset {
   }
 
   /** Proxies with at least one score on a (space, task), in NASLib's order. */
-  proxies(space: SpaceName, task: TaskName): ProxyName[] {
+  proxies(space: SpaceName, task: TaskName): ColumnProxyName[] {
     const t = this.spaceIndex.get(space)?.tasks.get(task);
     if (!t) return [];
     let any = 0;
     for (let i = 0; i < t.scoreMask.length; i++) any |= t.scoreMask[i]!;
-    return PROXIES.filter((_p, col) => (any & (1 << col)) !== 0);
+    return COLUMN_PROXIES.filter((_p, col) => (any & (1 << col)) !== 0);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROXIES, SPACES, TASKS } from '../core/names';
+import { COLUMN_PROXIES, SPACES, TASKS } from '../core/names';
 import { FormatError } from '../errors';
 
 /** Dataset names, version ids and build ids: safe as S3 key segments and file names. */
@@ -32,7 +32,7 @@ export const CoverageEntrySchema = z
   .object({
     space: z.enum(SPACES),
     task: z.enum(TASKS),
-    proxy: z.enum(PROXIES),
+    proxy: z.enum(COLUMN_PROXIES),
     expected: z.number().int().nonnegative(),
     ok: z.number().int().nonnegative(),
     failed: z.number().int().nonnegative(),

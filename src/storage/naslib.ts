@@ -1,5 +1,5 @@
 import { basename } from 'path';
-import { PROXIES, SPACES, SPACE_TASKS, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, SPACES, SPACE_TASKS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { FormatError, InputError } from '../errors';
 import type { GroundTruthRow, ResultRow } from './rows';
 
@@ -16,7 +16,7 @@ export interface NaslibEntry {
   arch: string;
   idx?: string;
   /** time null: the file gave a bare float (no timing). */
-  proxies: { proxy: ProxyName; score: number; time: number | null }[];
+  proxies: { proxy: ColumnProxyName; score: number; time: number | null }[];
   valAccuracy?: number;
 }
 
@@ -86,7 +86,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const PROXY_SET = new Set<string>(PROXIES);
+const PROXY_SET = new Set<string>(COLUMN_PROXIES);
 const TASK_OF_SPACE = new Map<SpaceName, Set<string>>(SPACES.map((s) => [s, new Set<string>(SPACE_TASKS[s])]));
 
 function spaceFromFileName(file: string): SpaceName | undefined {
@@ -180,16 +180,16 @@ export function parseNaslibJson(text: string, file: string, space?: SpaceName): 
           entry.valAccuracy = num(value, file, `${path}.val_accuracy`);
         } else if (PROXY_SET.has(key)) {
           if (typeof value === 'number') {
-            entry.proxies.push({ proxy: key as ProxyName, score: value, time: null });
+            entry.proxies.push({ proxy: key as ColumnProxyName, score: value, time: null });
           } else if (isRecord(value) && 'score' in value) {
             const score = num(value.score, file, `${path}.${key}.score`);
             const time = value.time === undefined ? null : num(value.time, file, `${path}.${key}.time`);
-            entry.proxies.push({ proxy: key as ProxyName, score, time });
+            entry.proxies.push({ proxy: key as ColumnProxyName, score, time });
           } else {
             throw new FormatError(file, `${path}.${key}: expected a number or {"score", "time"}, got ${JSON.stringify(value)}`);
           }
         } else {
-          throw new FormatError(file, `${what}: ${path} has an unknown key "${key}" (proxies: ${PROXIES.join(', ')}; also idx, arch, val_accuracy)`);
+          throw new FormatError(file, `${what}: ${path} has an unknown key "${key}" (proxies: ${COLUMN_PROXIES.join(', ')}; also idx, arch, val_accuracy)`);
         }
       }
       entries.push(entry);
@@ -203,7 +203,7 @@ export interface ImportedRows {
   rows: ResultRow[];
   groundTruth: GroundTruthRow[];
   /** Entries per (task, proxy): the import's coverage denominators. */
-  expected: { space: SpaceName; task: TaskName; proxy: ProxyName; count: number }[];
+  expected: { space: SpaceName; task: TaskName; proxy: ColumnProxyName; count: number }[];
 }
 
 /** The fingerprint of imported rows: NASLib's code made them. */
@@ -216,11 +216,11 @@ export const IMPORTED_FINGERPRINT = 'naslib';
 export function importedRows(
   parsed: NaslibFile,
   origin: { file: string; sha256: string },
-  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ProxyName; seed: number; batchSize: number; fingerprint: string }) => string,
+  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ColumnProxyName; seed: number; batchSize: number; fingerprint: string }) => string,
 ): ImportedRows {
   const rows: ResultRow[] = [];
   const groundTruth: GroundTruthRow[] = [];
-  const counts = new Map<string, { task: TaskName; proxy: ProxyName; count: number }>();
+  const counts = new Map<string, { task: TaskName; proxy: ColumnProxyName; count: number }>();
   const source = basename(origin.file);
   for (const e of parsed.entries) {
     for (const p of e.proxies) {

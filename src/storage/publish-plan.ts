@@ -4,7 +4,8 @@
  * (new ones with their bytes, the parent's kept ones by reference), its coverage and its manifest.
  * `publishVersion` (publish.ts) loads the inputs, and uploads and commits what this returns.
  */
-import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import { AZ_NAS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { azNasRows, sameAzNasRows } from './az-nas-rows';
 import { datasetCard } from './dataset-card';
 import { cellKey, dedupeByTripleId, effectiveRows, slotKey } from './cells';
 import { MANIFEST_SCHEMA_VERSION, rowFingerprintsOf, type CoverageEntry, type FileEntry, type Manifest } from './manifest';
@@ -21,7 +22,7 @@ export const PART_ROWS = 200_000;
 export interface ExpectedCount {
   space: SpaceName;
   task: TaskName;
-  proxy: ProxyName;
+  proxy: ColumnProxyName;
   count: number;
 }
 
@@ -197,8 +198,9 @@ function planPartition(
   gt: SpaceGroundTruth,
 ): PartitionPlan {
   const pk = partitionKey(space, task);
-  const added = build.rowsByPartition.get(pk) ?? [];
   const withAccuracy = (r: ResultRow): StoredRow => ({ ...r, valAccuracy: gt.valAccuracy(r.task, r.arch) ?? null });
+  const azNas = planAzNas(parentParts.flatMap(({ path }) => loaded(input.parent!.rows, path)), build.rowsByPartition.get(pk) ?? [], build);
+  const added = [...(build.rowsByPartition.get(pk) ?? []), ...(azNas ?? [])];
   const files: PlannedFile[] = [];
   const rows: StoredRow[] = [];
   const parentRows: StoredRow[] = [];
@@ -206,7 +208,7 @@ function planPartition(
   for (const { path, entry } of parentParts) {
     const partRows = loaded(input.parent!.rows, path);
     parentRows.push(...partRows);
-    const kept = partRows.filter((r) => !build.superseded(r)).map(withAccuracy);
+    const kept = partRows.filter((r) => !build.superseded(r) && !(azNas && r.proxy === AZ_NAS)).map(withAccuracy);
     const unchanged = kept.length === partRows.length && kept.every((r, i) => Object.is(r.valAccuracy, partRows[i]!.valAccuracy));
     rows.push(...kept);
     if (unchanged) files.push({ path, entry });
@@ -224,6 +226,17 @@ function planPartition(
     ? partitionCoverage(space, task, parentRows, rows, added, build.expectedByPartition.get(pk) ?? [], parentCoverage)
     : parentCoverage.filter((c) => c.space === space && c.task === task);
   return { files, rows, coverage };
+}
+
+/**
+ * The partition's az_nas rows derived anew from its part rows (the parent's kept ones and this
+ * build's), or null when they equal the parent's (its az_nas rows then stay as they are).
+ */
+function planAzNas(parentRows: readonly StoredRow[], added: readonly ResultRow[], build: BuildIndex): StoredRow[] | null {
+  const kept = parentRows.filter((r) => !build.superseded(r));
+  const population = [...kept.filter((r) => r.proxy !== AZ_NAS), ...added.map((r) => ({ ...r, valAccuracy: null }))];
+  const derived = azNasRows(population);
+  return sameAzNasRows(kept.filter((r) => r.proxy === AZ_NAS), derived) ? null : derived;
 }
 
 /** The NASLib file of a space, regenerated from one row per cell. */
@@ -333,8 +346,8 @@ function partitionCoverage(
   parentCoverage: readonly CoverageEntry[],
 ): CoverageEntry[] {
   const parentCells = new Set(parentRows.map(cellKey));
-  const byProxy = new Map<ProxyName, CoverageEntry>();
-  const entry = (proxy: ProxyName): CoverageEntry => {
+  const byProxy = new Map<ColumnProxyName, CoverageEntry>();
+  const entry = (proxy: ColumnProxyName): CoverageEntry => {
     let c = byProxy.get(proxy);
     if (!c) byProxy.set(proxy, (c = { space, task, proxy, expected: 0, ok: 0, failed: 0, failedByReason: {} }));
     return c;
@@ -348,14 +361,14 @@ function partitionCoverage(
       c.failedByReason[reason] = (c.failedByReason[reason] ?? 0) + 1;
     }
   }
-  const overlap = new Map<ProxyName, number>();
+  const overlap = new Map<ColumnProxyName, number>();
   for (const key of new Set(added.map(cellKey))) {
     if (parentCells.has(key)) {
-      const proxy = key.slice(key.lastIndexOf('\u0000') + 1) as ProxyName;
+      const proxy = key.slice(key.lastIndexOf('\u0000') + 1) as ColumnProxyName;
       overlap.set(proxy, (overlap.get(proxy) ?? 0) + 1);
     }
   }
-  const buildExpected = new Map<ProxyName, number>();
+  const buildExpected = new Map<ColumnProxyName, number>();
   for (const e of expected) buildExpected.set(e.proxy, (buildExpected.get(e.proxy) ?? 0) + e.count);
   for (const c of parentCoverage) if (c.space === space && c.task === task) entry(c.proxy).expected += c.expected;
   for (const [proxy, count] of buildExpected) entry(proxy).expected += Math.max(0, count - (overlap.get(proxy) ?? 0));

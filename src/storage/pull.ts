@@ -1,6 +1,6 @@
 import { promises as fsp } from 'fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'path';
-import type { ProxyName, SpaceName, TaskName } from '../core/names';
+import type { ColumnProxyName, SpaceName, TaskName } from '../core/names';
 import { FormatError, InputError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
 import { CARD_PATH, datasetCard } from './dataset-card';
@@ -19,7 +19,7 @@ export const PULL_FORMATS: readonly PullFormat[] = ['naslib', 'parquet', 'both']
 export interface PullFilter {
   space?: SpaceName;
   task?: TaskName;
-  proxies?: ProxyName[];
+  proxies?: ColumnProxyName[];
 }
 
 export interface PullOptions {

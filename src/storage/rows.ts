@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROXIES, SPACES, TASKS, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, SPACES, TASKS, type SpaceName, type TaskName } from '../core/names';
 
 /**
  * One triple's outcome: the unit the workers emit, the aggregator merges, and every published
@@ -16,7 +16,7 @@ export const ResultRowSchema = z
     space: z.enum(SPACES),
     task: z.enum(TASKS),
     arch: z.string().min(1),
-    proxy: z.enum(PROXIES),
+    proxy: z.enum(COLUMN_PROXIES),
     seed: z.number().int(),
     /** The batch size actually used (a last retry may halve the requested one); 0 for imported rows. */
     batchSize: z.number().int().nonnegative(),

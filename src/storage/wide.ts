@@ -1,5 +1,5 @@
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
-import { PROXIES, type ProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { readableArch } from '../core/spaces';
 import { PACKAGE_VERSION } from '../version';
 import { effectiveRows } from './cells';
@@ -25,7 +25,7 @@ export interface WideTable {
  * Only (space, task)s with rows get a table.
  */
 export function wideTables(rows: readonly StoredRow[], groundTruth: readonly GroundTruthRow[]): WideTable[] {
-  const groups = new Map<string, { space: SpaceName; task: TaskName; archs: Map<string, Map<ProxyName, number>>; proxies: Set<ProxyName> }>();
+  const groups = new Map<string, { space: SpaceName; task: TaskName; archs: Map<string, Map<ColumnProxyName, number>>; proxies: Set<ColumnProxyName> }>();
   for (const r of effectiveRows(rows).values()) {
     const key = `${r.space}/${r.task}`;
     let g = groups.get(key);
@@ -43,7 +43,7 @@ export function wideTables(rows: readonly StoredRow[], groundTruth: readonly Gro
   }
   return [...groups.values()].map((g) => {
     const archs = [...g.archs.keys()];
-    const proxies = PROXIES.filter((p) => g.proxies.has(p));
+    const proxies = COLUMN_PROXIES.filter((p) => g.proxies.has(p));
     const columns: ColumnSource[] = [
       { name: 'arch', data: archs, type: 'STRING', nullable: false },
       { name: 'arch_readable', data: archs.map((a) => readableArch(g.space, a, g.task) ?? null), type: 'STRING' },

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ProxyName } from '../core/names';
+import type { ColumnProxyName } from '../core/names';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Pool } from '../queue/names';
@@ -17,7 +17,7 @@ export interface WorkerStats {
   /** Jobs that waited for their build's results stream to drain below the high-water mark. */
   pausedForBackPressure: number;
   /** Triples computed per proxy. */
-  byProxy: Partial<Record<ProxyName, number>>;
+  byProxy: Partial<Record<ColumnProxyName, number>>;
 }
 
 export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string } | { skipped: 'build cancelled' };

@@ -5,7 +5,7 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded';
 import { ObjectStore } from '../../src/storage/objects';
 import { createS3Client } from '../../src/storage/s3';
 import type { ResultRow } from '../../src/storage/rows';
-import type { ProxyName, SpaceName, TaskName } from '../../src/core/names';
+import type { ColumnProxyName, SpaceName, TaskName } from '../../src/core/names';
 
 /** A scratch directory removed by the returned function. */
 export function tempDir(tag: string): { dir: string; remove: () => void } {
@@ -44,7 +44,7 @@ export function cliEnv(s3: EmbeddedS3, zcHome: string): NodeJS.ProcessEnv {
 }
 
 /** A computed row with defaults; tests override what they look at. */
-export function row(p: { space?: SpaceName; task?: TaskName; arch: string; proxy: ProxyName; score?: number | null; seed?: number } & Partial<ResultRow>): ResultRow {
+export function row(p: { space?: SpaceName; task?: TaskName; arch: string; proxy: ColumnProxyName; score?: number | null; seed?: number } & Partial<ResultRow>): ResultRow {
   const space = p.space ?? 'nasbench201';
   const task = p.task ?? 'cifar10';
   const seed = p.seed ?? 0;

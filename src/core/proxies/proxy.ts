@@ -13,7 +13,8 @@ export interface ProxyContext {
 
 /** One zero-cost proxy: the passes it needs and how it reduces them to NASLib's raw value. */
 export interface ProxyDefinition {
-  name: BuiltInProxyName;
+  /** A built-in proxy's NASLib name, or a user module's own (docs/writing-a-proxy.md). */
+  name: BuiltInProxyName | (string & {});
   /** Passes it reads (their dependencies are added); their times sum to what it costs alone. */
   passes: PassName[];
   /**
