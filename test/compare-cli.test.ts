@@ -1,3 +1,4 @@
+import { readFileSync } from 'fs';
 import { mkdtemp, readFile, rm } from 'fs/promises';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -70,7 +71,7 @@ describe('zcbench compare (a computed version against the released NB201 table)'
   let work: string;
   let env: NodeJS.ProcessEnv;
   let version: string;
-  const reference = JSON.parse(require('fs').readFileSync(REFERENCE, 'utf8').replace(/-Infinity/g, '-1e999')) as Record<string, Record<string, Record<string, { score: number } | number | string>>>;
+  const reference = JSON.parse(readFileSync(REFERENCE, 'utf8').replace(/-Infinity/g, '-1e999')) as Record<string, Record<string, Record<string, { score: number } | number | string>>>;
   const archs = Object.keys(reference.cifar10!).sort().slice(0, 8);
   const computed = new Map<string, number>(); // task/proxy/arch → score
 

@@ -27,7 +27,10 @@ function globFiles(dir: string, glob: string): string[] {
   const re = new RegExp('^' + glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
   const all: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : all.push(relative(dir, join(d, e.name)));
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else all.push(relative(dir, join(d, e.name)));
+    }
   };
   walk(dir);
   return all.filter((f) => re.test(f));
