@@ -2,6 +2,7 @@ import type { DataFormat } from '../format';
 import { cifarBinary } from './cifar-binary';
 import { npyFiles } from './npy';
 import { pickleBatches } from './pickle-batches';
+import { sphericalGzip } from './spherical-gzip';
 import { svhnMat } from './svhn-mat';
 
 /**
@@ -9,4 +10,4 @@ import { svhnMat } from './svhn-mat';
  * recognises the path reads it). Taskonomy's folders have their own loader (taskonomy.ts).
  * A new format: one file in this folder and one line here.
  */
-export const DATA_FORMATS: readonly DataFormat[] = [cifarBinary, pickleBatches, svhnMat, npyFiles];
+export const DATA_FORMATS: readonly DataFormat[] = [cifarBinary, pickleBatches, svhnMat, sphericalGzip, npyFiles];
