@@ -171,3 +171,22 @@ describe('az_nas, derived at publish time over the population', () => {
     expect([...(await azOf(p)).keys()].sort()).toEqual(ARCHS.slice(0, 2).sort());
   });
 });
+
+describe('seeds in the NASLib file', () => {
+  it('a cell under three seeds: score = the mean, std = the sample standard deviation, n, seeds and scores beside them', () => {
+    const scores: Record<number, number[]> = { 0: [1.5, 2.25, 4.0], 1: [10, 10, 10] };
+    const rows = ARCHS.slice(0, 2).flatMap((arch, a) => [2, 0, 1].map((seed) => row({ arch, proxy: 'snip', seed, score: scores[a]![seed]!, time: seed + 1 })));
+    // A one-seed cell stays as before.
+    rows.push(row({ arch: ARCHS[2]!, proxy: 'snip', score: 7 }));
+    const json = JSON.parse(Buffer.from(fileAt(plan('s1', rows), 'zc_nasbench201.json')!.body!).toString('utf8'));
+    // Independent: mean and sample variance by hand.
+    const [x0, x1, x2] = scores[0]!;
+    const mean = (x0! + x1! + x2!) / 3;
+    const std = Math.sqrt(((x0! - mean) ** 2 + (x1! - mean) ** 2 + (x2! - mean) ** 2) / 2);
+    expect(json.cifar10[ARCHS[0]!].snip.score).toBeCloseTo(mean, 12);
+    expect(json.cifar10[ARCHS[0]!].snip.std).toBeCloseTo(std, 12);
+    expect(json.cifar10[ARCHS[0]!].snip).toMatchObject({ n: 3, seeds: [0, 1, 2], scores: [1.5, 2.25, 4.0], time: 2 });
+    expect(json.cifar10[ARCHS[1]!].snip).toMatchObject({ score: 10, std: 0, n: 3 });
+    expect(json.cifar10[ARCHS[2]!].snip).toEqual({ score: 7, time: 0.25 });
+  });
+});

@@ -6,6 +6,7 @@
 import type { CorrelationMatrix, TaskRef } from './analyses';
 import { renderHeatmapPng, renderHeatmapSvg } from './heatmap';
 import type { Report } from './report';
+import type { SeedStability } from './seed-stability';
 
 /** What the page says about where the version came from, as label → values. */
 export type ReportProvenance = [label: string, values: string[]][];
@@ -89,4 +90,10 @@ export function reportHtml(r: Report, provenance: ReportProvenance = [], seedSta
     '',
   );
   return parts.join('\n');
+}
+
+/** The seed-stability section's body: one row per (space, task, proxy) with several seeds. */
+export function seedStabilityHtml(rows: readonly SeedStability[]): string {
+  const body = rows.map((r) => [r.space, r.task, r.proxy, r.seeds.join(', '), String(r.archs), fmt(r.spearman)]);
+  return `<p>Spearman between two seeds\u2019 scores over the architectures both hold, averaged over seed pairs.</p>\n${table(['space', 'task', 'proxy', 'seeds', 'architectures', 'mean Spearman'], body)}`;
 }

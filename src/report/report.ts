@@ -3,7 +3,8 @@ import { join } from 'path';
 import { InputError } from '../errors';
 import { analyse, type Analyses, type BiasTable, type CorrelationMatrix, type TaskRef } from './analyses';
 import { renderHeatmapPng, renderHeatmapSvg } from './heatmap';
-import { reportHtml, type ReportProvenance } from './html';
+import { reportHtml, seedStabilityHtml, type ReportProvenance } from './html';
+import { SEED_STABILITY_HEADER, seedStabilityRows, type SeedStability } from './seed-stability';
 import type { TableCounts, TaskScores } from './table';
 
 /** Which dataset version a report describes. */
@@ -200,12 +201,29 @@ export function reportMarkdown(r: Report): string {
   return lines.join('\n');
 }
 
-/** Write the report's files into `outDir` (index.html with `provenance`); returns the paths written. */
-export async function writeReport(r: Report, outDir: string, provenance: ReportProvenance = []): Promise<string[]> {
+/** seed_stability.csv: each proxy's mean Spearman between seeds, per (space, task). */
+export function seedStabilityCsv(rows: readonly SeedStability[]): string {
+  return csv(SEED_STABILITY_HEADER, seedStabilityRows(rows));
+}
+
+/** The seed-stability table as markdown (report.md's section beside Figure 2). */
+export function seedStabilityMarkdown(rows: readonly SeedStability[]): string {
+  const table = mdTable(
+    ['space', 'task', 'proxy', 'seeds', 'architectures', 'mean Spearman between seeds'],
+    rows.map((r) => [r.space, r.task, r.proxy, r.seeds.join(', '), String(r.archs), fmt(r.spearman)]),
+  );
+  return ['## Seed-to-seed rank stability', '', 'Per proxy: Spearman between two seeds\u2019 scores over the architectures both hold, averaged over seed pairs (`seed_stability.csv`).', '', table, ''].join('\n');
+}
+
+/**
+ * Write the report's files into `outDir` (index.html with `provenance`; with `stability`, the
+ * seed-to-seed table in seed_stability.csv, report.md and index.html); returns the paths written.
+ */
+export async function writeReport(r: Report, outDir: string, provenance: ReportProvenance = [], stability: readonly SeedStability[] = []): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   const a = r.analyses;
   const files: [string, string | Buffer][] = [
-    ['report.md', reportMarkdown(r)],
+    ['report.md', stability.length > 0 ? `${reportMarkdown(r)}\n${seedStabilityMarkdown(stability)}` : reportMarkdown(r)],
     ['spearman.csv', spearmanCsv(a)],
     ['spearman.png', renderHeatmapPng(a.spearmanMatrix)],
     ['spearman.svg', renderHeatmapSvg(a.spearmanMatrix)],
@@ -214,7 +232,8 @@ export async function writeReport(r: Report, outDir: string, provenance: ReportP
     ['task_correlation.svg', renderHeatmapSvg(a.taskCorrelation)],
   ];
   if (a.bias.length > 0) files.push(['bias.csv', biasCsv(a.bias)]);
-  files.push(['index.html', reportHtml(r, provenance)]);
+  if (stability.length > 0) files.push(['seed_stability.csv', seedStabilityCsv(stability)]);
+  files.push(['index.html', reportHtml(r, provenance, stability.length > 0 ? seedStabilityHtml(stability) : undefined)]);
   const written: string[] = [];
   for (const [name, content] of files) {
     const path = join(outDir, name);

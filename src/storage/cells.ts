@@ -51,3 +51,34 @@ export function effectiveRows<T extends ResultRow>(rows: Iterable<T>): Map<strin
   }
   return cells;
 }
+
+/**
+ * Each cell's `ok` rows, one per seed (among a seed's rows the one `rowPrecedes` picks), in seed
+ * order: what a version's per-seed statistics (mean, std, n) are computed from.
+ */
+export function rowsBySeed<T extends ResultRow>(rows: Iterable<T>): Map<string, T[]> {
+  const perSeed = new Map<string, T>();
+  for (const r of rows) {
+    if (r.status !== 'ok' || r.score === null) continue;
+    const key = `${cellKey(r)}\u0000${r.seed}`;
+    const cur = perSeed.get(key);
+    if (!cur || rowPrecedes(r, cur)) perSeed.set(key, r);
+  }
+  const cells = new Map<string, T[]>();
+  for (const r of perSeed.values()) {
+    const key = cellKey(r);
+    let list = cells.get(key);
+    if (!list) cells.set(key, (list = []));
+    list.push(r);
+  }
+  for (const list of cells.values()) list.sort((a, b) => a.seed - b.seed);
+  return cells;
+}
+
+/** Mean, sample standard deviation (n − 1, pandas' default; 0 for one value) and count of a cell's per-seed scores. */
+export function seedStatistics(scores: readonly number[]): { mean: number; std: number; n: number } {
+  const n = scores.length;
+  const mean = scores.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(scores.reduce((a, s) => a + (s - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, n };
+}

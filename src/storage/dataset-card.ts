@@ -102,7 +102,10 @@ function provenance(m: Manifest): string[] {
     '<!-- zcbench:seeds -->',
     '### Seeds and variance',
     '',
-    'Each row holds one seed\u2019s score (column `seed`). Per-seed summaries (mean, standard deviation) appear here when the version has several seeds.',
+    'Each row of the long table holds one seed\u2019s score (column `seed`). Where an architecture was computed under several seeds,',
+    'the NASLib json\u2019s `score` is the mean over them, beside `std` (sample standard deviation, n \u2212 1), `n`, `seeds` and `scores`',
+    '(fields NASLib\u2019s loader ignores), and the wide table holds the mean with `<proxy>_std` and `<proxy>_n` columns.',
+    '`zcbench report` writes each proxy\u2019s seed-to-seed rank stability (`seed_stability.csv`).',
     '<!-- /zcbench:seeds -->',
   ];
   return lines;

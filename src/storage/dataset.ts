@@ -5,7 +5,7 @@ import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } f
 import { canonicalArch, readableArch } from '../core/spaces';
 import { FormatError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
-import { effectiveRows } from './cells';
+import { cellKey, effectiveRows, rowsBySeed, seedStatistics } from './cells';
 import type { FileEntry } from './manifest';
 import { importedRows, parseNaslibJson, type NaslibFile } from './naslib';
 import { sha256Of } from './objects';
@@ -162,6 +162,20 @@ export class Dataset {
 
   time(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): number | undefined {
     return this.cell(space, task, arch, proxy, 'time');
+  }
+
+  private bySeed?: Map<string, StoredRow[]>;
+
+  /**
+   * A cell computed under several seeds: each seed's `ok` score (seed order) and their mean and
+   * sample standard deviation (what the version's NASLib json writes); undefined for one seed.
+   */
+  seedScores(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): { seeds: number[]; scores: number[]; mean: number; std: number; n: number } | undefined {
+    this.bySeed ??= rowsBySeed(this.allRows);
+    const rows = this.bySeed.get(cellKey({ space, task, arch, proxy }));
+    if (!rows || rows.length < 2) return undefined;
+    const scores = rows.map((r) => r.score!);
+    return { seeds: rows.map((r) => r.seed), scores, ...seedStatistics(scores) };
   }
 
   private cell(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName, what: 'score' | 'time'): number | undefined {

@@ -2,6 +2,7 @@ import { basename } from 'path';
 import { COLUMN_PROXIES, SPACES, SPACE_TASKS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { FormatError, InputError } from '../errors';
 import type { GroundTruthRow, ResultRow } from './rows';
+import { cellKey, seedStatistics } from './cells';
 
 /**
  * NASLib's zc_<space>.json files, as released with NAS-Bench-Suite-Zero:
@@ -10,13 +11,24 @@ import type { GroundTruthRow, ResultRow } from './rows';
  * Python's json module writes NaN, Infinity and -Infinity as bare tokens; both directions keep them.
  */
 
+/** A cell's per-seed values (written as extra fields NASLib's loader ignores). */
+export interface SeedScores {
+  seeds: number[];
+  scores: number[];
+  /** Sample standard deviation (n − 1) of `scores`. */
+  std: number;
+}
+
 /** One architecture's entry of one task. */
 export interface NaslibEntry {
   task: TaskName;
   arch: string;
   idx?: string;
-  /** time null: the file gave a bare float (no timing). */
-  proxies: { proxy: ColumnProxyName; score: number; time: number | null }[];
+  /**
+   * time null: the file gave a bare float (no timing). `seeds`: the cell was computed under several
+   * seeds; `score` and `time` are then their means.
+   */
+  proxies: { proxy: ColumnProxyName; score: number; time: number | null; seeds?: SeedScores }[];
   valAccuracy?: number;
 }
 
@@ -277,7 +289,10 @@ export function writeNaslibJson(entries: Iterable<NaslibEntry>): string {
       if (e.idx !== undefined) fields.push(`"idx": ${JSON.stringify(e.idx)}`);
       fields.push(`"arch": ${JSON.stringify(e.arch)}`);
       for (const p of e.proxies) {
-        const v = p.time === null ? pythonJsonNumber(p.score) : `{"score": ${pythonJsonNumber(p.score)}, "time": ${pythonJsonNumber(p.time)}}`;
+        const seeds = p.seeds
+          ? `, "std": ${pythonJsonNumber(p.seeds.std)}, "n": ${p.seeds.seeds.length}, "seeds": [${p.seeds.seeds.join(', ')}], "scores": [${p.seeds.scores.map(pythonJsonNumber).join(', ')}]`
+          : '';
+        const v = p.time === null && !p.seeds ? pythonJsonNumber(p.score) : `{"score": ${pythonJsonNumber(p.score)}, "time": ${pythonJsonNumber(p.time ?? 0)}${seeds}}`;
         fields.push(`${JSON.stringify(p.proxy)}: ${v}`);
       }
       if (e.valAccuracy !== undefined) fields.push(`"val_accuracy": ${pythonJsonNumber(e.valAccuracy)}`);
@@ -289,10 +304,15 @@ export function writeNaslibJson(entries: Iterable<NaslibEntry>): string {
   return out.join('');
 }
 
-/** Group rows (one per cell, `ok` only) and ground truth into NASLib entries, keeping row order. */
+/**
+ * Group rows (one per cell, `ok` only) and ground truth into NASLib entries, keeping row order. A
+ * cell with rows under several seeds (`bySeed`, from rowsBySeed) gets the mean score and time over
+ * its seeds, and the seeds' values beside them.
+ */
 export function entriesFromRows(
   rows: Iterable<ResultRow>,
   valAccuracy: (task: TaskName, arch: string) => number | undefined,
+  bySeed?: ReadonlyMap<string, readonly ResultRow[]>,
 ): NaslibEntry[] {
   const byArch = new Map<string, NaslibEntry>();
   for (const r of rows) {
@@ -306,7 +326,15 @@ export function entriesFromRows(
       byArch.set(key, e);
     }
     if (r.archIdx !== undefined && e.idx === undefined) e.idx = r.archIdx;
-    e.proxies.push({ proxy: r.proxy, score: r.score, time: r.time });
+    const seeded = bySeed?.get(cellKey(r));
+    if (seeded && seeded.length > 1) {
+      const scores = seeded.map((s) => s.score!);
+      const { mean, std } = seedStatistics(scores);
+      const time = seedStatistics(seeded.map((s) => s.time ?? 0)).mean;
+      e.proxies.push({ proxy: r.proxy, score: mean, time, seeds: { seeds: seeded.map((s) => s.seed), scores, std } });
+    } else {
+      e.proxies.push({ proxy: r.proxy, score: r.score, time: r.time });
+    }
   }
   return [...byArch.values()];
 }

@@ -7,7 +7,7 @@
 import { AZ_NAS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
 import { azNasRows, sameAzNasRows } from './az-nas-rows';
 import { datasetCard } from './dataset-card';
-import { cellKey, dedupeByTripleId, effectiveRows, slotKey } from './cells';
+import { cellKey, dedupeByTripleId, effectiveRows, rowsBySeed, slotKey } from './cells';
 import { MANIFEST_SCHEMA_VERSION, rowFingerprintsOf, type CoverageEntry, type FileEntry, type Manifest } from './manifest';
 import { entriesFromRows, writeNaslibJson } from './naslib';
 import { sha256Of } from './objects';
@@ -239,11 +239,11 @@ function planAzNas(parentRows: readonly StoredRow[], added: readonly ResultRow[]
   return sameAzNasRows(kept.filter((r) => r.proxy === AZ_NAS), derived) ? null : derived;
 }
 
-/** The NASLib file of a space, regenerated from one row per cell. */
+/** The NASLib file of a space, regenerated from one row per cell (a cell computed under several seeds: their mean). */
 function naslibFile(space: SpaceName, rows: readonly StoredRow[], valAccuracy: SpaceGroundTruth['valAccuracy']): PlannedFile | undefined {
   const cells = effectiveRows(rows);
   if (cells.size === 0) return undefined;
-  const body = Buffer.from(writeNaslibJson(entriesFromRows(cells.values(), valAccuracy)), 'utf8');
+  const body = Buffer.from(writeNaslibJson(entriesFromRows(cells.values(), valAccuracy, rowsBySeed(rows))), 'utf8');
   const okCells = [...cells.values()].filter((r) => r.status === 'ok').length;
   return { path: `zc_${space}.json`, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: okCells, format: 'naslib-json', kind: 'naslib', space } };
 }

@@ -52,11 +52,16 @@ export const command: Command = {
       const held = made.get(r.proxy);
       if (r.arch === arch && r.status === 'ok' && (!held || rowPrecedes(r, held))) made.set(r.proxy, r);
     }
-    const scores: Record<string, { score: number | null; time: number | null; fingerprint: string | null; backend: string | null }> = {};
+    type Value = { score: number | null; time: number | null; fingerprint: string | null; backend: string | null; std?: number; n?: number; seeds?: number[]; scores?: number[] };
+    const scores: Record<string, Value> = {};
     for (const p of proxies) {
       const row = made.get(p);
       scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null, fingerprint: row?.fingerprint ?? null, backend: row?.backend ?? null };
+      // Several seeds: the mean ± sample sd, as the version's NASLib json has them.
+      const seeded = ds.seedScores(space, task, arch, p);
+      if (seeded) Object.assign(scores[p]!, { score: seeded.mean, std: seeded.std, n: seeded.n, seeds: seeded.seeds, scores: seeded.scores });
     }
+    const shown = (v: Value) => (v.score === null ? '- (none)' : v.n ? `${formatNumber(v.score)} ± ${formatNumber(v.std!)} (${v.n} seeds)` : formatNumber(v.score));
     const valAccuracy = ds.valAccuracy(space, task, arch) ?? null;
     const readable = ds.readable(space, task, arch) ?? null;
     if (optFlag(args, 'json')) {
@@ -70,7 +75,7 @@ export const command: Command = {
       `val_accuracy ${valAccuracy === null ? '-' : formatNumber(valAccuracy)}`,
       formatTable(
         ['PROXY', 'SCORE', 'TIME (s)', 'FINGERPRINT', 'BACKEND'],
-        Object.entries(scores).map(([p, v]) => [p, v.score === null ? '- (none)' : formatNumber(v.score), v.time === null ? '-' : formatNumber(v.time, 3), v.fingerprint ?? '-', v.backend ?? '-']),
+        Object.entries(scores).map(([p, v]) => [p, shown(v), v.time === null ? '-' : formatNumber(v.time, 3), v.fingerprint ?? '-', v.backend ?? '-']),
       ),
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -3,7 +3,8 @@ import type { Command } from '../command';
 import { InputError } from '../../errors';
 import { writeFile } from 'fs/promises';
 import { join } from 'path';
-import { createReport, noGroundTruthMarkdown, writeReport } from '../../report/report';
+import { createReport, noGroundTruthMarkdown, seedStabilityCsv, seedStabilityMarkdown, writeReport } from '../../report/report';
+import { seedStability } from '../../report/seed-stability';
 import { ScoreTableBuilder } from '../../report/table';
 import type { ReportProvenance } from '../../report/html';
 import { prepareOutputDir } from '../../storage/output-dir';
@@ -49,16 +50,21 @@ export const command: Command = {
     const { tasks, counts } = builder.build();
     const outDir = optString(args, 'out') ?? `${source.dataset}-${source.version}-report`;
     await prepareOutputDir(outDir, '--out');
+    // Seed-to-seed stability needs no ground truth: a multi-seed synthetic build has it too.
+    const stability = seedStability(dataset);
     if (tasks.length === 0) {
-      await writeFile(join(outDir, 'report.md'), noGroundTruthMarkdown(source, counts));
+      const markdown = noGroundTruthMarkdown(source, counts);
+      await writeFile(join(outDir, 'report.md'), stability.length > 0 ? `${markdown}\n${seedStabilityMarkdown(stability)}` : markdown);
+      if (stability.length > 0) await writeFile(join(outDir, 'seed_stability.csv'), seedStabilityCsv(stability));
+      const n = stability.length > 0 ? 2 : 1;
       process.stdout.write(
         `${source.dataset}@${source.version}: no ground truth (val_accuracy), so nothing to correlate; ${counts.resultRows} proxy rows\n` +
-          `1 file written to ${outDir} (report.md says why)\n`,
+          `${n} file${n > 1 ? 's' : ''} written to ${outDir} (report.md says why${n > 1 ? '; seed_stability.csv' : ''})\n`,
       );
       return 0;
     }
     const report = createReport(tasks, counts, source);
-    const files = await writeReport(report, outDir, provenance);
+    const files = await writeReport(report, outDir, provenance, stability);
 
     const lines = [`${source.dataset}@${source.version}: ${tasks.length} tasks with ground truth`];
     for (const b of report.analyses.best) {
