@@ -32,20 +32,25 @@ async function main(): Promise<void> {
   const out = process.env.AGREE_OUT ?? join(__dirname, 'results', 'agreement');
   mkdirSync(out, { recursive: true });
   const reference = await openDataset(REFERENCE);
-  const common = tasks
-    .map((t) => new Set(reference.archs('nasbench201', t)))
-    .reduce((a, b) => new Set([...a].filter((x) => b.has(x))));
+  const common = tasks.map((t) => new Set(reference.archs('nasbench201', t))).reduce((a, b) => new Set([...a].filter((x) => b.has(x))));
   const sorted = [...common].sort();
   const step = Math.max(1, Math.floor(sorted.length / nArchs));
   const archs = sorted.filter((_, i) => i % step === 0).slice(0, nArchs);
   const rowsFile = join(out, `rows-b${batchSize}-s${seed}.jsonl`);
-  const rows: StoredRow[] = existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as StoredRow) : [];
+  const rows: StoredRow[] = existsSync(rowsFile)
+    ? readFileSync(rowsFile, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as StoredRow)
+    : [];
   const done = new Set(rows.map((r) => `${r.task}\u0000${r.arch}\u0000${r.proxy}`));
   const backend = await initBackend(backendSettings());
   process.stderr.write(`${archs.length} cells × ${tasks.join(', ')} at batch ${batchSize} on ${backend}; ${rows.length} rows from ${rowsFile}\n`);
   for (const task of tasks) {
-    const proxies = parseComputeProxyList(process.env.AGREE_PROXIES ?? reference.proxies('nasbench201', task).join(','), task)
-      .filter((p): p is ProxyName => (PROXIES as readonly string[]).includes(p)); // rows hold NASLib's 13
+    const proxies = parseComputeProxyList(process.env.AGREE_PROXIES ?? reference.proxies('nasbench201', task).join(','), task).filter((p): p is ProxyName =>
+      (PROXIES as readonly string[]).includes(p),
+    ); // rows hold NASLib's 13
     for (const [i, arch] of archs.entries()) {
       const todo = proxies.filter((p) => !done.has(`${task}\u0000${arch}\u0000${p}`));
       if (todo.length === 0) continue;
@@ -54,8 +59,21 @@ async function main(): Promise<void> {
       for (const proxy of todo) {
         const res = r.results[proxy]!;
         const row: StoredRow = {
-          tripleId: `${task}-${arch}-${proxy}-${seed}-${batchSize}`, space: 'nasbench201', task, arch, proxy, seed, batchSize, status: 'ok',
-          score: res.score, time: res.time, backend: r.backend, dataSource: 'synthetic', dataSha256: r.data.sha256, fingerprint: 'bench', valAccuracy: null,
+          tripleId: `${task}-${arch}-${proxy}-${seed}-${batchSize}`,
+          space: 'nasbench201',
+          task,
+          arch,
+          proxy,
+          seed,
+          batchSize,
+          status: 'ok',
+          score: res.score,
+          time: res.time,
+          backend: r.backend,
+          dataSource: 'synthetic',
+          dataSha256: r.data.sha256,
+          fingerprint: 'bench',
+          valAccuracy: null,
         };
         rows.push(row);
         appendFileSync(rowsFile, JSON.stringify(row) + '\n');
@@ -63,8 +81,17 @@ async function main(): Promise<void> {
       process.stderr.write(`${task} ${i + 1}/${archs.length} ${arch} ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
     }
   }
-  const computed = new Dataset(`synthetic-b${batchSize}`, null, null, rows.filter((r) => tasks.includes(r.task) && archs.includes(r.arch)), []);
-  const c = compareSources(computed, reference, { a: `zcbench synthetic, batch ${batchSize}, seed ${seed}, ${archs.length} cells`, b: 'zc_nasbench201_subset.json' });
+  const computed = new Dataset(
+    `synthetic-b${batchSize}`,
+    null,
+    null,
+    rows.filter((r) => tasks.includes(r.task) && archs.includes(r.arch)),
+    [],
+  );
+  const c = compareSources(computed, reference, {
+    a: `zcbench synthetic, batch ${batchSize}, seed ${seed}, ${archs.length} cells`,
+    b: 'zc_nasbench201_subset.json',
+  });
   const files: [string, string | Buffer][] = [
     ['agreement.txt', comparisonText(c)],
     ['agreement.csv', comparisonCsv(c)],

@@ -29,7 +29,12 @@ const SHAPES: Shape[] = [
   { name: 'cell 32x32x128 → 128', x: [8, 32, 32, 128], cout: 128, stride: 1 },
   { name: 'reduction 64x64x64 → 128, stride 2', x: [8, 64, 64, 64], cout: 128, stride: 2 },
 ];
-const PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const PAD: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 
 function randn(rng: Rng, shape: number[]): tf.Tensor {
   return tf.tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1))), shape);
@@ -70,7 +75,10 @@ function zcbenchRow(s: Shape, reps: number): Record<string, number> {
   try {
     return {
       forward: medianSeconds(() => tf.conv2d(x, filter, s.stride, PAD), reps),
-      backward: medianSeconds(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s.stride, PAD))([x, filter], dy), reps),
+      backward: medianSeconds(
+        () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s.stride, PAD))([x, filter], dy),
+        reps,
+      ),
       batchNormRelu: medianSeconds(() => batchNormRelu(y, dy), reps),
     };
   } finally {
@@ -82,7 +90,8 @@ function torchRows(threads: number, reps: number): { torch: string; rows: Record
   // Debian's python3-torch lives under /usr/bin/python3 (a pyenv python3 may come first on PATH).
   const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   const r = spawnSync(python, [join(__dirname, 'lib', 'torch_kernels.py')], { input: JSON.stringify({ threads, reps, shapes: SHAPES }), encoding: 'utf8' });
-  if (r.status !== 0) return { skipped: `python3 with torch failed (${(r.stderr || String(r.error)).trim().split('\n').pop()}): install Debian's python3-torch` };
+  if (r.status !== 0)
+    return { skipped: `python3 with torch failed (${(r.stderr || String(r.error)).trim().split('\n').pop()}): install Debian's python3-torch` };
   return JSON.parse(r.stdout);
 }
 
@@ -97,7 +106,11 @@ async function main(): Promise<void> {
   const torch2 = torchRows(cpus().length, reps);
   const ours2 = SHAPES.map((s) => zcbenchRow(s, reps)); // second pass: the sitting's drift shows as the spread
   const rows = SHAPES.map((s, i) => {
-    const wasm = { forward: Math.min(ours[i]!.forward!, ours2[i]!.forward!), backward: Math.min(ours[i]!.backward!, ours2[i]!.backward!), batchNormRelu: Math.min(ours[i]!.batchNormRelu!, ours2[i]!.batchNormRelu!) };
+    const wasm = {
+      forward: Math.min(ours[i]!.forward!, ours2[i]!.forward!),
+      backward: Math.min(ours[i]!.backward!, ours2[i]!.backward!),
+      batchNormRelu: Math.min(ours[i]!.batchNormRelu!, ours2[i]!.batchNormRelu!),
+    };
     const t1 = 'rows' in torch1 ? torch1.rows[i]! : undefined;
     const t2 = 'rows' in torch2 ? torch2.rows[i]! : undefined;
     const gflops = (sec: number, mult = 1) => round((flopsOf(s) * mult) / sec / 1e9);
@@ -111,7 +124,11 @@ async function main(): Promise<void> {
       torch1Thread: t1 && { forwardGflops: gflops(t1.forward!), backwardGflops: gflops(t1.backward!, 2), batchNormReluSeconds: round(t1.batchNormRelu!) },
       torchAllThreads: t2 && { forwardGflops: gflops(t2.forward!), backwardGflops: gflops(t2.backward!, 2), batchNormReluSeconds: round(t2.batchNormRelu!) },
       // Per-core time ratios, zcbench ÷ PyTorch (> 1: wasm slower on one core).
-      ratio1Thread: t1 && { forward: round(wasm.forward / t1.forward!), backward: round(wasm.backward / t1.backward!), batchNormRelu: round(wasm.batchNormRelu / t1.batchNormRelu!) },
+      ratio1Thread: t1 && {
+        forward: round(wasm.forward / t1.forward!),
+        backward: round(wasm.backward / t1.backward!),
+        batchNormRelu: round(wasm.batchNormRelu / t1.batchNormRelu!),
+      },
     };
   });
   const out = {

@@ -68,8 +68,14 @@ function settings(env = process.env): Settings {
 function specs(s: Settings): { dataset: string; spec: Record<string, unknown> }[] {
   const common = { spaces: ['nasbench201'], tasks: ['cifar10'], batchSize: { default: 8 } };
   return [
-    { dataset: 'chaos-cheap', spec: { dataset: 'chaos-cheap', ...common, proxies: ['params', 'flops', 'l2_norm', 'synflow'], archs: { sample: s.cheapArchs, seed: s.seed } } },
-    { dataset: 'chaos-tensor', spec: { dataset: 'chaos-tensor', ...common, proxies: ['snip', 'grad_norm'], archs: { sample: s.tensorArchs, seed: s.seed + 1 } } },
+    {
+      dataset: 'chaos-cheap',
+      spec: { dataset: 'chaos-cheap', ...common, proxies: ['params', 'flops', 'l2_norm', 'synflow'], archs: { sample: s.cheapArchs, seed: s.seed } },
+    },
+    {
+      dataset: 'chaos-tensor',
+      spec: { dataset: 'chaos-tensor', ...common, proxies: ['snip', 'grad_norm'], archs: { sample: s.tensorArchs, seed: s.seed + 1 } },
+    },
   ];
 }
 
@@ -141,7 +147,11 @@ async function runBuild(label: string, root: string, s: Settings, deadline: numb
     cluster.add('aggregator-1', aggregatorArgs, true);
     let rowsBeforeFlush = 0;
     if (schedule) {
-      injector = new FaultInjector({ cluster, store, builds, prefix: PREFIX, aggregatorArgs, onFlush: async () => void (rowsBeforeFlush += await rowCounters(cluster, buildIds)) }, s.seed, t0);
+      injector = new FaultInjector(
+        { cluster, store, builds, prefix: PREFIX, aggregatorArgs, onFlush: async () => void (rowsBeforeFlush += await rowCounters(cluster, buildIds)) },
+        s.seed,
+        t0,
+      );
       void injector.run(schedule);
     }
     await untilPublished(cluster, buildIds, deadline, label);
@@ -150,7 +160,16 @@ async function runBuild(label: string, root: string, s: Settings, deadline: numb
     await cluster.jobStarts.poll(cluster.admin);
     const rowsWritten = rowsBeforeFlush + (await rowCounters(cluster, buildIds));
     const published = await Promise.all(builds.map((b) => readPublished(store, b.dataset)));
-    return { wallSeconds, expected, published, jobs: cluster.jobStarts.summary(), rowsWritten, exits: cluster.exits, injected: injector?.injected ?? [], notInjected: injector?.notInjected ?? [] };
+    return {
+      wallSeconds,
+      expected,
+      published,
+      jobs: cluster.jobStarts.summary(),
+      rowsWritten,
+      exits: cluster.exits,
+      injected: injector?.injected ?? [],
+      notInjected: injector?.notInjected ?? [],
+    };
   } finally {
     await injector?.cancel().catch(() => undefined);
     await cluster.stop();
@@ -167,10 +186,14 @@ async function untilPublished(cluster: Cluster, buildIds: string[], deadline: nu
     if (states?.every((st) => st === 'published')) return;
     if (states && aggregatorsDone) {
       // Nothing is left that could publish them: waiting would be a hang.
-      throw new Error(`chaos: the ${label} run's aggregators all exited reporting their builds published, but Redis says ${buildIds.map((id, i) => `${id}=${states[i]}`).join(', ')}; logs in ${cluster.logDir}`);
+      throw new Error(
+        `chaos: the ${label} run's aggregators all exited reporting their builds published, but Redis says ${buildIds.map((id, i) => `${id}=${states[i]}`).join(', ')}; logs in ${cluster.logDir}`,
+      );
     }
     if (Date.now() > deadline) {
-      throw new Error(`chaos: the ${label} run did not publish within the time bound (CHAOS_TIMEOUT_S): build states ${buildIds.map((id, i) => `${id}=${states?.[i] ?? '?'}`).join(', ')}; logs in ${cluster.logDir}`);
+      throw new Error(
+        `chaos: the ${label} run did not publish within the time bound (CHAOS_TIMEOUT_S): build states ${buildIds.map((id, i) => `${id}=${states?.[i] ?? '?'}`).join(', ')}; logs in ${cluster.logDir}`,
+      );
     }
     await sleep(1000);
   }
@@ -200,10 +223,13 @@ async function main(): Promise<number> {
   const started = Date.now();
   const deadline = started + s.timeoutS * 1000;
   // The bound holds even if a teardown hangs.
-  const hardStop = setTimeout(() => {
-    process.stderr.write(`chaos: FAILED: still running ${s.timeoutS + 120} s after the start (CHAOS_TIMEOUT_S=${s.timeoutS}); giving up\n`);
-    process.exit(1);
-  }, (s.timeoutS + 120) * 1000);
+  const hardStop = setTimeout(
+    () => {
+      process.stderr.write(`chaos: FAILED: still running ${s.timeoutS + 120} s after the start (CHAOS_TIMEOUT_S=${s.timeoutS}); giving up\n`);
+      process.exit(1);
+    },
+    (s.timeoutS + 120) * 1000,
+  );
   const root = mkdtempSync(join(tmpdir(), 'zcbench-chaos-'));
   let ok = false;
   try {
@@ -211,8 +237,16 @@ async function main(): Promise<number> {
     const faultFree = await runBuild('fault-free', root, s, deadline);
     // Long enough that the faults do not queue for the same few targets; the S3 outage in its middle keeps the build open past it.
     const windowS = s.windowS ?? Math.min(900, Math.max(s.quick ? 30 : 60, 0.8 * faultFree.wallSeconds));
-    const schedule = planSchedule(s.seed, { windowS, s3OutageS: s.s3OutageS, deadlineS: s.deadlineS, lockTtlS: s.lockTtlMs / 1000, counts: s.quick ? QUICK_COUNTS : FULL_COUNTS });
-    process.stderr.write(`chaos: fault-free build published in ${faultFree.wallSeconds.toFixed(1)} s; chaos build with ${schedule.length} faults over ${windowS.toFixed(0)} s…\n`);
+    const schedule = planSchedule(s.seed, {
+      windowS,
+      s3OutageS: s.s3OutageS,
+      deadlineS: s.deadlineS,
+      lockTtlS: s.lockTtlMs / 1000,
+      counts: s.quick ? QUICK_COUNTS : FULL_COUNTS,
+    });
+    process.stderr.write(
+      `chaos: fault-free build published in ${faultFree.wallSeconds.toFixed(1)} s; chaos build with ${schedule.length} faults over ${windowS.toFixed(0)} s…\n`,
+    );
     const chaos = await runBuild('chaos', root, s, deadline, schedule);
     const result = report(s, faultFree, chaos, windowS, (Date.now() - started) / 1000);
     writeResults(RESULTS, result);
@@ -249,21 +283,39 @@ function report(s: Settings, faultFree: RunOutcome, chaos: RunOutcome, windowS: 
     faultsByKind: countKinds(chaos.injected),
     schedule: chaos.injected,
     notInjected: chaos.notInjected,
-    durations: { faultFreeSeconds: +faultFree.wallSeconds.toFixed(1), chaosSeconds: +chaos.wallSeconds.toFixed(1), faultWindowSeconds: +windowS.toFixed(1), s3OutageSeconds: s.s3OutageS, totalSeconds: +totalSeconds.toFixed(1), timeoutSeconds: s.timeoutS },
+    durations: {
+      faultFreeSeconds: +faultFree.wallSeconds.toFixed(1),
+      chaosSeconds: +chaos.wallSeconds.toFixed(1),
+      faultWindowSeconds: +windowS.toFixed(1),
+      s3OutageSeconds: s.s3OutageS,
+      totalSeconds: +totalSeconds.toFixed(1),
+      timeoutSeconds: s.timeoutS,
+    },
     build: {
       triples: faultFree.expected,
       datasets: specs(s).map((x) => x.spec),
       backends,
       published: Object.fromEntries(chaos.published.map((p) => [p.dataset, { version: p.version, rows: p.rows.length }])),
     },
-    comparison: { sameBatch: cmp.sameBatch, bitIdentical: cmp.bitIdentical, extra: cmp.extra, mismatches: cmp.mismatches.slice(0, 50), mismatchCount: cmp.mismatches.length },
+    comparison: {
+      sameBatch: cmp.sameBatch,
+      bitIdentical: cmp.bitIdentical,
+      extra: cmp.extra,
+      mismatches: cmp.mismatches.slice(0, 50),
+      mismatchCount: cmp.mismatches.length,
+    },
     recomputation: {
       how: "BullMQ's own `active` event (one per start of a job: retries, stall recoveries and the heavy pool's rerun included) counted per job id from the queues' event streams; a job started more than once is recomputed. rowsWritten counts rows workers wrote (the build records' counters, summed over the FLUSHALL): rows beyond one per triple were computed again.",
       chaos: { ...chaos.jobs, rowsWritten: chaos.rowsWritten, rowsBeyondOnePerTriple: chaos.rowsWritten - chaos.expected },
       faultFree: { ...faultFree.jobs, rowsWritten: faultFree.rowsWritten },
     },
     processExits: chaos.exits.filter((e) => !e.injected),
-    settings: { deadlineS: s.deadlineS, lockTtlMs: s.lockTtlMs, workers: 'light ×2 (concurrency 2, 1 child), heavy ×1 (concurrency 1, 1 child)', aggregatorFlushMs: 500 },
+    settings: {
+      deadlineS: s.deadlineS,
+      lockTtlMs: s.lockTtlMs,
+      workers: 'light ×2 (concurrency 2, 1 child), heavy ×1 (concurrency 1, 1 child)',
+      aggregatorFlushMs: 500,
+    },
   };
 }
 

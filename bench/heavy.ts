@@ -22,7 +22,17 @@ import { join } from 'path';
 import { estimateJobMemory } from '../src/core/compute';
 import { proxiesForTask, TASKONOMY_TASKS, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
 import { architectures, pick } from './lib/archs';
-import { describeJob, gitCommit, machineFacts, previousResults, runChildIfAsked, runJobInChild, writeResults, type BenchJob, type BenchJobResult } from './lib/child-jobs';
+import {
+  describeJob,
+  gitCommit,
+  machineFacts,
+  previousResults,
+  runChildIfAsked,
+  runJobInChild,
+  writeResults,
+  type BenchJob,
+  type BenchJobResult,
+} from './lib/child-jobs';
 
 const OUT = join(__dirname, 'results', 'heavy.json');
 const BATCH = 32;
@@ -40,17 +50,30 @@ const TNB_MICRO_ARCHS = ['(2, 1, 2, 1, 0, 1)', '(1, 2, 2, 0, 2, 3)', '(3, 2, 3, 
 const TNB_MACRO_ARCHS = ['(3, 3, 2, 1, 3, 1)', '(1, 1, 4, 1, 1)', '(1, 4, 2, 1, 2)'];
 const TNB_ANCHORS: Record<'transbench101_micro' | 'transbench101_macro', Partial<Record<TaskName, number[]>>> = {
   transbench101_micro: {
-    class_scene: [25.6, 39.3, 50.5], class_object: [25.5, 39.0, 50.3], jigsaw: [21.7, 33.2, 44.1], room_layout: [32.3, 44.6, 59.0],
-    normal: [56.5, 64.7, 82.6], autoencoder: [60.5, 70.7, 86.6], segmentsemantic: [67.6, 79.6, 93.7],
+    class_scene: [25.6, 39.3, 50.5],
+    class_object: [25.5, 39.0, 50.3],
+    jigsaw: [21.7, 33.2, 44.1],
+    room_layout: [32.3, 44.6, 59.0],
+    normal: [56.5, 64.7, 82.6],
+    autoencoder: [60.5, 70.7, 86.6],
+    segmentsemantic: [67.6, 79.6, 93.7],
   },
   transbench101_macro: {
-    class_scene: [19.8, 46.1, 111.2], class_object: [20.1, 48.8, 112.0], jigsaw: [21.0, 25.1, 50.8], room_layout: [25.4, 57.9, 93.1],
-    normal: [42.6, 135.9, 203.7], autoencoder: [46.0, 139.0, 203.6], segmentsemantic: [49.6, 97.3, 163.2],
+    class_scene: [19.8, 46.1, 111.2],
+    class_object: [20.1, 48.8, 112.0],
+    jigsaw: [21.0, 25.1, 50.8],
+    room_layout: [25.4, 57.9, 93.1],
+    normal: [42.6, 135.9, 203.7],
+    autoencoder: [46.0, 139.0, 203.6],
+    segmentsemantic: [49.6, 97.3, 163.2],
   },
 };
 /** NASLib's zen time alone on the TNB-micro cells above (same origin). */
 const TNB_MICRO_ZEN_ANCHORS: Partial<Record<TaskName, number[]>> = {
-  class_scene: [2.1, 2.4, 3.1], jigsaw: [1.7, 2.1, 2.9], autoencoder: [4.0, 4.6, 5.1], segmentsemantic: [4.4, 4.9, 6.8],
+  class_scene: [2.1, 2.4, 3.1],
+  jigsaw: [1.7, 2.1, 2.9],
+  autoencoder: [4.0, 4.6, 5.1],
+  segmentsemantic: [4.4, 4.9, 6.8],
 };
 const NB301_ARCHS = [
   '[[(1, 0), (0, 0), (1, 1), (2, 1), (2, 0), (3, 3), (2, 6), (1, 0)], [(1, 4), (0, 3), (1, 6), (2, 5), (0, 6), (2, 2), (4, 4), (2, 2)]]',
@@ -102,7 +125,9 @@ type NB301Table = { cifar10: Record<string, Record<string, { time?: number }>> }
 function nb301Anchor(table: NB301Table, arch: string): number {
   const row = table.cifar10[arch];
   if (!row) throw new Error(`zc_nasbench301_subset.json has no ${arch}`);
-  return proxiesForTask('cifar10').filter((p) => p !== 'zen').reduce((sum, p) => sum + row[p]!.time!, 0);
+  return proxiesForTask('cifar10')
+    .filter((p) => p !== 'zen')
+    .reduce((sum, p) => sum + row[p]!.time!, 0);
 }
 
 function plannedJobs(): HeavyJob[] {
@@ -137,7 +162,10 @@ function nb201Sitting(): Pick<Sitting, 'nb201MedianSecondsPerArch' | 'nb201Backe
   const dir = mkdtempSync(join(tmpdir(), 'zc-heavy-nb201-'));
   try {
     const file = join(dir, 'nb201.json');
-    execFileSync(process.execPath, [...process.execArgv, join(__dirname, 'nb201.ts')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BENCH_OUT: file } });
+    execFileSync(process.execPath, [...process.execArgv, join(__dirname, 'nb201.ts')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, BENCH_OUT: file },
+    });
     const r = JSON.parse(readFileSync(file, 'utf8')) as { medianSecondsPerArch: number; backend: string };
     return { nb201MedianSecondsPerArch: r.medianSecondsPerArch, nb201Backend: r.backend };
   } finally {

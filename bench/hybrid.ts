@@ -34,7 +34,15 @@ function convolutionMs(): number {
 async function main(): Promise<void> {
   await initBackend({ backend: 'hybrid' });
   const batchSize = Number(process.env.BENCH_HYBRID_BATCH ?? 4);
-  const job = { space: 'transbench101_macro' as const, task: 'segmentsemantic' as const, arch: '(2, 3, 2, 3, 2, 3)', proxies: ['grasp' as const], seed: 0, batchSize, data: { source: 'synthetic' as const } };
+  const job = {
+    space: 'transbench101_macro' as const,
+    task: 'segmentsemantic' as const,
+    arch: '(2, 3, 2, 3, 2, 3)',
+    proxies: ['grasp' as const],
+    seed: 0,
+    batchSize,
+    data: { source: 'synthetic' as const },
+  };
   const runs: { threads: number; convolutionMs: number; graspSeconds: number; graspScore: number }[] = [];
   for (const threads of [...new Set([1, cpus().length])]) {
     await initBackend({ backend: 'hybrid', threads });

@@ -31,7 +31,12 @@ const SHAPES: Shape[] = [
   { name: 'reduction 32x32x16 → 32, stride 2', x: [64, 32, 32, 16], cout: 32, stride: 2, cpu: true },
   { name: 'large 32x32x64 → 64', x: [64, 32, 32, 64], cout: 64, stride: 1 },
 ];
-const PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const PAD: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 
 function randn(rng: Rng, shape: number[]): T {
   const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -86,8 +91,7 @@ async function main(): Promise<void> {
     const dy = dyv as tf.Tensor4D;
     const inputAttrs = { strides: s.stride, pad: PAD, dataFormat: 'NHWC', inputShape: s.x };
     const filterAttrs = { strides: s.stride, pad: PAD, dataFormat: 'NHWC', filterShape: [3, 3, cin, s.cout] };
-    const run = (kernel: string, inputs: Record<string, T>, attrs: object) => () =>
-      tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
+    const run = (kernel: string, inputs: Record<string, T>, attrs: object) => () => tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
     const gflops = (seconds: number) => Number((flops / seconds / 1e9).toPrecision(3));
 
     const wasm: Record<string, number> = {
@@ -103,7 +107,8 @@ async function main(): Promise<void> {
               const xp = tf.pad(x, PAD);
               const cols: T[] = [];
               for (let i = 0; i < 3; i++) {
-                for (let j = 0; j < 3; j++) cols.push(tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * s.stride + 1, j + (ow - 1) * s.stride + 1, cin], [1, s.stride, s.stride, 1]));
+                for (let j = 0; j < 3; j++)
+                  cols.push(tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * s.stride + 1, j + (ow - 1) * s.stride + 1, cin], [1, s.stride, s.stride, 1]));
               }
               const patches = tf.reshape(tf.concat(cols, 3), [n * oh * ow, 9 * cin]);
               return tf.matMul(patches, tf.reshape(dy, [n * oh * ow, s.cout]), true, false);
@@ -116,11 +121,13 @@ async function main(): Promise<void> {
           () =>
             tf.tidy(
               () =>
-                tf.engine().runKernel(
-                  tf.Conv3DBackpropFilterV2,
-                  { x: tf.reshape(tf.pad(x, PAD), [n, 1, h + 2, w + 2, cin]), dy: tf.reshape(dy, [n, 1, oh, ow, s.cout]) },
-                  { strides: [1, s.stride, s.stride], pad: 'valid', filterShape: [1, 3, 3, cin, s.cout] } as unknown as tf.NamedAttrMap,
-                ) as T,
+                tf
+                  .engine()
+                  .runKernel(
+                    tf.Conv3DBackpropFilterV2,
+                    { x: tf.reshape(tf.pad(x, PAD), [n, 1, h + 2, w + 2, cin]), dy: tf.reshape(dy, [n, 1, oh, ow, s.cout]) },
+                    { strides: [1, s.stride, s.stride], pad: 'valid', filterShape: [1, 3, 3, cin, s.cout] } as unknown as tf.NamedAttrMap,
+                  ) as T,
             ),
           Math.min(reps, 2),
         ),

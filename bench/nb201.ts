@@ -18,8 +18,16 @@ import { backendCapacity, computeProxies, estimateJobMemory } from '../src/core/
 import { PROXIES, type ProxyName } from '../src/core/names';
 
 const ARCHS = [
-  '(0, 0, 0, 0, 0, 0)', '(4, 4, 4, 4, 4, 4)', '(4, 0, 4, 1, 2, 0)', '(4, 0, 3, 1, 4, 3)', '(3, 3, 3, 3, 3, 3)',
-  '(1, 2, 3, 2, 1, 4)', '(2, 2, 3, 2, 1, 0)', '(0, 2, 3, 2, 3, 1)', '(2, 3, 2, 0, 2, 3)', '(2, 2, 2, 2, 2, 2)',
+  '(0, 0, 0, 0, 0, 0)',
+  '(4, 4, 4, 4, 4, 4)',
+  '(4, 0, 4, 1, 2, 0)',
+  '(4, 0, 3, 1, 4, 3)',
+  '(3, 3, 3, 3, 3, 3)',
+  '(1, 2, 3, 2, 1, 4)',
+  '(2, 2, 3, 2, 1, 0)',
+  '(0, 2, 3, 2, 3, 1)',
+  '(2, 3, 2, 0, 2, 3)',
+  '(2, 2, 2, 2, 2, 2)',
 ];
 
 function median(values: number[]): number {
@@ -34,7 +42,13 @@ async function main(): Promise<void> {
   const backend = await initBackend(backendSettings());
   const capacity = backendCapacity(backend);
   const base = { space: 'nasbench201' as const, task: 'cifar10' as const, seed: 0, data: { source: 'synthetic' as const } };
-  const perArch: { arch: string; seconds: number; batchSizes: Record<string, number>; backends: string[]; proxies: Record<string, { score: number; time: number }> }[] = [];
+  const perArch: {
+    arch: string;
+    seconds: number;
+    batchSizes: Record<string, number>;
+    backends: string[];
+    proxies: Record<string, { score: number; time: number }>;
+  }[] = [];
   for (const arch of archs) {
     const start = process.hrtime.bigint();
     const fits = (proxies: ProxyName[], b: number) => estimateJobMemory({ ...base, arch, batchSize: b, proxies }) <= capacity;
@@ -55,8 +69,12 @@ async function main(): Promise<void> {
     }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     perArch.push({ arch, seconds, batchSizes, backends, proxies: results as Record<string, { score: number; time: number }> });
-    const smaller = Object.entries(batchSizes).filter(([, b]) => b < batchSize).map(([p, b]) => `${p}@${b}`);
-    process.stderr.write(`${arch}  ${seconds.toFixed(2)} s  (grasp alone ${results.grasp!.time.toFixed(2)} s${smaller.length ? `; smaller batch: ${smaller.join(' ')}` : ''})\n`);
+    const smaller = Object.entries(batchSizes)
+      .filter(([, b]) => b < batchSize)
+      .map(([p, b]) => `${p}@${b}`);
+    process.stderr.write(
+      `${arch}  ${seconds.toFixed(2)} s  (grasp alone ${results.grasp!.time.toFixed(2)} s${smaller.length ? `; smaller batch: ${smaller.join(' ')}` : ''})\n`,
+    );
   }
   const perProxyMedian: Record<string, number> = {};
   for (const p of PROXIES) perProxyMedian[p] = median(perArch.map((a) => a.proxies[p]!.time));
@@ -68,7 +86,13 @@ async function main(): Promise<void> {
       backend === 'wasm'
         ? 'wasm addresses 4 GiB: a proxy whose estimated peak at batchSize does not fit runs at the largest batch that fits (perArch[].batchSizes), together with the proxies of that batch'
         : 'all proxies at batchSize',
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtEnd: loadavg() },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageAtEnd: loadavg(),
+    },
     medianSecondsPerArch: median(perArch.map((a) => a.seconds)),
     reference: { naslibPyTorchMedianSecondsPerArch: 8.46, naslibGraspSeconds: 2.8, naslibH100SecondsPerArch: 3.03 },
     perProxyStandaloneMedianSeconds: perProxyMedian,

@@ -20,7 +20,10 @@ const CLASSES: [string, RegExp][] = [
   ['convolution gradients', /^(Conv2DBackprop\w+|DepthwiseConv2dNativeBackprop\w+)$/],
   ['pooling', /Pool/],
   ['reduction', /^(Sum|Mean|Max|Min|Prod|ArgMax|ArgMin|All|Any)$/],
-  ['layout and copies', /^(Transpose|Reshape|Slice|StridedSlice|Concat|Pack|Unpack|SplitV|PadV2|Tile|Reverse|GatherV2|Identity|Cast|ExpandDims|Squeeze|MirrorPad)$/],
+  [
+    'layout and copies',
+    /^(Transpose|Reshape|Slice|StridedSlice|Concat|Pack|Unpack|SplitV|PadV2|Tile|Reverse|GatherV2|Identity|Cast|ExpandDims|Squeeze|MirrorPad)$/,
+  ],
   ['matmul', /MatMul/],
 ];
 
@@ -64,7 +67,10 @@ async function main(): Promise<void> {
     seconds,
     kernelSecondsIncludingNested: kernelMs / 1e3,
     classes: Object.fromEntries([...byClass].sort((a, b) => b[1] - a[1]).map(([c, ms]) => [c, { seconds: ms / 1e3, share: share(ms) }])),
-    kernels: [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30).map(([name, e]) => ({ name, seconds: e.ms / 1e3, calls: e.calls, share: share(e.ms) })),
+    kernels: [...byKernel]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 30)
+      .map(([name, e]) => ({ name, seconds: e.ms / 1e3, calls: e.calls, share: share(e.ms) })),
     proxyTimes: result && Object.fromEntries(Object.entries(result.results).map(([p, r]) => [p, r.time])),
     machine: { cpus: cpus().length, loadavgAtEnd: loadavg(), node: process.version },
     date: new Date().toISOString(),

@@ -25,9 +25,21 @@ function generate(rng: Rng): { rows: StoredRow[]; archs: string[] } {
     for (const arch of archs) {
       for (const proxy of PROXIES) {
         rows.push({
-          tripleId: `${task}/${arch}/${proxy}`, space: 'nasbench201', task, arch, proxy, seed: 0, batchSize: 64, status: 'ok',
-          score: rng.normal(), time: rng.float(), backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64),
-          fingerprint: 'bench', valAccuracy: null,
+          tripleId: `${task}/${arch}/${proxy}`,
+          space: 'nasbench201',
+          task,
+          arch,
+          proxy,
+          seed: 0,
+          batchSize: 64,
+          status: 'ok',
+          score: rng.normal(),
+          time: rng.float(),
+          backend: 'cpu',
+          dataSource: 'synthetic',
+          dataSha256: '0'.repeat(64),
+          fingerprint: 'bench',
+          valAccuracy: null,
         });
       }
     }
@@ -62,7 +74,14 @@ function main(): void {
   timeLookups(ds, tasks, shared, proxies); // warm-up: let the JIT optimise the lookup path
   // Three timed passes each; the machine may be shared, so all are kept and the median reported.
   const sharedRuns = [0, 1, 2].map(() => timeLookups(ds, tasks, shared, proxies));
-  const freshRuns = [0, 1, 2].map(() => timeLookups(ds, tasks, fresh.map((a) => a.split('').join('')), proxies));
+  const freshRuns = [0, 1, 2].map(() =>
+    timeLookups(
+      ds,
+      tasks,
+      fresh.map((a) => a.split('').join('')),
+      proxies,
+    ),
+  );
   if (new Set([...sharedRuns, ...freshRuns].map((r) => r.checksum)).size !== 1) throw new Error('lookups with equal strings disagree');
   const perLookup = (runs: { ns: number }[]) => runs.map((r) => Number((r.ns / LOOKUPS).toFixed(1)));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;

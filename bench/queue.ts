@@ -43,11 +43,15 @@ async function deleteKeys(redis: Redis, patterns: string[]): Promise<void> {
 /** A `zcbench work` process; resolves once it logged that it started. */
 function startWorkerProcess(prefix: string, concurrency: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'zcbench.js'), 'work', '--pool', 'light', '--concurrency', String(concurrency), '--metrics-port', '0'], {
-      cwd: ROOT,
-      env: { ...process.env, ZC_FROM_SOURCE: '1', ZC_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin', 'zcbench.js'), 'work', '--pool', 'light', '--concurrency', String(concurrency), '--metrics-port', '0'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ZC_FROM_SOURCE: '1', ZC_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);
@@ -131,15 +135,33 @@ async function waitingMemory(redis: Redis, packing: 'arch-task' | 'triple'): Pro
   // 12,500 cells × 4 tasks × 2 seeds = 100,000 (arch, task, seed) messages of 13 proxies; or 100,000 single triples.
   const spec =
     packing === 'arch-task'
-      ? { dataset: `bench-mem-${prefix}`, spaces: ['nasbench201'], tasks: ['cifar10', 'cifar100', 'ImageNet16-120', 'svhn'], proxies: 'all', seeds: [0, 1], archs: { sample: 12500, seed: 3 } }
-      : { dataset: `bench-mem-${prefix}`, spaces: ['nasbench201'], tasks: ['cifar10', 'cifar100', 'ImageNet16-120', 'svhn'], proxies: ['params'], seeds: [0, 1], archs: { sample: 12500, seed: 3 }, packing };
+      ? {
+          dataset: `bench-mem-${prefix}`,
+          spaces: ['nasbench201'],
+          tasks: ['cifar10', 'cifar100', 'ImageNet16-120', 'svhn'],
+          proxies: 'all',
+          seeds: [0, 1],
+          archs: { sample: 12500, seed: 3 },
+        }
+      : {
+          dataset: `bench-mem-${prefix}`,
+          spaces: ['nasbench201'],
+          tasks: ['cifar10', 'cifar100', 'ImageNet16-120', 'svhn'],
+          proxies: ['params'],
+          seeds: [0, 1],
+          archs: { sample: 12500, seed: 3 },
+          packing,
+        };
   const plan = planBuild(spec, ROOT);
   const sampler = await connectRedis(REDIS_URL);
   const queue = openQueue('light', redis, prefix);
   const before = await redisMemory(redis);
   let peak = before.used;
   const sample = setInterval(() => {
-    redisMemory(sampler).then((m) => (peak = Math.max(peak, m.used)), () => undefined);
+    redisMemory(sampler).then(
+      (m) => (peak = Math.max(peak, m.used)),
+      () => undefined,
+    );
   }, 50);
   try {
     const t0 = performance.now();
@@ -184,7 +206,14 @@ async function main(): Promise<void> {
     const result = {
       benchmark: 'queue',
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: +(totalmem() / 2 ** 30).toFixed(1), loadavg1m: loadavg()[0], node: process.version, redis: /redis_version:(\S+)/.exec(info)?.[1] },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGb: +(totalmem() / 2 ** 30).toFixed(1),
+        loadavg1m: loadavg()[0],
+        node: process.version,
+        redis: /redis_version:(\S+)/.exec(info)?.[1],
+      },
       targets: TARGETS,
       throughput: run,
       waitingJobsMemory: memory,

@@ -29,9 +29,20 @@ function generate(): { results: ResultRow[]; truth: GroundTruthRow[] } {
       for (const proxy of PROXIES) {
         const u = rng.float();
         results.push({
-          tripleId: `${task}/${code}/${proxy}`, space: 'nasbench201', task, arch, proxy, seed: 9000, batchSize: 64,
-          status: u < 0.001 ? 'failed' : 'ok', score: u < 0.001 ? null : u < 0.01 ? -1e8 : acc * rng.float() + conv,
-          time: 0.1, backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), fingerprint: 'bench',
+          tripleId: `${task}/${code}/${proxy}`,
+          space: 'nasbench201',
+          task,
+          arch,
+          proxy,
+          seed: 9000,
+          batchSize: 64,
+          status: u < 0.001 ? 'failed' : 'ok',
+          score: u < 0.001 ? null : u < 0.01 ? -1e8 : acc * rng.float() + conv,
+          time: 0.1,
+          backend: 'cpu',
+          dataSource: 'synthetic',
+          dataSha256: '0'.repeat(64),
+          fingerprint: 'bench',
         });
       }
     }

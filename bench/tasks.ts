@@ -23,7 +23,17 @@ import { join } from 'path';
 import { estimateJobMemory } from '../src/core/compute';
 import { SPACE_TASKS, SPACES, defaultBatchSize, proxiesForTask, type ProxyName } from '../src/core/names';
 import { architectures, pick } from './lib/archs';
-import { describeJob as describe, gitCommit, machineFacts, previousResults, runChildIfAsked, runJobInChild, writeResults, type BenchJob as Job, type BenchJobResult } from './lib/child-jobs';
+import {
+  describeJob as describe,
+  gitCommit,
+  machineFacts,
+  previousResults,
+  runChildIfAsked,
+  runJobInChild,
+  writeResults,
+  type BenchJob as Job,
+  type BenchJobResult,
+} from './lib/child-jobs';
 
 interface JobResult extends BenchJobResult {
   /** The core's memory plan for the job (what routes it to a backend and a worker pool). */
@@ -71,7 +81,10 @@ function summary(results: JobResult[]) {
   }
   for (const [task, proxies] of Object.entries(byTask)) {
     for (const [p, s] of Object.entries(proxies)) {
-      const times = results.filter((r) => `${r.space}/${r.task}` === task && r.results?.[p as ProxyName]).map((r) => r.results![p as ProxyName]!.time).sort((a, b) => a - b);
+      const times = results
+        .filter((r) => `${r.space}/${r.task}` === task && r.results?.[p as ProxyName])
+        .map((r) => r.results![p as ProxyName]!.time)
+        .sort((a, b) => a - b);
       s.medianTime = times.length ? times[Math.floor(times.length / 2)]! : NaN;
     }
   }
@@ -109,7 +122,11 @@ async function main(): Promise<void> {
     running.delete(job);
     const result = { ...r, estimateMB: planMB.get(job)!, commit };
     done.set(key(result), result);
-    const bad = result.results ? Object.entries(result.results).filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8).map(([p]) => p) : [];
+    const bad = result.results
+      ? Object.entries(result.results)
+          .filter(([, v]) => !Number.isFinite(v!.score) || v!.score === -1e8)
+          .map(([p]) => p)
+      : [];
     process.stderr.write(
       `[${n}/${todo.length}] ${describe(job)}: ${result.error ? `FAILED (${result.error})` : `${result.seconds.toFixed(1)} s, ${Math.round(result.peakRssMB)} MB RSS (plan ${result.estimateMB} MB), ${result.backend}${bad.length ? `, non-finite: ${bad.join(' ')}` : ''}`}\n`,
     );
@@ -132,7 +149,12 @@ async function main(): Promise<void> {
       const alone = running.size === 1 && (concurrency === 1 || !pending.some((j) => usedNow + planMB.get(j)! <= budgetMB));
       const threads = alone ? cpus().length : 1;
       process.stderr.write(`[${n}/${todo.length}] start ${describe(job)} (plan ${planMB.get(job)} MB, ${threads} thread${threads > 1 ? 's' : ''})\n`);
-      launched.push(runJobInChild(__filename, job, threads).then(finished(job, n)).then(() => Promise.all(schedule())).then(() => undefined));
+      launched.push(
+        runJobInChild(__filename, job, threads)
+          .then(finished(job, n))
+          .then(() => Promise.all(schedule()))
+          .then(() => undefined),
+      );
     }
     return launched;
   };

@@ -38,12 +38,49 @@ function spec(name: string, proxies: string[] | 'all', baseVersion: string): str
   // The subset holds -Infinity (not JSON.parse's); its first task is cifar10, whose cells come first.
   const archs = [...new Set([...readFileSync(subset, 'utf8').matchAll(/"(\([0-4](?:, [0-4]){5}\))": \{"idx"/g)].map((m) => m[1]!))].slice(0, N);
   const file = join(home, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ dataset: DATASET, spaces: ['nasbench201'], tasks: ['cifar10'], proxies, archs, seeds: [0], batchSize: { default: 8 }, baseVersion }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { dataset: DATASET, spaces: ['nasbench201'], tasks: ['cifar10'], proxies, archs, seeds: [0], batchSize: { default: 8 }, baseVersion },
+      null,
+      2,
+    ),
+  );
   return file;
 }
 
 const imported = latestVersion(zcbench('import-naslib', subset, '--dataset', DATASET, '--space', 'nasbench201'));
 const v13 = latestVersion(zcbench('run', '--spec', spec('extend-13', 'all', imported)));
-const vNew = latestVersion(zcbench('run', '--spec', spec('extend-new', ['epe_nas', 'fisher', 'flops', 'grad_norm', 'grasp', 'jacov', 'l2_norm', 'nwot', 'params', 'plain', 'snip', 'synflow', 'zen', 'zico', 'meco', 'swap', 'az_nas'], v13)));
+const vNew = latestVersion(
+  zcbench(
+    'run',
+    '--spec',
+    spec(
+      'extend-new',
+      [
+        'epe_nas',
+        'fisher',
+        'flops',
+        'grad_norm',
+        'grasp',
+        'jacov',
+        'l2_norm',
+        'nwot',
+        'params',
+        'plain',
+        'snip',
+        'synflow',
+        'zen',
+        'zico',
+        'meco',
+        'swap',
+        'az_nas',
+      ],
+      v13,
+    ),
+  ),
+);
 zcbench('report', `${DATASET}@${vNew}`, '--out', join(home, 'report'));
-process.stdout.write(`\nversions: ${imported} (import), ${v13} (the 13 on ${N} cells), ${vNew} (+ zico, meco, swap, az_nas); report in ${join(home, 'report')}\n`);
+process.stdout.write(
+  `\nversions: ${imported} (import), ${v13} (the 13 on ${N} cells), ${vNew} (+ zico, meco, swap, az_nas); report in ${join(home, 'report')}\n`,
+);

@@ -40,7 +40,10 @@ export const ConfigSchema = z.object({
   /** Entries of a build's results stream above which workers pause its jobs until the aggregator drains it. */
   ZC_RESULTS_HIGH_WATER: z.coerce.number().int().positive().default(200_000),
   /** BullMQ key prefix of the zc-light/zc-heavy queues (a test or a second deployment isolates itself with its own). */
-  ZC_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
+  ZC_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('bull'),
   /** Local state: embedded S3 data, download cache. */
   ZC_HOME: z.string().default('.zcbench'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

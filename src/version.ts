@@ -27,9 +27,16 @@ export const CORE_DIGEST_FILE = 'fingerprint.json';
 
 /** sha256 over every file under `dir`: its path relative to `dir` (with `/`) and its content's sha256, in path order. */
 export function coreSourceDigest(dir: string): string {
-  const files = listFiles(dir).map((f) => relative(dir, f).split(sep).join('/')).sort();
+  const files = listFiles(dir)
+    .map((f) => relative(dir, f).split(sep).join('/'))
+    .sort();
   const h = createHash('sha256');
-  for (const rel of files) h.update(`${rel}\u0000${createHash('sha256').update(readFileSync(join(dir, rel))).digest('hex')}\n`);
+  for (const rel of files)
+    h.update(
+      `${rel}\u0000${createHash('sha256')
+        .update(readFileSync(join(dir, rel)))
+        .digest('hex')}\n`,
+    );
   return h.digest('hex');
 }
 

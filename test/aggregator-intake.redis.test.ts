@@ -25,8 +25,19 @@ test('a row with an extra field becomes a failed row naming the field; an unpars
   const archs = ['(0, 1, 2, 3, 4, 0)', '(1, 1, 1, 1, 1, 1)', '(2, 2, 2, 2, 2, 2)'];
   const rows: ResultRow[] = archs.map((arch, i) => ({
     tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint, data: 'none' }),
-    space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
-    status: 'ok', score: 0.5 + i, time: 0.01, backend: 'wasm', dataSource: 'synthetic', dataSha256: '', fingerprint,
+    space: 'nasbench201',
+    task: 'cifar10',
+    arch,
+    proxy: 'params',
+    seed: 0,
+    batchSize: 64,
+    status: 'ok',
+    score: 0.5 + i,
+    time: 0.01,
+    backend: 'wasm',
+    dataSource: 'synthetic',
+    dataSha256: '',
+    fingerprint,
   }));
   await createBuild(h.redis, h.prefix, { buildId, dataset, spec: '{}', fingerprint, reuse: 'same-code' });
   await markEnqueued(h.redis, h.prefix, buildId, [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: archs.length }]);

@@ -49,7 +49,15 @@ describe('hybrid backend', () => {
 
   test('a compute request on hybrid reports it and agrees with cpu', async () => {
     const proxies: ProxyName[] = ['grad_norm', 'snip', 'grasp', 'jacov', 'nwot', 'synflow'];
-    const req = { space: 'nasbench201' as const, task: 'ImageNet16-120' as const, arch: '(0, 2, 3, 2, 4, 1)', proxies, seed: 2, batchSize: 2, data: { source: 'synthetic' as const } };
+    const req = {
+      space: 'nasbench201' as const,
+      task: 'ImageNet16-120' as const,
+      arch: '(0, 2, 3, 2, 4, 1)',
+      proxies,
+      seed: 2,
+      batchSize: 2,
+      data: { source: 'synthetic' as const },
+    };
     await initBackend('cpu');
     const cpu = await computeProxies(req);
     await initBackend('hybrid');
@@ -84,8 +92,15 @@ describe('hybrid convolution threads', () => {
   });
 
   test('splitBatch covers the batch in contiguous, even runs', () => {
-    expect(splitBatch(7, 3)).toEqual([[0, 2], [2, 2], [4, 3]]);
-    expect(splitBatch(2, 4)).toEqual([[0, 1], [1, 1]]);
+    expect(splitBatch(7, 3)).toEqual([
+      [0, 2],
+      [2, 2],
+      [4, 3],
+    ]);
+    expect(splitBatch(2, 4)).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
     expect(splitBatch(1, 2)).toEqual([[0, 1]]);
   });
 
@@ -107,7 +122,15 @@ describe('hybrid convolution threads', () => {
 
   test('a compute request gives the same scores on 1 and 2 threads', async () => {
     const proxies: ProxyName[] = ['grad_norm', 'grasp', 'jacov', 'synflow'];
-    const req = { space: 'nasbench201' as const, task: 'ImageNet16-120' as const, arch: '(1, 2, 3, 2, 4, 1)', proxies, seed: 1, batchSize: 3, data: { source: 'synthetic' as const } };
+    const req = {
+      space: 'nasbench201' as const,
+      task: 'ImageNet16-120' as const,
+      arch: '(1, 2, 3, 2, 4, 1)',
+      proxies,
+      seed: 1,
+      batchSize: 3,
+      data: { source: 'synthetic' as const },
+    };
     await initBackend('hybrid');
     setHybridSliceBytes(64 * 1024);
     setHybridThreads(1);
@@ -118,7 +141,9 @@ describe('hybrid convolution threads', () => {
   });
 
   test('a thread whose module cannot load is an error, not a wait', () => {
-    expect(() => new ConvThread('/nonexistent/conv-thread.js')).toThrow(/convolution thread failed \(start\): Cannot find module '\/nonexistent\/conv-thread.js'/);
+    expect(() => new ConvThread('/nonexistent/conv-thread.js')).toThrow(
+      /convolution thread failed \(start\): Cannot find module '\/nonexistent\/conv-thread.js'/,
+    );
   });
 
   test('a part that never finishes is an error after the wait bound, not a wait forever', async () => {
@@ -132,7 +157,15 @@ describe('hybrid convolution threads', () => {
 
   test('a failing part is reported with its cause, and the thread keeps working', () => {
     const [thread] = convThreads(1);
-    const part = { attrs: { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 }, itemShape: [3, 3, 1], itemIn: 9, itemOut: 1, count: 2, filterShape: [3, 3, 1, 1], sliceBytes: 4096 };
+    const part = {
+      attrs: { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 },
+      itemShape: [3, 3, 1],
+      itemIn: 9,
+      itemOut: 1,
+      count: 2,
+      filterShape: [3, 3, 1, 1],
+      sliceBytes: 4096,
+    };
     const x = new Float32Array(18).fill(1);
     const filter = new Float32Array(9).fill(2);
     thread!.start({ ...part, kernelName: 'NoSuchKernel', x, filter });

@@ -18,11 +18,20 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const cliEnv = () => ({ ZC_QUEUE_PREFIX: h.prefix, REDIS_URL: redisUrl(), METRICS_PORT: '0', S3_ENDPOINT: h.s3.embedded.endpoint, AWS_ACCESS_KEY_ID: h.s3.embedded.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: h.s3.embedded.credentials.secretAccessKey });
+const cliEnv = () => ({
+  ZC_QUEUE_PREFIX: h.prefix,
+  REDIS_URL: redisUrl(),
+  METRICS_PORT: '0',
+  S3_ENDPOINT: h.s3.embedded.endpoint,
+  AWS_ACCESS_KEY_ID: h.s3.embedded.credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: h.s3.embedded.credentials.secretAccessKey,
+});
 
 test('waiting on a build that does not exist fails at once, naming it', async () => {
   const missing = `zct-no-such-build-${process.pid}`;
-  const err = await new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [missing], untilPublished: true }).run().catch((e: unknown) => e);
+  const err = await new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [missing], untilPublished: true })
+    .run()
+    .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(NotFoundError);
   expect((err as Error).message).toMatch(new RegExp(`^build "${missing}" not found in Redis \\(builds: .*\\); \`zcbench produce\` creates it$`));
   const r = await runCli(['aggregate', missing, '--until-published'], { env: cliEnv(), timeoutMs: 60_000 });
@@ -37,15 +46,31 @@ test('waiting on a build that does not exist fails at once, naming it', async ()
 });
 
 test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers skip its jobs, nothing is published', async () => {
-  const plan = h.plan({ dataset: `zct-cancel-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['synflow'], archs: { sample: 3 }, batchSize: { default: 8 } });
-  const other = h.plan({ dataset: `zct-cancel-other-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['synflow'], archs: { sample: 2, seed: 7 }, batchSize: { default: 8 } });
+  const plan = h.plan({
+    dataset: `zct-cancel-${process.pid}`,
+    spaces: ['nasbench201'],
+    tasks: ['cifar10'],
+    proxies: ['synflow'],
+    archs: { sample: 3 },
+    batchSize: { default: 8 },
+  });
+  const other = h.plan({
+    dataset: `zct-cancel-other-${process.pid}`,
+    spaces: ['nasbench201'],
+    tasks: ['cifar10'],
+    proxies: ['synflow'],
+    archs: { sample: 2, seed: 7 },
+    batchSize: { default: 8 },
+  });
   expect((await h.produce(plan)).enqueuedMessages).toBe(3);
   await h.produce(other);
   const light = openQueue('light', h.redis, h.prefix);
   try {
     const r = await runCli(['cancel', plan.buildId], { env: cliEnv() });
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`build ${plan.buildId} cancelled: removed 3 jobs from zc-light, 0 from zc-heavy; running jobs finish, workers skip any other, the aggregator will not publish it\n`);
+    expect(r.stdout).toBe(
+      `build ${plan.buildId} cancelled: removed 3 jobs from zc-light, 0 from zc-heavy; running jobs finish, workers skip any other, the aggregator will not publish it\n`,
+    );
     expect(r.code).toBe(0);
     // Only the cancelled build's jobs went.
     const waiting = await light.getJobs(['waiting', 'delayed', 'prioritized']);
@@ -55,7 +80,9 @@ test('`zcbench cancel` removes the waiting jobs, status says cancelled, workers 
     expect((await readBuild(h.redis, h.prefix, plan.buildId)).state).toBe('cancelled');
     const status = await runCli(['status', plan.buildId], { env: cliEnv() });
     expect(status.stdout).toMatch(new RegExp(`^  ${plan.buildId} \\[cancelled\\]: .*, cancelled: it will not be published; fingerprint \\S+$`, 'm'));
-    const json = JSON.parse((await runCli(['status', plan.buildId, '--json'], { env: cliEnv() })).stdout) as { builds: { state: string; etaSeconds?: number }[] };
+    const json = JSON.parse((await runCli(['status', plan.buildId, '--json'], { env: cliEnv() })).stdout) as {
+      builds: { state: string; etaSeconds?: number }[];
+    };
     expect(json.builds).toEqual([expect.objectContaining({ state: 'cancelled' })]);
     expect(json.builds[0]!.etaSeconds).toBeUndefined();
 

@@ -29,7 +29,9 @@ function naiveRanks(v: number[]): number[] {
 function naivePearson(x: number[], y: number[]): number {
   const mx = x.reduce((a, b) => a + b) / x.length;
   const my = y.reduce((a, b) => a + b) / y.length;
-  let sxy = 0, sxx = 0, syy = 0;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
   x.forEach((_, i) => {
     sxy += (x[i]! - mx) * (y[i]! - my);
     sxx += (x[i]! - mx) ** 2;
@@ -39,7 +41,10 @@ function naivePearson(x: number[], y: number[]): number {
 }
 const naiveSpearman = (x: number[], y: number[]) => naivePearson(naiveRanks(x), naiveRanks(y));
 function naiveKendall(x: number[], y: number[]): number {
-  let c = 0, d = 0, tx = 0, ty = 0;
+  let c = 0,
+    d = 0,
+    tx = 0,
+    ty = 0;
   for (let i = 0; i < x.length; i++) {
     for (let j = i + 1; j < x.length; j++) {
       const s = Math.sign(x[i]! - x[j]!) * Math.sign(y[i]! - y[j]!);
@@ -60,7 +65,13 @@ describe('kendall (tau-b)', () => {
       const x = Array.from({ length: 40 }, draw);
       const y = x.map((v) => (draw() < 2 ? v : draw()));
       if (trial % 2 === 0) x[3] = -Infinity;
-      expect(kendall(x, y).value).toBeCloseTo(naiveKendall(x.map((v) => (v === -Infinity ? -1e9 : v)), y), 12);
+      expect(kendall(x, y).value).toBeCloseTo(
+        naiveKendall(
+          x.map((v) => (v === -Infinity ? -1e9 : v)),
+          y,
+        ),
+        12,
+      );
     }
     expect(kendall([1, NaN, 3, 2], [1, 5, 2, 3])).toEqual({ value: naiveKendall([1, 3, 2], [1, 2, 3]), n: 3 });
   });
@@ -71,7 +82,10 @@ describe('zcbench compare (a computed version against the released NB201 table)'
   let work: string;
   let env: NodeJS.ProcessEnv;
   let version: string;
-  const reference = JSON.parse(readFileSync(REFERENCE, 'utf8').replace(/-Infinity/g, '-1e999')) as Record<string, Record<string, Record<string, { score: number } | number | string>>>;
+  const reference = JSON.parse(readFileSync(REFERENCE, 'utf8').replace(/-Infinity/g, '-1e999')) as Record<
+    string,
+    Record<string, Record<string, { score: number } | number | string>>
+  >;
   const archs = Object.keys(reference.cifar10!).sort().slice(0, 8);
   const computed = new Map<string, number>(); // task/proxy/arch → score
 
@@ -79,8 +93,12 @@ describe('zcbench compare (a computed version against the released NB201 table)'
     work = await mkdtemp(join(tmpdir(), 'zc-compare-'));
     s3 = await startEmbeddedS3({ dir: join(work, 's3'), bucket: 'zccompare' });
     env = {
-      S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1', ZC_HOME: join(work, 'home'),
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      ZC_HOME: join(work, 'home'),
     };
     await initBackend('cpu');
     const rows: ResultRow[] = [];
@@ -91,15 +109,29 @@ describe('zcbench compare (a computed version against the released NB201 table)'
           const score = r.results[proxy]!.score;
           computed.set(`${task}/${proxy}/${arch}`, score);
           rows.push({
-            tripleId: `${task}-${proxy}-${arch}`, space: 'nasbench201', task, arch, proxy, seed: 0, batchSize: 2, status: 'ok', score,
-            time: 0, backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), fingerprint: 'test',
+            tripleId: `${task}-${proxy}-${arch}`,
+            space: 'nasbench201',
+            task,
+            arch,
+            proxy,
+            seed: 0,
+            batchSize: 2,
+            status: 'ok',
+            score,
+            time: 0,
+            backend: 'cpu',
+            dataSource: 'synthetic',
+            dataSha256: '0'.repeat(64),
+            fingerprint: 'test',
           });
         }
       }
     }
     const store = openStore({ endpoint: s3.endpoint, bucket: s3.bucket, credentials: { ...EMBEDDED_S3_CREDENTIALS } });
     const published = await publishVersion(store, {
-      dataset: 'regen', buildId: 'compare-test', rows,
+      dataset: 'regen',
+      buildId: 'compare-test',
+      rows,
       expected: TASKS.flatMap((task) => PROXIES.map((proxy) => ({ space: 'nasbench201' as const, task, proxy, count: archs.length }))),
       provenance: { fingerprint: 'test', dataSources: [] },
     });
@@ -134,7 +166,13 @@ describe('zcbench compare (a computed version against the released NB201 table)'
         const [n, rho, tau, va, vb] = line!.split(/\s+/).slice(3, 8);
         const e = expected(task, proxy);
         expect({ task, proxy, n: Number(n), rho, tau, va, vb }).toEqual({
-          task, proxy, n: archs.length, rho: e.spearman.toFixed(3), tau: e.kendall.toFixed(3), va: e.valA.toFixed(3), vb: e.valB.toFixed(3),
+          task,
+          proxy,
+          n: archs.length,
+          rho: e.spearman.toFixed(3),
+          tau: e.kendall.toFixed(3),
+          va: e.valA.toFixed(3),
+          vb: e.valB.toFixed(3),
         });
       }
     }
@@ -147,7 +185,11 @@ describe('zcbench compare (a computed version against the released NB201 table)'
     const res = await runCli(['compare', `regen@${version}`, REFERENCE, '--format', 'csv', '--out', out, '--top', '3'], { env });
     expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
     expect(await readFile(join(out, 'compare.csv'), 'utf8')).toBe(res.stdout);
-    const rows = res.stdout.trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = res.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     for (const r of rows) {
       const e = expected(r[1] as TaskName, r[2] as ProxyName);
       expect(Number(r[4])).toBeCloseTo(e.spearman, 12);

@@ -6,7 +6,13 @@ import { runCli } from './helpers/cli';
 // Tiny batches keep these fast; the full-size runs are in `npm run bench`. The paper's 13 and the newer proxies.
 const PROXIES = BUILT_IN_PROXIES;
 const base: ComputeRequest = {
-  space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 3, 1)', proxies: [...PROXIES], seed: 3, batchSize: 4, data: { source: 'synthetic' },
+  space: 'nasbench201',
+  task: 'cifar10',
+  arch: '(0, 2, 3, 2, 3, 1)',
+  proxies: [...PROXIES],
+  seed: 3,
+  batchSize: 4,
+  data: { source: 'synthetic' },
 };
 
 describe('computeProxies', () => {
@@ -43,7 +49,20 @@ describe('computeProxies', () => {
 
 describe('zcbench compute (CLI)', () => {
   test('--json prints one object with every field', async () => {
-    const r = await runCli(['compute', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(0, 2, 3, 2, 3, 1)', '--proxies', 'params,flops,synflow', '--batch-size', '2', '--json']);
+    const r = await runCli([
+      'compute',
+      '--space',
+      'nasbench201',
+      '--task',
+      'cifar10',
+      '--arch',
+      '(0, 2, 3, 2, 3, 1)',
+      '--proxies',
+      'params,flops,synflow',
+      '--batch-size',
+      '2',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);

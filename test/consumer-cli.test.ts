@@ -68,7 +68,11 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect(second.stdout).toContain('downloaded 0 bytes (0 B); 0 objects fetched, 11 from cache');
 
     // Round trip: the pulled NASLib files hold the imported entries.
-    for (const [space, file] of [['nasbench201', FILES[1]!], ['nasbench301', FILES[2]!], ['nasbench101', FILES[0]!]] as const) {
+    for (const [space, file] of [
+      ['nasbench201', FILES[1]!],
+      ['nasbench301', FILES[2]!],
+      ['nasbench101', FILES[0]!],
+    ] as const) {
       const original = parsePythonJson(readFileSync(file, 'utf8'), file) as Tables;
       const pulled = parsePythonJson(readFileSync(join(env.dir, 'b', `zc_${space}.json`), 'utf8'), space) as Tables;
       if (space === 'nasbench101') {
@@ -86,7 +90,11 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     const r = await cli(['pull', 'nbsz', '--space', 'nasbench201', '--task', 'cifar100', '--proxy', 'synflow,nwot', '--out', 'c']);
     expect(r.code).toBe(0);
     const record = JSON.parse(readFileSync(join(env.dir, 'c', 'zcbench-pull.json'), 'utf8')) as { files: Record<string, { rows: number }> };
-    expect(Object.keys(record.files).sort()).toEqual(['ground_truth/nasbench201.parquet', 'parquet/nasbench201/cifar100/v1-0000.parquet', 'zc_nasbench201.json']);
+    expect(Object.keys(record.files).sort()).toEqual([
+      'ground_truth/nasbench201.parquet',
+      'parquet/nasbench201/cifar100/v1-0000.parquet',
+      'zc_nasbench201.json',
+    ]);
     expect(record.files['parquet/nasbench201/cifar100/v1-0000.parquet']!.rows).toBe(725 * 2);
     const subset = parsePythonJson(readFileSync(join(env.dir, 'c', 'zc_nasbench201.json'), 'utf8'), 'x') as Tables;
     const original = parsePythonJson(readFileSync(FILES[1]!, 'utf8'), 'y') as Tables;
@@ -96,7 +104,7 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect(subset.cifar100![arch]).toEqual({ idx: o.idx, arch, synflow: o.synflow, nwot: o.nwot, val_accuracy: o.val_accuracy });
   });
 
-  test('query prints one architecture\'s scores', async () => {
+  test("query prints one architecture's scores", async () => {
     const r = await cli(['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(0, 2, 3, 2, 3, 1)', '--proxy', 'params,flops', '--json']);
     expect(r.code).toBe(0);
     const q = JSON.parse(r.stdout) as { version: string; val_accuracy: number; proxies: Record<string, { score: number; time: number }> };
@@ -104,12 +112,19 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect(q.val_accuracy).toBe(86.06);
     // Each value says which code made it (imported tables: NASLib's) and on which backend.
     const made = { fingerprint: 'naslib', backend: 'imported' };
-    expect(q.proxies).toEqual({ flops: { score: 88.307392, time: 0.48845587600953877, ...made }, params: { score: 0.615386, time: 0.4703852920792997, ...made } });
+    expect(q.proxies).toEqual({
+      flops: { score: 88.307392, time: 0.48845587600953877, ...made },
+      params: { score: 0.615386, time: 0.4703852920792997, ...made },
+    });
 
     // Any spelling `compute` accepts finds the same key: no spaces, NB201's API string; a pulled
     // directory works as the store does; --proxies is the documented name of --proxy.
     const api = '|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|none~2|';
-    for (const [source, spelling] of [['nbsz', '(0,2,3,2,3,1)'], ['nbsz@v1', api], ['./a', ' (0, 2,3, 2,3,1) ']] as const) {
+    for (const [source, spelling] of [
+      ['nbsz', '(0,2,3,2,3,1)'],
+      ['nbsz@v1', api],
+      ['./a', ' (0, 2,3, 2,3,1) '],
+    ] as const) {
       const again = await cli(['query', source, '--space', 'nasbench201', '--task', 'cifar10', '--arch', spelling, '--proxies', 'params,flops', '--json']);
       expect({ spelling, code: again.code, stderr: again.stderr }).toEqual({ spelling, code: 0, stderr: '' });
       expect(JSON.parse(again.stdout)).toEqual({ ...q, arch_readable: api });
@@ -127,7 +142,10 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
       [['pull', 'nbsz', '--format', 'xml'], /^zcbench pull: invalid --format: "xml" \(valid: naslib, parquet, both\)\n$/],
       [['pull', 'nbsz', '--space', 'nasbench999'], /^zcbench pull: invalid --space: "nasbench999"/],
       [['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(9, 9)'], /^zcbench query: invalid --arch: "\(9, 9\)" \(a NASLib tuple/],
-      [['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(1,1,1,1,1,1)'], /^zcbench query: nbsz@v1 has no architecture "\(1,1,1,1,1,1\)" in nasbench201\/cifar10/],
+      [
+        ['query', 'nbsz', '--space', 'nasbench201', '--task', 'cifar10', '--arch', '(1,1,1,1,1,1)'],
+        /^zcbench query: nbsz@v1 has no architecture "\(1,1,1,1,1,1\)" in nasbench201\/cifar10/,
+      ],
       [['import-naslib', join(REF, 'README.md'), '--dataset', 'nbsz'], /^zcbench import-naslib: \S+README\.md: not JSON/],
       [['ls', '--bucket', 'nosuchbucket'], /^zcbench ls: S3 LIST datasets\/ \(bucket nosuchbucket\): the bucket does not exist\n$/],
     ];
@@ -158,7 +176,10 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect(back.code).toBe(0);
     expect(back.stdout).toMatch(/^nbsz: latest v2 → v1 manifest sha256 [0-9a-f]{64}\n$/);
     const listed = JSON.parse((await cli(['ls', '--dataset', 'nbsz', '--versions', '--json'])).stdout) as { version: string; latest: boolean }[];
-    expect(listed.map((v) => [v.version, v.latest])).toEqual([['v1', true], ['v2', false]]);
+    expect(listed.map((v) => [v.version, v.latest])).toEqual([
+      ['v1', true],
+      ['v2', false],
+    ]);
     const missing = await cli(['set-latest', 'nbsz@v7']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe('zcbench set-latest: version "v7" of dataset nbsz not found (versions: v1, v2)\n');
@@ -175,7 +196,11 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     try {
       const r = await cli(['pull', 'nbsz', '--space', 'nasbench301', '--out', 'd'], join(env.dir, 'fresh-home'));
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(new RegExp(`^zcbench pull: object ${file.sha256} in bucket zcbench is corrupted: \\d+ bytes hashing to [0-9a-f]{64} \\(expected ${file.bytes} bytes\\)\\n$`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^zcbench pull: object ${file.sha256} in bucket zcbench is corrupted: \\d+ bytes hashing to [0-9a-f]{64} \\(expected ${file.bytes} bytes\\)\\n$`,
+        ),
+      );
       expect(existsSync(join(env.dir, 'd', 'zc_nasbench301.json'))).toBe(false);
     } finally {
       await store.putObject(good);

@@ -63,7 +63,12 @@ describe('openDataset', () => {
     await pullVersion(store, { dataset: 'small', outDir: join(env.dir, 'nl'), format: 'naslib', cache });
     for (const dir of ['pq', 'nl']) {
       const ds = await openDataset(join(env.dir, dir));
-      expect({ dir, v: ds.version, s: ds.score('nasbench201', 'cifar10', A, 'synflow'), acc: ds.valAccuracy('nasbench201', 'cifar10', A) }).toEqual({ dir, v: 'v1', s: 40.1, acc: 86.06 });
+      expect({ dir, v: ds.version, s: ds.score('nasbench201', 'cifar10', A, 'synflow'), acc: ds.valAccuracy('nasbench201', 'cifar10', A) }).toEqual({
+        dir,
+        v: 'v1',
+        s: 40.1,
+        acc: 86.06,
+      });
     }
     const file = await openDataset(NB201);
     const original = parsePythonJson(readFileSync(NB201, 'utf8'), NB201) as Record<string, Record<string, Entry>>;

@@ -42,7 +42,18 @@ describe('the embedded store serves every dataset command', () => {
 
   test('build, then ls, query, pull --format both and report, with no S3 variables set', async () => {
     const spec = join(dir, 'demo.json');
-    writeFileSync(spec, JSON.stringify({ dataset: 'zc-demo', spaces: ['nasbench201'], tasks: ['cifar10'], proxies: PROXIES, archs: ARCHS, batchSize: { default: 8 }, data: { source: 'synthetic' } }));
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        dataset: 'zc-demo',
+        spaces: ['nasbench201'],
+        tasks: ['cifar10'],
+        proxies: PROXIES,
+        archs: ARCHS,
+        batchSize: { default: 8 },
+        data: { source: 'synthetic' },
+      }),
+    );
     const run = await cli(['run', '--spec', spec, '--build-id', buildId]);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/"level"|error/i) });
     expect(run.stdout).toContain('published zc-demo@v1: 9 rows');
@@ -79,7 +90,12 @@ describe('the embedded store serves every dataset command', () => {
     const wide = join(dir, 'pulled', 'wide', 'nasbench201', 'cifar10.parquet');
     const described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${wide}')`)).getRowObjectsJS();
     expect(described.map((d) => [d.column_name, d.column_type])).toEqual([
-      ['arch', 'VARCHAR'], ['arch_readable', 'VARCHAR'], ['val_accuracy', 'DOUBLE'], ['flops', 'DOUBLE'], ['l2_norm', 'DOUBLE'], ['params', 'DOUBLE'],
+      ['arch', 'VARCHAR'],
+      ['arch_readable', 'VARCHAR'],
+      ['val_accuracy', 'DOUBLE'],
+      ['flops', 'DOUBLE'],
+      ['l2_norm', 'DOUBLE'],
+      ['params', 'DOUBLE'],
     ]);
     const rows = (await conn.runAndReadAll(`SELECT * FROM read_parquet('${wide}') ORDER BY arch`)).getRowObjectsJS();
     expect(rows.map((r) => [r.arch, r.arch_readable])).toEqual([...ARCHS].sort().map((a) => [a, nb201String(parseNb201(a))]));
@@ -107,11 +123,17 @@ describe('the embedded store serves every dataset command', () => {
       env: { ...env, S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
       timeoutMs: 60_000,
     });
-    expect({ code: withKeys.code, stderr: withKeys.stderr }).toEqual({ code: 4, stderr: expect.stringMatching(/^zcbench query: cannot reach S3 at http:\/\/127\.0\.0\.1:1: [^\n]*\n$/) });
+    expect({ code: withKeys.code, stderr: withKeys.stderr }).toEqual({
+      code: 4,
+      stderr: expect.stringMatching(/^zcbench query: cannot reach S3 at http:\/\/127\.0\.0\.1:1: [^\n]*\n$/),
+    });
     const asFile = join(dir, 'a-file');
     writeFileSync(asFile, 'x');
     const file = await cli(['pull', 'zc-demo', '--out', asFile]);
-    expect({ code: file.code, stderr: file.stderr }).toEqual({ code: 2, stderr: `zcbench pull: invalid --out: ${JSON.stringify(asFile)} (${asFile} is a file, not a directory)\n` });
+    expect({ code: file.code, stderr: file.stderr }).toEqual({
+      code: 2,
+      stderr: `zcbench pull: invalid --out: ${JSON.stringify(asFile)} (${asFile} is a file, not a directory)\n`,
+    });
     const proc = await cli(['pull', 'zc-demo', '--out', '/proc/zcbench-x'], 60_000);
     expect(proc.code).toBe(2);
     expect(proc.stderr).toMatch(/^zcbench pull: invalid --out: "\/proc\/zcbench-x" \(cannot create directory \/proc\/zcbench-x: E[A-Z]+\)\n$/);
@@ -119,6 +141,10 @@ describe('the embedded store serves every dataset command', () => {
     const alias = await cli(['pull', 'zc-demo', '--proxy', 'params', '--format', 'parquet', '--out', join(dir, 'only-params')]);
     expect(alias.code).toBe(0);
     const version = await cli(['--version']);
-    expect(version).toEqual({ code: 0, stdout: `zcbench ${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version} (compute fingerprint ${localFingerprint().id})\n`, stderr: '' });
+    expect(version).toEqual({
+      code: 0,
+      stdout: `zcbench ${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version} (compute fingerprint ${localFingerprint().id})\n`,
+      stderr: '',
+    });
   });
 });

@@ -24,12 +24,14 @@ function sourceFiles(dir: string): string[] {
 /** `process.env`, `process['env']`, `const { env } = process`, `globalThis.process.env`. */
 function environmentReads(file: ts.SourceFile): number[] {
   const lines: number[] = [];
-  const isProcess = (e: ts.Expression) =>
-    (ts.isIdentifier(e) && e.text === 'process') || (ts.isPropertyAccessExpression(e) && e.name.text === 'process');
+  const isProcess = (e: ts.Expression) => (ts.isIdentifier(e) && e.text === 'process') || (ts.isPropertyAccessExpression(e) && e.name.text === 'process');
   const visit = (node: ts.Node): void => {
     const read =
       (ts.isPropertyAccessExpression(node) && node.name.text === 'env' && isProcess(node.expression)) ||
-      (ts.isElementAccessExpression(node) && isProcess(node.expression) && ts.isStringLiteralLike(node.argumentExpression) && node.argumentExpression.text === 'env') ||
+      (ts.isElementAccessExpression(node) &&
+        isProcess(node.expression) &&
+        ts.isStringLiteralLike(node.argumentExpression) &&
+        node.argumentExpression.text === 'env') ||
       (ts.isVariableDeclaration(node) &&
         node.initializer !== undefined &&
         isProcess(node.initializer) &&
@@ -69,7 +71,9 @@ function impurities(path: string, text = readFileSync(path, 'utf8')): string[] {
     if (!spec.startsWith('.')) continue; // packages: tfjs, node's modules
     const target = resolve(dirname(path), spec).replace(/\.(ts|js)$/, '');
     if (target === CORE || target.startsWith(CORE + sep) || ALLOWED_OUTSIDE.has(target)) continue;
-    const layer = relative(join(REPO, 'src'), target).split(sep)[0]!.replace(/\.(ts|js)$/, '');
+    const layer = relative(join(REPO, 'src'), target)
+      .split(sep)[0]!
+      .replace(/\.(ts|js)$/, '');
     const named = LAYERS.includes(layer) ? `the ${layer} layer` : relative(REPO, target);
     problems.push(`${where} imports '${spec}': ${named} is outside the core`);
   }

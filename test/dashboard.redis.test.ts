@@ -68,7 +68,14 @@ describe('dashboard', () => {
   });
 
   test('an unreachable Redis is a clear error that does not print the password', async () => {
-    const err = await startDashboard({ redisUrl: 'redis://:hunter2@127.0.0.1:1', prefix, queueNames: QUEUE_LIST, port: 0, readOnly: true, connectTimeoutMs: 2000 }).catch((e: unknown) => e);
+    const err = await startDashboard({
+      redisUrl: 'redis://:hunter2@127.0.0.1:1',
+      prefix,
+      queueNames: QUEUE_LIST,
+      port: 0,
+      readOnly: true,
+      connectTimeoutMs: 2000,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServiceError);
     expect((err as Error).message).toMatch(/^cannot reach Redis at 127\.0\.0\.1:1 /);
     expect((err as Error).message).not.toContain('hunter2');
@@ -107,19 +114,23 @@ describe('dashboard', () => {
     expect(await exited).toBe(0);
   });
 
-  test('binds loopback by default: the port does not answer on this machine\'s other addresses', async () => {
+  test("binds loopback by default: the port does not answer on this machine's other addresses", async () => {
     dashboard = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_LIST, port: 0, readOnly: true });
     expect(dashboard.host).toBe('127.0.0.1');
     expect((await fetch(`http://127.0.0.1:${dashboard.port}/healthz`)).status).toBe(200);
-    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
     if (external) {
       const err = await fetch(`http://${external.address}:${dashboard.port}/healthz`).catch((e: unknown) => e);
-      expect(((err as Error & { cause?: { code?: string } }).cause?.code)).toBe('ECONNREFUSED');
+      expect((err as Error & { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
     }
   });
 
   test('a non-loopback address without a token is refused, naming DASHBOARD_TOKEN', async () => {
-    const err = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_LIST, port: 0, host: '0.0.0.0', readOnly: true }).catch((e: unknown) => e);
+    const err = await startDashboard({ redisUrl: REDIS_URL, prefix, queueNames: QUEUE_LIST, port: 0, host: '0.0.0.0', readOnly: true }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toBe(
       'invalid DASHBOARD_TOKEN: undefined (required when the dashboard binds a non-loopback address (DASHBOARD_HOST=0.0.0.0): set a token of ≥ 16 characters, or bind 127.0.0.1)',
@@ -154,7 +165,9 @@ describe('dashboard', () => {
   test('bad configuration: one line naming the variable, exit code 2', async () => {
     const r = await runCli(['dashboard'], { env: { DASHBOARD_READ_ONLY: 'maybe' } });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual(['zcbench dashboard: invalid environment variable DASHBOARD_READ_ONLY: "maybe" (Invalid option: expected one of "true"|"false")']);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'zcbench dashboard: invalid environment variable DASHBOARD_READ_ONLY: "maybe" (Invalid option: expected one of "true"|"false")',
+    ]);
     const port = await runCli(['dashboard'], { env: { DASHBOARD_PORT: 'http' } });
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/^zcbench dashboard: invalid environment variable DASHBOARD_PORT: "http" /);

@@ -161,7 +161,9 @@ describe('CIFAR-100 binary source', () => {
     const d = join(dir, 'cifar-100-binary');
     mkdirSync(d);
     const fine = (r: number) => (r * 7 + 3) % 100;
-    const bytes = cifarRecords(Array.from({ length: 20 }, (_, r) => ({ labels: [r % 20, fine(r)], pixel: (_y: number, _x: number, c: number) => (c === 2 ? 10 * r : 50) })));
+    const bytes = cifarRecords(
+      Array.from({ length: 20 }, (_, r) => ({ labels: [r % 20, fine(r)], pixel: (_y: number, _x: number, c: number) => (c === 2 ? 10 * r : 50) })),
+    );
     writeFileSync(join(d, 'train.bin'), bytes);
     writeFileSync(join(d, 'test.bin'), Buffer.alloc(3)); // not the training split
     const plan = planMinibatch(TASK_SPECS.cifar100, 20, 10, new Rng(4).fork('data'));
@@ -236,7 +238,9 @@ describe('CIFAR errors', () => {
     const err = await loadMinibatch({ source: 'path', path: file }, { task: 'cifar10', batchSize: 15, rng: new Rng(1) }).catch((e) => e);
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toBe(`invalid batchSize: 15 (at most 14: the batch comes from the first 70 % of the 20 training samples in ${file})`);
-    await expect(loadMinibatch({ source: 'path', path: file }, { task: 'cifar10', batchSize: 0, rng: new Rng(1) })).rejects.toThrow('invalid batchSize: 0 (a positive integer)');
+    await expect(loadMinibatch({ source: 'path', path: file }, { task: 'cifar10', batchSize: 0, rng: new Rng(1) })).rejects.toThrow(
+      'invalid batchSize: 0 (a positive integer)',
+    );
   });
 });
 

@@ -31,7 +31,8 @@ function npy(descr: string, shape: number[], data: ArrayBufferView | Buffer, opt
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const header = (b: Buffer) => parseNpyHeader('x.npy', b) as NpyHeader;
-const load = (path: string, task: TaskName, batchSize: number, seed = 1) => loadMinibatch({ source: 'path', path }, { task, batchSize, rng: new Rng(seed).fork('data') });
+const load = (path: string, task: TaskName, batchSize: number, seed = 1) =>
+  loadMinibatch({ source: 'path', path }, { task, batchSize, rng: new Rng(seed).fork('data') });
 
 let dir: string;
 beforeAll(() => {
@@ -80,15 +81,25 @@ describe('.npy format', () => {
 
   test('format errors name the file and what is wrong', () => {
     const bad = (b: Buffer) => () => parseNpyHeader('bad.npy', b);
-    expect(bad(Buffer.from('PK\x03\x04 not numpy at all')) ).toThrow(new FormatError('bad.npy', 'not a NumPy .npy file (the magic string \\x93NUMPY is missing)'));
+    expect(bad(Buffer.from('PK\x03\x04 not numpy at all'))).toThrow(
+      new FormatError('bad.npy', 'not a NumPy .npy file (the magic string \\x93NUMPY is missing)'),
+    );
     const v4 = npy('<f4', [1], Buffer.alloc(4));
     v4[6] = 4;
     expect(bad(v4)).toThrow('bad.npy: unsupported .npy format version 4.0 (supported: 1.0, 2.0, 3.0)');
-    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }" }))).toThrow('bad.npy: npy header field fortran_order is True; only C-order arrays are supported');
-    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (2,), }" }))).toThrow('bad.npy: npy header field descr is missing, expected a simple dtype string');
+    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }" }))).toThrow(
+      'bad.npy: npy header field fortran_order is True; only C-order arrays are supported',
+    );
+    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (2,), }" }))).toThrow(
+      'bad.npy: npy header field descr is missing, expected a simple dtype string',
+    );
     expect(bad(npy('<c8', [1], Buffer.alloc(8)))).toThrow('bad.npy: unsupported npy dtype descr "<c8"');
-    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': '<f4', 'shape': (2,), }" }))).toThrow('bad.npy: npy header field fortran_order is missing, expected True or False');
-    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }" }))).toThrow(/bad.npy: malformed npy header at character \d+: expected a non-negative integer in the shape tuple/);
+    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': '<f4', 'shape': (2,), }" }))).toThrow(
+      'bad.npy: npy header field fortran_order is missing, expected True or False',
+    );
+    expect(bad(npy('', [], Buffer.alloc(0), { dict: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }" }))).toThrow(
+      /bad.npy: malformed npy header at character \d+: expected a non-negative integer in the shape tuple/,
+    );
   });
 });
 
@@ -141,14 +152,27 @@ describe('.npy image sources', () => {
   test('float images are used as stored (scifar100: no normalisation, no augmentation), NCHW → NHWC', async () => {
     const n = 10;
     const x = Float32Array.from({ length: n * 3 * 60 * 60 }, (_, i) => Math.sin(i) * 3);
-    const d = writePair('scifar', npy('<f4', [n, 3, 60, 60], x), npy('<i4', [n], Int32Array.from({ length: n }, (_, i) => 90 + i)));
+    const d = writePair(
+      'scifar',
+      npy('<f4', [n, 3, 60, 60], x),
+      npy(
+        '<i4',
+        [n],
+        Int32Array.from({ length: n }, (_, i) => 90 + i),
+      ),
+    );
     const batch = await load(d, 'scifar100', 7, 2);
     const plan = planMinibatch(TASK_SPECS.scifar100, n, 7, new Rng(2).fork('data'));
     expect(plan.augment).toBeNull();
     expect(batch.inputShape).toEqual([7, 60, 60, 3]);
     for (let k = 0; k < 7; k++) {
       const i = plan.indices[k]!;
-      for (const [y, xx, c] of [[0, 0, 0], [5, 59, 2], [59, 7, 1], [30, 30, 0]] as const) {
+      for (const [y, xx, c] of [
+        [0, 0, 0],
+        [5, 59, 2],
+        [59, 7, 1],
+        [30, 30, 0],
+      ] as const) {
         expect(batch.inputs[((k * 60 + y) * 60 + xx) * 3 + c]).toBe(x[((i * 3 + c) * 60 + y) * 60 + xx]);
       }
     }
@@ -162,9 +186,17 @@ describe('.npy image sources', () => {
     const val = Float64Array.from({ length: 9 * 52 * 16 }, (_, i) => -i / 3);
     const files: Record<string, Buffer> = {
       'ninapro_train.npy': npy('<f8', [6, 52, 16], train),
-      'label_train.npy': npy('<i8', [6], BigInt64Array.from({ length: 6 }, (_, i) => BigInt(i))),
+      'label_train.npy': npy(
+        '<i8',
+        [6],
+        BigInt64Array.from({ length: 6 }, (_, i) => BigInt(i)),
+      ),
       'ninapro_val.npy': npy('<f8', [9, 52, 16], val, { version: 3 }),
-      'label_val.npy': npy('<f8', [9], Float64Array.from({ length: 9 }, (_, i) => 9 + i)), // float labels holding whole numbers
+      'label_val.npy': npy(
+        '<f8',
+        [9],
+        Float64Array.from({ length: 9 }, (_, i) => 9 + i),
+      ), // float labels holding whole numbers
       'ninapro_test.npy': Buffer.from('never read'),
     };
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(d, name), bytes);
@@ -205,10 +237,34 @@ describe('.npy image sources', () => {
       ['negative', img, npy('<i4', [4], Int32Array.of(0, -1, 1, 2)), 'svhn', 'labels.npy: label[1] = -1 is outside 0..9 (task svhn has 10 classes)'],
       ['fraction', img, npy('<f4', [4], Float32Array.of(0, 1.5, 1, 2)), 'cifar10', 'labels.npy: label[1] = 1.5 is not a whole number'],
       ['labelshape', img, npy('<i4', [2, 2], Int32Array.of(0, 1, 1, 2)), 'cifar10', 'labels.npy: labels shape (2, 2) is not (N,) or (N, 1)'],
-      ['shape', img, npy('<i4', [4], Int32Array.of(0, 1, 1, 2)), 'ImageNet16-120', 'images.npy: images shape (4, 32, 32, 3) does not fit task ImageNet16-120: expected (N, 16, 16, 3) NHWC, or (N, 3, 16, 16) NCHW'],
-      ['dtype', npy('<i4', [4, 32, 32, 3], Buffer.alloc(16 * 3072)), npy('<i4', [4], Int32Array.of(0, 1, 1, 2)), 'cifar10', 'images.npy: images dtype <i4 is not supported: expected uint8'],
-      ['truncated', img.subarray(0, img.length - 1), npy('<i4', [4], Int32Array.of(0, 1, 1, 2)), 'cifar10', 'images.npy: npy data is 12287 bytes, but shape (4, 32, 32, 3) of |u1 needs 12288'],
-      ['ninapro-unswapped', npy('<f4', [4, 16, 52], Buffer.alloc(4 * 4 * 832)), npy('<i4', [4], Int32Array.of(0, 1, 1, 2)), 'ninapro', 'images.npy: images shape (4, 16, 52) does not fit task ninapro: expected (N, 16, 52, 1) NHWC, or (N, 1, 16, 52) NCHW, or (N, 52, 16) as NAS-Bench-360 stores it'],
+      [
+        'shape',
+        img,
+        npy('<i4', [4], Int32Array.of(0, 1, 1, 2)),
+        'ImageNet16-120',
+        'images.npy: images shape (4, 32, 32, 3) does not fit task ImageNet16-120: expected (N, 16, 16, 3) NHWC, or (N, 3, 16, 16) NCHW',
+      ],
+      [
+        'dtype',
+        npy('<i4', [4, 32, 32, 3], Buffer.alloc(16 * 3072)),
+        npy('<i4', [4], Int32Array.of(0, 1, 1, 2)),
+        'cifar10',
+        'images.npy: images dtype <i4 is not supported: expected uint8',
+      ],
+      [
+        'truncated',
+        img.subarray(0, img.length - 1),
+        npy('<i4', [4], Int32Array.of(0, 1, 1, 2)),
+        'cifar10',
+        'images.npy: npy data is 12287 bytes, but shape (4, 32, 32, 3) of |u1 needs 12288',
+      ],
+      [
+        'ninapro-unswapped',
+        npy('<f4', [4, 16, 52], Buffer.alloc(4 * 4 * 832)),
+        npy('<i4', [4], Int32Array.of(0, 1, 1, 2)),
+        'ninapro',
+        'images.npy: images shape (4, 16, 52) does not fit task ninapro: expected (N, 16, 52, 1) NHWC, or (N, 1, 16, 52) NCHW, or (N, 52, 16) as NAS-Bench-360 stores it',
+      ],
     ];
     for (const [name, images, labelsNpy, task, message] of cases) {
       const d = writePair(`err-${name}`, images, labelsNpy);
@@ -219,16 +275,26 @@ describe('.npy image sources', () => {
     }
     const lonely = join(dir, 'lonely.npy');
     writeFileSync(lonely, img);
-    await expect(load(lonely, 'cifar10', 1)).rejects.toThrow(new InputError('data', lonely, 'an images .npy with its labels next to it (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy), or a pair "IMAGES.npy,LABELS.npy"'));
+    await expect(load(lonely, 'cifar10', 1)).rejects.toThrow(
+      new InputError(
+        'data',
+        lonely,
+        'an images .npy with its labels next to it (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy), or a pair "IMAGES.npy,LABELS.npy"',
+      ),
+    );
     const half = `${join(dir, 'c10-nchw', 'images.npy')},${join(dir, 'missing.npy')}`;
-    await expect(load(half, 'cifar10', 1)).rejects.toThrow(`invalid data: ${JSON.stringify(half)} (both files of the pair must exist; ${JSON.stringify(join(dir, 'missing.npy'))} does not)`);
+    await expect(load(half, 'cifar10', 1)).rejects.toThrow(
+      `invalid data: ${JSON.stringify(half)} (both files of the pair must exist; ${JSON.stringify(join(dir, 'missing.npy'))} does not)`,
+    );
     const onlyVal = join(dir, 'ninapro-partial');
     mkdirSync(onlyVal);
     writeFileSync(join(onlyVal, 'ninapro_train.npy'), npy('<f4', [4, 52, 16], Buffer.alloc(4 * 4 * 832)));
     writeFileSync(join(onlyVal, 'label_train.npy'), npy('<i4', [4], Int32Array.of(0, 1, 1, 2)));
     writeFileSync(join(onlyVal, 'ninapro_val.npy'), npy('<f4', [4, 52, 16], Buffer.alloc(4 * 4 * 832)));
     await expect(load(onlyVal, 'ninapro', 1)).rejects.toThrow('ninapro_val.npy and label_val.npy together (NASLib trains on train + val), or neither');
-    await expect(load(join(dir, 'c10-nchw'), 'class_object', 1)).rejects.toThrow(`invalid data: ${JSON.stringify(join(dir, 'c10-nchw'))} (a directory with a Taskonomy folder:`);
+    await expect(load(join(dir, 'c10-nchw'), 'class_object', 1)).rejects.toThrow(
+      `invalid data: ${JSON.stringify(join(dir, 'c10-nchw'))} (a directory with a Taskonomy folder:`,
+    );
   });
 });
 
@@ -281,13 +347,17 @@ np.ascontiguousarray(np.transpose(e, (0, 2, 1))[:, :, :, None]).astype('<f4').to
           const inside = sy >= 0 && sy < 32 && sx >= 0 && sx < 32;
           for (let c = 0; c < 3; c++) {
             const want = inside ? expected[((i * 32 + sy) * 32 + sx) * 3 + c] : padding[c];
-            if (svhn.inputs[((k * 32 + y) * 32 + x) * 3 + c] !== want) throw new Error(`svhn sample ${k} (${y}, ${x}, ${c}): ${svhn.inputs[((k * 32 + y) * 32 + x) * 3 + c]} != ${want}`);
+            if (svhn.inputs[((k * 32 + y) * 32 + x) * 3 + c] !== want)
+              throw new Error(`svhn sample ${k} (${y}, ${x}, ${c}): ${svhn.inputs[((k * 32 + y) * 32 + x) * 3 + c]} != ${want}`);
           }
         }
       }
     }
 
-    for (const [sub, task, n, B, per] of [['scifar', 'scifar100', 10, 7, 60 * 60 * 3], ['ninapro', 'ninapro', 12, 8, 16 * 52]] as const) {
+    for (const [sub, task, n, B, per] of [
+      ['scifar', 'scifar100', 10, 7, 60 * 60 * 3],
+      ['ninapro', 'ninapro', 12, 8, 16 * 52],
+    ] as const) {
       const want = f32(join(d, sub, 'expected.f32'));
       const batch = await load(join(d, sub), task, B, 6);
       const p = planMinibatch(TASK_SPECS[task], n, B, new Rng(6).fork('data'));

@@ -34,7 +34,10 @@ describe('Python pickle batches', () => {
     mkdirSync(py);
     writeFileSync(join(bin, 'data_batch_1.bin'), one);
     writeFileSync(join(bin, 'data_batch_2.bin'), two);
-    for (const [name, recs] of [['data_batch_1', one], ['data_batch_2', two]] as const) {
+    for (const [name, recs] of [
+      ['data_batch_1', one],
+      ['data_batch_2', two],
+    ] as const) {
       const { pixels, labels } = planar(recs, 1);
       writeFileSync(join(py, name), imageBatchPickle(pixels, 3072, labels));
     }

@@ -53,25 +53,36 @@ describe('published minibatches (zcbench data add) on a cluster', () => {
     const exits = [0, 1].map((k) => {
       const cwd = join(dir, `${tag}-w${k}`);
       mkdirSync(cwd);
-      return runCli(['work', '--pool', 'light', '--concurrency', '1'], { cwd, env: { ...env, ZC_HOME: join(cwd, 'home') }, timeoutMs: 300_000, onSpawn: (c) => workers.push(c) });
+      return runCli(['work', '--pool', 'light', '--concurrency', '1'], {
+        cwd,
+        env: { ...env, ZC_HOME: join(cwd, 'home') },
+        timeoutMs: 300_000,
+        onSpawn: (c) => workers.push(c),
+      });
     });
     try {
-      return await until(`${n} rows of ${buildId}`, async () => {
-        const rows = await rowsOf(buildId);
-        return rows.length >= n ? rows : undefined;
-      }, 300_000);
+      return await until(
+        `${n} rows of ${buildId}`,
+        async () => {
+          const rows = await rowsOf(buildId);
+          return rows.length >= n ? rows : undefined;
+        },
+        300_000,
+      );
     } finally {
       for (const w of workers) w.kill('SIGTERM');
       await Promise.all(exits);
     }
   }
 
-  test('data add publishes each seed\'s minibatch; workers without the data compute every triple from it; a corrupted object fails its job with an integrity reason', async () => {
+  test("data add publishes each seed's minibatch; workers without the data compute every triple from it; a corrupted object fails its job with an integrity reason", async () => {
     const source = join(dir, 'cifar-10-batches-py');
     mkdirSync(source);
     writeFileSync(join(source, 'data_batch_1'), cifarPickle(0, 12));
     writeFileSync(join(source, 'data_batch_2'), cifarPickle(12, 8));
-    const add = await runCli(['data', 'add', 'mini', '--task', 'cifar10', '--from', source, '--seeds', '0..1', '--batch-size', '4'], { env: { ...env, ZC_HOME: join(dir, 'home') } });
+    const add = await runCli(['data', 'add', 'mini', '--task', 'cifar10', '--from', source, '--seeds', '0..1', '--batch-size', '4'], {
+      env: { ...env, ZC_HOME: join(dir, 'home') },
+    });
     expect(add.stderr).toBe('');
     expect(add.code).toBe(0);
     const m = await readDataManifest(s3.store, 'mini');
@@ -83,7 +94,20 @@ describe('published minibatches (zcbench data add) on a cluster', () => {
 
     const produce = async (buildId: string) => {
       const spec = join(dir, `${buildId}.json`);
-      writeFileSync(spec, JSON.stringify({ dataset: 'zct-mini', buildId, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['grad_norm', 'snip'], archs: ['(2, 3, 2, 0, 2, 3)', '(1, 1, 1, 1, 1, 1)'], seeds: [0, 1], batchSize: { default: 4 }, data: { dataset: 'mini' } }));
+      writeFileSync(
+        spec,
+        JSON.stringify({
+          dataset: 'zct-mini',
+          buildId,
+          spaces: ['nasbench201'],
+          tasks: ['cifar10'],
+          proxies: ['grad_norm', 'snip'],
+          archs: ['(2, 3, 2, 0, 2, 3)', '(1, 1, 1, 1, 1, 1)'],
+          seeds: [0, 1],
+          batchSize: { default: 4 },
+          data: { dataset: 'mini' },
+        }),
+      );
       const p = await runCli(['produce', '--spec', spec], { env: { ...env, ZC_HOME: join(dir, 'home') } });
       expect(p.stdout).toMatch(/4 messages \(8 triples\)/);
       expect(p.code).toBe(0);

@@ -30,7 +30,12 @@ test('s2_cifar100.gz: the train split, values as stored, NCHW → NHWC, as a fil
     expect(batch.inputShape).toEqual([6, 60, 60, 3]);
     for (let k = 0; k < 6; k++) {
       const i = plan.indices[k]!;
-      for (const [y, x, c] of [[0, 0, 0], [5, 59, 2], [59, 7, 1], [30, 30, 0]] as const) {
+      for (const [y, x, c] of [
+        [0, 0, 0],
+        [5, 59, 2],
+        [59, 7, 1],
+        [30, 30, 0],
+      ] as const) {
         expect(batch.inputs[((k * 60 + y) * 60 + x) * 3 + c]).toBe(images[((i * 3 + c) * 60 + y) * 60 + x]);
       }
     }
@@ -41,8 +46,20 @@ test('s2_cifar100.gz: the train split, values as stored, NCHW → NHWC, as a fil
 test('a damaged or foreign s2_cifar100.gz is refused naming the file and what is wrong', async () => {
   const notGzip = join(dir, 'plain.gz');
   writeFileSync(notGzip, 'not gzip');
-  await expect(loadMinibatch({ source: 'path', path: notGzip }, { task: 'scifar100', batchSize: 2, rng: new Rng(1) })).rejects.toThrow(/plain\.gz.*not a gzip file/);
+  await expect(loadMinibatch({ source: 'path', path: notGzip }, { task: 'scifar100', batchSize: 2, rng: new Rng(1) })).rejects.toThrow(
+    /plain\.gz.*not a gzip file/,
+  );
   const badLabel = join(dir, 'bad-label.gz');
-  writeFileSync(badLabel, gzipSync(sphericalPickle(images, labels.map((l, i) => (i === 3 ? 100 : l)))));
-  await expect(loadMinibatch({ source: 'path', path: badLabel }, { task: 'scifar100', batchSize: 2, rng: new Rng(1) })).rejects.toThrow(/train\.labels\[3\] is 100, outside 0\.\.99/);
+  writeFileSync(
+    badLabel,
+    gzipSync(
+      sphericalPickle(
+        images,
+        labels.map((l, i) => (i === 3 ? 100 : l)),
+      ),
+    ),
+  );
+  await expect(loadMinibatch({ source: 'path', path: badLabel }, { task: 'scifar100', batchSize: 2, rng: new Rng(1) })).rejects.toThrow(
+    /train\.labels\[3\] is 100, outside 0\.\.99/,
+  );
 });

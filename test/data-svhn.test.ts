@@ -17,7 +17,10 @@ describe('SVHN train_32x32.mat (MATLAB v5)', () => {
     const n = 10;
     // Sample i: pixel (row, col, c) = 7·c + i (column-major X[row, col, c, i]); y as doubles like the release.
     const X = Buffer.alloc(32 * 32 * 3 * n);
-    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) for (let col = 0; col < 32; col++) for (let row = 0; row < 32; row++) X[row + 32 * col + 1024 * c + 3072 * i] = (row === 0 && col === 1 ? 200 : 7 * c + i);
+    for (let i = 0; i < n; i++)
+      for (let c = 0; c < 3; c++)
+        for (let col = 0; col < 32; col++)
+          for (let row = 0; row < 32; row++) X[row + 32 * col + 1024 * c + 3072 * i] = row === 0 && col === 1 ? 200 : 7 * c + i;
     const y = Buffer.alloc(8 * n);
     for (let i = 0; i < n; i++) y.writeDoubleLE(i === 0 ? 10 : i, 8 * i);
     const file = join(dir, 'train_32x32.mat');

@@ -56,7 +56,10 @@ function writeTaskonomy(root: string, building = 'bldA', withLists = true): void
   for (const d of ['rgb', 'class_object', 'class_scene', 'normal', 'segmentsemantic', 'point_info']) mkdirSync(join(b, d), { recursive: true });
   if (withLists) {
     writeFileSync(join(root, 'train_filenames_final5k.json'), JSON.stringify({ total_size: VIEWS, filename_list: [`${building}/image_list_final5k.json`] }));
-    writeFileSync(join(b, 'image_list_final5k.json'), JSON.stringify(Array.from({ length: VIEWS }, (_, i) => `${building}/{domain}/${viewName(i)}_domain_{domain}.png`)));
+    writeFileSync(
+      join(b, 'image_list_final5k.json'),
+      JSON.stringify(Array.from({ length: VIEWS }, (_, i) => `${building}/{domain}/${viewName(i)}_domain_{domain}.png`)),
+    );
   }
   for (let i = 0; i < VIEWS; i++) {
     const file = (d: string, ext: string) => join(b, d, `${viewName(i)}_domain_${d}.${ext}`);
@@ -69,9 +72,25 @@ function writeTaskonomy(root: string, building = 'bldA', withLists = true): void
       rgb[3 * p + 2] = (x * y + i * 7) % 256;
     }
     writeFileSync(file('rgb', 'png'), png(W0, H0, 2, rgb));
-    writeFileSync(file('normal', 'png'), png(W0, H0, 2, rgb.map((v) => 255 - v)));
+    writeFileSync(
+      file('normal', 'png'),
+      png(
+        W0,
+        H0,
+        2,
+        rgb.map((v) => 255 - v),
+      ),
+    );
     // Raw values 0..17: NASLib maps 0 and 1 to class 0, v to v − 1.
-    writeFileSync(file('segmentsemantic', 'png'), png(W0, H0, 0, Uint8Array.from({ length: W0 * H0 }, (_, p) => (p + i) % 18)));
+    writeFileSync(
+      file('segmentsemantic', 'png'),
+      png(
+        W0,
+        H0,
+        0,
+        Uint8Array.from({ length: W0 * H0 }, (_, p) => (p + i) % 18),
+      ),
+    );
     writeFileSync(file('class_object', 'npy'), npyF4(Float32Array.from({ length: 1000 }, (_, k) => ((k * 7 + i) % 11) / 5000)));
     writeFileSync(file('class_scene', 'npy'), npyF4(Float32Array.from({ length: 365 }, (_, k) => ((k * 3 + i) % 5) / 900)));
     writeFileSync(file('point_info', 'json'), JSON.stringify(roomCases[i % roomCases.length]!.point_info));
@@ -87,10 +106,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const load = (path: string, task: TaskName, batchSize: number, seed = 1) => loadMinibatch({ source: 'path', path }, { task, batchSize, rng: new Rng(seed).fork('data') });
+const load = (path: string, task: TaskName, batchSize: number, seed = 1) =>
+  loadMinibatch({ source: 'path', path }, { task, batchSize, rng: new Rng(seed).fork('data') });
 
 describe('NASLib tables and ported operations', () => {
-  test('the transcribed tables equal NASLib\'s .npy files', () => {
+  test("the transcribed tables equal NASLib's .npy files", () => {
     const object = readNpy(join(FIXTURES, 'class_object_selected.npy'));
     const scene = readNpy(join(FIXTURES, 'class_scene_selected.npy'));
     const perms = readNpy(join(FIXTURES, 'permutations_hamming_max_1000.npy'));
@@ -112,7 +132,7 @@ describe('NASLib tables and ported operations', () => {
     }
   });
 
-  test('room_layout targets equal NASLib\'s point_info2room_layout', () => {
+  test("room_layout targets equal NASLib's point_info2room_layout", () => {
     for (const c of roomCases) {
       const got = roomLayoutTarget('view.json', c.point_info);
       got.forEach((v, i) => expect(Math.abs(v - c.expected[i]!)).toBeLessThan(1e-12));
@@ -239,7 +259,15 @@ describe('Taskonomy minibatches', () => {
     const batch = await load(bare, 'autoencoder', 2, 3);
     // Natural order: point_0, point_1, ..., point_9; the digest covers only the views read.
     const names = Array.from({ length: VIEWS }, (_, i) => join(bare, 'bldB', 'rgb', `${viewName(i)}_domain_rgb.png`));
-    expect(batch.sha256).toBe(sha256(plan.indices.map((i) => names[i]!).sort().map((f) => sha256(readFileSync(f))).join('')));
+    expect(batch.sha256).toBe(
+      sha256(
+        plan.indices
+          .map((i) => names[i]!)
+          .sort()
+          .map((f) => sha256(readFileSync(f)))
+          .join(''),
+      ),
+    );
     // One building given directly works the same.
     const direct = await load(join(bare, 'bldB'), 'autoencoder', 2, 3);
     expect(Buffer.from(direct.inputs.buffer).equals(Buffer.from(batch.inputs.buffer))).toBe(true);
@@ -266,13 +294,19 @@ describe('Taskonomy minibatches', () => {
 
     breakAll('segmentsemantic', 'png', png(2, 1, 0, Uint8Array.of(3, 18)));
     err = await load(broken, 'segmentsemantic', 1).catch((e) => e);
-    expect(err.message).toBe(`${file('segmentsemantic', 'png')}: pixel (0, 1) has label 18, outside 0..17 (NASLib maps 0 and 1 to class 0, so 18 values give 17 classes)`);
+    expect(err.message).toBe(
+      `${file('segmentsemantic', 'png')}: pixel (0, 1) has label 18, outside 0..17 (NASLib maps 0 and 1 to class 0, so 18 values give 17 classes)`,
+    );
 
     breakAll('class_scene', 'npy', npyF4(new Float32Array(364)));
     err = await load(broken, 'class_scene', 1).catch((e) => e);
     expect(err.message).toBe(`${file('class_scene', 'npy')}: class vector shape is (364), expected (365,)`);
 
-    breakAll('point_info', 'json', JSON.stringify({ camera_location: [1, 2, 3], camera_rotation_final: [0, 0, 0], bounding_box_ranges: { x: [0, 1], y: [0, 1] } }));
+    breakAll(
+      'point_info',
+      'json',
+      JSON.stringify({ camera_location: [1, 2, 3], camera_rotation_final: [0, 0, 0], bounding_box_ranges: { x: [0, 1], y: [0, 1] } }),
+    );
     err = await load(broken, 'room_layout', 1).catch((e) => e);
     expect(err.message).toBe(`${file('point_info', 'json')}: point_info field bounding_box_ranges.z is undefined, expected 2 finite numbers`);
 
@@ -280,7 +314,9 @@ describe('Taskonomy minibatches', () => {
     err = await load(broken, 'autoencoder', 1).catch((e) => e);
     expect(err.message).toBe(`${file('rgb', 'png')}: expected an 8-bit RGB PNG (colour type 2), got colour type 6 with bit depth 8`);
 
-    await expect(load(broken, 'jigsaw', 8)).rejects.toThrow(new InputError('batchSize', 8, `at most 7: the batch comes from the first 70 % of the 10 training views in ${broken}`));
+    await expect(load(broken, 'jigsaw', 8)).rejects.toThrow(
+      new InputError('batchSize', 8, `at most 7: the batch comes from the first 70 % of the 10 training views in ${broken}`),
+    );
     const empty = join(dir, 'not-taskonomy');
     mkdirSync(empty);
     await expect(load(empty, 'normal', 1)).rejects.toThrow(`invalid data: ${JSON.stringify(empty)} (a directory with a Taskonomy folder:`);
@@ -300,7 +336,11 @@ describe('Taskonomy transforms against Pillow itself', () => {
     }
     const job = cases.map(({ task, plan }) => ({
       task,
-      samples: plan.indices.map((i, n) => ({ view: join(root, 'bldA', '{domain}', `${viewName(i)}_domain_{domain}.png`), ...plan.draws[n]!, perm: JIGSAW_PERMUTATIONS[plan.draws[n]!.permutation] })),
+      samples: plan.indices.map((i, n) => ({
+        view: join(root, 'bldA', '{domain}', `${viewName(i)}_domain_{domain}.png`),
+        ...plan.draws[n]!,
+        perm: JIGSAW_PERMUTATIONS[plan.draws[n]!.permutation],
+      })),
     }));
     // torchvision's PIL functional ops as NASLib's load_ops chains them, written directly against Pillow.
     const script = `
@@ -375,7 +415,12 @@ json.dump(out, sys.stdout)
         if (e.label) {
           const lb = Buffer.from(e.label, 'hex');
           const t = batch.target;
-          const gotLabel = t.kind === 'pixel_class' ? Array.from(t.labels.subarray(n * 65536, (n + 1) * 65536)) : t.kind === 'dense' ? Array.from(t.values.subarray(n * lb.length, (n + 1) * lb.length)) : [];
+          const gotLabel =
+            t.kind === 'pixel_class'
+              ? Array.from(t.labels.subarray(n * 65536, (n + 1) * 65536))
+              : t.kind === 'dense'
+                ? Array.from(t.values.subarray(n * lb.length, (n + 1) * lb.length))
+                : [];
           const wantLabel = t.kind === 'pixel_class' ? Array.from(lb) : Array.from(lb, (v) => f(v / 255));
           expect([task, n, gotLabel.length, gotLabel.every((v, k) => v === wantLabel[k])]).toEqual([task, n, wantLabel.length, true]);
         }

@@ -24,7 +24,14 @@ interface CardHeader {
 
 /** The files under `dir` matching a data_files glob (`*` = one path segment's characters). */
 function globFiles(dir: string, glob: string): string[] {
-  const re = new RegExp('^' + glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
+  const re = new RegExp(
+    '^' +
+      glob
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]*') +
+      '$',
+  );
   const all: string[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -73,9 +80,24 @@ describe('dataset card and Hugging Face layout of a pull', () => {
     const h = header(card);
     expect(h.license).toBe('apache-2.0');
     expect(h.configs.map((c) => c.config_name).sort()).toEqual(['long', 'nasbench201--cifar10', 'nasbench201--cifar100']);
-    expect(h.configs.find((c) => c.config_name === 'nasbench201--cifar10')!.data_files).toEqual([{ split: 'train', path: 'parquet/nasbench201/cifar10/*.parquet' }]);
-    for (const text of ['NAS-Bench-Suite-Zero', 'Krishnakumar', '@software{zcbench', 'fp-card-test', '-100000000', 'room_layout', '#188', 'natural log',
-      'pd.read_parquet', 'read_parquet(', 'load_dataset("parquet", data_files=', 'json.load', 'zcbench:seeds']) {
+    expect(h.configs.find((c) => c.config_name === 'nasbench201--cifar10')!.data_files).toEqual([
+      { split: 'train', path: 'parquet/nasbench201/cifar10/*.parquet' },
+    ]);
+    for (const text of [
+      'NAS-Bench-Suite-Zero',
+      'Krishnakumar',
+      '@software{zcbench',
+      'fp-card-test',
+      '-100000000',
+      'room_layout',
+      '#188',
+      'natural log',
+      'pd.read_parquet',
+      'read_parquet(',
+      'load_dataset("parquet", data_files=',
+      'json.load',
+      'zcbench:seeds',
+    ]) {
       expect(card).toContain(text);
     }
   });
@@ -102,13 +124,30 @@ describe('dataset card and Hugging Face layout of a pull', () => {
       const long = join(out, 'parquet/*/*/*.parquet');
       const described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${long}')`)).getRowObjectsJS();
       const types = Object.fromEntries(described.map((d) => [String(d.column_name), String(d.column_type)]));
-      expect(types).toMatchObject({ arch: 'VARCHAR', arch_readable: 'VARCHAR', proxy: 'VARCHAR', seed: 'BIGINT', batchSize: 'INTEGER', score: 'DOUBLE', val_accuracy: 'DOUBLE' });
-      const rows = (await conn.runAndReadAll(`SELECT arch, arch_readable, val_accuracy FROM read_parquet('${long}') WHERE task = 'cifar10' AND proxy = 'synflow' ORDER BY arch`)).getRowObjectsJS();
+      expect(types).toMatchObject({
+        arch: 'VARCHAR',
+        arch_readable: 'VARCHAR',
+        proxy: 'VARCHAR',
+        seed: 'BIGINT',
+        batchSize: 'INTEGER',
+        score: 'DOUBLE',
+        val_accuracy: 'DOUBLE',
+      });
+      const rows = (
+        await conn.runAndReadAll(
+          `SELECT arch, arch_readable, val_accuracy FROM read_parquet('${long}') WHERE task = 'cifar10' AND proxy = 'synflow' ORDER BY arch`,
+        )
+      ).getRowObjectsJS();
       expect(rows.map((r) => r.val_accuracy)).toEqual([86.06, 10.0]);
       // NB201's API string: three node groups of op~input, joined by "+".
       for (const r of rows) expect(String(r.arch_readable)).toMatch(/^\|[a-z_0-9x]+~0\|\+\|[a-z_0-9x]+~0\|[a-z_0-9x]+~1\|\+\|/);
-      const wide = (await conn.runAndReadAll(`SELECT arch, synflow, params FROM read_parquet('${join(out, 'wide/nasbench201/cifar10.parquet')}') ORDER BY arch`)).getRowObjectsJS();
-      expect(wide).toEqual([{ arch: A, synflow: 41.9, params: 0.6 }, { arch: B, synflow: -1e8, params: 0.07 }]);
+      const wide = (
+        await conn.runAndReadAll(`SELECT arch, synflow, params FROM read_parquet('${join(out, 'wide/nasbench201/cifar10.parquet')}') ORDER BY arch`)
+      ).getRowObjectsJS();
+      expect(wide).toEqual([
+        { arch: A, synflow: 41.9, params: 0.6 },
+        { arch: B, synflow: -1e8, params: 0.07 },
+      ]);
     } finally {
       conn.closeSync();
     }
@@ -116,7 +155,13 @@ describe('dataset card and Hugging Face layout of a pull', () => {
 
   test('a filtered pull\u2019s card lists only what it holds', async () => {
     const out = join(env.dir, 'filtered');
-    await pullVersion(storeOf(env.s3), { dataset: 'cardset', outDir: out, format: 'parquet', filter: { task: 'cifar100' }, cache: new LocalCache(join(env.dir, 'cache')) });
+    await pullVersion(storeOf(env.s3), {
+      dataset: 'cardset',
+      outDir: out,
+      format: 'parquet',
+      filter: { task: 'cifar100' },
+      cache: new LocalCache(join(env.dir, 'cache')),
+    });
     const h = header(readFileSync(join(out, CARD_PATH), 'utf8'));
     expect(h.configs.map((c) => c.config_name).sort()).toEqual(['long', 'nasbench201--cifar100', 'wide--nasbench201--cifar100']);
     for (const c of h.configs) for (const f of c.data_files) expect(globFiles(out, f.path).length).toBeGreaterThan(0);

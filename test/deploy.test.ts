@@ -32,7 +32,9 @@ const S3_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSI
 /** Roles that never touch S3 (workers compute from the payload and write rows to Redis). */
 const NO_S3_ROLES = ['dashboard', 'worker-light', 'worker-heavy'];
 /** Settings without a default: every zcbench container must set them. */
-const REQUIRED_KEYS = [...CONFIG_KEYS].filter((k) => !(ConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>)[k]!.safeParse(undefined).success);
+const REQUIRED_KEYS = [...CONFIG_KEYS].filter(
+  (k) => !(ConfigSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>)[k]!.safeParse(undefined).success,
+);
 /** Required in a deployment although the schema has a default: 127.0.0.1 is never Redis inside a container. */
 const DEPLOYMENT_REQUIRED = ['REDIS_URL'];
 
@@ -68,9 +70,21 @@ function quantityBytes(q: string | number): number {
   if (!m) throw new Error(`not a memory quantity: ${q}`);
   const unit = m[2] ?? '';
   const factor: Record<string, number> = {
-    '': 1, b: 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12,
+    '': 1,
+    b: 1,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
     // Compose: binary units written in lower case (docker's "m" = MiB).
-    m: 2 ** 20, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30,
+    m: 2 ** 20,
+    kb: 2 ** 10,
+    mb: 2 ** 20,
+    gb: 2 ** 30,
   };
   // Kubernetes' "m" is milli; it never appears in memory quantities here, so "m" means Compose's MiB.
   return Number(m[1]) * factor[unit]!;
@@ -128,16 +142,19 @@ function parseEnvFile(text: string): Map<string, string> {
 /** Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR, and $$. */
 function interpolate(value: unknown, env: Map<string, string>, used: Set<string>): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_all, dollar: string, name?: string, op?: string, arg?: string, bare?: string) => {
-      if (dollar === '$') return '$';
-      const key = (name ?? bare)!;
-      used.add(key);
-      const v = env.get(key);
-      const unsetOrEmpty = v === undefined || (op?.startsWith(':') && v === '');
-      if (op?.endsWith('-')) return unsetOrEmpty ? arg! : v!;
-      if (op?.endsWith('?') && unsetOrEmpty) throw new Error(`compose would stop: ${key}: ${arg}`);
-      return v ?? '';
-    });
+    return value.replace(
+      /\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+      (_all, dollar: string, name?: string, op?: string, arg?: string, bare?: string) => {
+        if (dollar === '$') return '$';
+        const key = (name ?? bare)!;
+        used.add(key);
+        const v = env.get(key);
+        const unsetOrEmpty = v === undefined || (op?.startsWith(':') && v === '');
+        if (op?.endsWith('-')) return unsetOrEmpty ? arg! : v!;
+        if (op?.endsWith('?') && unsetOrEmpty) throw new Error(`compose would stop: ${key}: ${arg}`);
+        return v ?? '';
+      },
+    );
   }
   if (Array.isArray(value)) return value.map((v) => interpolate(v, env, used));
   if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, used)]));
@@ -202,11 +219,15 @@ describe('docker-compose.yml', () => {
     // Everything that uses S3 waits for the bucket; everything that uses Redis for a healthy Redis.
     for (const [name, s] of zcbenchServices) {
       const deps = s.depends_on as Record<string, { condition: string }>;
-      expect({ name, redis: deps.redis?.condition, bucket: deps['minio-bucket']?.condition }).toEqual({ name, redis: 'service_healthy', bucket: 'service_completed_successfully' });
+      expect({ name, redis: deps.redis?.condition, bucket: deps['minio-bucket']?.condition }).toEqual({
+        name,
+        redis: 'service_healthy',
+        bucket: 'service_completed_successfully',
+      });
     }
   });
 
-  test('S3 keys reach only the producer and the aggregator, and are never MinIO\'s root user; the dashboard requires a token', () => {
+  test("S3 keys reach only the producer and the aggregator, and are never MinIO's root user; the dashboard requires a token", () => {
     const rootUser = composeEnv(services.minio!).MINIO_ROOT_USER!;
     for (const [name, s] of zcbenchServices) {
       const env = composeEnv(s);
@@ -353,7 +374,8 @@ describe('infra/Dockerfile', () => {
     expect(build.some((i) => i.op === 'RUN' && /npm prune --omit=dev/.test(i.args))).toBe(true);
     // Files src/ ships besides TypeScript (Lua scripts...) reach dist/, which tsc alone would not do.
     const assets = listFiles(join(REPO_ROOT, 'src')).filter((f) => !f.endsWith('.ts'));
-    if (assets.length > 0) expect(build.some((i) => i.op === 'RUN' && i.args.includes("cd src && find . -type f ! -name '*.ts' -exec cp --parents {} ../dist/"))).toBe(true);
+    if (assets.length > 0)
+      expect(build.some((i) => i.op === 'RUN' && i.args.includes("cd src && find . -type f ! -name '*.ts' -exec cp --parents {} ../dist/"))).toBe(true);
     // The compiled CLI is started once in the build, after pruning.
     const pruneAt = build.findIndex((i) => /npm prune/.test(i.args));
     expect(build.findIndex((i) => i.op === 'RUN' && /node bin\/zcbench\.js --help/.test(i.args))).toBeGreaterThan(pruneAt);
@@ -362,7 +384,10 @@ describe('infra/Dockerfile', () => {
     const conformanceAt = build.findIndex((i) => i.op === 'RUN' && /npm run conformance -- --backend node/.test(i.args));
     expect(conformanceAt).toBeGreaterThan(nodeCheckAt);
     expect(conformanceAt).toBeLessThan(pruneAt);
-    const copied = build.slice(0, conformanceAt).filter((i) => i.op === 'COPY').map((i) => i.args.split(/\s+/)[0]);
+    const copied = build
+      .slice(0, conformanceAt)
+      .filter((i) => i.op === 'COPY')
+      .map((i) => i.args.split(/\s+/)[0]);
     for (const needed of ['scripts', 'test/helpers/fixtures.ts', 'test/fixtures/nb201', 'test/fixtures/conformance']) expect(copied).toContain(needed);
     // The optional dependency is the one the image must get.
     const pkg = JSON.parse(read('package.json')) as { optionalDependencies?: Record<string, string> };
@@ -391,7 +416,10 @@ describe('infra/Dockerfile', () => {
   });
 
   test('.dockerignore keeps secrets, local state and build output out of the context', () => {
-    const lines = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const lines = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const entry of ['**/.env', '**/.env.*', '.git', 'node_modules', 'dist', '.zcbench']) expect(lines).toContain(entry);
     // What the build stage copies is not ignored.
     for (const needed of ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(lines).not.toContain(needed);
@@ -416,10 +444,12 @@ const CRD_GROUPS = ['keda.sh', 'monitoring.coreos.com'];
 const SUPPORTED_KUSTOMIZATION_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'images', 'patches']);
 
 function loadYamlDocs(file: string): Obj[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
-    if (d.errors.length) throw new Error(`${file}: ${d.errors[0]!.message}`);
-    return d.toJS() as Obj;
-  }).filter((d) => d !== null);
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => {
+      if (d.errors.length) throw new Error(`${file}: ${d.errors[0]!.message}`);
+      return d.toJS() as Obj;
+    })
+    .filter((d) => d !== null);
 }
 
 const resourceKey = (r: { apiVersion: unknown; kind: unknown; metadata: { name: string } }) => `${String(r.apiVersion)}/${String(r.kind)}/${r.metadata.name}`;
@@ -589,7 +619,11 @@ function selects(selector: LabelSelector | undefined, labels: Record<string, str
 function secretEnvNames(c: Obj): string[] {
   const fromSecrets = ((c.envFrom as Obj[]) ?? []).flatMap((f) => (f.secretRef ? (SECRETS[(f.secretRef as { name: string }).name] ?? []) : []));
   const single = ((c.env as { name: string; valueFrom?: { secretKeyRef?: unknown } }[]) ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
-  return [...fromSecrets, ...single, ...((c.env as { name: string }[]) ?? []).map((e) => e.name).filter((n) => S3_CREDENTIALS.includes(n) && !single.includes(n))];
+  return [
+    ...fromSecrets,
+    ...single,
+    ...((c.env as { name: string }[]) ?? []).map((e) => e.name).filter((n) => S3_CREDENTIALS.includes(n) && !single.includes(n)),
+  ];
 }
 
 const K8S_DIRS = ['k8s/base', ...readdirSync(join(REPO_ROOT, 'k8s', 'overlays')).map((o) => `k8s/overlays/${o}`)];
@@ -624,7 +658,8 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
 
   test('one namespace holds everything, and every workload runs the one image', () => {
     expect(byKind('Namespace')).toHaveLength(1);
-    for (const r of resources.filter((x) => !CLUSTER_SCOPED.has(x.kind))) expect({ r: resourceKey(r), ns: r.metadata.namespace }).toEqual({ r: resourceKey(r), ns: namespace });
+    for (const r of resources.filter((x) => !CLUSTER_SCOPED.has(x.kind)))
+      expect({ r: resourceKey(r), ns: r.metadata.namespace }).toEqual({ r: resourceKey(r), ns: namespace });
     const images = new Set(workloads.flatMap(containersOf).map((c) => String(c.image)));
     expect(images.size).toBe(1);
     for (const w of workloads) {
@@ -646,7 +681,11 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
         for (const from of (c.envFrom as Obj[]) ?? []) {
           if (from.configMapRef) {
             const data = configMaps.get((from.configMapRef as { name: string }).name);
-            expect({ where, configMap: (from.configMapRef as { name: string }).name, exists: data !== undefined }).toEqual({ where, configMap: (from.configMapRef as { name: string }).name, exists: true });
+            expect({ where, configMap: (from.configMapRef as { name: string }).name, exists: data !== undefined }).toEqual({
+              where,
+              configMap: (from.configMapRef as { name: string }).name,
+              exists: true,
+            });
             Object.assign(env, data);
             names.push(...Object.keys(data!));
           } else if (from.secretRef) {
@@ -690,14 +729,20 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
     expect(policies.length).toBeGreaterThanOrEqual(3);
     for (const p of byKind('NetworkPolicy')) validateResource(p);
     expect(policies.some((p) => Object.keys(p.podSelector).length === 0 && p.policyTypes.includes('Ingress') && (p.ingress ?? []).length === 0)).toBe(true);
-    const templateLabels = (name: string, kind = 'Deployment') => (get(kind, name).spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    const templateLabels = (name: string, kind = 'Deployment') =>
+      (get(kind, name).spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
     /** What may reach pods with `labels`: each allowed (source, port), the union of every policy selecting them. */
     const allowed = (labels: Record<string, string>) =>
-      policies.filter((p) => selects(p.podSelector, labels)).flatMap((p) => (p.ingress ?? []).flatMap((rule) => (rule.from ?? [{}]).flatMap((from) => (rule.ports ?? [{}]).map((port) => ({ from, port: port.port })))));
+      policies
+        .filter((p) => selects(p.podSelector, labels))
+        .flatMap((p) =>
+          (p.ingress ?? []).flatMap((rule) => (rule.from ?? [{}]).flatMap((from) => (rule.ports ?? [{}]).map((port) => ({ from, port: port.port })))),
+        );
     for (const name of ['zcbench-dashboard', 'zcbench-worker-light', 'zcbench-worker-heavy', 'zcbench-aggregator']) {
       const rules = allowed(templateLabels(name));
       expect({ name, ports: [...new Set(rules.map((r) => r.port))] }).toEqual({ name, ports: ['metrics'] });
-      for (const r of rules) expect({ name, from: r.from }).toEqual({ name, from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } } });
+      for (const r of rules)
+        expect({ name, from: r.from }).toEqual({ name, from: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } } });
     }
     expect(allowed(templateLabels('zcbench-produce', 'Job'))).toEqual([]);
     const sources = (labels: Record<string, string>) => allowed(labels).map((r) => r.from);
@@ -750,7 +795,11 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
   test('KEDA scales each worker pool on waiting + active jobs, one job per concurrency slot', () => {
     for (const pool of ['light', 'heavy']) {
       const so = get('ScaledObject', `zcbench-worker-${pool}`);
-      const spec = so.spec as { scaleTargetRef: { name: string; kind?: string }; triggers: { type: string; metadata: Record<string, string> }[]; minReplicaCount?: number };
+      const spec = so.spec as {
+        scaleTargetRef: { name: string; kind?: string };
+        triggers: { type: string; metadata: Record<string, string> }[];
+        minReplicaCount?: number;
+      };
       const target = get('Deployment', spec.scaleTargetRef.name);
       const concurrency = Number(flagValue(containersOf(target)[0]!.args as string[], '--concurrency'));
       expect(spec.triggers).toHaveLength(1);
@@ -768,7 +817,8 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
 
   test('the metric the scalers query is the one src/metrics serves, from the always-on dashboard', async () => {
     const { METRIC_NAMES } = await import('../src/metrics');
-    for (const so of byKind('ScaledObject')) expect(((so.spec as Obj).triggers as { metadata: { query: string } }[])[0]!.metadata.query).toContain(`${METRIC_NAMES.queueJobs}{`);
+    for (const so of byKind('ScaledObject'))
+      expect(((so.spec as Obj).triggers as { metadata: { query: string } }[])[0]!.metadata.query).toContain(`${METRIC_NAMES.queueJobs}{`);
     const dashboard = get('Deployment', 'zcbench-dashboard');
     expect((dashboard.spec as Obj).replicas).toBe(1);
     expect(containersOf(dashboard)[0]!.args).toEqual(['dashboard']);
@@ -779,10 +829,10 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
     expect((agg.spec as Obj).replicas).toBe(1);
     expect(((agg.spec as Obj).strategy as Obj).type).toBe('Recreate');
     const job = get('Job', 'zcbench-produce');
-    expect(((job.spec as { template: { spec: Obj } }).template.spec.restartPolicy)).toBe('Never');
+    expect((job.spec as { template: { spec: Obj } }).template.spec.restartPolicy).toBe('Never');
     const specPath = flagValue(containersOf(job)[0]!.args as string[], '--spec')!;
     const mount = (containersOf(job)[0]!.volumeMounts as { name: string; mountPath: string }[]).find((m) => specPath.startsWith(`${m.mountPath}/`))!;
-    const volume = ((job.spec as { template: { spec: { volumes: Obj[] } } }).template.spec.volumes).find((v) => v.name === mount.name)!;
+    const volume = (job.spec as { template: { spec: { volumes: Obj[] } } }).template.spec.volumes.find((v) => v.name === mount.name)!;
     const spec = get('ConfigMap', (volume.configMap as { name: string }).name);
     expect(Object.keys(spec.data as Obj)).toContain(specPath.slice(mount.mountPath.length + 1));
   });
@@ -802,7 +852,9 @@ describe.each(K8S_DIRS)('%s (assembled)', (dir) => {
       const ports = (containersOf(d)[0]!.ports as { name: string; containerPort: number }[]).map((p) => p.name);
       expect(ports).toContain(port.targetPort);
       const env = (containersOf(d)[0]!.env as { name: string; value: string }[] | undefined) ?? [];
-      const metricsPort = Number(env.find((e) => e.name === 'METRICS_PORT')?.value ?? (get('ConfigMap', 'zcbench-config').data as Record<string, string>).METRICS_PORT);
+      const metricsPort = Number(
+        env.find((e) => e.name === 'METRICS_PORT')?.value ?? (get('ConfigMap', 'zcbench-config').data as Record<string, string>).METRICS_PORT,
+      );
       expect((containersOf(d)[0]!.ports as { name: string; containerPort: number }[]).find((p) => p.name === 'metrics')!.containerPort).toBe(metricsPort);
     }
   });
@@ -830,7 +882,9 @@ test('the overlay differs from the base where it says so (the assembler applies 
   expect(cm.S3_BUCKET).toBe('zcbench-example');
   expect(cm.LOG_LEVEL).toBe('info'); // kept from the base
   expect((find(example, 'ScaledObject', 'zcbench-worker-light').spec as Obj).maxReplicaCount).toBe(80);
-  expect((find(example, 'ScaledObject', 'zcbench-worker-light').spec as Obj).fallback).toEqual((find(base, 'ScaledObject', 'zcbench-worker-light').spec as Obj).fallback);
+  expect((find(example, 'ScaledObject', 'zcbench-worker-light').spec as Obj).fallback).toEqual(
+    (find(base, 'ScaledObject', 'zcbench-worker-light').spec as Obj).fallback,
+  );
   expect(find(example, 'ServiceMonitor', 'zcbench').metadata.labels).toEqual({ 'app.kubernetes.io/name': 'zcbench', release: 'prometheus' });
   expect(dirname('k8s/overlays/example')).toBe('k8s/overlays');
 });

@@ -89,10 +89,9 @@ function brokenReferences(text: string, where: string, self: string | null): str
 }
 
 describe('references into docs/ resolve', () => {
-  const sources = [
-    ...['src', 'test', 'bench'].flatMap((d) => filesUnder(join(REPO, d), /\.(ts|md)$/)),
-    join(REPO, 'README.md'),
-  ].filter((f) => f !== __filename); // this file's examples are broken on purpose
+  const sources = [...['src', 'test', 'bench'].flatMap((d) => filesUnder(join(REPO, d), /\.(ts|md)$/)), join(REPO, 'README.md')].filter(
+    (f) => f !== __filename,
+  ); // this file's examples are broken on purpose
   const docs = filesUnder(join(REPO, 'docs'), /\.md$/);
 
   test('the numbered documents exist and number their sections', () => {

@@ -20,11 +20,18 @@ test.each(CASES)('%s: epe_nas equals NASLib within tolerance', (name) => {
   try {
     const values = evaluateProxies(
       {
-        net, loss: task.loss, outputs: task.outputs, trace, weights, x, target,
+        net,
+        loss: task.loss,
+        outputs: task.outputs,
+        trace,
+        weights,
+        x,
+        target,
         zenDraws: () => {
           throw new Error('epe_nas draws nothing');
         },
-        buildSeconds: 0, dataSeconds: 0,
+        buildSeconds: 0,
+        dataSeconds: 0,
       },
       ['epe_nas'],
     );

@@ -18,7 +18,12 @@ const shared: NetworkDef = {
   forward<T>(ops: Ops<T>, x: T): T {
     const conv = (t: T) => ops.relu(ops.conv(t, { name: 'enc', inChannels: 3, outChannels: 5, kernel: 3, padding: 1, bias: true }), 'act');
     // The second call sits inside a segment: its probe must still be the second one.
-    const parts = [conv(ops.tile(x, 0)), ops.segment('tile1', [ops.tile(x, 1)], (o, [t]) => o.relu(o.conv(t!, { name: 'enc', inChannels: 3, outChannels: 5, kernel: 3, padding: 1, bias: true }), 'act'))];
+    const parts = [
+      conv(ops.tile(x, 0)),
+      ops.segment('tile1', [ops.tile(x, 1)], (o, [t]) =>
+        o.relu(o.conv(t!, { name: 'enc', inChannels: 3, outChannels: 5, kernel: 3, padding: 1, bias: true }), 'act'),
+      ),
+    ];
     return ops.linear(ops.globalAvgPool(ops.feature(ops.concat(parts)), 'gap'), { name: 'fc', inFeatures: 10, outFeatures: 4 });
   },
 };
@@ -30,8 +35,17 @@ test.each([false, true])('fisher sums per-call saliencies of a shared layer (seg
   const x = tf.randomNormal([4, 2, 6, 6, 3], 0, 1, 'float32', 5);
   const target = targetTensor({ kind: 'class', labels: Int32Array.from([0, 3, 1, 2]) }, 4);
   const passes = new Passes({
-    net: shared, loss: 'ce', weights, params: trace.params, batchNorms: [], x, target,
-    zenDraws: () => { throw new Error('unused'); }, recomputed: recompute ? new Set(['gradient']) : undefined,
+    net: shared,
+    loss: 'ce',
+    weights,
+    params: trace.params,
+    batchNorms: [],
+    x,
+    target,
+    zenDraws: () => {
+      throw new Error('unused');
+    },
+    recomputed: recompute ? new Set(['gradient']) : undefined,
   });
   const fisher = passes.get(gradient).fisher;
 
@@ -39,7 +53,17 @@ test.each([false, true])('fisher sums per-call saliencies of a shared layer (seg
   const w = weights.get('enc.weight')!;
   const b = weights.get('enc.bias')!;
   const tiles = [0, 1].map((t) => tf.reshape(tf.slice(x, [0, t, 0, 0, 0], [-1, 1, -1, -1, -1]), [4, 6, 6, 3]) as tf.Tensor4D);
-  const raws = tiles.map((t) => tf.add(tf.conv2d(t, w as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), b));
+  const raws = tiles.map((t) =>
+    tf.add(
+      tf.conv2d(t, w as tf.Tensor4D, 1, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+      b,
+    ),
+  );
   const head = (a0: tf.Tensor, a1: tf.Tensor) => {
     const pooled = tf.mean(tf.concat([tf.relu(a0), tf.relu(a1)], 3), [1, 2]);
     return taskLoss('ce', tf.add(tf.matMul(pooled as tf.Tensor2D, weights.get('fc.weight') as tf.Tensor2D), weights.get('fc.bias')!), target);

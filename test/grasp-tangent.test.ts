@@ -39,7 +39,18 @@ test.each(['cpu', 'wasm'] as const)('tangent H·g equals nested-autodiff H·g (%
   const weights = initialWeights(trace.params, 'torch', new Rng(7));
   const x = tf.randomNormal([6, 8, 8, 3], 0, 1, 'float32', 11);
   const target = targetTensor({ kind: 'class', labels: Int32Array.from([0, 1, 2, 3, 4, 1]) }, 5);
-  const passes = new Passes({ net: tiny, loss: 'ce', weights, params: trace.params, batchNorms: [], x, target, zenDraws: () => { throw new Error('unused'); } });
+  const passes = new Passes({
+    net: tiny,
+    loss: 'ce',
+    weights,
+    params: trace.params,
+    batchNorms: [],
+    x,
+    target,
+    zenDraws: () => {
+      throw new Error('unused');
+    },
+  });
   const tangent = passes.get(hessian);
   const prunable = trace.params.filter((p) => p.prunable);
   const g = passes.get(gradient).grads;

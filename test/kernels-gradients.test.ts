@@ -19,19 +19,25 @@ interface Case {
 }
 
 const shape = (...s: number[]) => s;
-const normal = (...s: number[]): Build => (rng) => [randn(rng, s)];
+const normal =
+  (...s: number[]): Build =>
+  (rng) => [randn(rng, s)];
 /** Entries at least 0.1 away from 0 (kinks of relu, abs, sign-based masks). */
-const awayFromZero = (rng: Rng, s: number[]) => tf.tidy(() => {
-  const x = randn(rng, s);
-  return tf.mul(tf.sign(x), tf.add(tf.abs(x), 0.1));
-});
+const awayFromZero = (rng: Rng, s: number[]) =>
+  tf.tidy(() => {
+    const x = randn(rng, s);
+    return tf.mul(tf.sign(x), tf.add(tf.abs(x), 0.1));
+  });
 const positive = (rng: Rng, s: number[]) => tf.tidy(() => tf.add(tf.abs(randn(rng, s)), 0.5));
-const conv = (s: number | [number, number], p: 'same' | 'valid' | number, d = 1) => (x: T, w: T) =>
-  tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, p, 'NHWC', d);
-const dw = (s: number, p: 'same' | 'valid' | number, d = 1) => (x: T, w: T) =>
-  tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, p, 'NHWC', d);
-const kernel = (name: string, attrs: object) => (inputs: Record<string, T>) =>
-  tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as T;
+const conv =
+  (s: number | [number, number], p: 'same' | 'valid' | number, d = 1) =>
+  (x: T, w: T) =>
+    tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, p, 'NHWC', d);
+const dw =
+  (s: number, p: 'same' | 'valid' | number, d = 1) =>
+  (x: T, w: T) =>
+    tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, p, 'NHWC', d);
+const kernel = (name: string, attrs: object) => (inputs: Record<string, T>) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as T;
 
 const CASES: Case[] = [
   // element-wise
@@ -80,7 +86,19 @@ const CASES: Case[] = [
   { name: 'reshape + transpose', inputs: normal(2, 3, 4), op: (x) => tf.transpose(tf.reshape(x, [6, 4]), [1, 0]) },
   { name: 'expandDims', inputs: normal(3, 4), op: (x) => tf.expandDims(x, 1) },
   { name: 'slice', inputs: normal(4, 5), op: (x) => tf.slice(x, [1, 2], [2, -1]) },
-  { name: 'pad', inputs: normal(2, 3), op: (x) => tf.pad(x, [[1, 0], [2, 1]], 0.5) },
+  {
+    name: 'pad',
+    inputs: normal(2, 3),
+    op: (x) =>
+      tf.pad(
+        x,
+        [
+          [1, 0],
+          [2, 1],
+        ],
+        0.5,
+      ),
+  },
   { name: 'concat', inputs: (r) => [randn(r, [2, 3]), randn(r, [2, 1])], op: (a, b) => tf.concat([a, b, a], 1) },
   { name: 'split', inputs: normal(2, 6), op: (x) => tf.mul(tf.split(x, [2, 4], 1)[1]!, 3) },
   { name: 'stack / unstack', inputs: (r) => [randn(r, [2, 3]), randn(r, [2, 3])], op: (a, b) => tf.unstack(tf.stack([a, b], 1), 2)[1]! },
@@ -92,13 +110,11 @@ const CASES: Case[] = [
   { name: 'resizeNearestNeighbor', inputs: normal(1, 3, 4, 2), op: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [6, 8]) },
   // matmul
   ...[false, true].flatMap((ta) =>
-    [false, true].map(
-      (tb): Case => ({
-        name: `matMul transposeA=${ta} transposeB=${tb}`,
-        inputs: (r) => [randn(r, ta ? [4, 3] : [3, 4]), randn(r, tb ? [5, 4] : [4, 5])],
-        op: (a, b) => tf.matMul(a, b, ta, tb),
-      }),
-    ),
+    [false, true].map((tb): Case => ({
+      name: `matMul transposeA=${ta} transposeB=${tb}`,
+      inputs: (r) => [randn(r, ta ? [4, 3] : [3, 4]), randn(r, tb ? [5, 4] : [4, 5])],
+      op: (a, b) => tf.matMul(a, b, ta, tb),
+    })),
   ),
   { name: 'batched matMul', inputs: (r) => [randn(r, [2, 3, 4]), randn(r, [2, 4, 2])], op: (a, b) => tf.matMul(a, b) },
   // convolutions
@@ -184,9 +200,11 @@ test('tfjs-core’s own AvgPool gradient would be wrong at padded borders; ours 
   await onBackend('cpu', () =>
     tf.tidy(() => {
       const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
-      const g = tf.grad((t: T) => tf.sum(tf.avgPool(t as tf.Tensor4D, 3, 1, 1)))(x).dataSync();
+      const g = tf
+        .grad((t: T) => tf.sum(tf.avgPool(t as tf.Tensor4D, 3, 1, 1)))(x)
+        .dataSync();
       expect(g[0]).toBeCloseTo(1 / 4 + 1 / 6 + 1 / 6 + 1 / 9, 6);
-      expect(g[4]).toBeCloseTo(1 / 4 * 4 + 1 / 6 * 4 + 1 / 9, 6);
+      expect(g[4]).toBeCloseTo((1 / 4) * 4 + (1 / 6) * 4 + 1 / 9, 6);
     }),
   );
 });

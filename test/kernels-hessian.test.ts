@@ -41,12 +41,23 @@ const NETS: Net[] = [
   {
     // The brief's net: conv → BN → relu → avgpool → conv → global mean → matmul → softmax CE.
     name: 'conv-bn-relu-avgpool-conv-mean-linear',
-    params: (rng) => [randn(rng, [3, 3, 3, 4], 0.5), tf.add(randn(rng, [4], 0.1), 1), randn(rng, [4], 0.1), randn(rng, [3, 3, 4, 5], 0.4), randn(rng, [5, 3], 0.5)],
+    params: (rng) => [
+      randn(rng, [3, 3, 3, 4], 0.5),
+      tf.add(randn(rng, [4], 0.1), 1),
+      randn(rng, [4], 0.1),
+      randn(rng, [3, 3, 4, 5], 0.4),
+      randn(rng, [5, 3], 0.5),
+    ],
     loss: (x, labels, [w1, gamma, beta, w2, w3], relu) => {
       let h: T = tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'same');
       h = relu(batchNorm(h, gamma!, beta!), 0);
       h = tf.avgPool(h as tf.Tensor4D, 3, 1, 1);
-      h = tf.conv2d(h as tf.Tensor4D, w2 as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      h = tf.conv2d(h as tf.Tensor4D, w2 as tf.Tensor4D, 1, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]);
       return crossEntropy(tf.matMul(tf.mean(h, [1, 2]), w3!), labels);
     },
   },
@@ -103,8 +114,7 @@ describe.each(['cpu', 'wasm'])('Hessian-vector product on %s', (backend) => {
         });
       });
       const frozen = (ps: T[]) => net.loss(x, labels, ps, (h, site) => tf.mul(h, masks[site]!));
-      const gradAt = (step: number) =>
-        tf.tidy(() => flatten(tf.grads((...ps: T[]) => frozen(ps))(params.map((p, i) => tf.add(p, tf.mul(v[i]!, step))))));
+      const gradAt = (step: number) => tf.tidy(() => flatten(tf.grads((...ps: T[]) => frozen(ps))(params.map((p, i) => tf.add(p, tf.mul(v[i]!, step))))));
       const central = (h: number) => {
         const plus = gradAt(h);
         const minus = gradAt(-h);
@@ -161,7 +171,10 @@ describe.each(['cpu', 'wasm'])('second derivatives of smooth kernels on %s', (ba
         const r = randn(rng, op(x).shape);
         const loss = ([p]: T[]) => tf.sum(tf.mul(op(p!), r)) as tf.Scalar;
         const hv = hessianVectorProduct(loss, [x], [v])[0]!.dataSync();
-        const gradAt = (s: number) => tf.grads((p: T) => loss([p]))([tf.add(x, tf.mul(v, s))])[0]!.dataSync();
+        const gradAt = (s: number) =>
+          tf
+            .grads((p: T) => loss([p]))([tf.add(x, tf.mul(v, s))])[0]!
+            .dataSync();
         const central = (h: number) => {
           const minus = gradAt(-h);
           return gradAt(h).map((g, i) => (g - minus[i]!) / (2 * h));

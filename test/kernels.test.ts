@@ -25,13 +25,37 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 4, stride: 1, pad: 'same' },
   { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 4, stride: 2, pad: 'same' },
   { x: [2, 8, 8, 3], k: [3, 3], cin: 3, cout: 5, stride: 2, pad: 'valid' },
-  { x: [1, 7, 6, 2], k: [2, 3], cin: 2, cout: 3, stride: [2, 1], pad: [[0, 0], [1, 0], [2, 1], [0, 0]] },
+  {
+    x: [1, 7, 6, 2],
+    k: [2, 3],
+    cin: 2,
+    cout: 3,
+    stride: [2, 1],
+    pad: [
+      [0, 0],
+      [1, 0],
+      [2, 1],
+      [0, 0],
+    ],
+  },
   { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 4, stride: 1, pad: 2 },
   { x: [2, 9, 9, 3], k: [5, 5], cin: 3, cout: 2, stride: 3, pad: 'same' },
   { x: [2, 6, 6, 4], k: [1, 1], cin: 4, cout: 4, stride: 1, pad: 0 },
   { x: [2, 7, 7, 3], k: [1, 1], cin: 3, cout: 2, stride: 2, pad: 0 }, // DARTS' FactorizedReduce
   { x: [1, 8, 7, 2], k: [2, 2], cin: 2, cout: 3, stride: 3, pad: 'valid' }, // taps < stride: empty phases
-  { x: [2, 9, 8, 2], k: [3, 3], cin: 2, cout: 3, stride: 2, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  {
+    x: [2, 9, 8, 2],
+    k: [3, 3],
+    cin: 2,
+    cout: 3,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  },
 ];
 
 const label = (c: ConvCase) => `x=${c.x} k=${c.k} stride=${JSON.stringify(c.stride)} pad=${JSON.stringify(c.pad)}`;
@@ -103,9 +127,33 @@ describe('depthwise backprop kernels equal the cpu backend’s shipped kernels',
   const cases: ConvCase[] = [
     { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 1, stride: 1, pad: 'same' },
     { x: [2, 7, 6, 3], k: [3, 3], cin: 3, cout: 2, stride: 2, pad: 'same' },
-    { x: [2, 8, 7, 2], k: [5, 5], cin: 2, cout: 1, stride: 1, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] },
+    {
+      x: [2, 8, 7, 2],
+      k: [5, 5],
+      cin: 2,
+      cout: 1,
+      stride: 1,
+      pad: [
+        [0, 0],
+        [2, 2],
+        [2, 2],
+        [0, 0],
+      ],
+    },
     { x: [1, 8, 8, 2], k: [3, 3], cin: 2, cout: 3, stride: 2, pad: 'valid' },
-    { x: [2, 9, 9, 3], k: [5, 5], cin: 3, cout: 1, stride: 2, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] }, // sep_conv_5x5 in a reduction cell
+    {
+      x: [2, 9, 9, 3],
+      k: [5, 5],
+      cin: 3,
+      cout: 1,
+      stride: 2,
+      pad: [
+        [0, 0],
+        [2, 2],
+        [2, 2],
+        [0, 0],
+      ],
+    }, // sep_conv_5x5 in a reduction cell
   ];
   test.each(cases.map((c) => [`${label(c)} multiplier=${c.cout}`, c] as const))('%s', async (_name, c) => {
     const rng = new Rng(`depthwise ${label(c)}`);
@@ -154,7 +202,11 @@ describe('MaxPoolGrad', () => {
           const dyt = randn(rng, yt.shape);
           const a = { filterSize, strides, pad };
           const ours = tf.engine().runKernel(tf.MaxPoolGrad, { dy: dyt, input: xt, output: yt }, a as unknown as tf.NamedAttrMap) as tf.Tensor;
-          const theirs = original!.kernelFunc({ inputs: { dy: dyt, input: xt, output: yt }, attrs: a as unknown as tf.NamedAttrMap, backend: tf.backend() }) as tf.TensorInfo;
+          const theirs = original!.kernelFunc({
+            inputs: { dy: dyt, input: xt, output: yt },
+            attrs: a as unknown as tf.NamedAttrMap,
+            backend: tf.backend(),
+          }) as tf.TensorInfo;
           // Adopted as the engine adopts a kernel's output: the tidy frees it.
           const theirValues = tf.engine().makeTensorFromTensorInfo(theirs).dataSync();
           // Same routing; sums of several dy per cell may differ in the last bit (summation order).
@@ -192,9 +244,18 @@ describe('Sum / Mean over N, H, W (wasm: average pooling)', () => {
 describe('Multiply by a per-channel vector (wasm: a 1×1 depthwise convolution)', () => {
   const cases: Array<[number[], number[]]> = [
     [[2, 3, 4, 5], [5]],
-    [[1, 1, 1, 5], [2, 3, 4, 5]], // the vector first
-    [[2, 3, 4, 5], [1, 1, 1, 5]],
-    [[2, 3, 4, 5], [2, 1, 1, 5]], // per sample and channel: the shipped kernel
+    [
+      [1, 1, 1, 5],
+      [2, 3, 4, 5],
+    ], // the vector first
+    [
+      [2, 3, 4, 5],
+      [1, 1, 1, 5],
+    ],
+    [
+      [2, 3, 4, 5],
+      [2, 1, 1, 5],
+    ], // per sample and channel: the shipped kernel
     [[2, 3, 4, 1], [1]],
   ];
   test.each(cases)('%j ⊙ %j', async (aShape, bShape) => {
@@ -233,11 +294,31 @@ describe('no leaks', () => {
       const dataIdsBefore = tf.backend().numDataIds();
       tf.tidy(() => {
         const dy = randn(rng, [2, 3, 3, 4]);
-        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as unknown as tf.NamedAttrMap);
-        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as unknown as tf.NamedAttrMap);
+        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
+          strides: 2,
+          pad: 'same',
+          dataFormat: 'NHWC',
+          filterShape: w.shape,
+        } as unknown as tf.NamedAttrMap);
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, {
+          strides: 2,
+          pad: 'same',
+          dataFormat: 'NHWC',
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap);
         const dyd = randn(rng, [2, 6, 6, 6]);
-        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy: dyd }, { strides: 1, pad: 'same', dilations: 1, filterShape: dw.shape } as unknown as tf.NamedAttrMap);
-        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: dyd, filter: dw }, { strides: 1, pad: 'same', dilations: 1, inputShape: x.shape } as unknown as tf.NamedAttrMap);
+        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy: dyd }, {
+          strides: 1,
+          pad: 'same',
+          dilations: 1,
+          filterShape: dw.shape,
+        } as unknown as tf.NamedAttrMap);
+        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: dyd, filter: dw }, {
+          strides: 1,
+          pad: 'same',
+          dilations: 1,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap);
         const y = tf.maxPool(x, 3, 2, 'same');
         tf.engine().runKernel(tf.MaxPoolGrad, { dy: y, input: x, output: y }, { filterSize: 3, strides: 2, pad: 'same' } as unknown as tf.NamedAttrMap);
         const z = tf.avgPool(x, 3, 1, 'same');
@@ -263,7 +344,12 @@ describe('no leaks', () => {
       const step = () =>
         tf.tidy(() => {
           const dy = randn(rng, [8, 16, 16, 8]);
-          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 8, 8] } as unknown as tf.NamedAttrMap);
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
+            strides: 1,
+            pad: 'same',
+            dataFormat: 'NHWC',
+            filterShape: [3, 3, 8, 8],
+          } as unknown as tf.NamedAttrMap);
         });
       for (let i = 0; i < 5; i++) step();
       const settled = heap();

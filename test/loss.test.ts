@@ -10,7 +10,11 @@ beforeAll(async () => {
 });
 
 describe('logSumExp', () => {
-  const x = () => tf.tensor2d([[0.5, -1.25, 2, 0.75], [1000, 999, 1001, 998]]);
+  const x = () =>
+    tf.tensor2d([
+      [0.5, -1.25, 2, 0.75],
+      [1000, 999, 1001, 998],
+    ]);
 
   test('value equals tfjs logSumExp, stable for large logits', () => {
     const a = x();
@@ -23,14 +27,19 @@ describe('logSumExp', () => {
 
   test('gradient is the softmax; Hessian-vector product is (diag(p) − p pᵀ) v', () => {
     const a = x();
-    const v = tf.tensor2d([[0.3, -0.7, 0.2, 1.1], [-0.4, 0.9, 0.5, -0.2]]);
+    const v = tf.tensor2d([
+      [0.3, -0.7, 0.2, 1.1],
+      [-0.4, 0.9, 0.5, -0.2],
+    ]);
     const g = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(logSumExp(z, 1), tf.tensor1d([1, 1]))))(a);
     const p = tf.softmax(a, 1);
     const gd = g.dataSync();
     const pd = p.dataSync();
     for (let i = 0; i < gd.length; i++) expect(gd[i]).toBeCloseTo(pd[i]!, 5);
     // H·v by differentiating ⟨∇f(z), v⟩ again.
-    const hv = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.grad((y: tf.Tensor) => tf.sum(logSumExp(y, 1)))(z), v)))(a).dataSync();
+    const hv = tf
+      .grad((z: tf.Tensor) => tf.sum(tf.mul(tf.grad((y: tf.Tensor) => tf.sum(logSumExp(y, 1)))(z), v)))(a)
+      .dataSync();
     const vd = v.dataSync();
     for (let r = 0; r < 2; r++) {
       let pv = 0;

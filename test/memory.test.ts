@@ -20,7 +20,13 @@ test('200 evaluations: no leaked tensors, RSS grows < 10 % after the first 10', 
   let tensorsAfterWarmup = 0;
   for (let i = 0; i < 200; i++) {
     await computeProxies({
-      space: 'nasbench201', task: 'ImageNet16-120', arch: archs[i % archs.length]!, proxies: [...PROXIES], seed: i, batchSize: 2, data: { source: 'synthetic' },
+      space: 'nasbench201',
+      task: 'ImageNet16-120',
+      arch: archs[i % archs.length]!,
+      proxies: [...PROXIES],
+      seed: i,
+      batchSize: 2,
+      data: { source: 'synthetic' },
     });
     if (i === 9) {
       collectGarbage();

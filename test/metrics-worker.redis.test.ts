@@ -68,7 +68,16 @@ describe('worker metrics', () => {
     const metrics = createMetrics();
     metrics.collectQueueDepths([queue]);
     server = await startMetricsServer({ port: 0, metrics, host: '127.0.0.1' });
-    worker = startWorker({ pool: 'light', connection: redis, prefix, concurrency: 1, lightBudgetBytes: 3 * 2 ** 30, heavyBudgetBytes: 8 * 2 ** 30, log: logger, metrics });
+    worker = startWorker({
+      pool: 'light',
+      connection: redis,
+      prefix,
+      concurrency: 1,
+      lightBudgetBytes: 3 * 2 ** 30,
+      heavyBudgetBytes: 8 * 2 ** 30,
+      log: logger,
+      metrics,
+    });
 
     // Two valid architectures (params and flops are computed from shapes, in the worker process)
     // and one that is not an NB201 cell (op 9): its two triples fail as invalid input.

@@ -35,7 +35,12 @@ describe('metrics server', () => {
     // Job 1: one (arch, task) message with two proxies; job 2: one failed triple.
     metrics.tripleDone({ space: 'nasbench201', task: 'cifar10', proxy: 'synflow', seconds: 0.7 });
     metrics.tripleDone({ space: 'nasbench201', task: 'cifar10', proxy: 'jacov', seconds: 3 });
-    metrics.tripleFailed({ space: 'transbench101_micro', task: 'jigsaw', proxy: 'grasp', reason: 'out of memory: needs an estimated 6144 MB > heavy budget 3072 MB' });
+    metrics.tripleFailed({
+      space: 'transbench101_micro',
+      task: 'jigsaw',
+      proxy: 'grasp',
+      reason: 'out of memory: needs an estimated 6144 MB > heavy budget 3072 MB',
+    });
     metrics.setLastPublished('zc-nb201', 'v1');
     metrics.setLastPublished('zc-nb201', 'v2');
 
@@ -109,7 +114,9 @@ describe('metrics server', () => {
 
   test('rejects bad input with the field named', () => {
     const metrics = createMetrics(undefined, { defaultMetrics: false });
-    expect(() => metrics.tripleDone({ space: 'nasbench201', task: 'cifar10', proxy: 'snip', seconds: NaN })).toThrow('invalid seconds: null (a finite number ≥ 0)');
+    expect(() => metrics.tripleDone({ space: 'nasbench201', task: 'cifar10', proxy: 'snip', seconds: NaN })).toThrow(
+      'invalid seconds: null (a finite number ≥ 0)',
+    );
     expect(() => metrics.setQueueDepth('zc-light', 'sleeping' as never, 1)).toThrow(/invalid state: "sleeping"/);
     expect(() => metrics.setQueueDepth('zc-light', 'waiting', -1)).toThrow(/invalid n: -1/);
   });
@@ -125,6 +132,8 @@ describe('metrics server', () => {
   test('a busy port is a clear error', async () => {
     const metrics = createMetrics(undefined, { defaultMetrics: false });
     server = await startMetricsServer({ port: 0, metrics, host: '127.0.0.1' });
-    await expect(startMetricsServer({ port: server.port, metrics, host: '127.0.0.1' })).rejects.toThrow(`cannot serve metrics on 127.0.0.1:${server.port}: EADDRINUSE`);
+    await expect(startMetricsServer({ port: server.port, metrics, host: '127.0.0.1' })).rejects.toThrow(
+      `cannot serve metrics on 127.0.0.1:${server.port}: EADDRINUSE`,
+    );
   });
 });

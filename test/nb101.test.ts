@@ -14,7 +14,8 @@ const reference = JSON.parse(
   readFileSync(join(__dirname, 'fixtures', 'reference', 'zc_nasbench101_subset.json'), 'utf8').replace(/-?Infinity|NaN/g, 'null'),
 ) as { nasbench101: { cifar10: Record<string, { params: number; flops: number }> } };
 
-const FIRST = '(0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 4, 4, 4, 1)';
+const FIRST =
+  '(0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 4, 4, 4, 1)';
 
 describe('NB101 params and flops equal NAS-Bench-Suite-Zero for every reference row', () => {
   test('500 cifar10 rows', () => {
@@ -53,13 +54,7 @@ describe('NB101 params and flops equal NAS-Bench-Suite-Zero for every reference 
 describe('NB101 encodings', () => {
   test('any n²+n length (n ≤ 7) parses; a 5-vertex cell builds', () => {
     // 0→1, 1→2, 1→3, 2→3, 1→4, 2→4, 3→4, 0→4; ops conv1, maxpool, conv1.
-    const m = [
-      0, 1, 0, 0, 1,
-      0, 0, 1, 1, 1,
-      0, 0, 0, 1, 1,
-      0, 0, 0, 0, 1,
-      0, 0, 0, 0, 0,
-    ];
+    const m = [0, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
     const key = `(${[...m, 0, 3, 2, 3, 1].join(', ')})`;
     const arch = parseNb101(key);
     expect(arch.n).toBe(5);

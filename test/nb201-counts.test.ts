@@ -5,7 +5,10 @@ import { nasbench201, nb201String, parseNb201, enumerateNb201 } from '../src/cor
 import { taskSpec } from '../src/core/tasks';
 import type { TaskName } from '../src/core/names';
 
-interface Entry { params: { score: number }; flops: { score: number } }
+interface Entry {
+  params: { score: number };
+  flops: { score: number };
+}
 // The released file holds Python's -Infinity/NaN tokens (nwot); params/flops never use them.
 const reference = JSON.parse(
   readFileSync(join(__dirname, 'fixtures', 'reference', 'zc_nasbench201_subset.json'), 'utf8').replace(/-?Infinity|NaN/g, 'null'),

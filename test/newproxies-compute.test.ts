@@ -9,7 +9,7 @@ import { taskSpec } from '../src/core/tasks';
 const ARCH = '(0, 2, 3, 2, 3, 1)';
 
 describe('names', () => {
-  test('compute accepts the newer proxies, az_nas standing for its four parts; all stays the paper\'s 13', () => {
+  test("compute accepts the newer proxies, az_nas standing for its four parts; all stays the paper's 13", () => {
     expect(parseComputeProxyList('az_nas,zico,snip')).toEqual(['snip', 'zico', ...AZ_NAS_PARTS]);
     expect(parseComputeProxyList('all')).toHaveLength(13);
     expect(() => parseComputeProxyList('zicoo', undefined, '--proxies')).toThrow(/invalid --proxies: "zicoo" \(valid: epe_nas.*zico.*az_nas\)/);
@@ -27,7 +27,15 @@ describe('computeProxies with the newer proxies', () => {
 
   test('finite scores (all parts), every tensor freed, the second minibatch drawn from the seed', async () => {
     const before = tf.memory().numTensors;
-    const request = { space: 'nasbench201' as const, task: 'cifar10' as const, arch: ARCH, proxies: [...NEWER_PROXIES], seed: 5, batchSize: 4, data: { source: 'synthetic' as const } };
+    const request = {
+      space: 'nasbench201' as const,
+      task: 'cifar10' as const,
+      arch: ARCH,
+      proxies: [...NEWER_PROXIES],
+      seed: 5,
+      batchSize: 4,
+      data: { source: 'synthetic' as const },
+    };
     const first = await computeProxies(request);
     expect(tf.memory().numTensors).toBe(before);
     for (const p of NEWER_PROXIES) expect(Number.isFinite(first.results[p]!.score)).toBe(true);

@@ -58,13 +58,20 @@ function evaluateNewProxies(name: string): { expected: NewCase; values: Partial<
   try {
     const values = evaluateProxies(
       {
-        net: base.net, loss: base.task.loss, outputs: base.task.outputs, trace: base.trace, weights: base.weights, x: base.x, target: base.target,
+        net: base.net,
+        loss: base.task.loss,
+        outputs: base.task.outputs,
+        trace: base.trace,
+        weights: base.weights,
+        x: base.x,
+        target: base.target,
         zenDraws: () => {
           throw new Error('zen is not requested');
         },
         azNasDraws: () => ({ weights: azWeights, input: azInput, signs }),
         secondMinibatch: { x: x1, target: target1 },
-        buildSeconds: 0, dataSeconds: 0,
+        buildSeconds: 0,
+        dataSeconds: 0,
       },
       NEW_PROXIES,
     );

@@ -26,8 +26,16 @@ describe('pass registry', () => {
       // Passes without a run (build, data) are timed by the caller and hold no activations.
       if (!pass.run) expect(pass.memory).toEqual({ activation: 0, boundary: 0, segment: 0, loss: 0 });
     }
-    expect(PASS_DEFINITIONS.filter((p) => p.recomputable).map((p) => p.name).sort()).toEqual(['gradient', 'hessian', 'jacobian']);
-    expect(PASS_DEFINITIONS.filter((p) => p.cached).map((p) => p.name).sort()).toEqual(['forward', 'gradient', 'hessian', 'jacobian']);
+    expect(
+      PASS_DEFINITIONS.filter((p) => p.recomputable)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['gradient', 'hessian', 'jacobian']);
+    expect(
+      PASS_DEFINITIONS.filter((p) => p.cached)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['forward', 'gradient', 'hessian', 'jacobian']);
   });
 });
 

@@ -24,15 +24,37 @@ test('two aggregators started at once: only one publishes, one version exists', 
   h.buildIds.push(buildId);
   const archs = ['(0, 1, 2, 3, 4, 0)', '(1, 1, 1, 1, 1, 1)', '(2, 2, 2, 2, 2, 2)'];
   const rows: ResultRow[] = archs.map((arch) => ({
-    tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: localFingerprint().id, data: 'none' }),
-    space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
-    status: 'ok', score: 0.1, time: 0.01, backend: 'wasm', dataSource: 'none', dataSha256: '', fingerprint: localFingerprint().id,
+    tripleId: tripleId({
+      dataset,
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch,
+      proxy: 'params',
+      seed: 0,
+      batchSize: 64,
+      fingerprint: localFingerprint().id,
+      data: 'none',
+    }),
+    space: 'nasbench201',
+    task: 'cifar10',
+    arch,
+    proxy: 'params',
+    seed: 0,
+    batchSize: 64,
+    status: 'ok',
+    score: 0.1,
+    time: 0.01,
+    backend: 'wasm',
+    dataSource: 'none',
+    dataSha256: '',
+    fingerprint: localFingerprint().id,
   }));
   await createBuild(h.redis, h.prefix, { buildId, dataset, spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
   await markEnqueued(h.redis, h.prefix, buildId, [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: archs.length }]);
   await writeRows(h.redis, h.prefix, buildId, rows);
 
-  const start = () => new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50 }).run();
+  const start = () =>
+    new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50 }).run();
   const [a, b] = await Promise.all([start(), start()]);
 
   expect(a.length + b.length).toBe(1);

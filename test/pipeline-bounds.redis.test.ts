@@ -13,8 +13,20 @@ jest.setTimeout(120_000);
 
 function row(arch: string): ResultRow {
   return {
-    tripleId: `t-${arch}`, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
-    status: 'ok', score: 1, time: 0.01, backend: 'wasm', dataSource: 'synthetic', dataSha256: '', fingerprint: localFingerprint().id,
+    tripleId: `t-${arch}`,
+    space: 'nasbench201',
+    task: 'cifar10',
+    arch,
+    proxy: 'params',
+    seed: 0,
+    batchSize: 64,
+    status: 'ok',
+    score: 1,
+    time: 0.01,
+    backend: 'wasm',
+    dataSource: 'synthetic',
+    dataSha256: '',
+    fingerprint: localFingerprint().id,
   };
 }
 
@@ -49,13 +61,25 @@ describe('results stream bounds', () => {
     expect(late).toBe('no-build');
   });
 
-  test('a worker holds a job while its build\'s stream is above the high-water mark, then computes it', async () => {
+  test("a worker holds a job while its build's stream is above the high-water mark, then computes it", async () => {
     const buildId = await build('backpressure');
     // An aggregator that is down: three rows nobody has taken.
     for (const arch of ['(1, 1, 1, 1, 1, 1)', '(2, 2, 2, 2, 2, 2)', '(3, 3, 3, 3, 3, 3)']) await writeRows(h.redis, h.prefix, buildId, [row(arch)]);
     const worker = h.startWorker({ pool: 'light', resultsHighWater: 3, backPressurePollMs: 100 });
     const light = openQueue('light', h.redis, h.prefix);
-    const p: JobPayload = { buildId, dataset: 'zct-backpressure', space: 'nasbench201', task: 'cifar10', archs: ['(0, 2, 3, 2, 3, 1)'], proxies: ['params'], seed: 0, batchSize: 64, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
+    const p: JobPayload = {
+      buildId,
+      dataset: 'zct-backpressure',
+      space: 'nasbench201',
+      task: 'cifar10',
+      archs: ['(0, 2, 3, 2, 3, 1)'],
+      proxies: ['params'],
+      seed: 0,
+      batchSize: 64,
+      data: { source: 'synthetic' },
+      fingerprint: localFingerprint().id,
+      dataId: 'synthetic',
+    };
     await light.add(JOB_NAME, p, { ...JOB_OPTIONS, jobId: 'zbackpressure' });
     await until('the job to wait', async () => (worker.stats.pausedForBackPressure === 1 ? true : undefined));
     // Held, not failed and not computed: it is active, and the stream has not grown.
@@ -75,7 +99,7 @@ describe('results stream bounds', () => {
     await light.close();
   });
 
-  test('metrics: stream length, the aggregator\'s lag and pending entries, and the build\'s age', async () => {
+  test("metrics: stream length, the aggregator's lag and pending entries, and the build's age", async () => {
     const buildId = await build('stream-metrics');
     for (const arch of ['(1, 1, 1, 1, 1, 1)', '(2, 2, 2, 2, 2, 2)', '(3, 3, 3, 3, 3, 3)']) await writeRows(h.redis, h.prefix, buildId, [row(arch)]);
     const metrics = createMetrics(undefined, { defaultMetrics: false });

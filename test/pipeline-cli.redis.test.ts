@@ -57,7 +57,9 @@ describe('pipeline commands', () => {
     const file = spec('ok.json', { dataset: 'zct-cli-none', spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: { sample: 2 } });
     const r = await runCli(['run', '--spec', file], { env: { ...env, REDIS_URL: 'redis://127.0.0.1:1' } });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe('zcbench run: cannot reach Redis at 127.0.0.1:1 (ECONNREFUSED): start one (e.g. `redis-server --daemonize yes` or `docker run -d -p 6379:6379 redis:7`) or set REDIS_URL to a running one\n');
+    expect(r.stderr).toBe(
+      'zcbench run: cannot reach Redis at 127.0.0.1:1 (ECONNREFUSED): start one (e.g. `redis-server --daemonize yes` or `docker run -d -p 6379:6379 redis:7`) or set REDIS_URL to a running one\n',
+    );
     const w = await runCli(['work', '--pool', 'medium'], { env });
     expect(w.code).toBe(2);
     expect(w.stderr).toBe('zcbench work: invalid --pool: "medium" (one of light, heavy)\n');
@@ -65,8 +67,18 @@ describe('pipeline commands', () => {
 
   test('`produce` enqueues; `work` finishes the job in hand on SIGTERM and exits 0', async () => {
     const dataset = `zct-cli-term-${process.pid}`;
-    const file = spec('term.json', { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 }, buildId: `${dataset}-b` });
-    const p = await runCli(['produce', '--spec', file], { env: { ...env, S3_ENDPOINT: s3.embedded.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } });
+    const file = spec('term.json', {
+      dataset,
+      spaces: ['nasbench201'],
+      tasks: ['cifar10'],
+      proxies: ['l2_norm', 'synflow'],
+      archs: ['(2, 3, 2, 0, 2, 3)'],
+      batchSize: { default: 8 },
+      buildId: `${dataset}-b`,
+    });
+    const p = await runCli(['produce', '--spec', file], {
+      env: { ...env, S3_ENDPOINT: s3.embedded.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+    });
     expect(p.code).toBe(0);
     expect(p.stdout).toBe(`build ${dataset}-b: 2 triples to compute; enqueued 1 messages (2 triples)\n`);
 
@@ -80,15 +92,26 @@ describe('pipeline commands', () => {
     const r = await exited;
     expect(r.code).toBe(0);
     // The job in hand was finished, its rows written, then the worker left.
-    const rows = (await redis.xrange(redisKeys(prefix).results(`${dataset}-b`), '-', '+')).map(([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string });
-    expect(rows.map((row) => [row.proxy, row.status]).sort()).toEqual([['l2_norm', 'ok'], ['synflow', 'ok']]);
+    const rows = (await redis.xrange(redisKeys(prefix).results(`${dataset}-b`), '-', '+')).map(
+      ([, f]) => JSON.parse(f[1]!) as { proxy: string; status: string },
+    );
+    expect(rows.map((row) => [row.proxy, row.status]).sort()).toEqual([
+      ['l2_norm', 'ok'],
+      ['synflow', 'ok'],
+    ]);
     expect(await queue.getJobCounts('waiting', 'active', 'failed')).toEqual({ waiting: 0, active: 0, failed: 0 });
     await queue.close();
   });
 
   test('`run` builds and publishes on the embedded S3, then `status` reports the build', async () => {
     const dataset = `zct-cli-run-${process.pid}`;
-    const file = spec('run.yaml', { dataset, spaces: ['nasbench201'], tasks: ['cifar10', 'cifar100'], proxies: ['params', 'flops'], archs: { sample: 6, seed: 4 } });
+    const file = spec('run.yaml', {
+      dataset,
+      spaces: ['nasbench201'],
+      tasks: ['cifar10', 'cifar100'],
+      proxies: ['params', 'flops'],
+      archs: { sample: 6, seed: 4 },
+    });
     const r = await runCli(['run', '--spec', file, '--build-id', `${dataset}-b`], { env });
     expect(r.stderr).not.toMatch(/error|internal/i);
     expect(r.code).toBe(0);
@@ -103,15 +126,25 @@ describe('pipeline commands', () => {
     const status = JSON.parse(s.stdout) as { queues: { queue: string; counts: Record<string, number> }[]; builds: Record<string, unknown>[] };
     expect(status.queues.map((q) => q.queue)).toEqual(['zc-light', 'zc-heavy']);
     for (const q of status.queues) expect(q.counts).toMatchObject({ waiting: 0, active: 0, failed: 0 });
-    expect(status.builds).toEqual([expect.objectContaining({ buildId: `${dataset}-b`, state: 'published', expected: 24, ok: 24, failed: 0, aggregated: 24, version: 'v1', etaSeconds: 0 })]);
+    expect(status.builds).toEqual([
+      expect.objectContaining({ buildId: `${dataset}-b`, state: 'published', expected: 24, ok: 24, failed: 0, aggregated: 24, version: 'v1', etaSeconds: 0 }),
+    ]);
     const text = await runCli(['status', `${dataset}-b`], { env });
-    expect(text.stdout).toMatch(new RegExp(`${dataset}-b \\[published\\]: 24/24 triples \\(100 %\\): 24 ok, 0 failed; 24 aggregated, [0-9.]+ triples/s, published as ${dataset}@v1`));
+    expect(text.stdout).toMatch(
+      new RegExp(`${dataset}-b \\[published\\]: 24/24 triples \\(100 %\\): 24 ok, 0 failed; 24 aggregated, [0-9.]+ triples/s, published as ${dataset}@v1`),
+    );
   });
 
   test('`run` with a password in REDIS_URL prints the URL without it', async () => {
     const u = new URL(redisUrl());
     const withPassword = `redis://:${SECRET}@${u.hostname}:${u.port || '6379'}`;
-    const file = spec('redact.json', { dataset: `zct-redact-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: { sample: 2 } });
+    const file = spec('redact.json', {
+      dataset: `zct-redact-${process.pid}`,
+      spaces: ['nasbench201'],
+      tasks: ['cifar10'],
+      proxies: ['params'],
+      archs: { sample: 2 },
+    });
     const r = await runCli(['run', '--spec', file, '--workers', '1'], { env: { ...env, LOG_LEVEL: 'debug', REDIS_URL: withPassword } });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`Redis redis://***@${u.hostname}:${u.port || '6379'}`);

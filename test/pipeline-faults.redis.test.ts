@@ -17,7 +17,19 @@ async function streamRows(h: Harness, buildId: string): Promise<ResultRow[]> {
 }
 
 function payload(buildId: string, arch: string, proxies: JobPayload['proxies'], batchSize: number): JobPayload {
-  return { buildId, dataset: 'zct-faults', space: 'nasbench201', task: 'cifar10', arch, proxies, seed: 0, batchSize, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
+  return {
+    buildId,
+    dataset: 'zct-faults',
+    space: 'nasbench201',
+    task: 'cifar10',
+    arch,
+    proxies,
+    seed: 0,
+    batchSize,
+    data: { source: 'synthetic' },
+    fingerprint: localFingerprint().id,
+    dataId: 'synthetic',
+  };
 }
 
 describe('workers under faults', () => {
@@ -39,7 +51,14 @@ describe('workers under faults', () => {
   test('a child killed by SIGKILL mid-job: the job completes on the heavy pool, each triple once', async () => {
     const lightWorker = h.startWorker({ pool: 'light' });
     const heavyWorker = h.startWorker({ pool: 'heavy' });
-    const plan = h.plan({ dataset: `zct-kill-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['l2_norm', 'synflow'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 } });
+    const plan = h.plan({
+      dataset: `zct-kill-${process.pid}`,
+      spaces: ['nasbench201'],
+      tasks: ['cifar10'],
+      proxies: ['l2_norm', 'synflow'],
+      archs: ['(2, 3, 2, 0, 2, 3)'],
+      batchSize: { default: 8 },
+    });
     const killed: number[] = [];
     lightWorker.children.once('job-start', ({ pid }: { pid: number }) => {
       killed.push(pid);
@@ -60,7 +79,14 @@ describe('workers under faults', () => {
   test('the heavy pool runs out too (its child killed): a last retry at half the batch size, recorded', async () => {
     const lightWorker = h.startWorker({ pool: 'light' });
     const heavyWorker = h.startWorker({ pool: 'heavy' });
-    const plan = h.plan({ dataset: `zct-kill2-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['snip'], archs: ['(2, 3, 2, 0, 2, 3)'], batchSize: { default: 8 } });
+    const plan = h.plan({
+      dataset: `zct-kill2-${process.pid}`,
+      spaces: ['nasbench201'],
+      tasks: ['cifar10'],
+      proxies: ['snip'],
+      archs: ['(2, 3, 2, 0, 2, 3)'],
+      batchSize: { default: 8 },
+    });
     const kill = ({ pid }: { pid: number }) => process.kill(pid, 'SIGKILL');
     lightWorker.children.once('job-start', kill);
     heavyWorker.children.once('job-start', kill);
@@ -86,7 +112,8 @@ describe('workers under faults', () => {
     await light.add(JOB_NAME, { buildId, proxies: ['params'], colour: 'blue' } as unknown as JobPayload, { ...JOB_OPTIONS, jobId: 'zmalformed' });
     await light.add(JOB_NAME, bad, { ...JOB_OPTIONS, jobId: badId });
 
-    const failedJob = (id: string) => until(`job ${id} to fail`, async () => ((await light.getJob(id)) && (await light.getJobState(id)) === 'failed' ? light.getJob(id) : undefined));
+    const failedJob = (id: string) =>
+      until(`job ${id} to fail`, async () => ((await light.getJob(id)) && (await light.getJobState(id)) === 'failed' ? light.getJob(id) : undefined));
     const malformed = (await failedJob('zmalformed'))!;
     expect(malformed.failedReason).toMatch(/^malformed job payload: /);
     expect(malformed.failedReason).toContain('dataset');
@@ -96,7 +123,10 @@ describe('workers under faults', () => {
     expect(unparsable.failedReason).toContain('(9, 9, 9, 9, 9, 9)');
     expect(unparsable.attemptsMade).toBe(1);
     const rows = await streamRows(h, buildId);
-    expect(rows.map((r) => [r.proxy, r.status]).sort()).toEqual([['l2_norm', 'failed'], ['params', 'failed']]);
+    expect(rows.map((r) => [r.proxy, r.status]).sort()).toEqual([
+      ['l2_norm', 'failed'],
+      ['params', 'failed'],
+    ]);
     for (const r of rows) {
       expect(r.reason).toMatch(/^invalid input: invalid arch: "\(9, 9, 9, 9, 9, 9\)"/);
       expect(r.tripleId).toBe(badIds[r.proxy]);
@@ -146,6 +176,18 @@ describe('workers under faults', () => {
     // The triple keeps its id (requested batch 64) and records the batch it ran with.
     expect(rows[0]).toMatchObject({ status: 'ok', batchSize: 32 });
     expect(rows[0]!.reason).toBeUndefined();
-    expect(rows[0]!.tripleId).toBe(tripleId({ dataset: plan.spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'snip', seed: 0, batchSize: 64, fingerprint: localFingerprint().id, data: 'synthetic' }));
+    expect(rows[0]!.tripleId).toBe(
+      tripleId({
+        dataset: plan.spec.dataset,
+        space: 'nasbench201',
+        task: 'cifar10',
+        arch,
+        proxy: 'snip',
+        seed: 0,
+        batchSize: 64,
+        fingerprint: localFingerprint().id,
+        data: 'synthetic',
+      }),
+    );
   });
 });

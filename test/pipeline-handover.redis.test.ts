@@ -19,9 +19,30 @@ const ARCHS = ['(0, 1, 2, 3, 4, 0)', '(1, 1, 1, 1, 1, 1)', '(2, 2, 2, 2, 2, 2)',
 
 function rowsOf(dataset: string, archs: readonly string[]): ResultRow[] {
   return archs.map((arch, i) => ({
-    tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: localFingerprint().id, data: 'none' }),
-    space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
-    status: 'ok', score: 0.1 + i, time: 0.01, backend: 'wasm', dataSource: 'none', dataSha256: '', fingerprint: localFingerprint().id,
+    tripleId: tripleId({
+      dataset,
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch,
+      proxy: 'params',
+      seed: 0,
+      batchSize: 64,
+      fingerprint: localFingerprint().id,
+      data: 'none',
+    }),
+    space: 'nasbench201',
+    task: 'cifar10',
+    arch,
+    proxy: 'params',
+    seed: 0,
+    batchSize: 64,
+    status: 'ok',
+    score: 0.1 + i,
+    time: 0.01,
+    backend: 'wasm',
+    dataSource: 'none',
+    dataSha256: '',
+    fingerprint: localFingerprint().id,
   }));
 }
 
@@ -53,7 +74,14 @@ describe('aggregator lock handover', () => {
     const segmentPuts: { url: string; tripleIds: string[] }[] = [];
     proxy.onBody = (req, body) => {
       if (req.method === 'PUT' && req.url.includes(`/${segmentsPrefix(buildId)}`)) {
-        segmentPuts.push({ url: req.url, tripleIds: body.toString('utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as ResultRow).tripleId) });
+        segmentPuts.push({
+          url: req.url,
+          tripleIds: body
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => (JSON.parse(l) as ResultRow).tripleId),
+        });
       }
     };
     await writeRows(h.redis, h.prefix, buildId, rows.slice(0, 3));
@@ -61,7 +89,10 @@ describe('aggregator lock handover', () => {
     // Owner A, its own process: short lock TTL, and rows kept 4 s before they are flushed.
     let a: ChildProcess | undefined;
     const env = { ZC_QUEUE_PREFIX: h.prefix, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', S3_ENDPOINT: proxy.endpoint, METRICS_PORT: '0' };
-    const aDone: Promise<CliResult> = runCli(['aggregate', buildId, '--until-published', '--lock-ttl-ms', '1500', '--flush-interval-ms', '4000'], { env, onSpawn: (c) => (a = c) });
+    const aDone: Promise<CliResult> = runCli(['aggregate', buildId, '--until-published', '--lock-ttl-ms', '1500', '--flush-interval-ms', '4000'], {
+      env,
+      onSpawn: (c) => (a = c),
+    });
     const stream = redisKeys(h.prefix).results(buildId);
     await until('A to hold the three rows unflushed', async () => {
       const [count] = (await h.redis.xpending(stream, AGGREGATOR_GROUP).catch(() => [0])) as [number];
@@ -71,13 +102,24 @@ describe('aggregator lock handover', () => {
     let aResult: CliResult = { code: null, stdout: '', stderr: '' };
     const stoppedAt = Date.now();
     try {
-      await until('A\'s lock to expire', async () => ((await h.redis.exists(redisKeys(h.prefix).aggregateLock(buildId))) === 0 ? true : undefined));
+      await until("A's lock to expire", async () => ((await h.redis.exists(redisKeys(h.prefix).aggregateLock(buildId))) === 0 ? true : undefined));
       // A's flush is due the moment it runs again.
       await sleep(Math.max(0, stoppedAt + 4500 - Date.now()));
 
-      const b = new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.storeAt(proxy.endpoint), log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 100, lockTtlMs: 1500 });
+      const b = new Aggregator({
+        redis: h.redis,
+        prefix: h.prefix,
+        store: h.s3.storeAt(proxy.endpoint),
+        log: h.log,
+        buildIds: [buildId],
+        untilPublished: true,
+        flushIntervalMs: 100,
+        lockTtlMs: 1500,
+      });
       const bDone = b.run();
-      await until('B to store the rows it claimed from A', async () => ((await h.redis.hget(redisKeys(h.prefix).build(buildId), 'aggregated')) === '3' ? true : undefined));
+      await until('B to store the rows it claimed from A', async () =>
+        (await h.redis.hget(redisKeys(h.prefix).build(buildId), 'aggregated')) === '3' ? true : undefined,
+      );
       expect(segmentPuts).toHaveLength(1);
       a!.kill('SIGCONT');
       await sleep(500);
@@ -116,7 +158,16 @@ describe('aggregator lock handover', () => {
       }
       return true;
     };
-    const aggregator = new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.storeAt(proxy.endpoint), log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50, lockTtlMs: 3000 });
+    const aggregator = new Aggregator({
+      redis: h.redis,
+      prefix: h.prefix,
+      store: h.s3.storeAt(proxy.endpoint),
+      log: h.log,
+      buildIds: [buildId],
+      untilPublished: true,
+      flushIntervalMs: 50,
+      lockTtlMs: 3000,
+    });
     const done = aggregator.run();
     try {
       await until('the segment PUT', async () => intruder);
@@ -141,7 +192,16 @@ describe('aggregator lock handover', () => {
   test('entries another consumer reads after the owner loaded are claimed by the owner, not only at load', async () => {
     const { buildId, rows } = await newBuild('abandoned', 3);
     const stream = redisKeys(h.prefix).results(buildId);
-    const aggregator = new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50, lockTtlMs: 1500 });
+    const aggregator = new Aggregator({
+      redis: h.redis,
+      prefix: h.prefix,
+      store: h.s3.store,
+      log: h.log,
+      buildIds: [buildId],
+      untilPublished: true,
+      flushIntervalMs: 50,
+      lockTtlMs: 1500,
+    });
     const done = aggregator.run();
     await until('the owner to load the build', async () => {
       const locked = (await h.redis.exists(redisKeys(h.prefix).aggregateLock(buildId))) === 1;

@@ -32,7 +32,13 @@ async function rowsWritten(h: Harness, buildId: string, n: number): Promise<void
 }
 
 test('two prefixes on one Redis: each aggregator publishes its own build only, into its own bucket', async () => {
-  const spec = (dataset: string) => ({ dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: ['(0, 2, 3, 2, 3, 1)', '(1, 2, 0, 3, 2, 4)'] });
+  const spec = (dataset: string) => ({
+    dataset,
+    spaces: ['nasbench201'],
+    tasks: ['cifar10'],
+    proxies: ['params'],
+    archs: ['(0, 2, 3, 2, 3, 1)', '(1, 2, 0, 3, 2, 4)'],
+  });
   const planA = a.plan(spec(`zct-prefix-a-${process.pid}`));
   const planB = b.plan(spec(`zct-prefix-b-${process.pid}`));
   await a.produce(planA);

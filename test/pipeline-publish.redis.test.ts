@@ -31,7 +31,13 @@ describe('aggregator and publishing', () => {
     await h?.close();
   });
 
-  const spec = (dataset: string, extra: Record<string, unknown>) => ({ dataset, spaces: ['nasbench201'], tasks: ['cifar10'], archs: { sample: 4, seed: 2 }, ...extra });
+  const spec = (dataset: string, extra: Record<string, unknown>) => ({
+    dataset,
+    spaces: ['nasbench201'],
+    tasks: ['cifar10'],
+    archs: { sample: 4, seed: 2 },
+    ...extra,
+  });
 
   test('killed between writing objects and moving `latest`: latest stays on the previous version; a rerun completes', async () => {
     const ds = `zct-kill-agg-${process.pid}`;
@@ -108,10 +114,31 @@ describe('aggregator and publishing', () => {
     const dataset = buildId;
     h.buildIds.push(buildId);
     const row = (arch: string, status: 'ok' | 'failed'): ResultRow => ({
-      tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: localFingerprint().id, data: 'none' }),
-      space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
-      status, score: status === 'ok' ? 0.1 : null, time: status === 'ok' ? 0.01 : null, ...(status === 'failed' ? { reason: 'job failed: job stalled more than allowable limit' } : {}),
-      backend: status === 'ok' ? 'wasm' : 'none', dataSource: 'none', dataSha256: '', fingerprint: localFingerprint().id,
+      tripleId: tripleId({
+        dataset,
+        space: 'nasbench201',
+        task: 'cifar10',
+        arch,
+        proxy: 'params',
+        seed: 0,
+        batchSize: 64,
+        fingerprint: localFingerprint().id,
+        data: 'none',
+      }),
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch,
+      proxy: 'params',
+      seed: 0,
+      batchSize: 64,
+      status,
+      score: status === 'ok' ? 0.1 : null,
+      time: status === 'ok' ? 0.01 : null,
+      ...(status === 'failed' ? { reason: 'job failed: job stalled more than allowable limit' } : {}),
+      backend: status === 'ok' ? 'wasm' : 'none',
+      dataSource: 'none',
+      dataSha256: '',
+      fingerprint: localFingerprint().id,
     });
     const a = '(0, 1, 2, 3, 4, 0)';
     const b = '(1, 1, 1, 1, 1, 1)';
@@ -126,7 +153,15 @@ describe('aggregator and publishing', () => {
     // Redelivered jobs: b again, now ok (ok replaces failed), c twice.
     await writeRows(h.redis, h.prefix, buildId, [row(b, 'ok'), row(c, 'ok'), row(c, 'ok')]);
 
-    const published = await new Aggregator({ redis: h.redis, prefix: h.prefix, store: h.s3.store, log: h.log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 100 }).run();
+    const published = await new Aggregator({
+      redis: h.redis,
+      prefix: h.prefix,
+      store: h.s3.store,
+      log: h.log,
+      buildIds: [buildId],
+      untilPublished: true,
+      flushIntervalMs: 100,
+    }).run();
     const m = published[0]!.result.manifest;
     expect(m.rowCount).toBe(3);
     expect(m.coverage).toEqual([expect.objectContaining({ expected: 3, ok: 3, failed: 0 })]);

@@ -26,7 +26,10 @@ test('a repair build of failed triples gets jobs of its own, and they run', asyn
   const first = h.plan({ ...spec, buildId: `${dataset}-first` });
   await h.produce(first);
   const [v1] = await h.aggregate([first.buildId]);
-  expect(v1!.result.manifest.coverage.map((c) => [c.proxy, c.ok, c.failed])).toEqual([['flops', 0, 2], ['params', 0, 2]]);
+  expect(v1!.result.manifest.coverage.map((c) => [c.proxy, c.ok, c.failed])).toEqual([
+    ['flops', 0, 2],
+    ['params', 0, 2],
+  ]);
   await refusing.close();
   h.workers.splice(h.workers.indexOf(refusing), 1);
   const failed = await light.getFailed();
@@ -45,5 +48,8 @@ test('a repair build of failed triples gets jobs of its own, and they run', asyn
   h.startWorker({ pool: 'light' });
   const [v2] = await h.aggregate([repair.buildId]);
   expect(v2!.result.manifest).toMatchObject({ version: 'v2', parentVersion: 'v1' });
-  expect(v2!.result.manifest.coverage.map((c) => [c.proxy, c.ok, c.failed])).toEqual([['flops', 2, 0], ['params', 2, 0]]);
+  expect(v2!.result.manifest.coverage.map((c) => [c.proxy, c.ok, c.failed])).toEqual([
+    ['flops', 2, 0],
+    ['params', 2, 0],
+  ]);
 });

@@ -47,7 +47,14 @@ describe('Redis flushed under a half-done build', () => {
   function producer(prefix: string, dataset: string) {
     const specFile = join(dir, `${dataset}.json`);
     writeFileSync(specFile, JSON.stringify({ dataset, ...SPEC }));
-    const env = { REDIS_URL: url, ZC_QUEUE_PREFIX: prefix, S3_ENDPOINT: s3.embedded.endpoint, S3_BUCKET: s3.storeOpts.bucket, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const env = {
+      REDIS_URL: url,
+      ZC_QUEUE_PREFIX: prefix,
+      S3_ENDPOINT: s3.embedded.endpoint,
+      S3_BUCKET: s3.storeOpts.bucket,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    };
     return async () => {
       const r = await runCli(['produce', '--spec', specFile, '--one-proxy-per-job', '--json'], { env });
       if (r.code !== 0) throw new Error(`produce exited ${r.code}: ${r.stderr}`);
@@ -102,7 +109,16 @@ describe('Redis flushed under a half-done build', () => {
     const { buildId } = await produce();
     const worker = startWorker({ connection: redis, prefix, pool: 'light', concurrency: 1, log, lightBudgetBytes: 2 ** 30, heavyBudgetBytes: 2 ** 30 });
     try {
-      const [p] = await new Aggregator({ redis, prefix, store: s3.store, log, buildIds: [buildId], untilPublished: true, flushIntervalMs: 50, lockTtlMs: 1500 }).run();
+      const [p] = await new Aggregator({
+        redis,
+        prefix,
+        store: s3.store,
+        log,
+        buildIds: [buildId],
+        untilPublished: true,
+        flushIntervalMs: 50,
+        lockTtlMs: 1500,
+      }).run();
       expect(p!.result.version).toBe('v1');
     } finally {
       await worker.close();

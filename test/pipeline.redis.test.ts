@@ -34,7 +34,14 @@ describe('pipeline', () => {
   });
 
   test('5 NB201 archs × 2 tasks × all proxies publish one version with 100 % coverage', async () => {
-    const plan = h.plan({ dataset, spaces: ['nasbench201'], tasks: ['cifar10', 'ImageNet16-120'], proxies: 'all', archs: { sample: 5, seed: 11 }, batchSize: { default: 8 } });
+    const plan = h.plan({
+      dataset,
+      spaces: ['nasbench201'],
+      tasks: ['cifar10', 'ImageNet16-120'],
+      proxies: 'all',
+      archs: { sample: 5, seed: 11 },
+      batchSize: { default: 8 },
+    });
     const archs = [...plan.spaces[0]!.archs.iterate()];
     const produced = await h.produce(plan);
     expect(produced).toMatchObject({ expected: 5 * 2 * 13, enqueuedMessages: 10 });
@@ -87,7 +94,7 @@ describe('pipeline', () => {
     expect(h.workers.reduce((n, w) => n + w.stats.jobsComputed, 0) - computedBefore).toBe(3);
     const computed: Record<string, number> = {};
     h.workers.forEach((w, i) => {
-      for (const [p, n] of Object.entries(w.stats.byProxy)) computed[p] = (computed[p] ?? 0) + n - (before[i]![p as keyof typeof before[number]] ?? 0);
+      for (const [p, n] of Object.entries(w.stats.byProxy)) computed[p] = (computed[p] ?? 0) + n - (before[i]![p as keyof (typeof before)[number]] ?? 0);
     });
     expect(Object.fromEntries(Object.entries(computed).filter(([, n]) => n > 0))).toEqual({ zen: 3 });
 

@@ -26,18 +26,23 @@ afterAll(() => h.close());
 
 const SYNTHETIC = new Map(TASKS.map((t) => [t, 'synthetic']));
 
-test('the dry run says what produce then enqueues, minus what the base version holds, and the jobs\' memory plans', async () => {
+test("the dry run says what produce then enqueues, minus what the base version holds, and the jobs' memory plans", async () => {
   const plan = h.plan({ dataset: `zct-dry-${process.pid}`, ...SPEC, proxies: [...SPEC.proxies] });
   // The base version holds every triple of the first architecture.
   const [firstArch] = [...expandMessages(plan, SYNTHETIC)].flatMap((e) => e.messages).map((m) => m.payload.arch);
   const base = new Set<string>();
-  for (const { messages } of expandMessages(plan, SYNTHETIC)) for (const m of messages) if (m.payload.arch === firstArch) for (const id of Object.values(tripleIdsOf(m.payload, m.payload.arch!))) base.add(id);
+  for (const { messages } of expandMessages(plan, SYNTHETIC))
+    for (const m of messages) if (m.payload.arch === firstArch) for (const id of Object.values(tripleIdsOf(m.payload, m.payload.arch!))) base.add(id);
   const dry = await dryRun(plan, { lightBytes: LIGHT, heavyBytes: HEAVY }, { tripleIds: base, fingerprints: [plan.fingerprint] });
   expect(dry).toMatchObject({ specTriples: 16, heldByBase: 4, toCompute: 12, halvedBatch: 0, overHeavyBudget: 0 });
   expect(dry.pools.light).toMatchObject({ messages: 3, triples: 12, shapeOnlyMessages: 0 });
   expect(dry.pools.heavy).toMatchObject({ messages: 0, triples: 0 });
-  const archs = [...expandMessages(plan, SYNTHETIC, { tripleIds: base, fingerprints: [plan.fingerprint] })].flatMap((e) => e.messages).map((m) => m.payload.arch!);
-  const peaks = archs.map((arch) => estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize: 64, proxies: ['params', 'flops', 'synflow', 'snip'] })).sort((a, b) => a - b);
+  const archs = [...expandMessages(plan, SYNTHETIC, { tripleIds: base, fingerprints: [plan.fingerprint] })]
+    .flatMap((e) => e.messages)
+    .map((m) => m.payload.arch!);
+  const peaks = archs
+    .map((arch) => estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize: 64, proxies: ['params', 'flops', 'synflow', 'snip'] }))
+    .sort((a, b) => a - b);
   expect(dry.pools.light.maxPeakBytes).toBe(peaks[2]);
   expect(dry.pools.light.medianPeakBytes).toBe(peaks[1]);
 
@@ -45,7 +50,12 @@ test('the dry run says what produce then enqueues, minus what the base version h
   try {
     expect(await light.count()).toBe(0);
     const produced = await h.produce(plan, { tripleIds: base, fingerprints: [plan.fingerprint] });
-    expect(produced).toMatchObject({ expected: dry.toCompute, skippedBase: dry.heldByBase, enqueuedMessages: dry.pools.light.messages + dry.pools.heavy.messages, enqueuedTriples: 12 });
+    expect(produced).toMatchObject({
+      expected: dry.toCompute,
+      skippedBase: dry.heldByBase,
+      enqueuedMessages: dry.pools.light.messages + dry.pools.heavy.messages,
+      enqueuedTriples: 12,
+    });
   } finally {
     await light.obliterate({ force: true });
     await light.close();
@@ -74,7 +84,9 @@ test('`zcbench produce --dry-run` needs no Redis and enqueues nothing', async ()
     expect(r.pools.light.messages + r.pools.heavy.messages).toBe(4);
     const text = await runCli(['produce', '--spec', file, '--dry-run'], { env });
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^dry run of build zct-dry-cli-[0-9a-f]+ \(dataset zct-dry-cli\): nothing enqueued\n {2}triples: 16 in the spec, no base version, 16 to compute\n {2}zc-light: 4 messages \(16 triples; 0 shape-only, 4 tensor jobs: planned peak max \d+ MiB, median \d+ MiB; budget 3072 MiB per job\)\n/);
+    expect(text.stdout).toMatch(
+      /^dry run of build zct-dry-cli-[0-9a-f]+ \(dataset zct-dry-cli\): nothing enqueued\n {2}triples: 16 in the spec, no base version, 16 to compute\n {2}zc-light: 4 messages \(16 triples; 0 shape-only, 4 tensor jobs: planned peak max \d+ MiB, median \d+ MiB; budget 3072 MiB per job\)\n/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

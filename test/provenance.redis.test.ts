@@ -56,7 +56,10 @@ describe('compute fingerprint', () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the build just compiled, at a path known at run time
       const compiled = require(join(out, 'version.js')) as typeof import('../src/version');
       compiled.writeCoreDigest(CORE, join(out, CORE_DIGEST_FILE));
-      const id = execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(join(out, 'version.js'))}).localFingerprint().id)`], { cwd: root, env: process.env }).toString();
+      const id = execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(join(out, 'version.js'))}).localFingerprint().id)`], {
+        cwd: root,
+        env: process.env,
+      }).toString();
       expect(id).toBe(localFingerprint().id);
     } finally {
       rmSync(out, { recursive: true, force: true });
@@ -110,11 +113,25 @@ describe('provenance through the pipeline', () => {
     const older = 'older-code';
     const rows: ResultRow[] = ARCHS.map((arch) => ({
       tripleId: tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: older, data: 'none' }),
-      space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64,
-      status: 'ok', score: 1.5, time: 0.01, backend: 'wasm', dataSource: 'synthetic', dataSha256: '', fingerprint: older,
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch,
+      proxy: 'params',
+      seed: 0,
+      batchSize: 64,
+      status: 'ok',
+      score: 1.5,
+      time: 0.01,
+      backend: 'wasm',
+      dataSource: 'synthetic',
+      dataSha256: '',
+      fingerprint: older,
     }));
     await publishVersion(h.s3.store, {
-      dataset, buildId: `${dataset}-v1`, rows, expected: [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 2 }],
+      dataset,
+      buildId: `${dataset}-v1`,
+      rows,
+      expected: [{ space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 2 }],
       provenance: { fingerprint: older, dataSources: [] },
     });
     const spec = { dataset, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: ARCHS, baseVersion: 'v1' };
@@ -160,7 +177,19 @@ describe('provenance through the pipeline', () => {
     for (const r of byData) {
       expect(ds.score('nasbench201', 'cifar10', r.arch, r.proxy)).toBe(r.score);
       expect(r.dataSha256).toBe(fileSha);
-      expect(r.tripleId).toBe(tripleId({ dataset, space: 'nasbench201', task: 'cifar10', arch: r.arch, proxy: r.proxy, seed: 0, batchSize: 8, fingerprint: real.fingerprint, data: tripleDataId(r.proxy, `sha256:${fileSha}`) }));
+      expect(r.tripleId).toBe(
+        tripleId({
+          dataset,
+          space: 'nasbench201',
+          task: 'cifar10',
+          arch: r.arch,
+          proxy: r.proxy,
+          seed: 0,
+          batchSize: 8,
+          fingerprint: real.fingerprint,
+          data: tripleDataId(r.proxy, `sha256:${fileSha}`),
+        }),
+      );
     }
     expect(v2!.result.manifest.dataSources).toEqual(expect.arrayContaining([{ source: file, sha256: fileSha }]));
   });

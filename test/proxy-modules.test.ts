@@ -7,7 +7,22 @@ const WEIGHT_COUNT = join(REPO_ROOT, 'examples/proxies/weight-count.ts');
 const THROWS = join(REPO_ROOT, 'test/fixtures/proxy-modules/throws.ts');
 const IMPOSTOR = join(REPO_ROOT, 'test/fixtures/proxy-modules/weight-count-copy.ts');
 const compute = (modules: string[], proxies = 'params') =>
-  runCli(['compute', '--space', 'nasbench201', '--task', 'cifar10', '--arch', ARCH, '--proxies', proxies, '--proxy-module', modules.join(','), '--batch-size', '2', '--json']);
+  runCli([
+    'compute',
+    '--space',
+    'nasbench201',
+    '--task',
+    'cifar10',
+    '--arch',
+    ARCH,
+    '--proxies',
+    proxies,
+    '--proxy-module',
+    modules.join(','),
+    '--batch-size',
+    '2',
+    '--json',
+  ]);
 
 describe('compute --proxy-module', () => {
   it('a module counting weights gives exactly params × 1e6, with its name and sha256', async () => {

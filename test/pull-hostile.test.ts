@@ -56,7 +56,9 @@ describe('pull defends itself', () => {
     try {
       const err = await cache.fetch(store, f.sha256, f.bytes, { onProgress: (done) => (seen = Math.max(seen, done)) }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(IntegrityError);
-      expect((err as Error).message).toMatch(new RegExp(`^object ${f.sha256}: the download passed the manifest's size \\(\\d+ bytes > ${f.bytes}\\); aborted$`));
+      expect((err as Error).message).toMatch(
+        new RegExp(`^object ${f.sha256}: the download passed the manifest's size \\(\\d+ bytes > ${f.bytes}\\); aborted$`),
+      );
       expect(store.stats.bytesDownloaded - before).toBeLessThanOrEqual(f.bytes);
       expect(seen).toBeLessThanOrEqual(f.bytes);
       expect(existsSync(cache.pathOf(f.sha256))).toBe(false);

@@ -17,7 +17,10 @@ const log = logger.child({ test: 'queue-producer' });
 const SYNTHETIC = new Map(TASKS.map((t) => [t, 'synthetic']));
 
 function plan(spec: Record<string, unknown>): BuildPlan {
-  return planBuild({ dataset: 'zct-producer', spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: ['(0, 1, 2, 3, 4, 0)'], ...spec }, FIXTURES);
+  return planBuild(
+    { dataset: 'zct-producer', spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params'], archs: ['(0, 1, 2, 3, 4, 0)'], ...spec },
+    FIXTURES,
+  );
 }
 
 function inputError(fn: () => unknown): InputError {
@@ -62,9 +65,20 @@ describe('build spec', () => {
   });
 
   test('the newer proxies: az_nas stands for its four parts, NASLib order kept, every payload valid', () => {
-    const payloads = [...expandMessages(plan({ proxies: ['az_nas', 'zico', 'params', 'meco', 'swap'] }), SYNTHETIC)].flatMap((u) => u.messages.map((m) => m.payload));
+    const payloads = [...expandMessages(plan({ proxies: ['az_nas', 'zico', 'params', 'meco', 'swap'] }), SYNTHETIC)].flatMap((u) =>
+      u.messages.map((m) => m.payload),
+    );
     expect(payloads).toHaveLength(1);
-    expect(payloads[0]!.proxies).toEqual(['params', 'meco', 'swap', 'zico', 'az_nas.expressivity', 'az_nas.progressivity', 'az_nas.trainability', 'az_nas.complexity']);
+    expect(payloads[0]!.proxies).toEqual([
+      'params',
+      'meco',
+      'swap',
+      'zico',
+      'az_nas.expressivity',
+      'az_nas.progressivity',
+      'az_nas.trainability',
+      'az_nas.complexity',
+    ]);
     expect(JobPayloadSchema.safeParse(payloads[0]).success).toBe(true);
     expect(JobPayloadSchema.safeParse({ ...payloads[0], proxies: ['az_nas'] }).success).toBe(false);
   });
@@ -159,7 +173,19 @@ describe('producer', () => {
     // The base version holds every params triple of cifar10.
     const base = new Set<string>();
     for (const arch of p.spaces[0]!.archs.iterate()) {
-      base.add(tripleId({ dataset: spec.dataset, space: 'nasbench201', task: 'cifar10', arch, proxy: 'params', seed: 0, batchSize: 64, fingerprint: p.fingerprint, data: 'none' }));
+      base.add(
+        tripleId({
+          dataset: spec.dataset,
+          space: 'nasbench201',
+          task: 'cifar10',
+          arch,
+          proxy: 'params',
+          seed: 0,
+          batchSize: 64,
+          fingerprint: p.fingerprint,
+          data: 'none',
+        }),
+      );
     }
     const before = await queue.count();
     const r = await produce({ redis, queue, plan: p, log, base: { tripleIds: base, fingerprints: [p.fingerprint] } });

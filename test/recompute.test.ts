@@ -24,18 +24,23 @@ const NB101_ARCH =
 
 const cases: Array<[string, Omit<ComputeRequest, 'proxies' | 'seed' | 'data'>, ProxyName[]]> = [
   ['NB201 cells', { space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 4, 1)', batchSize: 4 }, BACKWARD_PROXIES],
-  [
-    'NB101 ConvBnRelu and max-pool vertices',
-    { space: 'nasbench101', task: 'cifar10', arch: NB101_ARCH, batchSize: 2 },
-    BACKWARD_PROXIES,
-  ],
+  ['NB101 ConvBnRelu and max-pool vertices', { space: 'nasbench101', task: 'cifar10', arch: NB101_ARCH, batchSize: 2 }, BACKWARD_PROXIES],
   [
     'NB301 edges and preprocessing (two-input cells)',
-    { space: 'nasbench301', task: 'cifar10', arch: '(((0, 6), (1, 4), (0, 0), (1, 5), (1, 4), (3, 2), (0, 6), (3, 2)), ((0, 1), (1, 4), (0, 1), (1, 4), (2, 6), (3, 4), (1, 5), (2, 1)))', batchSize: 2 },
+    {
+      space: 'nasbench301',
+      task: 'cifar10',
+      arch: '(((0, 6), (1, 4), (0, 0), (1, 5), (1, 4), (3, 2), (0, 6), (3, 2)), ((0, 1), (1, 4), (0, 1), (1, 4), (2, 6), (3, 4), (1, 5), (2, 1)))',
+      batchSize: 2,
+    },
     BACKWARD_PROXIES,
   ],
   ['TNB-micro 9x graph', { space: 'transbench101_micro', task: 'ninapro', arch: '(0, 3, 1, 0, 2, 3)', batchSize: 2 }, BACKWARD_PROXIES],
-  ['TNB-macro autoencoder (blocks, 256×256 decoder layers)', { space: 'transbench101_macro', task: 'autoencoder', arch: '(2, 3, 2, 3, 2, 3)', batchSize: 1 }, TASKONOMY_PROXIES],
+  [
+    'TNB-macro autoencoder (blocks, 256×256 decoder layers)',
+    { space: 'transbench101_macro', task: 'autoencoder', arch: '(2, 3, 2, 3, 2, 3)', batchSize: 1 },
+    TASKONOMY_PROXIES,
+  ],
 ];
 
 describe('recomputed segments give the values of a pass that keeps everything', () => {

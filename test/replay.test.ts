@@ -24,10 +24,19 @@ const cases: Array<[string, Omit<ComputeRequest, 'proxies' | 'seed' | 'data'>, P
   ['NB101 (max-pool vertices)', { space: 'nasbench101', task: 'cifar10', arch: NB101_ARCH, batchSize: 2 }, PROXIES],
   [
     'NB301 (separable and dilated convolutions: depthwise)',
-    { space: 'nasbench301', task: 'cifar10', arch: '(((0, 6), (1, 4), (0, 0), (1, 5), (1, 4), (3, 2), (0, 6), (3, 2)), ((0, 1), (1, 4), (0, 1), (1, 4), (2, 6), (3, 4), (1, 5), (2, 1)))', batchSize: 2 },
+    {
+      space: 'nasbench301',
+      task: 'cifar10',
+      arch: '(((0, 6), (1, 4), (0, 0), (1, 5), (1, 4), (3, 2), (0, 6), (3, 2)), ((0, 1), (1, 4), (0, 1), (1, 4), (2, 6), (3, 4), (1, 5), (2, 1)))',
+      batchSize: 2,
+    },
     PROXIES,
   ],
-  ['TNB-micro jigsaw (the encoder called 9 times: one cache entry per call)', { space: 'transbench101_micro', task: 'jigsaw', arch: '(2, 0, 2, 1, 1, 0)', batchSize: 1 }, TASKONOMY_PROXIES],
+  [
+    'TNB-micro jigsaw (the encoder called 9 times: one cache entry per call)',
+    { space: 'transbench101_micro', task: 'jigsaw', arch: '(2, 0, 2, 1, 1, 0)', batchSize: 1 },
+    TASKONOMY_PROXIES,
+  ],
 ];
 
 describe('replayed convolutions give the values of computed ones', () => {
@@ -64,15 +73,52 @@ describe('replayed convolutions give the values of computed ones', () => {
 describe('knownConvolution', () => {
   const randn = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
   const geometries: Array<[string, ConvGeometry, number[], number[]]> = [
-    ['conv2d stride 2', { depthwise: false, stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] }, [2, 7, 7, 3], [3, 3, 3, 4]],
-    ['depthwise stride 1', { depthwise: true, stride: 1, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] }, [2, 6, 6, 3], [5, 5, 3, 1]],
+    [
+      'conv2d stride 2',
+      {
+        depthwise: false,
+        stride: 2,
+        pad: [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+      },
+      [2, 7, 7, 3],
+      [3, 3, 3, 4],
+    ],
+    [
+      'depthwise stride 1',
+      {
+        depthwise: true,
+        stride: 1,
+        pad: [
+          [0, 0],
+          [2, 2],
+          [2, 2],
+          [0, 0],
+        ],
+      },
+      [2, 6, 6, 3],
+      [5, 5, 3, 1],
+    ],
   ];
 
   test.each(geometries)('%s: a tape node with the convolution gradients of every term', (_label, g, xShape, wShape) => {
     const [x1, x2, w1, w2, probe] = [randn(xShape, 1), randn(xShape, 2), randn(wShape, 3), randn(wShape, 4), randn([1], 5)];
     const f = (replay: boolean) => (a1: tf.Tensor, a2: tf.Tensor, b1: tf.Tensor, b2: tf.Tensor) => {
       const value = tf.add(convolve(x1, w1, g), convolve(x2, w2, g));
-      const y = replay ? knownConvolution(value, [{ x: a1, filter: b1 }, { x: a2, filter: b2 }], g) : tf.add(convolve(a1, b1, g), convolve(a2, b2, g));
+      const y = replay
+        ? knownConvolution(
+            value,
+            [
+              { x: a1, filter: b1 },
+              { x: a2, filter: b2 },
+            ],
+            g,
+          )
+        : tf.add(convolve(a1, b1, g), convolve(a2, b2, g));
       return tf.sum(tf.mul(tf.square(y), probe));
     };
     const expected = tf.grads(f(false))([x1, x2, w1, w2]);
@@ -86,7 +132,16 @@ describe('knownConvolution', () => {
   });
 
   test('a backward asks only for the gradients it needs (no filter gradient for an input Jacobian)', () => {
-    const g: ConvGeometry = { depthwise: false, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] };
+    const g: ConvGeometry = {
+      depthwise: false,
+      stride: 1,
+      pad: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    };
     const x = randn([1, 4, 4, 2], 6);
     const w = randn([3, 3, 2, 2], 7);
     const value = convolve(x, w, g);

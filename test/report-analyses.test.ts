@@ -25,10 +25,20 @@ function makeRows() {
   const truth: GroundTruthRow[] = [];
   const row = (space: SpaceName, task: TaskName, arch: string, proxy: ProxyName, seed: number, score: number | null): ResultRow => ({
     tripleId: `${space}/${task}/${arch}/${proxy}/${seed}`,
-    space, task, arch, proxy, seed, batchSize: 64,
-    status: score === null ? 'failed' : 'ok', score, time: score === null ? null : 0.1,
+    space,
+    task,
+    arch,
+    proxy,
+    seed,
+    batchSize: 64,
+    status: score === null ? 'failed' : 'ok',
+    score,
+    time: score === null ? null : 0.1,
     ...(score === null ? { reason: 'out of memory' } : {}),
-    backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), fingerprint: 'test',
+    backend: 'cpu',
+    dataSource: 'synthetic',
+    dataSha256: '0'.repeat(64),
+    fingerprint: 'test',
   });
   const addArch = (space: SpaceName, task: TaskName, arch: string, ops: number[], convOps: number[], withTruth: boolean) => {
     const conv = ops.filter((o) => convOps.includes(o)).length;
@@ -75,7 +85,9 @@ describe('analyses over rows', () => {
     expect(tasks.map((t) => t.archs.length)).toEqual([240, 240, 150]);
     expect(counts.failedRows).toBe(results.filter((r) => r.status === 'failed').length);
     expect(counts.supersededRows).toBe(260 * 2 + 150); // the seed-1 synflow rows
-    expect(counts.rowsWithoutGroundTruth).toBe(20 * 2 * 4 - results.filter((r) => r.status === 'failed' && !truth.some((t) => t.arch === r.arch && t.task === r.task)).length);
+    expect(counts.rowsWithoutGroundTruth).toBe(
+      20 * 2 * 4 - results.filter((r) => r.status === 'failed' && !truth.some((t) => t.arch === r.arch && t.task === r.task)).length,
+    );
   });
 
   it('uses the smallest seed of a triple; a repeated triple id (a retry) replaces the earlier row', () => {
@@ -136,11 +148,18 @@ describe('analyses over rows', () => {
     for (const b of a.bias) {
       const ref = referenceColumns(b.task.space, b.task.task);
       // Features counted here from the digits of the arch strings, independently of src/report/features.ts.
-      const ops = ref.gt.map((t) => (b.task.space === 'nasbench201' ? t.arch.match(/\d/g)!.map(Number) : [...t.arch.matchAll(/, (\d)\)/g)].map((m) => Number(m[1]))));
+      const ops = ref.gt.map((t) =>
+        b.task.space === 'nasbench201' ? t.arch.match(/\d/g)!.map(Number) : [...t.arch.matchAll(/, (\d)\)/g)].map((m) => Number(m[1])),
+      );
       const countOf = (set: number[]) => ops.map((o) => o.filter((v) => set.includes(v)).length);
       const features: Record<string, (number | null)[]> =
         b.task.space === 'nasbench201'
-          ? { conv_pool: countOf([2, 3]).map((c, i) => c - countOf([4])[i]!), cell_size: countOf([1]).map((c) => 6 - c), num_skip: countOf([0]), params: ref.column('params') }
+          ? {
+              conv_pool: countOf([2, 3]).map((c, i) => c - countOf([4])[i]!),
+              cell_size: countOf([1]).map((c) => 6 - c),
+              num_skip: countOf([0]),
+              params: ref.column('params'),
+            }
           : { conv_pool: countOf([3, 4, 5, 6]).map((c, i) => c - countOf([0, 1])[i]!), num_skip: countOf([2]), params: ref.column('params') };
       expect(b.features).toEqual(Object.keys(features));
       expect(b.rows).toEqual(['val_accuracy', ...PROXIES_USED]);
@@ -182,9 +201,16 @@ describe('createReport / writeReport', () => {
       const { tasks, counts } = buildTaskScores(results, truth);
       const report = createReport(tasks, counts, { dataset: 'synthetic', version: 'v1' });
       await writeReport(report, dir);
-      expect((await readdir(dir)).sort()).toEqual(
-        ['bias.csv', 'report.md', 'spearman.csv', 'spearman.png', 'spearman.svg', 'task_correlation.csv', 'task_correlation.png', 'task_correlation.svg'],
-      );
+      expect((await readdir(dir)).sort()).toEqual([
+        'bias.csv',
+        'report.md',
+        'spearman.csv',
+        'spearman.png',
+        'spearman.svg',
+        'task_correlation.csv',
+        'task_correlation.png',
+        'task_correlation.svg',
+      ]);
       const lines = (await readFile(join(dir, 'spearman.csv'), 'utf8')).trim().split('\n');
       expect(lines[0]).toBe('space,task,label,proxy,n,spearman');
       expect(lines).toHaveLength(1 + 3 * 4);
@@ -196,7 +222,8 @@ describe('createReport / writeReport', () => {
         expect(Number(n)).toBe(report.analyses.spearman.values[i]![j]!.n);
       }
       const md = await readFile(join(dir, 'report.md'), 'utf8');
-      for (const b of report.analyses.best) expect(md).toContain(`| ${b.task.label} (${b.task.space}/${b.task.task}) | ${b.proxy} | ${b.spearman.value.toFixed(3)} |`);
+      for (const b of report.analyses.best)
+        expect(md).toContain(`| ${b.task.label} (${b.task.space}/${b.task.task}) | ${b.proxy} | ${b.spearman.value.toFixed(3)} |`);
       const png = PNG.sync.read(await readFile(join(dir, 'spearman.png')));
       expect(png.width).toBeGreaterThan(0);
       // Same rows in any order, same text out (the PNG bytes' determinism is tested in report-heatmap.test.ts).

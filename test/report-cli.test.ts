@@ -86,9 +86,17 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
     expect(errorLines(res.stderr)).toEqual([]);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('5 tasks with ground truth');
-    expect((await readdir(out)).sort()).toEqual(
-      ['bias.csv', 'index.html', 'report.md', 'spearman.csv', 'spearman.png', 'spearman.svg', 'task_correlation.csv', 'task_correlation.png', 'task_correlation.svg'],
-    );
+    expect((await readdir(out)).sort()).toEqual([
+      'bias.csv',
+      'index.html',
+      'report.md',
+      'spearman.csv',
+      'spearman.png',
+      'spearman.svg',
+      'task_correlation.csv',
+      'task_correlation.png',
+      'task_correlation.svg',
+    ]);
 
     // index.html carries the provenance of the rows read (rendering: report-html.test.ts).
     const html = await readFile(join(out, 'index.html'), 'utf8');
@@ -97,7 +105,11 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
 
     // spearman.csv against Pearson-of-average-ranks computed here from the raw files.
     const raw = await rawTables();
-    const lines = (await readFile(join(out, 'spearman.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
+    const lines = (await readFile(join(out, 'spearman.csv'), 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     const seen = new Set<string>();
     const values = new Map<string, number>(); // "label|proxy" → Spearman
     for (const [space, task, label, proxy, n, value] of lines) {
@@ -122,8 +134,16 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
     const proxies = [...new Set(lines.map((l) => l[3]!))];
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const defined = (label: string, proxy: string) => values.get(`${label}|${proxy}`);
-    const rowOrder = [...proxies].sort((a, b) => mean(labels.map((l) => defined(l, a)).filter((v): v is number => v !== undefined)) - mean(labels.map((l) => defined(l, b)).filter((v): v is number => v !== undefined)));
-    const colOrder = [...labels].sort((a, b) => mean(proxies.map((p) => defined(a, p)).filter((v): v is number => v !== undefined)) - mean(proxies.map((p) => defined(b, p)).filter((v): v is number => v !== undefined)));
+    const rowOrder = [...proxies].sort(
+      (a, b) =>
+        mean(labels.map((l) => defined(l, a)).filter((v): v is number => v !== undefined)) -
+        mean(labels.map((l) => defined(l, b)).filter((v): v is number => v !== undefined)),
+    );
+    const colOrder = [...labels].sort(
+      (a, b) =>
+        mean(proxies.map((p) => defined(a, p)).filter((v): v is number => v !== undefined)) -
+        mean(proxies.map((p) => defined(b, p)).filter((v): v is number => v !== undefined)),
+    );
     const png = PNG.sync.read(await readFile(join(out, 'spearman.png')));
     const g = expectedHeatmapGeometry({ title: 'Spearman rank correlation with val_accuracy', rowLabels: rowOrder, colLabels: colOrder });
     expect([png.width, png.height]).toEqual([g.width, g.height]);
@@ -148,8 +168,20 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
   it('a version without ground truth (a synthetic-data build): report.md says why nothing is correlated, exit 0', async () => {
     const store = openStore({ endpoint: s3.endpoint, bucket: s3.bucket, credentials: { ...EMBEDDED_S3_CREDENTIALS } });
     const row: ResultRow = {
-      tripleId: 'no-truth-1', space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 3, 1)', proxy: 'params', seed: 0, batchSize: 64,
-      status: 'ok', score: 0.615386, time: 0.1, backend: 'cpu', dataSource: 'synthetic', dataSha256: '0'.repeat(64), fingerprint: 'test',
+      tripleId: 'no-truth-1',
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch: '(0, 2, 3, 2, 3, 1)',
+      proxy: 'params',
+      seed: 0,
+      batchSize: 64,
+      status: 'ok',
+      score: 0.615386,
+      time: 0.1,
+      backend: 'cpu',
+      dataSource: 'synthetic',
+      dataSha256: '0'.repeat(64),
+      fingerprint: 'test',
     };
     const published = await publishVersion(store, {
       dataset: 'no-truth',
@@ -160,7 +192,9 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
     });
     const res = await runCli(['report', `no-truth@${published.version}`, '--out', join(work, 'none')], { env });
     expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(res.stdout).toBe(`no-truth@${published.version}: no ground truth (val_accuracy), so nothing to correlate; 1 proxy rows\n1 file written to ${join(work, 'none')} (report.md says why)\n`);
+    expect(res.stdout).toBe(
+      `no-truth@${published.version}: no ground truth (val_accuracy), so nothing to correlate; 1 proxy rows\n1 file written to ${join(work, 'none')} (report.md says why)\n`,
+    );
     expect(await readFile(join(work, 'none', 'report.md'), 'utf8')).toContain('This version has 1 proxy rows (0 failed) and no val_accuracy');
   });
 

@@ -1,14 +1,5 @@
 import { InputError } from '../src/errors';
-import {
-  archFeatures,
-  cellSizeNb201,
-  convPoolNb201,
-  convPoolNb301,
-  numSkipNb201,
-  numSkipNb301,
-  parseNb201Arch,
-  parseNb301Arch,
-} from '../src/report/features';
+import { archFeatures, cellSizeNb201, convPoolNb201, convPoolNb301, numSkipNb201, numSkipNb301, parseNb201Arch, parseNb301Arch } from '../src/report/features';
 
 describe('NB201 features (ops 0 skip, 1 none, 2 conv3x3, 3 conv1x1, 4 avgpool)', () => {
   it('parses the tuple string', () => {
@@ -34,8 +25,7 @@ describe('NB201 features (ops 0 skip, 1 none, 2 conv3x3, 3 conv1x1, 4 avgpool)',
 });
 
 describe('NB301 features (ops 0 max_pool, 1 avg_pool, 2 skip, 3 sep3, 4 sep5, 5 dil3, 6 dil5)', () => {
-  const listForm =
-    '[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], [(1, 0), (0, 2), (0, 6), (1, 4), (2, 2), (3, 2), (4, 5), (0, 3)]]';
+  const listForm = '[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], [(1, 0), (0, 2), (0, 6), (1, 4), (2, 2), (3, 2), (4, 5), (0, 3)]]';
   const tupleForm = listForm.replace(/\[/g, '(').replace(/\]/g, ')');
 
   it('parses the list form of the ZC tables and the tuple form of the archs files alike', () => {

@@ -10,9 +10,18 @@ const matrix: CorrelationMatrix = {
   rowLabels: ['snip', 'grad_norm', 'zen'],
   colLabels: ['NB201-CF10', 'NB301-CF10'],
   values: [
-    [{ value: 0.8123, n: 700 }, { value: -0.55, n: 700 }],
-    [{ value: NaN, n: 1 }, { value: -1, n: 700 }],
-    [{ value: 0, n: 700 }, { value: 1, n: 700 }],
+    [
+      { value: 0.8123, n: 700 },
+      { value: -0.55, n: 700 },
+    ],
+    [
+      { value: NaN, n: 1 },
+      { value: -1, n: 700 },
+    ],
+    [
+      { value: 0, n: 700 },
+      { value: 1, n: 700 },
+    ],
   ],
 };
 

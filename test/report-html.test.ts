@@ -57,7 +57,10 @@ describe('report index.html in headless Chromium', () => {
       });
       const { tasks, counts } = builder.build();
       const report = createReport(tasks, counts, { dataset: 'htmlset', version: 'v3' });
-      const written = await writeReport(report, tmp.dir, [['code fingerprints', ['fp-html-test']], ['seeds', ['0']]]);
+      const written = await writeReport(report, tmp.dir, [
+        ['code fingerprints', ['fp-html-test']],
+        ['seeds', ['0']],
+      ]);
       expect(written.map((p) => p.slice(tmp.dir.length + 1))).toContain('index.html');
       const html = readFileSync(join(tmp.dir, 'index.html'), 'utf8');
       // Self-contained: every src/href is a data: URI or a fragment, and no URL but SVG's namespace.
@@ -68,23 +71,47 @@ describe('report index.html in headless Chromium', () => {
       const dom = execFileSync(
         chromium,
         [
-          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-          '--disable-component-update', '--disable-sync', `--user-data-dir=${join(tmp.dir, 'profile')}`, '--allow-file-access-from-files',
-          '--virtual-time-budget=10000', '--dump-dom', `file://${join(tmp.dir, 'harness.html')}`,
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${join(tmp.dir, 'profile')}`,
+          '--allow-file-access-from-files',
+          '--virtual-time-budget=10000',
+          '--dump-dom',
+          `file://${join(tmp.dir, 'harness.html')}`,
         ],
         { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] },
       );
       const json = /<pre id="result">([\s\S]*?)<\/pre>/.exec(dom)?.[1];
       expect(json).toBeDefined();
       expect(json).not.toBe('pending');
-      const seen = JSON.parse(json!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as {
+      const seen = JSON.parse(
+        json!
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&quot;/g, '"')
+          .replace(/&amp;/g, '&'),
+      ) as {
         text: string;
         images: { complete: boolean; width: number }[];
         svgs: { width: number; height: number; texts: number }[];
         tables: number;
         sections: string[];
       };
-      for (const text of ['Zero-cost proxy report: htmlset@v3', 'Best proxy per task', 'NB201-CF10 (nasbench201/cifar10)', 'synflow', 'Seed-to-seed rank stability', 'fp-html-test', 'Architecture bias']) {
+      for (const text of [
+        'Zero-cost proxy report: htmlset@v3',
+        'Best proxy per task',
+        'NB201-CF10 (nasbench201/cifar10)',
+        'synflow',
+        'Seed-to-seed rank stability',
+        'fp-html-test',
+        'Architecture bias',
+      ]) {
         expect(seen.text).toContain(text);
       }
       expect(seen.sections).toEqual(['best', 'spearman-heading', 'seed-stability', 'task-correlation-heading', 'bias', 'provenance']);

@@ -28,7 +28,10 @@ describe('spearman', () => {
         // Proxy scores: a noisy monotone function, rounded (ties), with −1e8 sentinels and gaps.
         score.push(u > 0.985 ? -Infinity : u > 0.97 ? -1e8 : u > 0.94 ? null : Math.round(a + 15 * rng.normal()));
       }
-      const got = spearman(acc.map((v) => v ?? NaN), score.map((v) => v ?? NaN));
+      const got = spearman(
+        acc.map((v) => v ?? NaN),
+        score.map((v) => v ?? NaN),
+      );
       const want = referenceSpearman(acc, score);
       expect(got.n).toBe(want.n);
       expect(Math.abs(got.value - want.value)).toBeLessThan(1e-9);
@@ -74,7 +77,7 @@ describe('pearson', () => {
     expect(Math.abs(got.value - referencePearson(x, y))).toBeLessThan(1e-9);
   });
 
-  it('drops pairs with a non-finite side, as pandas\' corr', () => {
+  it("drops pairs with a non-finite side, as pandas' corr", () => {
     expect(pearson([1, 2, NaN, 4, 5], [2, 4, 6, -Infinity, 10])).toEqual({ value: 1, n: 3 });
   });
 });

@@ -22,7 +22,10 @@ describe('structural ops (TensorOps vs loops, ShapeOps shapes)', () => {
     const x = randomTensor([n, h, w, ci], 'ct/x');
     const weight = randomTensor([k, k, co, ci], 'ct/w');
     const bias = randomTensor([co], 'ct/b');
-    const params = new Map([['up.weight', weight], ['up.bias', bias]]);
+    const params = new Map([
+      ['up.weight', weight],
+      ['up.bias', bias],
+    ]);
     const spec = { name: 'up', inChannels: ci, outChannels: co, kernel: k, stride: 2, padding: 1, outputPadding: 1 };
     const y = tf.tidy(() => new TensorOps((nm) => params.get(nm)!).convTranspose(x, spec));
     expect(y.shape).toEqual([n, 2 * h, 2 * w, co]);
@@ -43,12 +46,16 @@ describe('structural ops (TensorOps vs loops, ShapeOps shapes)', () => {
             }
     const got = y.arraySync() as number[][][][];
     for (let b = 0; b < n; b++)
-      for (let i = 0; i < 2 * h; i++) for (let j = 0; j < 2 * w; j++) for (let o = 0; o < co; o++) expect(got[b]![i]![j]![o]).toBeCloseTo(ref[b]![i]![j]![o]!, 4);
+      for (let i = 0; i < 2 * h; i++)
+        for (let j = 0; j < 2 * w; j++) for (let o = 0; o < co; o++) expect(got[b]![i]![j]![o]).toBeCloseTo(ref[b]![i]![j]![o]!, 4);
     const shapes = new ShapeOps();
     expect(shapes.convTranspose([1, h, w, ci], spec)).toEqual([1, 2 * h, 2 * w, co]);
     expect(shapes.flops).toBe(0);
     expect(shapes.paramCount).toBe(k * k * ci * co + co);
-    expect(shapes.params.map((p) => [p.kind, p.prunable])).toEqual([['conv_transpose', false], ['conv_transpose_bias', false]]);
+    expect(shapes.params.map((p) => [p.kind, p.prunable])).toEqual([
+      ['conv_transpose', false],
+      ['conv_transpose_bias', false],
+    ]);
     tf.dispose([x, weight, bias, y]);
   });
 
@@ -88,12 +95,22 @@ describe('structural ops (TensorOps vs loops, ShapeOps shapes)', () => {
   });
 
   test('concat, channel slice, crop, shift, zeroReduce, tile, leakyRelu, tanh, globalMean', () => {
-    const x = tf.tensor4d(Array.from({ length: 2 * 3 * 3 * 2 }, (_, i) => i - 10), [2, 3, 3, 2]);
-    const ops = new TensorOps(() => { throw new Error('no params'); });
+    const x = tf.tensor4d(
+      Array.from({ length: 2 * 3 * 3 * 2 }, (_, i) => i - 10),
+      [2, 3, 3, 2],
+    );
+    const ops = new TensorOps(() => {
+      throw new Error('no params');
+    });
     const shapes = new ShapeOps();
     tf.tidy(() => {
       expect(ops.concat([x, ops.sliceChannels(x, 1)]).shape).toEqual([2, 3, 3, 3]);
-      expect(shapes.concat([[2, 3, 3, 2], [2, 3, 3, 1]])).toEqual([2, 3, 3, 3]);
+      expect(
+        shapes.concat([
+          [2, 3, 3, 2],
+          [2, 3, 3, 1],
+        ]),
+      ).toEqual([2, 3, 3, 3]);
       expect(Array.from(ops.sliceChannels(x, 1).dataSync())).toEqual(Array.from({ length: 18 }, (_, i) => 2 * i - 10));
       const cropped = ops.dropFirstRowColumn(x);
       expect(cropped.shape).toEqual([2, 2, 2, 2]);
@@ -112,7 +129,12 @@ describe('structural ops (TensorOps vs loops, ShapeOps shapes)', () => {
       expect(shapes.tile([2, 9, 4, 4, 3], 8)).toEqual([2, 4, 4, 3]);
       expect(() => shapes.tile([2, 9, 4, 4, 3], 9)).toThrow();
       const seen: string[] = [];
-      const hooked = new TensorOps(() => { throw new Error('no params'); }, { onReluInput: (name) => seen.push(name) });
+      const hooked = new TensorOps(
+        () => {
+          throw new Error('no params');
+        },
+        { onReluInput: (name) => seen.push(name) },
+      );
       expect(Array.from(hooked.leakyRelu(tf.tensor1d([-2, 3]), 'act', 0.2).dataSync())).toEqual([expect.closeTo(-0.4, 6), 3]);
       expect(seen).toEqual(['act']);
       expect(ops.tanh(tf.tensor1d([0.5])).dataSync()[0]).toBeCloseTo(Math.tanh(0.5), 6);
@@ -123,7 +145,10 @@ describe('structural ops (TensorOps vs loops, ShapeOps shapes)', () => {
     counted.leakyRelu([1, 4, 4, 2], 'a', 0.2);
     counted.tanh([1, 4, 4, 2], 't');
     counted.globalMean([1, 4, 4, 2]);
-    counted.concat([[1, 4, 4, 2], [1, 4, 4, 2]]);
+    counted.concat([
+      [1, 4, 4, 2],
+      [1, 4, 4, 2],
+    ]);
     expect(counted.flops).toBe(32);
     x.dispose();
   });
@@ -134,7 +159,9 @@ describe('SynflowOps on the added ops', () => {
     await initBackend('cpu');
   });
   test('tanh applies to true values (t·e^s) and returns scale 0; it saturates like float64 beyond e^80', () => {
-    const ops = new SynflowOps(() => { throw new Error('no params'); }, new Map());
+    const ops = new SynflowOps(() => {
+      throw new Error('no params');
+    }, new Map());
     tf.tidy(() => {
       const y = ops.tanh({ t: tf.tensor1d([0.5, 1, 0]), logScale: Math.log(2) });
       expect(y.logScale).toBe(0);
@@ -148,7 +175,9 @@ describe('SynflowOps on the added ops', () => {
     });
   });
   test('concat aligns scales; zeroReduce is an exact zero (scale −∞)', () => {
-    const ops = new SynflowOps(() => { throw new Error('no params'); }, new Map());
+    const ops = new SynflowOps(() => {
+      throw new Error('no params');
+    }, new Map());
     tf.tidy(() => {
       const a = { t: tf.ones([1, 1, 1, 1]), logScale: Math.log(4) };
       const b = { t: tf.ones([1, 1, 1, 1]), logScale: Math.log(2) };

@@ -8,7 +8,8 @@ import { taskSpec } from '../src/core/tasks';
 
 /** One architecture per space (its first listed one), to build every (space, task) pair of the paper. */
 const fixture = (name: string) => Object.values(JSON.parse(readFileSync(join(__dirname, 'fixtures', 'reference', name), 'utf8')) as Record<string, string>);
-const FIRST_NB101 = '(0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 4, 4, 4, 1)';
+const FIRST_NB101 =
+  '(0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 4, 4, 4, 1)';
 const ARCH: Record<SpaceName, string> = {
   nasbench101: FIRST_NB101,
   nasbench201: fixture('archs_nasbench201.json')[0]!,
@@ -22,7 +23,15 @@ const pairs = SPACES.flatMap((space) => SPACE_TASKS[space].map((task) => [space,
 describe('every (space, task) pair of the paper builds through the registry', () => {
   test('28 pairs', () => expect(pairs.length).toBe(28));
   test.each(pairs)('%s / %s: network traces, output and Φ shapes fit the task', (space, task) => {
-    const { net, canonicalArch } = resolveRequest({ space, task, arch: ARCH[space], proxies: ['params'], seed: 0, batchSize: 1, data: { source: 'synthetic' } });
+    const { net, canonicalArch } = resolveRequest({
+      space,
+      task,
+      arch: ARCH[space],
+      proxies: ['params'],
+      seed: 0,
+      batchSize: 1,
+      data: { source: 'synthetic' },
+    });
     expect(searchSpace(space).name).toBe(space);
     expect(canonicalArch.startsWith(space === 'nasbench301' ? '[[' : '(')).toBe(true);
     const spec = taskSpec(task);
@@ -37,8 +46,28 @@ describe('every (space, task) pair of the paper builds through the registry', ()
     expect(out).toEqual(pixel ? [2, ...spec.inputShape.slice(0, 2), spec.outputs] : [2, spec.outputs]);
   });
   test('an architecture of another space is an InputError naming it', () => {
-    expect(() => resolveRequest({ space: 'transbench101_macro', task: 'jigsaw', arch: '(1, 0, 0, 2, 1, 0)', proxies: ['params'], seed: 0, batchSize: 1, data: { source: 'synthetic' } })).toThrow(/invalid arch: "\(1, 0, 0, 2, 1, 0\)"/);
-    expect(() => resolveRequest({ space: 'nasbench101', task: 'cifar10', arch: ARCH.nasbench301, proxies: ['params'], seed: 0, batchSize: 1, data: { source: 'synthetic' } })).toThrow(/invalid arch/);
+    expect(() =>
+      resolveRequest({
+        space: 'transbench101_macro',
+        task: 'jigsaw',
+        arch: '(1, 0, 0, 2, 1, 0)',
+        proxies: ['params'],
+        seed: 0,
+        batchSize: 1,
+        data: { source: 'synthetic' },
+      }),
+    ).toThrow(/invalid arch: "\(1, 0, 0, 2, 1, 0\)"/);
+    expect(() =>
+      resolveRequest({
+        space: 'nasbench101',
+        task: 'cifar10',
+        arch: ARCH.nasbench301,
+        proxies: ['params'],
+        seed: 0,
+        batchSize: 1,
+        data: { source: 'synthetic' },
+      }),
+    ).toThrow(/invalid arch/);
   });
 });
 

@@ -12,7 +12,10 @@ type Tables = Record<string, Record<string, Record<string, unknown>>>;
 
 describe('Python JSON tokens', () => {
   test('NaN, Infinity, -Infinity, inf and -inf parse as numbers; strings are left alone', () => {
-    const v = parsePythonJson('{"a": -Infinity, "b": NaN, "c": [Infinity, -inf, inf], "s": "NaN -Infinity", "e": "x\\"NaN"}', 't.json') as Record<string, unknown>;
+    const v = parsePythonJson('{"a": -Infinity, "b": NaN, "c": [Infinity, -inf, inf], "s": "NaN -Infinity", "e": "x\\"NaN"}', 't.json') as Record<
+      string,
+      unknown
+    >;
     expect(v.a).toBe(-Infinity);
     expect(Number.isNaN(v.b)).toBe(true);
     expect(v.c).toEqual([Infinity, -Infinity, Infinity]);
@@ -135,12 +138,23 @@ describe('Parquet long table', () => {
       const types = Object.fromEntries(described.map((d) => [String(d.column_name), String(d.column_type)]));
       expect(Object.keys(types)).toEqual([...ROW_COLUMNS]);
       expect(types).toMatchObject({
-        tripleId: 'VARCHAR', space: 'VARCHAR', arch: 'VARCHAR', arch_readable: 'VARCHAR', proxy: 'VARCHAR', seed: 'BIGINT', batchSize: 'INTEGER',
-        status: 'VARCHAR', score: 'DOUBLE', time: 'DOUBLE', reason: 'VARCHAR', archIdx: 'VARCHAR', val_accuracy: 'DOUBLE',
+        tripleId: 'VARCHAR',
+        space: 'VARCHAR',
+        arch: 'VARCHAR',
+        arch_readable: 'VARCHAR',
+        proxy: 'VARCHAR',
+        seed: 'BIGINT',
+        batchSize: 'INTEGER',
+        status: 'VARCHAR',
+        score: 'DOUBLE',
+        time: 'DOUBLE',
+        reason: 'VARCHAR',
+        archIdx: 'VARCHAR',
+        val_accuracy: 'DOUBLE',
       });
-      const counts = (await conn.runAndReadAll(
-        `SELECT count(*) AS n, count(score) AS scored, min(score) AS lowest, max(seed) AS seed FROM read_parquet('${path}')`,
-      )).getRowObjectsJS()[0]!;
+      const counts = (
+        await conn.runAndReadAll(`SELECT count(*) AS n, count(score) AS scored, min(score) AS lowest, max(seed) AS seed FROM read_parquet('${path}')`)
+      ).getRowObjectsJS()[0]!;
       expect(Number(counts.n)).toBe(3);
       expect(Number(counts.scored)).toBe(2);
       expect(counts.lowest).toBe(-Infinity);

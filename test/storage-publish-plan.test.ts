@@ -12,7 +12,11 @@ const NB101_ARCH = '{"matrix": [[0, 1], [0, 0]], "ops": ["input", "output"]}';
 /** Every object any plan produced, by sha256: the bytes a parent's kept files are read from. */
 const objects = new Map<string, Uint8Array>();
 
-function plan(version: string, rows: ResultRow[], opts: { parent?: ParentContent; groundTruth?: GroundTruthRow[]; expected?: ExpectedCount[] } = {}): VersionPlan {
+function plan(
+  version: string,
+  rows: ResultRow[],
+  opts: { parent?: ParentContent; groundTruth?: GroundTruthRow[]; expected?: ExpectedCount[] } = {},
+): VersionPlan {
   const p = planVersion({
     dataset: 'demo',
     buildId: `b-${version}`,
@@ -42,24 +46,29 @@ async function asParent(p: VersionPlan): Promise<ParentContent> {
 
 const fileAt = (p: VersionPlan, path: string): PlannedFile | undefined => p.files.find((f) => f.path === path);
 const rowsOf = (p: VersionPlan, path: string) => decodeRowsParquet(fileAt(p, path)!.body!, path);
-const coverageOf = (p: VersionPlan, task: string, proxy: string, space = 'nasbench201') => p.manifest.coverage.find((c) => c.space === space && c.task === task && c.proxy === proxy);
+const coverageOf = (p: VersionPlan, task: string, proxy: string, space = 'nasbench201') =>
+  p.manifest.coverage.find((c) => c.space === space && c.task === task && c.proxy === proxy);
 
 const failedSynflow = row({ arch: ARCHS[2]!, proxy: 'synflow', status: 'failed', reason: 'OOM: tensor too large' });
 function v1(): VersionPlan {
-  return plan('v1', [
-    ...ARCHS.map((arch, i) => row({ arch, proxy: 'params', score: i + 0.5 })),
-    row({ arch: ARCHS[0]!, proxy: 'synflow', score: 41.9 }),
-    row({ arch: ARCHS[1]!, proxy: 'synflow', score: 50.5 }),
-    failedSynflow,
-    row({ task: 'cifar100', arch: ARCHS[0]!, proxy: 'params', score: 0.62 }),
-    row({ space: 'nasbench101', arch: NB101_ARCH, proxy: 'params', score: 2.1 }),
-  ], {
-    groundTruth: [{ space: 'nasbench201', task: 'cifar10', arch: ARCHS[0]!, valAccuracy: 86.06, origin: 'test' }],
-    expected: [
-      { space: 'nasbench201', task: 'cifar10', proxy: 'synflow', count: 4 },
-      { space: 'nasbench201', task: 'cifar100', proxy: 'params', count: 1 },
+  return plan(
+    'v1',
+    [
+      ...ARCHS.map((arch, i) => row({ arch, proxy: 'params', score: i + 0.5 })),
+      row({ arch: ARCHS[0]!, proxy: 'synflow', score: 41.9 }),
+      row({ arch: ARCHS[1]!, proxy: 'synflow', score: 50.5 }),
+      failedSynflow,
+      row({ task: 'cifar100', arch: ARCHS[0]!, proxy: 'params', score: 0.62 }),
+      row({ space: 'nasbench101', arch: NB101_ARCH, proxy: 'params', score: 2.1 }),
     ],
-  });
+    {
+      groundTruth: [{ space: 'nasbench201', task: 'cifar10', arch: ARCHS[0]!, valAccuracy: 86.06, origin: 'test' }],
+      expected: [
+        { space: 'nasbench201', task: 'cifar10', proxy: 'synflow', count: 4 },
+        { space: 'nasbench201', task: 'cifar100', proxy: 'params', count: 1 },
+      ],
+    },
+  );
 }
 
 describe('planVersion', () => {
@@ -78,11 +87,22 @@ describe('planVersion', () => {
       expect(f.entry).toMatchObject({ sha256: sha256Of(f.body!), bytes: f.body!.length });
     }
     expect(p.manifest).toMatchObject({ version: 'v1', parentVersion: null, parentManifestSha256: null, rowCount: 8, createdAt: '2026-12-02T00:00:00.000Z' });
-    expect(coverageOf(p, 'cifar10', 'synflow')).toEqual({ space: 'nasbench201', task: 'cifar10', proxy: 'synflow', expected: 4, ok: 2, failed: 1, failedByReason: { 'OOM: tensor too large': 1 } });
+    expect(coverageOf(p, 'cifar10', 'synflow')).toEqual({
+      space: 'nasbench201',
+      task: 'cifar10',
+      proxy: 'synflow',
+      expected: 4,
+      ok: 2,
+      failed: 1,
+      failedByReason: { 'OOM: tensor too large': 1 },
+    });
     // Delivered without an expected count: expected is what was delivered.
     expect(coverageOf(p, 'cifar10', 'params')).toMatchObject({ expected: 3, ok: 3 });
     const stored = await rowsOf(p, 'parquet/nasbench201/cifar10/v1-0000.parquet');
-    expect(stored.filter((r) => r.valAccuracy !== null).map((r) => [r.arch, r.valAccuracy])).toEqual([[ARCHS[0], 86.06], [ARCHS[0], 86.06]]);
+    expect(stored.filter((r) => r.valAccuracy !== null).map((r) => [r.arch, r.valAccuracy])).toEqual([
+      [ARCHS[0], 86.06],
+      [ARCHS[0], 86.06],
+    ]);
     // The same inputs plan the same bytes (a re-run reproduces its manifest).
     expect(serializeManifest(v1().manifest)).toBe(serializeManifest(p.manifest));
   });
@@ -101,8 +121,16 @@ describe('planVersion', () => {
     });
     expect(p.manifest).toMatchObject({ parentVersion: 'v1', parentManifestSha256: parent.manifestSha256, rowCount: 8 - 2 + 3 });
     // Kept by reference: no bytes, the parent's entry under the parent's path.
-    const kept = p.files.filter((f) => !f.body).map((f) => f.path).sort();
-    expect(kept).toEqual(['ground_truth/nasbench201.parquet', 'parquet/nasbench101/cifar10/v1-0000.parquet', 'parquet/nasbench201/cifar100/v1-0000.parquet', 'zc_nasbench101.json']);
+    const kept = p.files
+      .filter((f) => !f.body)
+      .map((f) => f.path)
+      .sort();
+    expect(kept).toEqual([
+      'ground_truth/nasbench201.parquet',
+      'parquet/nasbench101/cifar10/v1-0000.parquet',
+      'parquet/nasbench201/cifar100/v1-0000.parquet',
+      'zc_nasbench101.json',
+    ]);
     for (const path of kept) expect(p.manifest.files[path]).toEqual(first.manifest.files[path]);
     expect(p.manifest.files['parquet/nasbench201/cifar10/v1-0000.parquet']).toBeUndefined();
     // Rewritten without the replaced rows; this build's rows in a part of their own.
@@ -111,10 +139,21 @@ describe('planVersion', () => {
     expect(rewritten.filter((r) => r.arch === ARCHS[0] && r.proxy === 'params')).toEqual([]);
     expect(rewritten).toHaveLength(4);
     const added = await rowsOf(p, 'parquet/nasbench201/cifar10/v2-0001.parquet');
-    expect(added.map((r) => [r.tripleId, r.status, r.valAccuracy])).toEqual([[retried.tripleId, 'ok', null], ['other-code', 'ok', 86.06]]);
+    expect(added.map((r) => [r.tripleId, r.status, r.valAccuracy])).toEqual([
+      [retried.tripleId, 'ok', null],
+      ['other-code', 'ok', 86.06],
+    ]);
     expect((await rowsOf(p, 'parquet/nasbench201/cifar100/v2-0000.parquet')).map((r) => r.score)).toEqual([44.2]);
     // The retried cell was expected by the parent already: counted once; a cell expected but not delivered stays expected.
-    expect(coverageOf(p, 'cifar10', 'synflow')).toEqual({ space: 'nasbench201', task: 'cifar10', proxy: 'synflow', expected: 4, ok: 3, failed: 0, failedByReason: {} });
+    expect(coverageOf(p, 'cifar10', 'synflow')).toEqual({
+      space: 'nasbench201',
+      task: 'cifar10',
+      proxy: 'synflow',
+      expected: 4,
+      ok: 3,
+      failed: 0,
+      failedByReason: {},
+    });
     expect(coverageOf(p, 'cifar100', 'synflow')).toMatchObject({ expected: 2, ok: 1, failed: 0 });
     expect(p.manifest.coverage.filter((c) => c.space === 'nasbench101')).toEqual(first.manifest.coverage.filter((c) => c.space === 'nasbench101'));
     expect(p.manifest.rowFingerprints).toEqual(['test', 'test2']);
@@ -133,7 +172,8 @@ describe('planVersion', () => {
 
     const again = plan('v3', [], { parent: await asParent(p), groundTruth: [truth] });
     for (const f of again.files) {
-      if (f.entry.kind === 'naslib') expect(f.entry.sha256).toBe(p.manifest.files[f.path]!.sha256); // regenerated, same bytes
+      if (f.entry.kind === 'naslib')
+        expect(f.entry.sha256).toBe(p.manifest.files[f.path]!.sha256); // regenerated, same bytes
       else expect(f.body).toBeUndefined();
     }
     expect(again.manifest.files).toEqual(p.manifest.files);
@@ -143,11 +183,18 @@ describe('planVersion', () => {
 describe('az_nas, derived at publish time over the population', () => {
   const PARTS = ['az_nas.expressivity', 'az_nas.progressivity', 'az_nas.trainability', 'az_nas.complexity'] as const;
   // arch i's part k: chosen so the ranks differ per part.
-  const value = (i: number, k: number) => [[1, 3, 2], [2, 1, 3], [3, 2, 1], [1, 2, 3]][k]![i]!;
+  const value = (i: number, k: number) =>
+    [
+      [1, 3, 2],
+      [2, 1, 3],
+      [3, 2, 1],
+      [1, 2, 3],
+    ][k]![i]!;
   const partRows = (archs: readonly string[]) => archs.flatMap((arch, i) => PARTS.map((proxy, k) => row({ arch, proxy, score: value(i, k) })));
   const azOf = async (p: VersionPlan) => {
     const out: StoredRow[] = [];
-    for (const [path, f] of Object.entries(p.manifest.files)) if (f.kind === 'rows' && f.task === 'cifar10') out.push(...(await rowsOf(p, path)).filter((r) => r.proxy === 'az_nas'));
+    for (const [path, f] of Object.entries(p.manifest.files))
+      if (f.kind === 'rows' && f.task === 'cifar10') out.push(...(await rowsOf(p, path)).filter((r) => r.proxy === 'az_nas'));
     return new Map(out.map((r) => [r.arch, r.score]));
   };
 
@@ -167,7 +214,10 @@ describe('az_nas, derived at publish time over the population', () => {
   });
 
   it('leaves out an architecture missing a part', async () => {
-    const p = plan('a3', partRows(ARCHS).filter((r) => !(r.arch === ARCHS[2] && r.proxy === 'az_nas.complexity')));
+    const p = plan(
+      'a3',
+      partRows(ARCHS).filter((r) => !(r.arch === ARCHS[2] && r.proxy === 'az_nas.complexity')),
+    );
     expect([...(await azOf(p)).keys()].sort()).toEqual(ARCHS.slice(0, 2).sort());
   });
 });

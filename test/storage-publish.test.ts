@@ -50,27 +50,41 @@ describe('publishing and reading versions (real s3rver)', () => {
   afterAll(async () => env.stop());
 
   test('publish writes objects, manifest and pointer; an incremental version reuses untouched parts', async () => {
-    const v1 = await publishVersion(store, build('b1', v1Rows(), {
-      groundTruth: [{ space: 'nasbench201', task: 'cifar10', arch: ARCHS[0]!, valAccuracy: 86.06, origin: 'test' }],
-      expected: [
-        { space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 3 },
-        { space: 'nasbench201', task: 'cifar10', proxy: 'synflow', count: 4 },
-        { space: 'nasbench201', task: 'cifar100', proxy: 'params', count: 1 },
-      ],
-    }));
+    const v1 = await publishVersion(
+      store,
+      build('b1', v1Rows(), {
+        groundTruth: [{ space: 'nasbench201', task: 'cifar10', arch: ARCHS[0]!, valAccuracy: 86.06, origin: 'test' }],
+        expected: [
+          { space: 'nasbench201', task: 'cifar10', proxy: 'params', count: 3 },
+          { space: 'nasbench201', task: 'cifar10', proxy: 'synflow', count: 4 },
+          { space: 'nasbench201', task: 'cifar100', proxy: 'params', count: 1 },
+        ],
+      }),
+    );
     expect(v1.version).toBe('v1');
     expect(v1.uploaded).toBe(Object.keys(v1.manifest.files).length);
     expect(await readLatest(store, 'demo')).toEqual({ version: 'v1', manifestSha256: v1.manifestSha256 });
     const synflow = v1.manifest.coverage.find((c) => c.task === 'cifar10' && c.proxy === 'synflow')!;
-    expect(synflow).toEqual({ space: 'nasbench201', task: 'cifar10', proxy: 'synflow', expected: 4, ok: 2, failed: 1, failedByReason: { 'OOM: tensor too large': 1 } });
+    expect(synflow).toEqual({
+      space: 'nasbench201',
+      task: 'cifar10',
+      proxy: 'synflow',
+      expected: 4,
+      ok: 2,
+      failed: 1,
+      failedByReason: { 'OOM: tensor too large': 1 },
+    });
     for (const f of Object.values(v1.manifest.files)) expect(sha256Of(await store.getVerified(f.sha256))).toBe(f.sha256);
 
     // v2 retries the failed synflow triple (same id) and adds cifar100 synflow; cifar10/params is untouched.
     const uploadedBefore = store.stats.bytesUploaded;
     const retried = row({ arch: ARCHS[2]!, proxy: 'synflow', score: 0 });
-    const v2 = await publishVersion(store, build('b2', [retried, row({ task: 'cifar100', arch: ARCHS[0]!, proxy: 'synflow', score: 44.2 })], {
-      parentVersion: 'v1',
-    }));
+    const v2 = await publishVersion(
+      store,
+      build('b2', [retried, row({ task: 'cifar100', arch: ARCHS[0]!, proxy: 'synflow', score: 44.2 })], {
+        parentVersion: 'v1',
+      }),
+    );
     expect(v2.version).toBe('v2');
     expect(v2.manifest.parentVersion).toBe('v1');
     expect(v2.manifest.parentManifestSha256).toBe(v1.manifestSha256);
@@ -94,7 +108,11 @@ describe('publishing and reading versions (real s3rver)', () => {
     const synflow2 = v2.manifest.coverage.find((c) => c.task === 'cifar10' && c.proxy === 'synflow')!;
     expect(synflow2).toMatchObject({ expected: 4, ok: 3, failed: 0 });
 
-    const ds = await openDataset(`s3://${store.bucket}/demo`, undefined, { endpoint: env.s3.endpoint, credentials: env.s3.credentials, cache: new LocalCache(join(env.dir, 'cache')) });
+    const ds = await openDataset(`s3://${store.bucket}/demo`, undefined, {
+      endpoint: env.s3.endpoint,
+      credentials: env.s3.credentials,
+      cache: new LocalCache(join(env.dir, 'cache')),
+    });
     expect(ds.version).toBe('v2');
     expect(ds.score('nasbench201', 'cifar10', ARCHS[2]!, 'synflow')).toBe(0);
     expect(ds.score('nasbench201', 'cifar100', ARCHS[0]!, 'synflow')).toBe(44.2);
@@ -256,7 +274,11 @@ describe('S3 outage during publish', () => {
       const third = await midway;
       expect(third.version).toBe('v3');
       const all = await pullVersion(store, { dataset: 'demo', outDir: join(tmp.dir, 'out3'), format: 'parquet', cache });
-      expect(Object.values(all.files).filter((f) => f.kind === 'rows').reduce((n, f) => n + f.rows, 0)).toBe(v1Rows().length + 2 * ARCHS.length);
+      expect(
+        Object.values(all.files)
+          .filter((f) => f.kind === 'rows')
+          .reduce((n, f) => n + f.rows, 0),
+      ).toBe(v1Rows().length + 2 * ARCHS.length);
     } finally {
       await s3.stop();
       tmp.remove();

@@ -55,7 +55,7 @@ describe('version allocation', () => {
     expect((await publishVersion(store, build(ds, 'build-b', rowsB))).version).toBe('v2');
   });
 
-  test('a marker whose number another build\'s manifest holds (the old race) takes the next free number instead of failing', async () => {
+  test("a marker whose number another build's manifest holds (the old race) takes the next free number instead of failing", async () => {
     const ds = 'taken-marker';
     await publishVersion(store, build(ds, 'build-b', rowsB));
     await store.putKey(datasetKeys.build(ds, 'build-a'), JSON.stringify({ version: 'v1' }) + '\n');

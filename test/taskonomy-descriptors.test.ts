@@ -14,7 +14,10 @@ describe('Taskonomy task descriptors', () => {
     // Tiles exactly where the target is the tiles' permutation (jigsaw).
     expect(d.decoder === 'tiles').toBe(spec.tiles !== undefined);
     expect(d.target.kind === 'permutation').toBe(d.decoder === 'tiles');
-    for (const [name, arch] of [['transbench101_micro', '(1, 0, 0, 2, 1, 0)'], ['transbench101_macro', '(1, 2, 4, 2)']] as const) {
+    for (const [name, arch] of [
+      ['transbench101_micro', '(1, 0, 0, 2, 1, 0)'],
+      ['transbench101_macro', '(1, 2, 4, 2)'],
+    ] as const) {
       const space = searchSpace(name);
       const net = space.network(space.parse(arch), spec);
       // TNB's GAN models (the generative decoder) carry the discriminator they never run.

@@ -12,7 +12,9 @@ import { parseTnbMacro, tnbMacroString, transbench101Macro as macro } from '../s
 import { upsamplings } from '../src/core/spaces/transbench101_micro';
 import { taskSpec, type TaskSpec } from '../src/core/tasks';
 
-const archs = Object.values(JSON.parse(readFileSync(join(__dirname, 'fixtures', 'reference', 'archs_transbench101_macro.json'), 'utf8')) as Record<string, string>);
+const archs = Object.values(
+  JSON.parse(readFileSync(join(__dirname, 'fixtures', 'reference', 'archs_transbench101_macro.json'), 'utf8')) as Record<string, string>,
+);
 
 function outputShape(net: NetworkDef): number[] {
   return net.forward(new ShapeOps(), [1, ...net.inputShape]);
@@ -189,7 +191,9 @@ describe('TNB-macro forward (TensorOps and SynflowOps, cpu, small inputs: the ne
     const net = macro.network(parseTnbMacro(CHEAP), task);
     const weights = patternWeights(net);
     const abs = new Map([...weights].map(([n, t]) => [n, tf.abs(t)]));
-    const modules = traceShapes(net).params.filter((p) => p.prunable).map((p) => p.module);
+    const modules = traceShapes(net)
+      .params.filter((p) => p.prunable)
+      .map((p) => p.module);
     const probes = new Map(modules.map((m) => [m, tf.scalar(0)]));
     let logScale = NaN;
     const ones = tf.ones([1, ...net.inputShape]);

@@ -26,8 +26,13 @@ function encoderParams(arch: readonly number[]): number {
   return 19488 + arch.reduce((sum, op, pos) => sum + ([0, 1, 3].includes(pos) ? fromInput : inner)[op]!, 0);
 }
 const HEAD_PARAMS: Record<string, number> = {
-  class_object: 51300, class_scene: 32319, room_layout: 4617, jigsaw: 4609000,
-  segmentsemantic: 11024177, autoencoder: 22871859, normal: 22871859,
+  class_object: 51300,
+  class_scene: 32319,
+  room_layout: 4617,
+  jigsaw: 4609000,
+  segmentsemantic: 11024177,
+  autoencoder: 22871859,
+  normal: 22871859,
 };
 
 describe('TNB-micro worked examples (docs/search-spaces.md §4.4)', () => {
@@ -56,7 +61,10 @@ describe('TNB-micro worked examples (docs/search-spaces.md §4.4)', () => {
     const arch = parseTnbMicro('(1, 0, 0, 2, 1, 0)');
     expect(upsamplings(3)).toBe(5);
     const phi: Record<string, number[]> = {
-      class_scene: [1, 8, 8, 512], jigsaw: [1, 2, 2, 9 * 512], segmentsemantic: [1, 256, 256, 32], autoencoder: [1, 256, 256, 16],
+      class_scene: [1, 8, 8, 512],
+      jigsaw: [1, 2, 2, 9 * 512],
+      segmentsemantic: [1, 256, 256, 32],
+      autoencoder: [1, 256, 256, 16],
     };
     const out: Record<string, number[]> = { class_scene: [1, 63], jigsaw: [1, 1000], segmentsemantic: [1, 256, 256, 17], autoencoder: [1, 256, 256, 3] };
     for (const task of Object.keys(phi) as TaskName[]) {
@@ -68,7 +76,13 @@ describe('TNB-micro worked examples (docs/search-spaces.md §4.4)', () => {
     expect(micro.network(arch, taskSpec('jigsaw')).inputShape).toEqual([9, 64, 64, 3]);
     const disc = discriminatorParams().filter((p) => p.prunable);
     expect(disc.map((p) => p.shape)).toEqual([
-      [5, 5, 6, 64], [5, 5, 64, 128], [5, 5, 128, 256], [3, 3, 256, 256], [3, 3, 256, 512], [3, 3, 512, 512], [3, 3, 512, 1],
+      [5, 5, 6, 64],
+      [5, 5, 64, 128],
+      [5, 5, 128, 256],
+      [3, 3, 256, 256],
+      [3, 3, 256, 512],
+      [3, 3, 512, 512],
+      [3, 3, 512, 1],
     ]);
   });
   test('decoder convs and transposed convs use the PyTorch default init inside a TNB network', () => {
@@ -140,15 +154,20 @@ describe('TNB-micro architecture lists', () => {
     // stride-2 cell two FR° edges of two 1×1 convs a→b/2 each (non-affine BN: no parameters).
     const stemAndHead = 9 * 3 * 64 + 128 + 2570;
     const cellParams = (a: number, b: number, stride: boolean) => 9 * a * b + 2 * b + b * b + 2 * b + (stride ? 2 * a * b : 0);
-    expect(t.paramCount).toBe(stemAndHead + cellParams(64, 128, true) + 3 * cellParams(128, 128, false) + cellParams(128, 256, true) + cellParams(256, 256, false));
+    expect(t.paramCount).toBe(
+      stemAndHead + cellParams(64, 128, true) + 3 * cellParams(128, 128, false) + cellParams(128, 256, true) + cellParams(256, 256, false),
+    );
   });
 });
 
 describe('TNB-micro encodings', () => {
-  test.each(['(0, 2, 3, 2, 3, 4)', '(0, 2, 3, 2, 3)', '(0, 2, 3, 2, 3, 1, 1)', '[0, 2, 3, 2, 3, 1]', '64-41414-1_00_210'])('rejects %s naming the value', (bad) => {
-    expect(() => micro.parse(bad)).toThrow(/invalid arch/);
-    expect(() => micro.parse(bad)).toThrow(JSON.stringify(bad));
-  });
+  test.each(['(0, 2, 3, 2, 3, 4)', '(0, 2, 3, 2, 3)', '(0, 2, 3, 2, 3, 1, 1)', '[0, 2, 3, 2, 3, 1]', '64-41414-1_00_210'])(
+    'rejects %s naming the value',
+    (bad) => {
+      expect(() => micro.parse(bad)).toThrow(/invalid arch/);
+      expect(() => micro.parse(bad)).toThrow(JSON.stringify(bad));
+    },
+  );
   test('tasks outside the space are refused; the registry has the space', () => {
     expect(() => micro.network(parseTnbMicro('(1, 0, 0, 2, 1, 0)'), taskSpec('cifar10'))).toThrow(/invalid task: "cifar10"/);
     expect(searchSpace('transbench101_micro')).toBe(micro);

@@ -41,7 +41,19 @@ describe('hung and dying compute children', () => {
     const buildId = `zct-${tag}-${process.pid}`;
     h.buildIds.push(buildId);
     await createBuild(h.redis, h.prefix, { buildId, dataset: `zct-${tag}`, spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
-    const p: JobPayload = { buildId, dataset: `zct-${tag}`, space: 'nasbench201', task: 'cifar10', arch: ARCH, proxies: ['l2_norm'], seed: 0, batchSize: 8, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
+    const p: JobPayload = {
+      buildId,
+      dataset: `zct-${tag}`,
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch: ARCH,
+      proxies: ['l2_norm'],
+      seed: 0,
+      batchSize: 8,
+      data: { source: 'synthetic' },
+      fingerprint: localFingerprint().id,
+      dataId: 'synthetic',
+    };
     const queue = openQueue(pool, h.redis, h.prefix);
     await queue.add(JOB_NAME, p, { ...JOB_OPTIONS, attempts, jobId: jobIdOf(buildId, Object.values(tripleIdsOf(p, ARCH))) });
     await queue.close();
@@ -93,7 +105,9 @@ describe('hung and dying compute children', () => {
     expect(termRow.reason).toMatch(/^failed after 1 attempts: compute child \(pid \d+\) was killed by SIGTERM during the job/);
     // Memory: the heavy pool's last retry at half the batch, then the watchdog's own words.
     expect(hogRow).toMatchObject({ status: 'failed', batchSize: 4 });
-    expect(hogRow.reason).toMatch(/^out of memory on the heavy pool at batch size 4: compute child \(pid \d+\) over memory budget 300 MB: \d+ MB resident, killed by the watchdog/);
+    expect(hogRow.reason).toMatch(
+      /^out of memory on the heavy pool at batch size 4: compute child \(pid \d+\) over memory budget 300 MB: \d+ MB resident, killed by the watchdog/,
+    );
     for (const r of [exitRow, termRow]) expect(r.reason).not.toMatch(/memory|OOM/i);
   });
 });

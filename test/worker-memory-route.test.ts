@@ -3,16 +3,21 @@ import { routeByMemory, type PlannedMemory } from '../src/queue/memory-route';
 /** Where a tensor job runs by its memory plan (the worker's rule), on made-up plans: no Redis, no tensors. */
 const MB = 2 ** 20;
 /** A plan that needs `perSample` MB per sample of the batch. */
-const linear = (perSample: number) => (batchSize: number): PlannedMemory => ({ needed: perSample * batchSize * MB, recompute: 'always' });
+const linear =
+  (perSample: number) =>
+  (batchSize: number): PlannedMemory => ({ needed: perSample * batchSize * MB, recompute: 'always' });
 
 describe('routeByMemory', () => {
-  test('within the budget: runs at the requested batch size with the plan\'s recompute policy', () => {
+  test("within the budget: runs at the requested batch size with the plan's recompute policy", () => {
     const planned: PlannedMemory = { needed: 900 * MB, recompute: 'auto' };
     expect(routeByMemory('light', 1000 * MB, 64, planned, linear(1))).toEqual({ kind: 'run', batchSize: 64, recompute: 'auto', halved: false });
   });
 
   test('over the light budget: moves to the heavy pool, naming both sizes', () => {
-    expect(routeByMemory('light', 1000 * MB, 64, linear(20)(64), linear(20))).toEqual({ kind: 'move-to-heavy', reason: 'estimated 1280 MB > light budget 1000 MB' });
+    expect(routeByMemory('light', 1000 * MB, 64, linear(20)(64), linear(20))).toEqual({
+      kind: 'move-to-heavy',
+      reason: 'estimated 1280 MB > light budget 1000 MB',
+    });
   });
 
   test('over the heavy budget: half the batch when that fits, else out of memory', () => {

@@ -43,11 +43,14 @@ describe('a Redis outage longer than the ordinary retry budget', () => {
     await server?.stop();
   });
 
-  test('what counts as infrastructure: Redis refusing writes, a ServiceError; not a proxy\'s error or bad input, nor a wrong command', async () => {
+  test("what counts as infrastructure: Redis refusing writes, a ServiceError; not a proxy's error or bad input, nor a wrong command", async () => {
     const refusal = async () => {
       await server.admin.config('SET', 'maxmemory', '1');
       try {
-        return await redis.set('zct-outage-probe', 'x').then(() => undefined, (err: unknown) => err);
+        return await redis.set('zct-outage-probe', 'x').then(
+          () => undefined,
+          (err: unknown) => err,
+        );
       } finally {
         await server.admin.config('SET', 'maxmemory', '0');
       }
@@ -57,7 +60,10 @@ describe('a Redis outage longer than the ordinary retry budget', () => {
     expect(isInfrastructureError(oom)).toBe(true);
     expect(isInfrastructureError(new ServiceError('S3 PUT failed (still failing after 9 attempts over 120 s): ECONNREFUSED'))).toBe(true);
     await redis.set('zct-outage-string', 'x');
-    const wrongType = await redis.lpush('zct-outage-string', 'y').then(() => undefined, (err: unknown) => err);
+    const wrongType = await redis.lpush('zct-outage-string', 'y').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect((wrongType as Error).message).toMatch(/^WRONGTYPE/);
     expect(isInfrastructureError(wrongType)).toBe(false);
     expect(isInfrastructureError(new InputError('arch', '(9, 9)', 'an NB201 cell'))).toBe(false);
@@ -67,12 +73,30 @@ describe('a Redis outage longer than the ordinary retry budget', () => {
   test('ends with every row ok: the rows wait for Redis, the job is not failed', async () => {
     const buildId = `zct-outage-${process.pid}`;
     await createBuild(redis, prefix, { buildId, dataset: 'zct-outage', spec: '{}', fingerprint: localFingerprint().id, reuse: 'same-code' });
-    const p: JobPayload = { buildId, dataset: 'zct-outage', space: 'nasbench201', task: 'cifar10', arch: '(2, 3, 2, 0, 2, 3)', proxies: ['l2_norm', 'synflow'], seed: 0, batchSize: 8, data: { source: 'synthetic' }, fingerprint: localFingerprint().id, dataId: 'synthetic' };
+    const p: JobPayload = {
+      buildId,
+      dataset: 'zct-outage',
+      space: 'nasbench201',
+      task: 'cifar10',
+      arch: '(2, 3, 2, 0, 2, 3)',
+      proxies: ['l2_norm', 'synflow'],
+      seed: 0,
+      batchSize: 8,
+      data: { source: 'synthetic' },
+      fingerprint: localFingerprint().id,
+      dataId: 'synthetic',
+    };
     const queue = openQueue('light', redis, prefix);
     await queue.add(JOB_NAME, p, { ...JOB_OPTIONS, attempts: 2, backoff: { type: 'fixed', delay: 200 }, jobId: 'zoutage' });
     worker = startWorker({
-      pool: 'light', connection: redis, prefix, concurrency: 1, lightBudgetBytes: 3 * 2 ** 30, heavyBudgetBytes: 4 * 2 ** 30,
-      log: testLog('outage'), infraRetry: { maxMs: 60_000, capMs: 500 },
+      pool: 'light',
+      connection: redis,
+      prefix,
+      concurrency: 1,
+      lightBudgetBytes: 3 * 2 ** 30,
+      heavyBudgetBytes: 4 * 2 ** 30,
+      log: testLog('outage'),
+      infraRetry: { maxMs: 60_000, capMs: 500 },
     });
     // The outage starts while the child computes, so the job is active and its rows are due during it.
     worker.children.once('job-start', () => void server.admin.config('SET', 'maxmemory', '1'));

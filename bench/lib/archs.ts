@@ -28,4 +28,3 @@ export function pick(list: string[], n: number): string[] {
   if (n >= list.length) return list;
   return Array.from({ length: n }, (_, i) => list[Math.round((i * (list.length - 1)) / Math.max(1, n - 1))]!);
 }
-

@@ -21,7 +21,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class RedisServer {
   private proc: ChildProcess | undefined;
 
-  private constructor(readonly port: number, readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -36,7 +39,24 @@ export class RedisServer {
 
   /** Start it and wait until it answers PING (its AOF loaded). */
   async launch(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', '--logfile', join(this.dir, 'redis.log')];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      '--logfile',
+      join(this.dir, 'redis.log'),
+    ];
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       await sleep(100);
@@ -66,7 +86,10 @@ export class S3Server {
   private embedded: EmbeddedS3 | undefined;
   port = 0;
 
-  constructor(readonly dir: string, readonly bucket = 'zcbench') {}
+  constructor(
+    readonly dir: string,
+    readonly bucket = 'zcbench',
+  ) {}
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -151,7 +174,15 @@ export class Supervised {
     proc.once('exit', (code, signal) => {
       log.end(`--- exit: code ${code}, signal ${signal}\n`);
       const injected = this.injectedKill && signal === 'SIGKILL';
-      this.cluster.exits.push({ role: this.role, pid: proc.pid!, code, signal, at: +this.cluster.seconds().toFixed(1), injected, ...(injected ? {} : { stderrTail: this.stderrTail.slice(-600) }) });
+      this.cluster.exits.push({
+        role: this.role,
+        pid: proc.pid!,
+        code,
+        signal,
+        at: +this.cluster.seconds().toFixed(1),
+        injected,
+        ...(injected ? {} : { stderrTail: this.stderrTail.slice(-600) }),
+      });
       if (this.finishesByItself && code === 0) this.finished = true;
       if (this.cluster.running && !this.finished) setTimeout(() => this.cluster.running && !this.alive && this.start(), this.cluster.restartDelayMs);
     });
@@ -251,7 +282,12 @@ export class JobStarts {
 
   summary(): { jobs: number; jobStarts: number; recomputedJobs: number; stalledEvents: number } {
     const counts = [...this.starts.values()];
-    return { jobs: counts.length, jobStarts: counts.reduce((a, b) => a + b, 0), recomputedJobs: counts.filter((n) => n > 1).length, stalledEvents: this.stalled };
+    return {
+      jobs: counts.length,
+      jobStarts: counts.reduce((a, b) => a + b, 0),
+      recomputedJobs: counts.filter((n) => n > 1).length,
+      stalledEvents: this.stalled,
+    };
   }
 }
 
@@ -275,7 +311,11 @@ export class Cluster {
   admin!: Redis;
   private readonly t0 = Date.now();
 
-  private constructor(readonly opts: ClusterOptions, readonly redis: RedisServer, readonly s3: S3Server) {
+  private constructor(
+    readonly opts: ClusterOptions,
+    readonly redis: RedisServer,
+    readonly s3: S3Server,
+  ) {
     this.logDir = join(opts.dir, 'logs');
     mkdirSync(this.logDir, { recursive: true });
     this.restartDelayMs = opts.restartDelayMs ?? 2000;

@@ -96,7 +96,11 @@ export function compareVersions(faultFree: readonly PublishedRows[], chaos: read
       }
       c.sameBatch++;
       if (got.status === want.status && bits(got.score) === bits(want.score)) c.bitIdentical++;
-      else c.mismatches.push({ ...where, what: `status ${want.status} → ${got.status}, score ${want.score} → ${got.score}${got.reason ? ` (${got.reason})` : ''}` });
+      else
+        c.mismatches.push({
+          ...where,
+          what: `status ${want.status} → ${got.status}, score ${want.score} → ${got.score}${got.reason ? ` (${got.reason})` : ''}`,
+        });
     }
   }
   c.identical = c.lost === 0 && c.duplicated === 0 && c.extra === 0 && c.mismatches.length === 0;

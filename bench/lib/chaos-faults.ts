@@ -104,7 +104,14 @@ export class FaultInjector {
   }
 
   private record(f: PlannedFault, target: string, extra: Partial<InjectedFault> = {}): InjectedFault {
-    const r: InjectedFault = { at: this.now(), plannedAt: f.at, kind: f.kind, target, ...(f.durationS !== undefined ? { durationS: f.durationS } : {}), ...extra };
+    const r: InjectedFault = {
+      at: this.now(),
+      plannedAt: f.at,
+      kind: f.kind,
+      target,
+      ...(f.durationS !== undefined ? { durationS: f.durationS } : {}),
+      ...extra,
+    };
     this.injected.push(r);
     return r;
   }
@@ -193,7 +200,11 @@ export class FaultInjector {
       if (waited > 60_000) return this.skip(f, 'no compute child alive within 60 s');
       const found = [...this.ctx.cluster.roles.values()]
         .filter((r) => isWorker(r.role) && r.alive && !r.stopped)
-        .flatMap((r) => childPids(r.pid!).filter((pid) => !this.claimed.has(pid)).map((pid) => ({ role: r.role, pid })));
+        .flatMap((r) =>
+          childPids(r.pid!)
+            .filter((pid) => !this.claimed.has(pid))
+            .map((pid) => ({ role: r.role, pid })),
+        );
       for (const c of found) if (!this.firstSeen.has(c.pid)) this.firstSeen.set(c.pid, Date.now());
       const warm = found.filter((c) => Date.now() - this.firstSeen.get(c.pid)! >= 3000);
       const anyChild = waited > 30_000;

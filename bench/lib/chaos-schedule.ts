@@ -46,7 +46,10 @@ export const FULL_COUNTS: Record<FaultKind, number> = {
 };
 
 /** CHAOS_QUICK: every kind once, two child kills (one lands on the heavy pool more often). */
-export const QUICK_COUNTS: Record<FaultKind, number> = { ...Object.fromEntries(FAULT_KINDS.map((k) => [k, 1])), 'child-sigkill': 2 } as Record<FaultKind, number>;
+export const QUICK_COUNTS: Record<FaultKind, number> = { ...Object.fromEntries(FAULT_KINDS.map((k) => [k, 1])), 'child-sigkill': 2 } as Record<
+  FaultKind,
+  number
+>;
 
 /**
  * Durations, seconds: a worker stopped for less than its job lock (60 s) keeps its jobs; a child

@@ -128,7 +128,9 @@ export class Aggregator {
             continue;
           }
           if (Date.now() < b.retryAt) continue;
-          const due = b.pendingEntries.size > 0 && (b.pendingRows.length >= (this.opts.flushRows ?? 5000) || Date.now() - b.lastFlush >= (this.opts.flushIntervalMs ?? 1000));
+          const due =
+            b.pendingEntries.size > 0 &&
+            (b.pendingRows.length >= (this.opts.flushRows ?? 5000) || Date.now() - b.lastFlush >= (this.opts.flushIntervalMs ?? 1000));
           if (due) await this.flush(b);
         }
         for (const b of active) if (this.builds.has(b.buildId) && Date.now() >= b.retryAt) await this.maybePublish(b);
@@ -239,12 +241,17 @@ export class Aggregator {
     if (missing.length === 0) return;
     const known = (await this.opts.redis.smembers(this.keys.builds)).sort();
     const shown = known.length > 5 ? `${known.slice(-5).join(', ')}, …` : known.join(', ') || 'none';
-    throw new NotFoundError(`build ${missing.map((id) => JSON.stringify(id)).join(', ')} not found in Redis (builds: ${shown}); \`zcbench produce\` creates it`);
+    throw new NotFoundError(
+      `build ${missing.map((id) => JSON.stringify(id)).join(', ')} not found in Redis (builds: ${shown}); \`zcbench produce\` creates it`,
+    );
   }
 
   /** Stop acting on a build: nothing more is written under its lock; what we hold pending is claimed by the next owner. */
   private async drop(b: BuildState, why: string): Promise<void> {
-    this.opts.log.warn({ buildId: b.buildId, fencingToken: b.lock.token, unwrittenRows: b.pendingRows.length }, `aggregator: ${why}; stopped, leaving the build to its next owner`);
+    this.opts.log.warn(
+      { buildId: b.buildId, fencingToken: b.lock.token, unwrittenRows: b.pendingRows.length },
+      `aggregator: ${why}; stopped, leaving the build to its next owner`,
+    );
     this.builds.delete(b.buildId);
     await b.lock.release().catch(() => undefined);
   }
@@ -298,12 +305,18 @@ export class Aggregator {
     let cursor = '0-0';
     let claimed = 0;
     do {
-      const [next, entries] = (await redis.xautoclaim(stream, AGGREGATOR_GROUP, this.consumer, 0, cursor, 'COUNT', READ_COUNT)) as [string, [string, string[]][]];
+      const [next, entries] = (await redis.xautoclaim(stream, AGGREGATOR_GROUP, this.consumer, 0, cursor, 'COUNT', READ_COUNT)) as [
+        string,
+        [string, string[]][],
+      ];
       this.ingest(state, entries);
       claimed += entries.length;
       cursor = next;
     } while (cursor !== '0-0');
-    log.info({ buildId, fencingToken: lock.token, segmentRows: segments.rows.length, segments: segments.keys.length, reclaimed: claimed }, 'aggregator: took the build');
+    log.info(
+      { buildId, fencingToken: lock.token, segmentRows: segments.rows.length, segments: segments.keys.length, reclaimed: claimed },
+      'aggregator: took the build',
+    );
     return state;
   }
 
@@ -312,7 +325,16 @@ export class Aggregator {
     let reply: [string, [string, string[]][]][] | null;
     try {
       reply = (await this.blocking!.xreadgroup(
-        'GROUP', AGGREGATOR_GROUP, this.consumer, 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...keys.map(() => '>'),
+        'GROUP',
+        AGGREGATOR_GROUP,
+        this.consumer,
+        'COUNT',
+        READ_COUNT,
+        'BLOCK',
+        BLOCK_MS,
+        'STREAMS',
+        ...keys,
+        ...keys.map(() => '>'),
       )) as [string, [string, string[]][]][] | null;
     } catch (err) {
       // A stream or its group vanished (Redis flushed or restarted without its data): keep only the builds still ours.
@@ -367,7 +389,12 @@ export class Aggregator {
     let committed: unknown;
     try {
       if (b.pendingRows.length > 0) await writeSegment(this.opts.store, key, b.pendingRows);
-      committed = await runScript(redis, 'commitSegment', [b.lock.key, b.stream, this.keys.build(b.buildId)], [b.lock.holder, AGGREGATOR_GROUP, b.rows.size, ...b.pendingEntries]);
+      committed = await runScript(
+        redis,
+        'commitSegment',
+        [b.lock.key, b.stream, this.keys.build(b.buildId)],
+        [b.lock.holder, AGGREGATOR_GROUP, b.rows.size, ...b.pendingEntries],
+      );
     } catch (err) {
       // Rewritten under the same key next time, with these rows and any that arrived since.
       this.backoff(b, err, 'segment write failed');
@@ -388,7 +415,10 @@ export class Aggregator {
       await tx.exec();
       b.rejected.clear();
     }
-    log.debug({ buildId: b.buildId, segment: key, rows: b.pendingRows.length, entries: b.pendingEntries.size, total: b.rows.size }, 'aggregator: segment flushed');
+    log.debug(
+      { buildId: b.buildId, segment: key, rows: b.pendingRows.length, entries: b.pendingEntries.size, total: b.rows.size },
+      'aggregator: segment flushed',
+    );
     b.pendingRows = [];
     b.pendingEntries = new Set();
     b.lastFlush = Date.now();
@@ -479,7 +509,17 @@ export class Aggregator {
     const published = { buildId: b.buildId, dataset: record.dataset, result };
     this.published.push(published);
     this.opts.metrics?.setLastPublished(record.dataset, result.version);
-    log.info({ buildId: b.buildId, dataset: record.dataset, version: result.version, rows: result.manifest.rowCount, uploaded: result.uploaded, reused: result.reused }, 'aggregator: version published');
+    log.info(
+      {
+        buildId: b.buildId,
+        dataset: record.dataset,
+        version: result.version,
+        rows: result.manifest.rowCount,
+        uploaded: result.uploaded,
+        reused: result.reused,
+      },
+      'aggregator: version published',
+    );
     this.opts.onPublished?.(published);
   }
 }

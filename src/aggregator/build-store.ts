@@ -68,7 +68,7 @@ async function recordPublishedFromStore(redis: Redis, prefix: string, store: Obj
   if ((await redis.exists(key)) === 1) return;
   const version = await publishedVersionInStore(store, plan.spec.dataset, plan.buildId);
   if (version === undefined) return;
-  log.info({ buildId: plan.buildId, dataset: plan.spec.dataset, version }, 'the store holds this build\'s published version: recorded as published in Redis');
+  log.info({ buildId: plan.buildId, dataset: plan.spec.dataset, version }, "the store holds this build's published version: recorded as published in Redis");
   await redis.hset(key, { state: 'published', version, publishedAt: String(Date.now()) });
 }
 
@@ -102,7 +102,11 @@ export async function prepareBuild(redis: Redis, prefix: string, store: ObjectSt
   const storeId = await storeIdentity(store);
   const recorded = await buildStoreOf(redis, prefix, bound.buildId);
   if (recorded !== undefined && recorded !== storeId) {
-    throw new InputError('build id', bound.buildId, `it belongs to another store (id ${recorded}; this bucket ${store.bucket} is ${storeId}): choose another build id`);
+    throw new InputError(
+      'build id',
+      bound.buildId,
+      `it belongs to another store (id ${recorded}; this bucket ${store.bucket} is ${storeId}): choose another build id`,
+    );
   }
   await reopenIfUnpublished(redis, prefix, store, bound.buildId, log);
   await recordPublishedFromStore(redis, prefix, store, bound, log);

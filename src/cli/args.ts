@@ -17,7 +17,12 @@ export interface OptionSpec {
 }
 
 /** The proxy selection option of every command that takes one; `--proxy` is accepted too. */
-export const PROXIES_OPTION: OptionSpec = { name: 'proxies', value: true, description: 'only these proxies, comma-separated (alias --proxy)', aliases: ['proxy'] };
+export const PROXIES_OPTION: OptionSpec = {
+  name: 'proxies',
+  value: true,
+  description: 'only these proxies, comma-separated (alias --proxy)',
+  aliases: ['proxy'],
+};
 
 /** Parse argv against the command's declared options; unknown options are an InputError. */
 export function parseArgs(argv: string[], specs: OptionSpec[]): ParsedArgs {

@@ -81,7 +81,9 @@ async function checkReachable(store: ObjectStore, endpoint: string): Promise<voi
     });
   } catch (err) {
     if (isS3NotFound(err) || !(err instanceof ServiceError) || !unreachable(err.cause)) return;
-    throw new ServiceError(`cannot reach S3 at ${redactUrl(endpoint)}: ${err.message.replace(/^S3 [^:]*: /, '')} (check --endpoint / S3_ENDPOINT, or unset them to use the embedded store under ZC_HOME)`);
+    throw new ServiceError(
+      `cannot reach S3 at ${redactUrl(endpoint)}: ${err.message.replace(/^S3 [^:]*: /, '')} (check --endpoint / S3_ENDPOINT, or unset them to use the embedded store under ZC_HOME)`,
+    );
   } finally {
     probe.destroy();
   }

@@ -53,10 +53,7 @@ function loadNode(): boolean {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       require(moduleName);
-      nodeLoad =
-        tf.findBackendFactory(TFJS_NAME.node) != null
-          ? { ok: true }
-          : { ok: false, reason: 'loaded a different @tensorflow/tfjs-core copy' };
+      nodeLoad = tf.findBackendFactory(TFJS_NAME.node) != null ? { ok: true } : { ok: false, reason: 'loaded a different @tensorflow/tfjs-core copy' };
     } catch (err) {
       nodeLoad = { ok: false, reason: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
     } finally {
@@ -66,7 +63,6 @@ function loadNode(): boolean {
   }
   return nodeLoad.ok;
 }
-
 
 type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
 const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];

@@ -112,10 +112,15 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
 
   // Only the proxies that read the minibatch load it (not params, flops, l2_norm, synflow, zen).
   t = process.hrtime.bigint();
-  const batch = req.proxies.some(proxyReadsData) || modules.some((m) => m.reads === 'data') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') }) : null;
+  const batch =
+    req.proxies.some(proxyReadsData) || modules.some((m) => m.reads === 'data')
+      ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork('data') })
+      : null;
   const dataLoadSeconds = seconds(t);
   t = process.hrtime.bigint();
-  const second = evaluatePassesNeeded(req.proxies, modules).has('minibatch1') ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM), which: 'second' }) : null;
+  const second = evaluatePassesNeeded(req.proxies, modules).has('minibatch1')
+    ? await loadMinibatch(req.data, { task: req.task, batchSize: req.batchSize, rng: rng.fork(SECOND_MINIBATCH_STREAM), which: 'second' })
+    : null;
   const secondLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];
@@ -170,7 +175,9 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       backend,
       data: batch ? { source: batch.source, sha256: batch.sha256 } : { source: 'none', sha256: '' },
       results,
-      ...(req.modules ? { moduleResults: Object.fromEntries(Object.entries(moduleValues).map(([n, v]) => [n, 'error' in v ? v : { score: v.score, time: v.time }])) } : {}),
+      ...(req.modules
+        ? { moduleResults: Object.fromEntries(Object.entries(moduleValues).map(([n, v]) => [n, 'error' in v ? v : { score: v.score, time: v.time }])) }
+        : {}),
     };
   } finally {
     for (const tensor of owned) tensor.dispose();

@@ -96,7 +96,14 @@ export function planMemory(
   return { ...plan, cacheLayers };
 }
 
-function passPlan(trace: ShapeOps, task: TaskSpec, batchSize: number, proxies: BuiltInProxyName[], policy: RecomputePolicy, cacheBytes: number): Omit<MemoryPlan, 'cacheLayers'> {
+function passPlan(
+  trace: ShapeOps,
+  task: TaskSpec,
+  batchSize: number,
+  proxies: BuiltInProxyName[],
+  policy: RecomputePolicy,
+  cacheBytes: number,
+): Omit<MemoryPlan, 'cacheLayers'> {
   const needed = evaluatePassesNeeded(proxies);
   // Weights, their gradients, H·g and the directions, zen's and synflow's copies, and what a pass adds.
   const extraParamCopies = [...needed].reduce((sum, p) => sum + (PASSES[p].memory.extraParamCopies ?? 0), 0);

@@ -5,15 +5,24 @@ export const SPACES = ['nasbench101', 'nasbench201', 'nasbench301', 'transbench1
 export type SpaceName = (typeof SPACES)[number];
 
 export const TASKS = [
-  'cifar10', 'cifar100', 'ImageNet16-120', 'svhn', 'ninapro', 'scifar100',
-  'jigsaw', 'class_object', 'class_scene', 'autoencoder', 'normal', 'room_layout', 'segmentsemantic',
+  'cifar10',
+  'cifar100',
+  'ImageNet16-120',
+  'svhn',
+  'ninapro',
+  'scifar100',
+  'jigsaw',
+  'class_object',
+  'class_scene',
+  'autoencoder',
+  'normal',
+  'room_layout',
+  'segmentsemantic',
 ] as const;
 export type TaskName = (typeof TASKS)[number];
 
 /** The paper's 13 proxies: what `all` means, the set datasets, queue payloads and rows carry. */
-export const PROXIES = [
-  'epe_nas', 'fisher', 'flops', 'grad_norm', 'grasp', 'jacov', 'l2_norm', 'nwot', 'params', 'plain', 'snip', 'synflow', 'zen',
-] as const;
+export const PROXIES = ['epe_nas', 'fisher', 'flops', 'grad_norm', 'grasp', 'jacov', 'l2_norm', 'nwot', 'params', 'plain', 'snip', 'synflow', 'zen'] as const;
 export type ProxyName = (typeof PROXIES)[number];
 
 /** AZ-NAS's four parts, each its own column; the combined rank score is computed over a population (proxies/az_nas.ts). */
@@ -43,9 +52,7 @@ export type ColumnProxyName = (typeof COLUMN_PROXIES)[number];
 export const BACKENDS = ['node', 'wasm', 'hybrid', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-export const TASKONOMY_TASKS: readonly TaskName[] = [
-  'jigsaw', 'class_object', 'class_scene', 'autoencoder', 'normal', 'room_layout', 'segmentsemantic',
-];
+export const TASKONOMY_TASKS: readonly TaskName[] = ['jigsaw', 'class_object', 'class_scene', 'autoencoder', 'normal', 'room_layout', 'segmentsemantic'];
 
 /** The paper's 28 (space, task) pairs. */
 export const SPACE_TASKS: Record<SpaceName, readonly TaskName[]> = {
@@ -95,9 +102,18 @@ export function parseComputeProxyList(value: string, task?: TaskName, field = 'p
   return parseNames(value, task, field, BUILT_IN_PROXIES, { az_nas: AZ_NAS_PARTS });
 }
 
-function parseNames<N extends string>(value: string, task: TaskName | undefined, field: string, valid: readonly N[], groups: Record<string, readonly N[]>): N[] {
+function parseNames<N extends string>(
+  value: string,
+  task: TaskName | undefined,
+  field: string,
+  valid: readonly N[],
+  groups: Record<string, readonly N[]>,
+): N[] {
   if (value === 'all') return (task ? proxiesForTask(task) : [...PROXIES]) as N[];
-  const names = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const listed = [...valid, ...Object.keys(groups)].join(', ');
   if (names.length === 0) throw new InputError(field, value, `"all" or a comma-separated list of: ${listed}`);
   const set = new Set<string>();

@@ -45,7 +45,10 @@ export function readSafetensors(bytes: Uint8Array, file = 'safetensors'): { tens
 }
 
 /** Write tensors in the safetensors format (header keys in the given order, data 8-byte aligned header). */
-export function writeSafetensors(tensors: Record<string, { dtype: 'F32' | 'I32'; shape: number[]; data: Float32Array | Int32Array }>, metadata: Record<string, string> = {}): Uint8Array {
+export function writeSafetensors(
+  tensors: Record<string, { dtype: 'F32' | 'I32'; shape: number[]; data: Float32Array | Int32Array }>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {

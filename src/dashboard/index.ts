@@ -43,7 +43,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopback(host) && opts.token === undefined) {
     // Bull Board has no login of its own: anyone who reaches the port sees (or, read-write, changes) every job.
-    throw new InputError('DASHBOARD_TOKEN', undefined, `required when the dashboard binds a non-loopback address (DASHBOARD_HOST=${host}): set a token of ≥ 16 characters, or bind 127.0.0.1`);
+    throw new InputError(
+      'DASHBOARD_TOKEN',
+      undefined,
+      `required when the dashboard binds a non-loopback address (DASHBOARD_HOST=${host}): set a token of ≥ 16 characters, or bind 127.0.0.1`,
+    );
   }
 
   const connection = await connectRedis(opts.redisUrl, { connectTimeoutMs: opts.connectTimeoutMs });
@@ -69,7 +73,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const server: Server = createServer(app);
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new ServiceError(`cannot serve the dashboard on ${host}:${opts.port}: ${err.code ?? err.message}`)));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new ServiceError(`cannot serve the dashboard on ${host}:${opts.port}: ${err.code ?? err.message}`)),
+      );
       server.listen(opts.port, host, () => resolve());
     });
   } catch (err) {

@@ -80,8 +80,15 @@ const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
  * "out_of_memory_on_the_heavy_pool_at_batch_size", "failed after 4 attempts: ..." → "failed_after_attempts").
  */
 export function reasonClass(reason: string): string {
-  const head = reason.split(':')[0]!.toLowerCase().replace(/[0-9]+/g, ' ');
-  const words = head.replace(/[^a-z]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64).replace(/_+$/, '');
+  const head = reason
+    .split(':')[0]!
+    .toLowerCase()
+    .replace(/[0-9]+/g, ' ');
+  const words = head
+    .replace(/[^a-z]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 64)
+    .replace(/_+$/, '');
   return words || 'unknown';
 }
 
@@ -210,7 +217,7 @@ function registerResultsStreams(registry: Registry): (read: () => Promise<Result
         for (const s of streams) this.set({ build: s.buildId }, s[field]);
       },
     });
-  gauge(METRIC_NAMES.streamLength, 'Entries in an unpublished build\'s results stream (rows not yet in an S3 segment).', 'length');
+  gauge(METRIC_NAMES.streamLength, "Entries in an unpublished build's results stream (rows not yet in an S3 segment).", 'length');
   gauge(METRIC_NAMES.streamLag, 'Results-stream entries the aggregator has not read yet.', 'lag');
   gauge(METRIC_NAMES.streamPending, 'Results-stream entries the aggregator read but has not acknowledged.', 'pending');
   gauge(METRIC_NAMES.buildAge, 'Seconds since an unpublished build was created.', 'ageSeconds');
@@ -285,9 +292,7 @@ export async function startMetricsServer({ port, metrics, host = '0.0.0.0' }: { 
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ServiceError(`cannot serve metrics on ${host}:${port}: ${err.code ?? err.message}`)),
-    );
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new ServiceError(`cannot serve metrics on ${host}:${port}: ${err.code ?? err.message}`)));
     server.listen(port, host, () => resolve());
   });
   const actual = (server.address() as AddressInfo).port;

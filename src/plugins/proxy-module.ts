@@ -38,7 +38,9 @@ export async function bundleProxyModule(path: string, field = '--proxy-module'):
     platform: 'node',
     target: 'node20',
     logLevel: 'silent',
-    plugins: [{ name: 'zcbench-plugin-api', setup: (b) => b.onResolve({ filter: /(^|\/)plugin-api(\.ts)?$/ }, () => ({ path: PLUGIN_API_SPECIFIER, external: true })) }],
+    plugins: [
+      { name: 'zcbench-plugin-api', setup: (b) => b.onResolve({ filter: /(^|\/)plugin-api(\.ts)?$/ }, () => ({ path: PLUGIN_API_SPECIFIER, external: true })) },
+    ],
   }).catch((err: Error) => {
     throw new InputError(field, path, `a module esbuild can bundle (${err.message.split('\n')[0]})`);
   });
@@ -73,7 +75,8 @@ export function checkDefinition(value: unknown, where: string): ProxyDefinition 
   const d = value as Partial<ProxyDefinition>;
   if (typeof d.name !== 'string' || !MODULE_NAME_PATTERN.test(d.name)) throw new InputError(`${where}: name`, d.name, `matching ${MODULE_NAME_PATTERN}`);
   if ((COLUMN_PROXIES as readonly string[]).includes(d.name)) throw new InputError(`${where}: name`, d.name, 'not a built-in proxy name');
-  if (!Array.isArray(d.passes) || d.passes.some((p) => !(p in PASSES))) throw new InputError(`${where}: passes`, d.passes, `a list of: ${Object.keys(PASSES).join(', ')}`);
+  if (!Array.isArray(d.passes) || d.passes.some((p) => !(p in PASSES)))
+    throw new InputError(`${where}: passes`, d.passes, `a list of: ${Object.keys(PASSES).join(', ')}`);
   if (d.reads !== 'shapes' && d.reads !== 'weights' && d.reads !== 'data') throw new InputError(`${where}: reads`, d.reads, "'shapes', 'weights' or 'data'");
   if (typeof d.raw !== 'function') throw new InputError(`${where}: raw`, d.raw, 'a function (ctx) => number');
   if (d.score !== undefined && typeof d.score !== 'function') throw new InputError(`${where}: score`, d.score, 'a function (ctx) => number, or absent');
@@ -86,7 +89,11 @@ export function checkModuleNames(modules: readonly LoadedProxyModule[]): void {
   for (const m of modules) {
     const other = byName.get(m.definition.name);
     if (other && other.sha256 !== m.sha256) {
-      throw new InputError('proxy module', m.file, `its name "${m.definition.name}" is already that of ${other.file} (sha256 ${other.sha256.slice(0, 12)}…, another module)`);
+      throw new InputError(
+        'proxy module',
+        m.file,
+        `its name "${m.definition.name}" is already that of ${other.file} (sha256 ${other.sha256.slice(0, 12)}…, another module)`,
+      );
     }
     byName.set(m.definition.name, m);
   }

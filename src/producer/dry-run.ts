@@ -50,7 +50,8 @@ type Route = { pool: Pool; neededBytes?: number; halved?: boolean; fails?: boole
  */
 export function routeOf(p: JobPayload, budgets: PoolBudgets): Route {
   if (isShapeOnly(p.proxies)) return { pool: 'light' };
-  const planner = (budget: number) => (batchSize: number) => planJobMemory({ space: p.space, task: p.task, arch: archsOf(p)[0]!, batchSize, proxies: p.proxies }, budget);
+  const planner = (budget: number) => (batchSize: number) =>
+    planJobMemory({ space: p.space, task: p.task, arch: archsOf(p)[0]!, batchSize, proxies: p.proxies }, budget);
   // The worker's own rule (routeByMemory), first on the light pool, then on the heavy one.
   const light = planner(budgets.lightBytes);
   const planned = light(p.batchSize);
@@ -67,9 +68,22 @@ export async function dryRun(plan: BuildPlan, budgets: PoolBudgets, base?: BaseV
   const dataIds = await dataIdsOf(plan);
   const peaks: Record<Pool, number[]> = { light: [], heavy: [] };
   const pools = Object.fromEntries(
-    POOLS.map((pool) => [pool, { queue: QUEUE_NAMES[pool], budgetBytes: pool === 'light' ? budgets.lightBytes : budgets.heavyBytes, messages: 0, triples: 0, shapeOnlyMessages: 0 }]),
+    POOLS.map((pool) => [
+      pool,
+      { queue: QUEUE_NAMES[pool], budgetBytes: pool === 'light' ? budgets.lightBytes : budgets.heavyBytes, messages: 0, triples: 0, shapeOnlyMessages: 0 },
+    ]),
   ) as Record<Pool, PoolPlan>;
-  const result: DryRunResult = { buildId: plan.buildId, dataset: plan.spec.dataset, specTriples: plan.totalTriples, heldByBase: 0, toCompute: 0, pools, halvedBatch: 0, overHeavyBudget: 0, byTask: [] };
+  const result: DryRunResult = {
+    buildId: plan.buildId,
+    dataset: plan.spec.dataset,
+    specTriples: plan.totalTriples,
+    heldByBase: 0,
+    toCompute: 0,
+    pools,
+    halvedBatch: 0,
+    overHeavyBudget: 0,
+    byTask: [],
+  };
   const byTask = new Map<string, DryRunResult['byTask'][number]>();
   for (const { proxies, messages, skipped } of expandMessages(plan, dataIds, base)) {
     result.heldByBase += skipped;

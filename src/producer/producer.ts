@@ -81,7 +81,9 @@ function dataSetIds(plan: BuildPlan): DataIds {
   for (const { tasks } of plan.spaces) {
     for (const task of tasks) if (task !== m.task) throw new InputError('tasks', task, `data set ${name} is for task ${m.task} only`);
   }
-  for (const seed of plan.spec.seeds) if (!m.seeds[String(seed)]) throw new InputError('seeds', seed, `a seed data set ${name} holds (${Object.keys(m.seeds).join(', ')}): zcbench data add ${name} --seeds …`);
+  for (const seed of plan.spec.seeds)
+    if (!m.seeds[String(seed)])
+      throw new InputError('seeds', seed, `a seed data set ${name} holds (${Object.keys(m.seeds).join(', ')}): zcbench data add ${name} --seeds …`);
   ids.set(m.task, `dataset:${m.source.sha256}:b${m.batchSize}`);
   return ids;
 }
@@ -92,7 +94,8 @@ function jobData(plan: BuildPlan, seed: number, batchSize: number): DataSpec {
   if (plan.data.source !== 'dataset' || !m) return plan.data;
   const s = m.seeds[String(seed)];
   if (!s) throw new InputError('seeds', seed, `a seed data set ${m.name} holds`);
-  if (batchSize > m.batchSize) throw new InputError('batchSize', batchSize, `at most ${m.batchSize}: data set ${m.name}'s minibatches hold ${m.batchSize} samples`);
+  if (batchSize > m.batchSize)
+    throw new InputError('batchSize', batchSize, `at most ${m.batchSize}: data set ${m.name}'s minibatches hold ${m.batchSize} samples`);
   return { source: 'minibatch', dataset: m.name, minibatch: s.minibatch, second: s.second };
 }
 
@@ -127,10 +130,29 @@ export function* expandMessages(
   const { spec } = plan;
   const otherFingerprints = spec.reuse === 'any-code' ? (base?.fingerprints ?? []).filter((f) => f !== plan.fingerprint) : [];
   for (const { space, tasks, archs } of plan.spaces) {
-    const message = (task: TaskName, seed: number, batchSize: number, proxies: BuiltInProxyName[], where: { arch: string } | { archs: string[] }, ids: string[]): Message => ({
+    const message = (
+      task: TaskName,
+      seed: number,
+      batchSize: number,
+      proxies: BuiltInProxyName[],
+      where: { arch: string } | { archs: string[] },
+      ids: string[],
+    ): Message => ({
       // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
       jobId: jobIdOf(plan.buildId, ids),
-      payload: { buildId: plan.buildId, dataset: spec.dataset, space, task, ...where, proxies, seed, batchSize, data: jobData(plan, seed, batchSize), fingerprint: plan.fingerprint, dataId: dataIds.get(task)! },
+      payload: {
+        buildId: plan.buildId,
+        dataset: spec.dataset,
+        space,
+        task,
+        ...where,
+        proxies,
+        seed,
+        batchSize,
+        data: jobData(plan, seed, batchSize),
+        fingerprint: plan.fingerprint,
+        dataId: dataIds.get(task)!,
+      },
     });
     const batches = new Map<string, ArchBatch>();
     const close = (key: string, b: ArchBatch): Message => {
@@ -145,7 +167,17 @@ export function* expandMessages(
           const todo = new Map<BuiltInProxyName, string>();
           const expected: BuiltInProxyName[] = [];
           for (const proxy of proxies) {
-            const key = { dataset: spec.dataset, space, task, arch, proxy, seed, batchSize, fingerprint: plan.fingerprint, data: tripleDataId(proxy, dataIds.get(task)!) };
+            const key = {
+              dataset: spec.dataset,
+              space,
+              task,
+              arch,
+              proxy,
+              seed,
+              batchSize,
+              fingerprint: plan.fingerprint,
+              data: tripleDataId(proxy, dataIds.get(task)!),
+            };
             const id = tripleId(key);
             const held = base?.tripleIds.has(id) || otherFingerprints.some((fingerprint) => base!.tripleIds.has(tripleId({ ...key, fingerprint })));
             if (held) continue;
@@ -193,9 +225,18 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     fingerprint: plan.fingerprint,
     reuse: plan.spec.reuse,
   });
-  if (await isCancelled(redis, prefix, plan.buildId)) throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
+  if (await isCancelled(redis, prefix, plan.buildId))
+    throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
   const enqueuedKey = redisKeys(prefix).enqueued(plan.buildId);
-  const result: ProduceResult = { buildId: plan.buildId, expected: 0, skippedBase: 0, enqueuedMessages: 0, enqueuedTriples: 0, alreadyEnqueued: 0, alreadyStored: 0 };
+  const result: ProduceResult = {
+    buildId: plan.buildId,
+    expected: 0,
+    skippedBase: 0,
+    enqueuedMessages: 0,
+    enqueuedTriples: 0,
+    alreadyEnqueued: 0,
+    alreadyStored: 0,
+  };
   const progress: ProduceProgress = { messagesSeen: 0, totalMessages: plan.totalMessages, triplesSeen: 0, totalTriples: plan.totalTriples, enqueued: 0 };
   let chunk: Message[] = [];
 

@@ -3,7 +3,20 @@ import { readFileSync } from 'fs';
 import { dirname, extname, resolve } from 'path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AZ_NAS, AZ_NAS_PARTS, BUILT_IN_PROXIES, PROXIES, SPACES, SPACE_TASKS, TASKS, defaultBatchSize, proxiesForTask, type BuiltInProxyName, type SpaceName, type TaskName } from '../core/names';
+import {
+  AZ_NAS,
+  AZ_NAS_PARTS,
+  BUILT_IN_PROXIES,
+  PROXIES,
+  SPACES,
+  SPACE_TASKS,
+  TASKS,
+  defaultBatchSize,
+  proxiesForTask,
+  type BuiltInProxyName,
+  type SpaceName,
+  type TaskName,
+} from '../core/names';
 import { Rng } from '../core/rng';
 import { searchSpace, type SearchSpace } from '../core/spaces';
 import type { DataSpec } from '../core/types';
@@ -63,7 +76,9 @@ export const BuildSpecSchema = z
      */
     reuse: z.enum(['same-code', 'any-code']).default('same-code'),
     /** `{"dataset": NAME}` is short for `{"source": "dataset", "dataset": NAME}` (a `zcbench data add` set). */
-    data: z.preprocess((v) => (v && typeof v === 'object' && !('source' in v) && 'dataset' in v ? { source: 'dataset', ...v } : v), DataSpecSchema).default({ source: 'synthetic' }),
+    data: z
+      .preprocess((v) => (v && typeof v === 'object' && !('source' in v) && 'dataset' in v ? { source: 'dataset', ...v } : v), DataSpecSchema)
+      .default({ source: 'synthetic' }),
     /** `arch-task`: one message per (arch, task, seed) carrying its proxies; `triple`: one triple per message. */
     packing: z.enum(['arch-task', 'triple']).default('arch-task'),
     /** Fixed build id; default: derived from the spec, so the same spec is the same build. */
@@ -300,7 +315,11 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
   }
   return v;
 }

@@ -55,7 +55,13 @@ export async function createBuild(
   const keys = redisKeys(prefix);
   const key = keys.build(b.buildId);
   const fields: Record<string, string> = {
-    buildId: b.buildId, dataset: b.dataset, spec: b.spec, createdAt: String(Date.now()), state: 'producing', fingerprint: b.fingerprint, reuse: b.reuse,
+    buildId: b.buildId,
+    dataset: b.dataset,
+    spec: b.spec,
+    createdAt: String(Date.now()),
+    state: 'producing',
+    fingerprint: b.fingerprint,
+    reuse: b.reuse,
   };
   if (b.baseVersion) fields.baseVersion = b.baseVersion;
   const tx = redis.multi();
@@ -107,7 +113,8 @@ export async function readBuild(redis: Redis, prefix: string, buildId: string): 
  */
 export async function markCancelled(redis: Redis, prefix: string, buildId: string): Promise<BuildState> {
   const { state } = await readBuild(redis, prefix, buildId);
-  if (state !== 'published' && state !== 'cancelled') await redis.hset(redisKeys(prefix).build(buildId), { state: 'cancelled', cancelledAt: String(Date.now()) });
+  if (state !== 'published' && state !== 'cancelled')
+    await redis.hset(redisKeys(prefix).build(buildId), { state: 'cancelled', cancelledAt: String(Date.now()) });
   return state;
 }
 

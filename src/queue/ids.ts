@@ -51,7 +51,17 @@ export function tripleIdsOf(p: JobPayload, arch: string): Record<string, string>
   return Object.fromEntries(
     p.proxies.map((proxy) => [
       proxy,
-      tripleId({ dataset: p.dataset, space: p.space, task: p.task, arch, proxy, seed: p.seed, batchSize: p.batchSize, fingerprint: p.fingerprint, data: tripleDataId(proxy, p.dataId) }),
+      tripleId({
+        dataset: p.dataset,
+        space: p.space,
+        task: p.task,
+        arch,
+        proxy,
+        seed: p.seed,
+        batchSize: p.batchSize,
+        fingerprint: p.fingerprint,
+        data: tripleDataId(proxy, p.dataId),
+      }),
     ]),
   );
 }

@@ -54,9 +54,12 @@ export async function tryLock(redis: Redis, key: string, opts: LockOptions = {})
     }
     return !lost;
   };
-  const renew = setInterval(() => {
-    extend().catch((err: unknown) => logger.warn({ lock: key, err: String(err) }, 'lock renewal failed; writes under it stop until one succeeds'));
-  }, Math.floor(ttlMs / 3));
+  const renew = setInterval(
+    () => {
+      extend().catch((err: unknown) => logger.warn({ lock: key, err: String(err) }, 'lock renewal failed; writes under it stop until one succeeds'));
+    },
+    Math.floor(ttlMs / 3),
+  );
   renew.unref();
   return {
     key,

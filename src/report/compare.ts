@@ -85,9 +85,15 @@ function compareProxy(a: ScoreSource, b: ScoreSource, space: SpaceName, task: Ta
     .sort((p, q) => Math.abs(q.rankA - q.rankB) - Math.abs(p.rankA - p.rankB) || byKey(p.arch, q.arch))
     .slice(0, top);
   return {
-    space, task, label: taskLabel(space, task), proxy, n: common.length,
-    spearman: spearman(sa, sb), kendall: kendall(sa, sb),
-    valSpearmanA: spearman(sa, truth), valSpearmanB: spearman(sb, truth),
+    space,
+    task,
+    label: taskLabel(space, task),
+    proxy,
+    n: common.length,
+    spearman: spearman(sa, sb),
+    kendall: kendall(sa, sb),
+    valSpearmanA: spearman(sa, truth),
+    valSpearmanB: spearman(sb, truth),
     largest,
   };
 }
@@ -117,14 +123,29 @@ function fmtRank(v: number): string {
 }
 
 function cells(r: ComparisonRow): string[] {
-  return [r.space, r.task, r.proxy, String(r.n), fmt(r.spearman.value), fmt(r.kendall.value), fmt(r.valSpearmanA.value), fmt(r.valSpearmanB.value), largestText(r)];
+  return [
+    r.space,
+    r.task,
+    r.proxy,
+    String(r.n),
+    fmt(r.spearman.value),
+    fmt(r.kendall.value),
+    fmt(r.valSpearmanA.value),
+    fmt(r.valSpearmanB.value),
+    largestText(r),
+  ];
 }
 
 /** Plain-text table with aligned columns (the command's default output). */
 export function comparisonText(c: Comparison): string {
   const lines = [HEADER, ...c.rows.map(cells)];
   const widths = HEADER.map((_, k) => Math.max(...lines.map((l) => l[k]!.length)));
-  const text = lines.map((l) => l.map((s, k) => (k >= 3 && k <= 7 ? s.padStart(widths[k]!) : s.padEnd(widths[k]!))).join('  ').trimEnd());
+  const text = lines.map((l) =>
+    l
+      .map((s, k) => (k >= 3 && k <= 7 ? s.padStart(widths[k]!) : s.padEnd(widths[k]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return [`A = ${c.a}, B = ${c.b}; ranks: 1 = lowest score`, ...text].join('\n') + '\n';
 }
 
@@ -134,7 +155,19 @@ export function comparisonCsv(c: Comparison): string {
     [...HEADER.slice(0, 8), 'largest_arch', 'largest_rank_a', 'largest_rank_b'],
     c.rows.map((r) => {
       const d = r.largest[0];
-      return [r.space, r.task, r.proxy, r.n, r.spearman.value, r.kendall.value, r.valSpearmanA.value, r.valSpearmanB.value, d?.arch ?? '', d?.rankA ?? NaN, d?.rankB ?? NaN];
+      return [
+        r.space,
+        r.task,
+        r.proxy,
+        r.n,
+        r.spearman.value,
+        r.kendall.value,
+        r.valSpearmanA.value,
+        r.valSpearmanB.value,
+        d?.arch ?? '',
+        d?.rankA ?? NaN,
+        d?.rankB ?? NaN,
+      ];
     }),
   );
 }
@@ -154,7 +187,10 @@ export function comparisonMarkdown(c: Comparison): string {
     'between the two sides\u2019 scores, each side\u2019s Spearman with val_accuracy (A\u2019s ground truth, else B\u2019s),',
     'and the architecture whose rank (1 = lowest score, among the n) moves most. Image: `compare.png`, `compare.svg`.',
     '',
-    mdTable(HEADER, c.rows.map((r) => cells(r).map((s) => s.replace(/\|/g, '\\|')))),
+    mdTable(
+      HEADER,
+      c.rows.map((r) => cells(r).map((s) => s.replace(/\|/g, '\\|'))),
+    ),
     '',
   ].join('\n');
 }

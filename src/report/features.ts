@@ -26,7 +26,8 @@ type Nested = number | Nested[];
 function parseNested(text: string): Nested | undefined {
   let pos = 0;
   const skipSpace = () => {
-    while (pos < text.length && (text.charCodeAt(pos) === 32 || text.charCodeAt(pos) === 9 || text.charCodeAt(pos) === 10 || text.charCodeAt(pos) === 13)) pos++;
+    while (pos < text.length && (text.charCodeAt(pos) === 32 || text.charCodeAt(pos) === 9 || text.charCodeAt(pos) === 10 || text.charCodeAt(pos) === 13))
+      pos++;
   };
   const value = (): Nested | undefined => {
     skipSpace();
@@ -86,8 +87,7 @@ export function parseNb201Arch(arch: string): number[] {
 /** NB301 genotype as [normal, reduction], each 8 [input, op] pairs; accepts the list and the tuple form. */
 export function parseNb301Arch(arch: string): [number, number][][] {
   const parsed = parseNested(arch);
-  const isPair = (p: Nested): boolean =>
-    Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number' && p[1] < NB301_OPS.length;
+  const isPair = (p: Nested): boolean => Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number' && p[1] < NB301_OPS.length;
   if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((cell) => Array.isArray(cell) && cell.length === 8 && cell.every(isPair))) {
     throw new InputError('nasbench301 arch', arch, NB301_EXPECTED);
   }

@@ -35,8 +35,17 @@ export type Rgb = [number, number, number];
 
 /** ColorBrewer RdBu (11 classes), from −1 (dark red) to +1 (dark blue). */
 const DIVERGING: Rgb[] = [
-  [0x67, 0x00, 0x1f], [0xb2, 0x18, 0x2b], [0xd6, 0x60, 0x4d], [0xf4, 0xa5, 0x82], [0xfd, 0xdb, 0xc7], [0xf7, 0xf7, 0xf7],
-  [0xd1, 0xe5, 0xf0], [0x92, 0xc5, 0xde], [0x43, 0x93, 0xc3], [0x21, 0x66, 0xac], [0x05, 0x30, 0x61],
+  [0x67, 0x00, 0x1f],
+  [0xb2, 0x18, 0x2b],
+  [0xd6, 0x60, 0x4d],
+  [0xf4, 0xa5, 0x82],
+  [0xfd, 0xdb, 0xc7],
+  [0xf7, 0xf7, 0xf7],
+  [0xd1, 0xe5, 0xf0],
+  [0x92, 0xc5, 0xde],
+  [0x43, 0x93, 0xc3],
+  [0x21, 0x66, 0xac],
+  [0x05, 0x30, 0x61],
 ];
 export const MISSING_COLOR: Rgb = [0xd9, 0xd9, 0xd9];
 const BACKGROUND: Rgb = [0xff, 0xff, 0xff];
@@ -208,7 +217,9 @@ export function renderHeatmapSvg(m: CorrelationMatrix): string {
   LEGEND_LABELS.forEach((label, k) => {
     const anchor = ['start', 'middle', 'end'][k];
     const x = layout.legendX + [0, LEGEND_WIDTH / 2, LEGEND_WIDTH][k]!;
-    out.push(`<text x="${x}" y="${layout.legendLabelY + line / 2}" text-anchor="${anchor}" dominant-baseline="central" fill="${hex(INK)}">${label === '-1' ? '\u22121' : label}</text>`);
+    out.push(
+      `<text x="${x}" y="${layout.legendLabelY + line / 2}" text-anchor="${anchor}" dominant-baseline="central" fill="${hex(INK)}">${label === '-1' ? '\u22121' : label}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -27,7 +27,10 @@ function table(header: string[], rows: string[][]): string {
 }
 
 function matrixTable(m: CorrelationMatrix): string {
-  return table(['', ...m.colLabels], m.values.map((row, i) => [m.rowLabels[i]!, ...row.map((c) => fmt(c.value))]));
+  return table(
+    ['', ...m.colLabels],
+    m.values.map((row, i) => [m.rowLabels[i]!, ...row.map((c) => fmt(c.value))]),
+  );
 }
 
 function figure(id: string, m: CorrelationMatrix): string {
@@ -64,7 +67,10 @@ export function reportHtml(r: Report, provenance: ReportProvenance = [], seedSta
     `<h1>${esc(title)}</h1>`,
     '<p>The analyses of NAS-Bench-Suite-Zero (Krishnakumar et al., NeurIPS 2022 Datasets &amp; Benchmarks): rank correlation of each proxy with validation accuracy (Figure 2), correlation between tasks (Figure 3) and architecture biases (Table 3). <code>report.md</code> states the method.</p>',
     '<h2 id="best">Best proxy per task</h2>',
-    table(['task', 'best proxy', 'Spearman', 'architectures'], a.best.map((b) => [taskName(b.task), b.proxy ?? 'n/a', fmt(b.spearman.value), String(b.spearman.n)])),
+    table(
+      ['task', 'best proxy', 'Spearman', 'architectures'],
+      a.best.map((b) => [taskName(b.task), b.proxy ?? 'n/a', fmt(b.spearman.value), String(b.spearman.n)]),
+    ),
     '<h2 id="spearman-heading">Spearman rank correlation with val_accuracy (Figure 2)</h2>',
     figure('spearman', a.spearmanMatrix),
     matrixTable(a.spearmanMatrix),
@@ -75,16 +81,27 @@ export function reportHtml(r: Report, provenance: ReportProvenance = [], seedSta
     matrixTable(a.taskCorrelation),
   ];
   if (a.bias.length > 0) {
-    parts.push('<h2 id="bias">Architecture bias (Table 3)</h2>', '<p>Pearson correlation with architecture features; <code>bias.csv</code> also gives each value without the −1e8 sentinels.</p>');
+    parts.push(
+      '<h2 id="bias">Architecture bias (Table 3)</h2>',
+      '<p>Pearson correlation with architecture features; <code>bias.csv</code> also gives each value without the −1e8 sentinels.</p>',
+    );
     for (const b of a.bias) {
-      parts.push(`<h3>${esc(taskName(b.task))}</h3>`, table(['', ...b.features, 'sentinels'], b.rows.map((row, i) => [row, ...b.values[i]!.map((v) => fmt(v.value)), String(b.sentinels[i])])));
+      parts.push(
+        `<h3>${esc(taskName(b.task))}</h3>`,
+        table(
+          ['', ...b.features, 'sentinels'],
+          b.rows.map((row, i) => [row, ...b.values[i]!.map((v) => fmt(v.value)), String(b.sentinels[i])]),
+        ),
+      );
     }
   }
   const c = r.counts;
   parts.push(
     '<h2 id="provenance">Provenance</h2>',
     `<p>Rows read: ${c.resultRows} proxy rows (${c.failedRows} failed), ${c.groundTruthRows} ground-truth rows.</p>`,
-    provenance.length === 0 ? '<p>No provenance recorded.</p>' : `<dl>\n${provenance.map(([k, vs]) => `<dt>${esc(k)}</dt><dd>${vs.map((v) => `<code>${esc(v)}</code>`).join(', ') || 'none'}</dd>`).join('\n')}\n</dl>`,
+    provenance.length === 0
+      ? '<p>No provenance recorded.</p>'
+      : `<dl>\n${provenance.map(([k, vs]) => `<dt>${esc(k)}</dt><dd>${vs.map((v) => `<code>${esc(v)}</code>`).join(', ') || 'none'}</dd>`).join('\n')}\n</dl>`,
     '</body>',
     '</html>',
     '',

@@ -106,7 +106,10 @@ export function mdTable(header: string[], rows: string[][]): string {
 }
 
 function matrixTable(m: CorrelationMatrix): string {
-  return mdTable(['', ...m.colLabels], m.values.map((row, i) => [m.rowLabels[i]!, ...row.map((c) => fmt(c.value))]));
+  return mdTable(
+    ['', ...m.colLabels],
+    m.values.map((row, i) => [m.rowLabels[i]!, ...row.map((c) => fmt(c.value))]),
+  );
 }
 
 function taskName(t: TaskRef): string {
@@ -179,7 +182,10 @@ export function reportMarkdown(r: Report): string {
       lines.push(
         `### ${taskName(b.task)}`,
         '',
-        mdTable(['', ...b.features], b.rows.map((row, i) => [row, ...b.values[i]!.map((v) => fmt(v.value))])),
+        mdTable(
+          ['', ...b.features],
+          b.rows.map((row, i) => [row, ...b.values[i]!.map((v) => fmt(v.value))]),
+        ),
         '',
       );
     }
@@ -212,7 +218,14 @@ export function seedStabilityMarkdown(rows: readonly SeedStability[]): string {
     ['space', 'task', 'proxy', 'seeds', 'architectures', 'mean Spearman between seeds'],
     rows.map((r) => [r.space, r.task, r.proxy, r.seeds.join(', '), String(r.archs), fmt(r.spearman)]),
   );
-  return ['## Seed-to-seed rank stability', '', 'Per proxy: Spearman between two seeds\u2019 scores over the architectures both hold, averaged over seed pairs (`seed_stability.csv`).', '', table, ''].join('\n');
+  return [
+    '## Seed-to-seed rank stability',
+    '',
+    'Per proxy: Spearman between two seeds\u2019 scores over the architectures both hold, averaged over seed pairs (`seed_stability.csv`).',
+    '',
+    table,
+    '',
+  ].join('\n');
 }
 
 /**

@@ -54,7 +54,10 @@ function proxyStability(ds: Pick<Dataset, 'archs' | 'seedScores'>, space: SpaceN
       const common = [...a.keys()].filter((k) => b.has(k));
       archs = Math.max(archs, common.length);
       if (common.length < 3) continue;
-      const rho = spearman(common.map((k) => a.get(k)!), common.map((k) => b.get(k)!)).value;
+      const rho = spearman(
+        common.map((k) => a.get(k)!),
+        common.map((k) => b.get(k)!),
+      ).value;
       if (Number.isFinite(rho)) {
         sum += rho;
         pairs++;

@@ -137,11 +137,11 @@ export function kendall(x: ArrayLike<number>, y: ArrayLike<number>): Correlation
   const pairs = (t: number) => (t * (t - 1)) / 2;
   let n1 = 0;
   let n3 = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i + 1;
     while (j < n && xs[order[j]!] === xs[order[i]!]) j++;
     n1 += pairs(j - i);
-    for (let k = i; k < j; ) {
+    for (let k = i; k < j;) {
       let m = k + 1;
       while (m < j && ys[order[m]!] === ys[order[k]!]) m++;
       n3 += pairs(m - k);
@@ -153,7 +153,7 @@ export function kendall(x: ArrayLike<number>, y: ArrayLike<number>): Correlation
   const discordant = countInversions(seq, new Float64Array(n), 0, n);
   // seq is now sorted: count the ties in y.
   let n2 = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i + 1;
     while (j < n && seq[j] === seq[i]) j++;
     n2 += pairs(j - i);

@@ -33,7 +33,10 @@ export function azNasRows(rows: readonly StoredRow[]): StoredRow[] {
   return complete.map(([, byPart], i) => {
     const ordered = AZ_NAS_PARTS.map((part) => byPart.get(part)!);
     const first = ordered[0]!;
-    const tripleId = createHash('sha256').update(JSON.stringify([AZ_NAS, ...ordered.map((r) => r.tripleId)])).digest('hex').slice(0, 32);
+    const tripleId = createHash('sha256')
+      .update(JSON.stringify([AZ_NAS, ...ordered.map((r) => r.tripleId)]))
+      .digest('hex')
+      .slice(0, 32);
     const time = ordered.every((r) => r.time !== null) ? ordered.reduce((s, r) => s + r.time!, 0) : null;
     const row: StoredRow = { ...first, tripleId, proxy: AZ_NAS, score: scores[i]!, time };
     delete row.reason;

@@ -80,7 +80,9 @@ function yamlHeader(m: Manifest, partitions: readonly Partition[], wide: boolean
     license: 'apache-2.0',
     pretty_name: `${m.dataset}@${m.version}: zero-cost NAS proxy scores`,
     tags: ['neural-architecture-search', 'zero-cost-proxies', 'nas-bench-suite-zero', 'zcbench'],
-    size_categories: [m.rowCount < 1000 ? 'n<1K' : m.rowCount < 10_000 ? '1K<n<10K' : m.rowCount < 100_000 ? '10K<n<100K' : m.rowCount < 1_000_000 ? '100K<n<1M' : '1M<n<10M'],
+    size_categories: [
+      m.rowCount < 1000 ? 'n<1K' : m.rowCount < 10_000 ? '1K<n<10K' : m.rowCount < 100_000 ? '10K<n<100K' : m.rowCount < 1_000_000 ? '100K<n<1M' : '1M<n<10M',
+    ],
     configs,
   };
   return `---\n${stringify(header)}---\n`;
@@ -126,7 +128,13 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
   const partitions = partitionsOf(files);
   const first = partitions[0];
   const example = first ? `parquet/${first.space}/${first.task}/*.parquet` : 'parquet/*/*/*.parquet';
-  const spaces = [...new Set(Object.values(files).filter((f) => f.kind === 'naslib').map((f) => f.space))].sort();
+  const spaces = [
+    ...new Set(
+      Object.values(files)
+        .filter((f) => f.kind === 'naslib')
+        .map((f) => f.space),
+    ),
+  ].sort();
   const naslibFile = spaces.length > 0 ? `zc_${spaces[0]}.json` : 'zc_<space>.json';
   const body = [
     `# ${m.dataset}@${m.version}`,

@@ -81,7 +81,15 @@ export class Dataset {
       archs.add(arch);
       if (!sp.tasks.has(task)) {
         const none = new Float64Array(0);
-        sp.tasks.set(task, { archs: [], scores: none, times: none, scoreMask: new Uint32Array(0), timeMask: new Uint32Array(0), valAccuracy: none, hasValAccuracy: new Uint8Array(0) });
+        sp.tasks.set(task, {
+          archs: [],
+          scores: none,
+          times: none,
+          scoreMask: new Uint32Array(0),
+          timeMask: new Uint32Array(0),
+          valAccuracy: none,
+          hasValAccuracy: new Uint8Array(0),
+        });
       }
     };
     // Pass 1: every architecture gets its index; pass 2 fills fixed-size arrays.
@@ -170,7 +178,12 @@ export class Dataset {
    * A cell computed under several seeds: each seed's `ok` score (seed order) and their mean and
    * sample standard deviation (what the version's NASLib json writes); undefined for one seed.
    */
-  seedScores(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): { seeds: number[]; scores: number[]; mean: number; std: number; n: number } | undefined {
+  seedScores(
+    space: SpaceName,
+    task: TaskName,
+    arch: string,
+    proxy: ColumnProxyName,
+  ): { seeds: number[]; scores: number[]; mean: number; std: number; n: number } | undefined {
     this.bySeed ??= rowsBySeed(this.allRows);
     const rows = this.bySeed.get(cellKey({ space, task, arch, proxy }));
     if (!rows || rows.length < 2) return undefined;
@@ -200,9 +213,16 @@ export class Dataset {
     const held = (r: ResultRow) => {
       const old = byId.get(r.tripleId);
       return (
-        old !== undefined && old.status === r.status && Object.is(old.score, r.score) && Object.is(old.time, r.time) &&
-        (old.reason ?? null) === (r.reason ?? null) && old.arch === r.arch && old.batchSize === r.batchSize &&
-        old.backend === r.backend && old.dataSha256 === r.dataSha256 && (old.archIdx ?? null) === (r.archIdx ?? null)
+        old !== undefined &&
+        old.status === r.status &&
+        Object.is(old.score, r.score) &&
+        Object.is(old.time, r.time) &&
+        (old.reason ?? null) === (r.reason ?? null) &&
+        old.arch === r.arch &&
+        old.batchSize === r.batchSize &&
+        old.backend === r.backend &&
+        old.dataSha256 === r.dataSha256 &&
+        (old.archIdx ?? null) === (r.archIdx ?? null)
       );
     };
     if (!rows.every(held)) return false;
@@ -223,9 +243,7 @@ export class Dataset {
   /** Stored rows of a space / task / proxy (or list of proxies). */
   filter(f: DatasetFilter): StoredRow[] {
     const proxies = f.proxy === undefined ? undefined : new Set<string>(Array.isArray(f.proxy) ? f.proxy : [f.proxy]);
-    return this.allRows.filter(
-      (r) => (!f.space || r.space === f.space) && (!f.task || r.task === f.task) && (!proxies || proxies.has(r.proxy)),
-    );
+    return this.allRows.filter((r) => (!f.space || r.space === f.space) && (!f.task || r.task === f.task) && (!proxies || proxies.has(r.proxy)));
   }
 
   spaces(): SpaceName[] {
@@ -257,12 +275,17 @@ export interface OpenOptions extends StoreOptions {
   only?: { space?: SpaceName; task?: TaskName };
 }
 
-const PullRecordSchema = z.object({
-  dataset: z.string(),
-  version: z.string(),
-  manifestSha256: z.string(),
-  files: z.record(z.string(), z.object({ sha256: z.string(), bytes: z.number(), kind: z.string(), format: z.string(), space: z.string(), task: z.string().optional() }).passthrough()),
-}).passthrough();
+const PullRecordSchema = z
+  .object({
+    dataset: z.string(),
+    version: z.string(),
+    manifestSha256: z.string(),
+    files: z.record(
+      z.string(),
+      z.object({ sha256: z.string(), bytes: z.number(), kind: z.string(), format: z.string(), space: z.string(), task: z.string().optional() }).passthrough(),
+    ),
+  })
+  .passthrough();
 
 /**
  * Open a dataset from `s3://bucket/dataset[@version]` (objects verified through the local cache),

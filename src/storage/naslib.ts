@@ -78,9 +78,7 @@ export function parsePythonJson(text: string, file: string): unknown {
   parts.push(text.slice(last));
   try {
     if (!replaced) return JSON.parse(text);
-    return JSON.parse(parts.join(''), (_k, v: unknown) =>
-      typeof v === 'string' && v.startsWith(MARK) ? NONFINITE[v.slice(MARK.length)] : v,
-    );
+    return JSON.parse(parts.join(''), (_k, v: unknown) => (typeof v === 'string' && v.startsWith(MARK) ? NONFINITE[v.slice(MARK.length)] : v));
   } catch (err) {
     throw new FormatError(file, `not JSON: ${(err as Error).message}`);
   }
@@ -110,7 +108,10 @@ function spaceFromFileName(file: string): SpaceName | undefined {
 /** The space a file's architecture keys and tasks belong to, when that is unambiguous. */
 function spaceFromContent(tasks: string[], archs: string[], file: string): SpaceName {
   const a = archs[0] ?? '';
-  const ints = /^\(\s*(\d+(\s*,\s*\d+)*)\s*\)$/.exec(a)?.[1]?.split(',').map((x) => Number(x.trim()));
+  const ints = /^\(\s*(\d+(\s*,\s*\d+)*)\s*\)$/
+    .exec(a)?.[1]
+    ?.split(',')
+    .map((x) => Number(x.trim()));
   let candidates: SpaceName[];
   if (/^[[(]\s*[[(]\s*\(/.test(a)) candidates = ['nasbench301'];
   else if (ints && ints.length === 56) candidates = ['nasbench101'];
@@ -292,7 +293,8 @@ export function writeNaslibJson(entries: Iterable<NaslibEntry>): string {
         const seeds = p.seeds
           ? `, "std": ${pythonJsonNumber(p.seeds.std)}, "n": ${p.seeds.seeds.length}, "seeds": [${p.seeds.seeds.join(', ')}], "scores": [${p.seeds.scores.map(pythonJsonNumber).join(', ')}]`
           : '';
-        const v = p.time === null && !p.seeds ? pythonJsonNumber(p.score) : `{"score": ${pythonJsonNumber(p.score)}, "time": ${pythonJsonNumber(p.time ?? 0)}${seeds}}`;
+        const v =
+          p.time === null && !p.seeds ? pythonJsonNumber(p.score) : `{"score": ${pythonJsonNumber(p.score)}, "time": ${pythonJsonNumber(p.time ?? 0)}${seeds}}`;
         fields.push(`${JSON.stringify(p.proxy)}: ${v}`);
       }
       if (e.valAccuracy !== undefined) fields.push(`"val_accuracy": ${pythonJsonNumber(e.valAccuracy)}`);

@@ -207,9 +207,7 @@ export class ObjectStore {
     const got = hash.digest('hex');
     if (have !== bytes || got !== sha256) {
       await fsp.rm(partial, { force: true });
-      throw new IntegrityError(
-        `object ${sha256} in bucket ${this.bucket} is corrupted: ${have} bytes hashing to ${got} (expected ${bytes} bytes)`,
-      );
+      throw new IntegrityError(`object ${sha256} in bucket ${this.bucket} is corrupted: ${have} bytes hashing to ${got} (expected ${bytes} bytes)`);
     }
     await fsp.rename(partial, dest);
     return { downloadedBytes: fetched, resumedFromBytes: bytes - fetched };
@@ -218,10 +216,7 @@ export class ObjectStore {
   private async getRange(key: string, start: number, signal?: AbortSignal): Promise<GetObjectCommandOutput> {
     try {
       return await this.retry(`GET ${key} from byte ${start}`, () =>
-        this.s3.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: start > 0 ? `bytes=${start}-` : undefined }),
-          { abortSignal: signal },
-        ),
+        this.s3.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: start > 0 ? `bytes=${start}-` : undefined }), { abortSignal: signal }),
       );
     } catch (err) {
       if (isS3NotFound(err)) throw new NotFoundError(`object ${key.slice(key.lastIndexOf('/') + 1)} is missing from bucket ${this.bucket}`);
@@ -272,9 +267,7 @@ export class ObjectStore {
     let token: string | undefined;
     do {
       const out = await this.retry(`LIST ${prefix}`, () =>
-        this.s3.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }),
-        ),
+        this.s3.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token })),
       );
       for (const c of out.Contents ?? []) if (c.Key) keys.push({ key: c.Key, bytes: c.Size ?? 0, modified: c.LastModified });
       for (const p of out.CommonPrefixes ?? []) if (p.Prefix) prefixes.push(p.Prefix);

@@ -23,8 +23,24 @@ export const SCHEMA_KEY = 'zcbench.schema';
  * never read back). seed is INT64 (any safe integer), batchSize INT32.
  */
 export const ROW_COLUMNS = [
-  'tripleId', 'space', 'task', 'arch', 'arch_readable', 'proxy', 'seed', 'batchSize', 'status', 'score', 'time', 'reason',
-  'backend', 'dataSource', 'dataSha256', 'fingerprint', 'archIdx', 'val_accuracy',
+  'tripleId',
+  'space',
+  'task',
+  'arch',
+  'arch_readable',
+  'proxy',
+  'seed',
+  'batchSize',
+  'status',
+  'score',
+  'time',
+  'reason',
+  'backend',
+  'dataSource',
+  'dataSha256',
+  'fingerprint',
+  'archIdx',
+  'val_accuracy',
 ] as const;
 
 function str(name: string, data: (string | null)[], nullable = false): ColumnSource {
@@ -42,23 +58,61 @@ export function encodeRowsParquet(rows: readonly StoredRow[]): Uint8Array {
   };
   const buffer = parquetWriteBuffer({
     columnData: [
-      str('tripleId', col((r) => r.tripleId)),
-      str('space', col((r) => r.space)),
-      str('task', col((r) => r.task)),
-      str('arch', col((r) => r.arch)),
+      str(
+        'tripleId',
+        col((r) => r.tripleId),
+      ),
+      str(
+        'space',
+        col((r) => r.space),
+      ),
+      str(
+        'task',
+        col((r) => r.task),
+      ),
+      str(
+        'arch',
+        col((r) => r.arch),
+      ),
       str('arch_readable', col(readableOf), true),
-      str('proxy', col((r) => r.proxy)),
+      str(
+        'proxy',
+        col((r) => r.proxy),
+      ),
       { name: 'seed', data: col((r) => BigInt(r.seed)), type: 'INT64', nullable: false },
       { name: 'batchSize', data: col((r) => r.batchSize), type: 'INT32', nullable: false },
-      str('status', col((r) => r.status)),
+      str(
+        'status',
+        col((r) => r.status),
+      ),
       { name: 'score', data: col((r) => r.score), type: 'DOUBLE' },
       { name: 'time', data: col((r) => r.time), type: 'DOUBLE' },
-      str('reason', col((r) => r.reason ?? null), true),
-      str('backend', col((r) => r.backend)),
-      str('dataSource', col((r) => r.dataSource)),
-      str('dataSha256', col((r) => r.dataSha256)),
-      str('fingerprint', col((r) => r.fingerprint)),
-      str('archIdx', col((r) => r.archIdx ?? null), true),
+      str(
+        'reason',
+        col((r) => r.reason ?? null),
+        true,
+      ),
+      str(
+        'backend',
+        col((r) => r.backend),
+      ),
+      str(
+        'dataSource',
+        col((r) => r.dataSource),
+      ),
+      str(
+        'dataSha256',
+        col((r) => r.dataSha256),
+      ),
+      str(
+        'fingerprint',
+        col((r) => r.fingerprint),
+      ),
+      str(
+        'archIdx',
+        col((r) => r.archIdx ?? null),
+        true,
+      ),
       { name: 'val_accuracy', data: col((r) => r.valAccuracy), type: 'DOUBLE' },
     ],
     kvMetadata: [{ key: SCHEMA_KEY, value: ROWS_SCHEMA }],
@@ -70,11 +124,23 @@ export function encodeRowsParquet(rows: readonly StoredRow[]): Uint8Array {
 export function encodeGroundTruthParquet(rows: readonly GroundTruthRow[]): Uint8Array {
   const buffer = parquetWriteBuffer({
     columnData: [
-      str('space', rows.map((r) => r.space)),
-      str('task', rows.map((r) => r.task)),
-      str('arch', rows.map((r) => r.arch)),
+      str(
+        'space',
+        rows.map((r) => r.space),
+      ),
+      str(
+        'task',
+        rows.map((r) => r.task),
+      ),
+      str(
+        'arch',
+        rows.map((r) => r.arch),
+      ),
       { name: 'val_accuracy', data: rows.map((r) => r.valAccuracy), type: 'DOUBLE', nullable: false },
-      str('origin', rows.map((r) => r.origin)),
+      str(
+        'origin',
+        rows.map((r) => r.origin),
+      ),
     ],
     kvMetadata: [{ key: SCHEMA_KEY, value: GROUND_TRUTH_SCHEMA }],
     createdBy: `zcbench ${PACKAGE_VERSION}`,
@@ -95,7 +161,8 @@ async function readObjects(bytes: Uint8Array, expectedSchema: string | readonly 
     throw new FormatError(where, `not a Parquet file: ${(err as Error).message}`);
   }
   const accepted = typeof expectedSchema === 'string' ? [expectedSchema] : expectedSchema;
-  if (schema === undefined || !accepted.includes(schema)) throw new FormatError(where, `Parquet schema ${JSON.stringify(schema)}, expected ${accepted.join(' or ')}`);
+  if (schema === undefined || !accepted.includes(schema))
+    throw new FormatError(where, `Parquet schema ${JSON.stringify(schema)}, expected ${accepted.join(' or ')}`);
   return (await parquetReadObjects({ file })) as Record<string, unknown>[];
 }
 

@@ -141,7 +141,10 @@ function indexBuild(newRows: readonly ResultRow[], input: PlanInput): BuildIndex
     rowsByPartition: groupBy(newRows, (r) => partitionKey(r.space, r.task)),
     superseded: (r) => newIds.has(r.tripleId) || newOkSlots.has(slotKey(r)),
     groundTruthBySpace: groupBy(input.groundTruth ?? [], (g) => g.space),
-    expectedByPartition: groupBy(input.expected.filter((e) => e.count > 0), (e) => partitionKey(e.space, e.task)),
+    expectedByPartition: groupBy(
+      input.expected.filter((e) => e.count > 0),
+      (e) => partitionKey(e.space, e.task),
+    ),
   };
 }
 
@@ -170,7 +173,11 @@ function planGroundTruth(space: SpaceName, parent: ParentContent | null, added: 
   if (parentFile && changedTasks.size === 0) return { file: { path, entry: parentFile }, changedTasks, valAccuracy };
   const rows = [...gt.values()];
   const body = encodeGroundTruthParquet(rows);
-  return { file: { path, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: rows.length, format: 'parquet', kind: 'ground_truth', space } }, changedTasks, valAccuracy };
+  return {
+    file: { path, body, entry: { sha256: sha256Of(body), bytes: body.length, rows: rows.length, format: 'parquet', kind: 'ground_truth', space } },
+    changedTasks,
+    valAccuracy,
+  };
 }
 
 function rowPart(space: SpaceName, task: TaskName, path: string, rows: readonly StoredRow[]): PlannedFile {
@@ -199,7 +206,11 @@ function planPartition(
 ): PartitionPlan {
   const pk = partitionKey(space, task);
   const withAccuracy = (r: ResultRow): StoredRow => ({ ...r, valAccuracy: gt.valAccuracy(r.task, r.arch) ?? null });
-  const azNas = planAzNas(parentParts.flatMap(({ path }) => loaded(input.parent!.rows, path)), build.rowsByPartition.get(pk) ?? [], build);
+  const azNas = planAzNas(
+    parentParts.flatMap(({ path }) => loaded(input.parent!.rows, path)),
+    build.rowsByPartition.get(pk) ?? [],
+    build,
+  );
   const added = [...(build.rowsByPartition.get(pk) ?? []), ...(azNas ?? [])];
   const files: PlannedFile[] = [];
   const rows: StoredRow[] = [];
@@ -236,7 +247,12 @@ function planAzNas(parentRows: readonly StoredRow[], added: readonly ResultRow[]
   const kept = parentRows.filter((r) => !build.superseded(r));
   const population = [...kept.filter((r) => r.proxy !== AZ_NAS), ...added.map((r) => ({ ...r, valAccuracy: null }))];
   const derived = azNasRows(population);
-  return sameAzNasRows(kept.filter((r) => r.proxy === AZ_NAS), derived) ? null : derived;
+  return sameAzNasRows(
+    kept.filter((r) => r.proxy === AZ_NAS),
+    derived,
+  )
+    ? null
+    : derived;
 }
 
 /** The NASLib file of a space, regenerated from one row per cell (a cell computed under several seeds: their mean). */
@@ -254,7 +270,10 @@ function planSpace(space: SpaceName, input: PlanInput, build: BuildIndex): { fil
   const files: PlannedFile[] = gt.file ? [gt.file] : [];
   const coverage: CoverageEntry[] = [];
   // The parent's parts of this space by task, oldest first.
-  const parentParts = groupBy(input.parent ? parentFilesToRead(input.parent.manifest, new Set([space])).filter((f) => f.kind === 'rows') : [], (f) => f.entry.task!);
+  const parentParts = groupBy(
+    input.parent ? parentFilesToRead(input.parent.manifest, new Set([space])).filter((f) => f.kind === 'rows') : [],
+    (f) => f.entry.task!,
+  );
   const tasks = new Set<string>(parentParts.keys());
   for (const rows of build.rowsByPartition.values()) if (rows[0]!.space === space) tasks.add(rows[0]!.task);
   for (const e of input.expected) if (e.space === space && e.count > 0) tasks.add(e.task);
@@ -295,10 +314,22 @@ function manifestOf(input: PlanInput, newRows: readonly ResultRow[], files: read
     buildId: input.buildId,
     createdAt: input.createdAt,
     fingerprint: input.provenance.fingerprint,
-    rowFingerprints: sortedUnion(pm ? rowFingerprintsOf(pm) : [], newRows.map((r) => r.fingerprint)),
-    backends: sortedUnion(pm?.backends ?? [], newRows.map((r) => r.backend)),
-    batchSizes: sortedUnion(pm?.batchSizes ?? [], newRows.map((r) => r.batchSize)),
-    seeds: sortedUnion(pm?.seeds ?? [], newRows.map((r) => r.seed)),
+    rowFingerprints: sortedUnion(
+      pm ? rowFingerprintsOf(pm) : [],
+      newRows.map((r) => r.fingerprint),
+    ),
+    backends: sortedUnion(
+      pm?.backends ?? [],
+      newRows.map((r) => r.backend),
+    ),
+    batchSizes: sortedUnion(
+      pm?.batchSizes ?? [],
+      newRows.map((r) => r.batchSize),
+    ),
+    seeds: sortedUnion(
+      pm?.seeds ?? [],
+      newRows.map((r) => r.seed),
+    ),
     dataSources: mergeSources(pm?.dataSources ?? [], input.provenance.dataSources),
     rowCount: files.filter((f) => f.entry.kind === 'rows').reduce((s, f) => s + f.entry.rows, 0),
     coverage: coverage.sort((a, b) => naturalCompare(`${a.space}/${a.task}/${a.proxy}`, `${b.space}/${b.task}/${b.proxy}`)),

@@ -90,8 +90,14 @@ async function holderOf(store: ObjectStore, dataset: string, version: string): P
 /** Numbers taken: by a manifest or by a reservation (a build that failed before its manifest keeps its number). */
 async function takenNumbers(store: ObjectStore, dataset: string): Promise<number[]> {
   const prefix = datasetKeys.reservationsPrefix(dataset);
-  const reserved = (await store.list(prefix)).keys.map((k) => k.key.slice(prefix.length)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
-  return [...(await listVersionIds(store, dataset)), ...reserved].map((v) => /^v(\d+)$/.exec(v)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+  const reserved = (await store.list(prefix)).keys
+    .map((k) => k.key.slice(prefix.length))
+    .filter((n) => n.endsWith('.json'))
+    .map((n) => n.slice(0, -'.json'.length));
+  return [...(await listVersionIds(store, dataset)), ...reserved]
+    .map((v) => /^v(\d+)$/.exec(v)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
 }
 
 /**
@@ -112,7 +118,7 @@ async function versionFor(store: ObjectStore, dataset: string, buildId: string, 
       await store.putKey(datasetKeys.reservation(dataset, marked), JSON.stringify({ buildId }) + '\n');
       return { version: marked, rerun: true };
     }
-    logger.warn({ dataset, buildId, version: marked, holder }, 'the build\'s version number was taken by another build; taking a new one');
+    logger.warn({ dataset, buildId, version: marked, holder }, "the build's version number was taken by another build; taking a new one");
   }
   const numbers = await takenNumbers(store, dataset);
   const version = `v${numbers.length === 0 ? 1 : Math.max(...numbers) + 1}`;
@@ -135,7 +141,11 @@ async function loadParentContent(store: ObjectStore, parent: ResolvedVersion, sp
 }
 
 /** Upload what is new (objects already present are skipped), and check every file kept by reference is there. */
-async function uploadFiles(store: ObjectStore, files: readonly PlannedFile[], parentVersion: string | undefined): Promise<{ uploaded: number; reused: number }> {
+async function uploadFiles(
+  store: ObjectStore,
+  files: readonly PlannedFile[],
+  parentVersion: string | undefined,
+): Promise<{ uploaded: number; reused: number }> {
   let uploaded = 0;
   let reused = 0;
   for (const f of files) {
@@ -166,7 +176,11 @@ async function writeManifest(store: ObjectStore, input: PublishInput, planned: M
     const prev = parseManifest(existing, `s3://${store.bucket}/${key}`);
     const comparable = (m: Manifest) => serializeManifest({ ...m, createdAt: '' });
     if (comparable(prev) !== comparable(planned)) {
-      throw new InputError('buildId', input.buildId, `already published ${planned.dataset}@${planned.version} with other content; publish under a new build id`);
+      throw new InputError(
+        'buildId',
+        input.buildId,
+        `already published ${planned.dataset}@${planned.version} with other content; publish under a new build id`,
+      );
     }
     manifest = prev;
   }
@@ -185,7 +199,7 @@ async function moveLatest(store: ObjectStore, manifest: Manifest, manifestSha256
     await fence?.();
     if (current?.manifestSha256 !== manifestSha256) await store.putKey(datasetKeys.latest(dataset), JSON.stringify(pointer) + '\n');
   } else {
-    log.warn({ version, latest: current.version }, 'latest has moved past this build\'s parent; left as it is');
+    log.warn({ version, latest: current.version }, "latest has moved past this build's parent; left as it is");
   }
 }
 

@@ -182,18 +182,22 @@ function checkFilterMatches(manifest: Manifest, filter: PullFilter): void {
     throw new NotFoundError(`${manifest.dataset}@${manifest.version} has no space ${filter.space} (spaces: ${spaces.join(', ') || 'none'})`);
   }
   if (filter.task && !files.some((f) => f.task === filter.task && (!filter.space || f.space === filter.space))) {
-    const tasks = [...new Set(files.filter((f) => !filter.space || f.space === filter.space).map((f) => f.task).filter(Boolean))];
-    throw new NotFoundError(`${manifest.dataset}@${manifest.version} has no task ${filter.task}${filter.space ? ` in ${filter.space}` : ''} (tasks: ${tasks.join(', ') || 'none'})`);
+    const tasks = [
+      ...new Set(
+        files
+          .filter((f) => !filter.space || f.space === filter.space)
+          .map((f) => f.task)
+          .filter(Boolean),
+      ),
+    ];
+    throw new NotFoundError(
+      `${manifest.dataset}@${manifest.version} has no task ${filter.task}${filter.space ? ` in ${filter.space}` : ''} (tasks: ${tasks.join(', ') || 'none'})`,
+    );
   }
 }
 
 /** The filtered content of a file, or null when the whole file is wanted as stored. */
-async function applyFilter(
-  localPath: string,
-  path: string,
-  f: FileEntry,
-  filter: PullFilter,
-): Promise<{ body: Uint8Array; rows: number } | null> {
+async function applyFilter(localPath: string, path: string, f: FileEntry, filter: PullFilter): Promise<{ body: Uint8Array; rows: number } | null> {
   const proxies = filter.proxies ? new Set<string>(filter.proxies) : undefined;
   if (f.kind === 'rows') {
     if (!proxies) return null;

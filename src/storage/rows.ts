@@ -59,10 +59,7 @@ export interface GroundTruthRow {
  * sizes or code versions): the row with the smallest (seed, batch size, triple id) is the value.
  * Deterministic and independent of row order, so every reader picks the same score.
  */
-export function rowPrecedes(
-  a: Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'>,
-  b: Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'>,
-): boolean {
+export function rowPrecedes(a: Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'>, b: Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'>): boolean {
   if (a.seed !== b.seed) return a.seed < b.seed;
   if (a.batchSize !== b.batchSize) return a.batchSize < b.batchSize;
   return a.tripleId < b.tripleId;

@@ -11,7 +11,11 @@ export interface StoreOptions extends S3Options {
 
 /** The command-line options every dataset command takes to reach a store. */
 export const STORE_OPTION_SPECS = [
-  { name: 'endpoint', value: true, description: 'S3-compatible endpoint URL (default: S3_ENDPOINT / AWS_ENDPOINT_URL, else the embedded store under ZC_HOME; produce and aggregate: AWS)' },
+  {
+    name: 'endpoint',
+    value: true,
+    description: 'S3-compatible endpoint URL (default: S3_ENDPOINT / AWS_ENDPOINT_URL, else the embedded store under ZC_HOME; produce and aggregate: AWS)',
+  },
   { name: 'bucket', value: true, description: 'bucket (default: S3_BUCKET, "zcbench")' },
   { name: 'profile', value: true, description: 'AWS profile for credentials' },
   { name: 'anonymous', value: false, description: 'unsigned requests (public buckets)' },

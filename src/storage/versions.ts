@@ -40,7 +40,10 @@ export async function readLatest(store: ObjectStore, dataset: string): Promise<P
 /** Dataset names in the bucket (those with a latest pointer or at least one version). */
 export async function listDatasets(store: ObjectStore): Promise<string[]> {
   const { prefixes } = await store.list('datasets/', '/');
-  return prefixes.map((p) => p.slice('datasets/'.length, -1)).filter((d) => NAME_PATTERN.test(d)).sort(naturalCompare);
+  return prefixes
+    .map((p) => p.slice('datasets/'.length, -1))
+    .filter((d) => NAME_PATTERN.test(d))
+    .sort(naturalCompare);
 }
 
 /** Version ids of a dataset, oldest first (v2 before v10). */
@@ -76,9 +79,7 @@ export async function resolveVersion(store: ObjectStore, dataset: string, versio
   if (version === undefined) {
     if (!pointer) {
       const datasets = await listDatasets(store);
-      throw new NotFoundError(
-        `dataset ${JSON.stringify(dataset)} not found in bucket ${store.bucket} (datasets: ${datasets.join(', ') || 'none'})`,
-      );
+      throw new NotFoundError(`dataset ${JSON.stringify(dataset)} not found in bucket ${store.bucket} (datasets: ${datasets.join(', ') || 'none'})`);
     }
     version = pointer.version;
   }
@@ -87,9 +88,7 @@ export async function resolveVersion(store: ObjectStore, dataset: string, versio
     const versions = await listVersionIds(store, dataset);
     if (versions.length === 0 && !pointer) {
       const datasets = await listDatasets(store);
-      throw new NotFoundError(
-        `dataset ${JSON.stringify(dataset)} not found in bucket ${store.bucket} (datasets: ${datasets.join(', ') || 'none'})`,
-      );
+      throw new NotFoundError(`dataset ${JSON.stringify(dataset)} not found in bucket ${store.bucket} (datasets: ${datasets.join(', ') || 'none'})`);
     }
     throw new NotFoundError(`version ${JSON.stringify(version)} of dataset ${dataset} not found (versions: ${versions.join(', ') || 'none'})`);
   }

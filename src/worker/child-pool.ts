@@ -182,7 +182,9 @@ export class ChildPool extends EventEmitter {
         } else reject(deathError(`compute child (pid ${proc.pid})`, code, signal, tail, watch.peak(), limit));
       };
       const watch = watchRss(proc.pid!, limit, this.opts.watchIntervalMs ?? 100, (rss) =>
-        kill(new ResourceError(`compute child (pid ${proc.pid}) over memory budget ${mb(limit)} MB: ${mb(rss)} MB resident, killed by the watchdog`, rss, limit)),
+        kill(
+          new ResourceError(`compute child (pid ${proc.pid}) over memory budget ${mb(limit)} MB: ${mb(rss)} MB resident, killed by the watchdog`, rss, limit),
+        ),
       );
       const deadlineMs = opts.deadlineMs;
       const deadline =
@@ -223,7 +225,8 @@ function watchRss(pid: number, limit: number, intervalMs: number, over: (rss: nu
  * or exit code, a plain (retryable) error.
  */
 function deathError(who: string, code: number | null, signal: string | null, tail: string, peakRss: number, limit: number): Error {
-  if (signal === 'SIGKILL') return new ResourceError(`${who} killed by SIGKILL (likely the kernel OOM killer) during the job${tail}`, peakRss || undefined, limit);
+  if (signal === 'SIGKILL')
+    return new ResourceError(`${who} killed by SIGKILL (likely the kernel OOM killer) during the job${tail}`, peakRss || undefined, limit);
   const text = `${who} ${exitText(code, signal)} during the job${tail}`;
   return code === 134 ? new ResourceError(text, peakRss || undefined, limit) : new Error(text);
 }
@@ -244,7 +247,11 @@ function exitText(code: number | null, signal: string | null): string {
 }
 
 function tailText(tail: string): string {
-  const line = tail.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).pop();
+  const line = tail
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .pop();
   return line ? ` (last stderr line: ${line.slice(0, 300)})` : '';
 }
 

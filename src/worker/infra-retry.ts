@@ -48,7 +48,9 @@ export async function retryInfrastructure<T>(what: string, op: () => Promise<T>,
       const elapsed = Date.now() - started;
       const message = (err as Error).message;
       if (elapsed + wait > policy.maxMs) {
-        throw new ServiceError(`${what}: infrastructure still failing after ${attempt} attempts over ${Math.round(elapsed / 1000)} s: ${message}`, { cause: err });
+        throw new ServiceError(`${what}: infrastructure still failing after ${attempt} attempts over ${Math.round(elapsed / 1000)} s: ${message}`, {
+          cause: err,
+        });
       }
       log.warn({ op: what, attempt, retryInMs: wait, err: message }, 'infrastructure failure: retrying with back-off');
       await new Promise((r) => setTimeout(r, wait));

@@ -3,10 +3,7 @@ import type { ComputeRequest, ComputeResult } from '../core/types';
 /** Messages between a worker and its compute child (src/worker/child.ts). */
 export type ToChild = { type: 'run'; id: number; req: ComputeRequest };
 
-export type FromChild =
-  | { type: 'ready' }
-  | { type: 'result'; id: number; result: ComputeResult }
-  | { type: 'error'; id: number; error: SerializedError };
+export type FromChild = { type: 'ready' } | { type: 'result'; id: number; result: ComputeResult } | { type: 'error'; id: number; error: SerializedError };
 
 /** An error crossing the process boundary: its class name decides how the worker treats it. */
 export interface SerializedError {

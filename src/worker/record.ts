@@ -9,7 +9,10 @@ export async function recordRows(ctx: WorkerContext, p: JobPayload, rows: Result
   const outcome = await ctx.infra(`write ${rows.length} rows of build ${p.buildId}`, () => writeRows(connection, prefix, p.buildId, rows));
   if (outcome !== 'written') {
     // Nobody waits for these rows: the build was published (or removed) while the job ran.
-    ctx.log.warn({ pool: ctx.pool, buildId: p.buildId, rows: rows.length, outcome }, `rows dropped: the build is ${outcome === 'published' ? 'already published' : 'not in Redis'}`);
+    ctx.log.warn(
+      { pool: ctx.pool, buildId: p.buildId, rows: rows.length, outcome },
+      `rows dropped: the build is ${outcome === 'published' ? 'already published' : 'not in Redis'}`,
+    );
     return;
   }
   for (const row of rows) {

@@ -39,24 +39,22 @@ export function rowsFromResult(p: JobPayload, arch: string, result: ComputeResul
 export function failedRows(p: JobPayload, reason: string, batchSize = p.batchSize, archs: readonly string[] = archsOf(p)): ResultRow[] {
   return archs.flatMap((arch) => {
     const ids = tripleIdsOf(p, arch);
-    return p.proxies.map(
-      (proxy): ResultRow => ({
-        tripleId: ids[proxy]!,
-        space: p.space,
-        task: p.task,
-        arch,
-        proxy,
-        seed: p.seed,
-        batchSize,
-        status: 'failed',
-        score: null,
-        time: null,
-        reason,
-        backend: 'none',
-        dataSource: dataSourceOf(p),
-        dataSha256: '',
-        fingerprint: p.fingerprint,
-      }),
-    );
+    return p.proxies.map((proxy): ResultRow => ({
+      tripleId: ids[proxy]!,
+      space: p.space,
+      task: p.task,
+      arch,
+      proxy,
+      seed: p.seed,
+      batchSize,
+      status: 'failed',
+      score: null,
+      time: null,
+      reason,
+      backend: 'none',
+      dataSource: dataSourceOf(p),
+      dataSha256: '',
+      fingerprint: p.fingerprint,
+    }));
   });
 }

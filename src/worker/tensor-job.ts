@@ -31,13 +31,19 @@ export async function runTensorJob(run: JobRun): Promise<JobOutcome> {
   if (route.kind === 'fail') throw await run.fail(route.reason);
   if (p.data.source === 'minibatch') {
     try {
-      run.data = await ctx.infra('minibatch fetch', () => withFetchedMinibatches(p.data as MinibatchObjectSpec, evaluatePassesNeeded(p.proxies).has('minibatch1')));
+      run.data = await ctx.infra('minibatch fetch', () =>
+        withFetchedMinibatches(p.data as MinibatchObjectSpec, evaluatePassesNeeded(p.proxies).has('minibatch1')),
+      );
     } catch (err) {
       if (err instanceof IntegrityError || err instanceof NotFoundError) throw await run.fail(`integrity: ${message(err)}`);
       throw await run.retryOrFail(err, p.batchSize);
     }
   }
-  if (route.halved) run.log.warn({ neededMb: mb(planned.needed), budgetMb: mb(ctx.budget), batchSize: route.batchSize }, 'over the heavy budget: running at half the batch size');
+  if (route.halved)
+    run.log.warn(
+      { neededMb: mb(planned.needed), budgetMb: mb(ctx.budget), batchSize: route.batchSize },
+      'over the heavy budget: running at half the batch size',
+    );
   return computeInChild(run, arch, route.batchSize, route.recompute, jobDeadlineMs(planned.needed, ctx.settings.deadline));
 }
 

@@ -69,9 +69,16 @@ export function evaluateFixture(name: string, proxies: ProxyName[]): { fixture: 
   try {
     const values = evaluateProxies(
       {
-        net, loss: task.loss, outputs: task.outputs, trace, weights, x, target,
+        net,
+        loss: task.loss,
+        outputs: task.outputs,
+        trace,
+        weights,
+        x,
+        target,
         zenDraws: () => ({ weights: zenWeights, input: zenInput, noise: zenNoise }),
-        buildSeconds: 0, dataSeconds: 0,
+        buildSeconds: 0,
+        dataSeconds: 0,
       },
       proxies,
     );

@@ -37,12 +37,7 @@ export async function onBackend<R>(backend: string, f: () => R | Promise<R>): Pr
  * truncation error is O(h⁴). The error is relative to Σ|∂f/∂xᵢ·vᵢ|, the scale at which the
  * directional derivative is summed (it may cancel to near zero). Returns the worst direction's.
  */
-export function directionalGradError(
-  f: (...xs: tf.Tensor[]) => tf.Scalar,
-  xs: tf.Tensor[],
-  rng: Rng,
-  opts: { h?: number; directions?: number } = {},
-): number {
+export function directionalGradError(f: (...xs: tf.Tensor[]) => tf.Scalar, xs: tf.Tensor[], rng: Rng, opts: { h?: number; directions?: number } = {}): number {
   const h = opts.h ?? 1e-2;
   let worst = 0;
   tf.tidy(() => {

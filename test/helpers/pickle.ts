@@ -27,20 +27,47 @@ function ndarray(data: Uint8Array, shape: number[], dtype: 'u1' | 'f4' | 'i8' = 
   return Buffer.concat([
     op('cnumpy.core.multiarray\n_reconstruct\n'),
     op('cnumpy\nndarray\n'),
-    int(0), op('\x85'), str2('b'), op('\x87R'),
-    op('('), int(1), op('('), ...shape.map(int), op('t'),
-    op('cnumpy\ndtype\n'), str2(dtype), int(0), int(1), op('\x87R'),
-    op('('), int(3), str2(dtype === 'u1' ? '|' : '<'), op('NNN'), op('J'), i32(-1), op('J'), i32(-1), int(0), op('tb'),
-    op('\x89'), str2(Buffer.from(data.buffer, data.byteOffset, data.byteLength)), op('tb'),
+    int(0),
+    op('\x85'),
+    str2('b'),
+    op('\x87R'),
+    op('('),
+    int(1),
+    op('('),
+    ...shape.map(int),
+    op('t'),
+    op('cnumpy\ndtype\n'),
+    str2(dtype),
+    int(0),
+    int(1),
+    op('\x87R'),
+    op('('),
+    int(3),
+    str2(dtype === 'u1' ? '|' : '<'),
+    op('NNN'),
+    op('J'),
+    i32(-1),
+    op('J'),
+    i32(-1),
+    int(0),
+    op('tb'),
+    op('\x89'),
+    str2(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
+    op('tb'),
   ]);
 }
 const ndarrayU8 = (data: Uint8Array, shape: number[]) => ndarray(data, shape, 'u1');
 export function imageBatchPickle(pixels: Uint8Array, rowBytes: number, labels: number[], labelKey = 'labels'): Buffer {
   return Buffer.concat([
     op('\x80\x02}('),
-    str2('data'), ndarrayU8(pixels, [labels.length, rowBytes]),
-    str2(labelKey), op(']('), ...labels.map(int), op('e'),
-    str2('batch_label'), str2('training batch 1 of 5'),
+    str2('data'),
+    ndarrayU8(pixels, [labels.length, rowBytes]),
+    str2(labelKey),
+    op(']('),
+    ...labels.map(int),
+    op('e'),
+    str2('batch_label'),
+    str2('training batch 1 of 5'),
     op('u.'),
   ]);
 }
@@ -53,8 +80,10 @@ export function sphericalPickle(images: Float32Array, labels: number[], test: { 
   const split = (x: Float32Array, y: number[]) =>
     Buffer.concat([
       op('}('),
-      str2('images'), ndarray(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), [y.length, 3, 60, 60], 'f4'),
-      str2('labels'), ndarray(new Uint8Array(BigInt64Array.from(y.map(BigInt)).buffer), [y.length], 'i8'),
+      str2('images'),
+      ndarray(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), [y.length, 3, 60, 60], 'f4'),
+      str2('labels'),
+      ndarray(new Uint8Array(BigInt64Array.from(y.map(BigInt)).buffer), [y.length], 'i8'),
       op('u'),
     ]);
   return Buffer.concat([op('\x80\x02}('), str2('train'), split(images, labels), str2('test'), split(test.images, test.labels), op('u.')]);

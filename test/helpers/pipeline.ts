@@ -150,4 +150,3 @@ export async function startHarness(tag: string): Promise<Harness> {
   };
   return h;
 }
-

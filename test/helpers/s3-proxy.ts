@@ -78,13 +78,10 @@ export class S3Proxy {
       req.socket.destroy();
       return;
     }
-    const upstream = request(
-      { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
+    const upstream = request({ host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
     upstream.on('error', () => req.socket.destroy());
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

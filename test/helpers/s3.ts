@@ -44,7 +44,9 @@ export function cliEnv(s3: EmbeddedS3, zcHome: string): NodeJS.ProcessEnv {
 }
 
 /** A computed row with defaults; tests override what they look at. */
-export function row(p: { space?: SpaceName; task?: TaskName; arch: string; proxy: ColumnProxyName; score?: number | null; seed?: number } & Partial<ResultRow>): ResultRow {
+export function row(
+  p: { space?: SpaceName; task?: TaskName; arch: string; proxy: ColumnProxyName; score?: number | null; seed?: number } & Partial<ResultRow>,
+): ResultRow {
   const space = p.space ?? 'nasbench201';
   const task = p.task ?? 'cifar10';
   const seed = p.seed ?? 0;

@@ -17,7 +17,11 @@ export const command: Command = {
   options: [
     { name: 'until-published', value: false, description: 'exit once the given builds are published (default: run until SIGTERM)' },
     { name: 'metrics-port', value: true, description: 'port of /metrics (default: METRICS_PORT; 0: any free port)' },
-    { name: 'lock-ttl-ms', value: true, description: 'TTL of the build and publish locks (default 15000): a paused or partitioned aggregator loses its builds after it' },
+    {
+      name: 'lock-ttl-ms',
+      value: true,
+      description: 'TTL of the build and publish locks (default 15000): a paused or partitioned aggregator loses its builds after it',
+    },
     { name: 'flush-interval-ms', value: true, description: 'longest wait before new rows are written to a segment (default 1000)' },
     ...STORE_OPTION_SPECS,
   ],
@@ -45,7 +49,8 @@ export const command: Command = {
       lockTtlMs: optInt(args, 'lock-ttl-ms', 300),
       flushIntervalMs: optInt(args, 'flush-interval-ms', 0),
       metrics,
-      onPublished: (p) => process.stdout.write(`published ${p.dataset}@${p.result.version} (build ${p.buildId}, ${p.result.manifest.rowCount} rows) to ${ps.where}\n`),
+      onPublished: (p) =>
+        process.stdout.write(`published ${p.dataset}@${p.result.version} (build ${p.buildId}, ${p.result.manifest.rowCount} rows) to ${ps.where}\n`),
     });
     const stop = () => aggregator.stop();
     process.once('SIGTERM', stop);

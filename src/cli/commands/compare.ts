@@ -24,7 +24,11 @@ export const command: Command = {
   async run(argv) {
     const args = parseArgs(argv, this.options);
     if (args.positionals.length !== 2) {
-      throw new InputError('argument', args.positionals.join(' ') || undefined, 'exactly two sources A B, each D[@VERSION], s3://BUCKET/D[@VERSION], a pulled directory or a zc_<space>.json');
+      throw new InputError(
+        'argument',
+        args.positionals.join(' ') || undefined,
+        'exactly two sources A B, each D[@VERSION], s3://BUCKET/D[@VERSION], a pulled directory or a zc_<space>.json',
+      );
     }
     const format = optString(args, 'format') ?? 'table';
     if (!(FORMATS as readonly string[]).includes(format)) throw new InputError('--format', format, `one of ${FORMATS.join(', ')}`);

@@ -42,7 +42,10 @@ function table(result: ComputeResult): string {
 }
 
 /** The JSON result with each module's source file and sha256 (what a row of it would carry). */
-function withModuleSources(result: ComputeResult, loaded: readonly LoadedProxyModule[]): ComputeResult & { modules?: { name: string; file: string; sha256: string }[] } {
+function withModuleSources(
+  result: ComputeResult,
+  loaded: readonly LoadedProxyModule[],
+): ComputeResult & { modules?: { name: string; file: string; sha256: string }[] } {
   if (loaded.length === 0) return result;
   return { ...result, modules: loaded.map((m) => ({ name: m.definition.name, file: m.file, sha256: m.sha256 })) };
 }
@@ -50,7 +53,8 @@ function withModuleSources(result: ComputeResult, loaded: readonly LoadedProxyMo
 export const command: Command = {
   name: 'compute',
   summary: 'compute zero-cost proxies of one architecture on one task',
-  usage: 'zcbench compute --space S --task T --arch A [--proxies all|a,b] [--proxy-module FILE[,FILE]] [--seed N] [--batch-size N] [--data synthetic|PATH] [--json]',
+  usage:
+    'zcbench compute --space S --task T --arch A [--proxies all|a,b] [--proxy-module FILE[,FILE]] [--seed N] [--batch-size N] [--data synthetic|PATH] [--json]',
   options: [...OPTIONS],
   async run(argv) {
     const args = parseArgs(argv, [...OPTIONS]);
@@ -58,7 +62,10 @@ export const command: Command = {
     const space = parseSpace(required(optString(args, 'space'), 'space', 'a search space, e.g. nasbench201'), '--space');
     const task = parseTask(required(optString(args, 'task'), 'task', 'a task, e.g. cifar10'), space, '--task');
     const arch = required(optString(args, 'arch'), 'arch', 'an architecture string, e.g. "(0, 2, 3, 2, 3, 1)"');
-    const modulePaths = (optString(args, 'proxy-module') ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const modulePaths = (optString(args, 'proxy-module') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     const loaded = await Promise.all(modulePaths.map((path) => loadProxyModule(path)));
     checkModuleNames(loaded);
     const proxiesArg = optString(args, 'proxies') ?? (loaded.length > 0 ? undefined : 'all');

@@ -12,7 +12,8 @@ import { withCommandStore } from '../store-env';
 function parseSeeds(text: string): number[] {
   const range = /^(\d+)\.\.(\d+)$/.exec(text);
   const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i) : text.split(',').map(Number);
-  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new InputError('seeds', text, 'A..B or a comma-separated list of non-negative integers');
+  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0))
+    throw new InputError('seeds', text, 'A..B or a comma-separated list of non-negative integers');
   return seeds;
 }
 
@@ -22,9 +23,9 @@ export const command: Command = {
   usage: 'zcbench data add NAME --task T --from PATH [--seeds 0..K] [--batch-size N] | zcbench data ls',
   options: [
     { name: 'task', value: true, description: 'the task the dataset is for' },
-    { name: 'from', value: true, description: 'local copy of the task\'s training data (docs/data.md)' },
+    { name: 'from', value: true, description: "local copy of the task's training data (docs/data.md)" },
     { name: 'seeds', value: true, description: 'seeds to draw minibatches for: A..B or a,b,c (default 0..0)' },
-    { name: 'batch-size', value: true, description: 'samples per minibatch (default: the task\'s)' },
+    { name: 'batch-size', value: true, description: "samples per minibatch (default: the task's)" },
     ...STORE_OPTION_SPECS.filter((o) => o.name !== 'anonymous'),
   ],
   async run(argv) {
@@ -44,7 +45,8 @@ export const command: Command = {
     const batchSize = optInt(args, 'batch-size', 1) ?? TASK_SPECS[task as TaskName].batchSize;
     const seeds = parseSeeds(optString(args, 'seeds') ?? '0..0');
     const m = await withCommandStore(args, ({ store }) => addDataSet(store, { name, task: task as TaskName, from, seeds, batchSize }));
-    for (const [seed, s] of Object.entries(m.seeds)) process.stdout.write(`${m.name} seed ${seed}: minibatch ${s.minibatch.sha256} (${s.minibatch.bytes} bytes), second ${s.second.sha256}\n`);
+    for (const [seed, s] of Object.entries(m.seeds))
+      process.stdout.write(`${m.name} seed ${seed}: minibatch ${s.minibatch.sha256} (${s.minibatch.bytes} bytes), second ${s.second.sha256}\n`);
     return 0;
   },
 };

@@ -18,8 +18,7 @@ import { withCommandStore } from '../store-env';
 export const command: Command = {
   name: 'import-naslib',
   summary: 'publish released NASLib zc_<space>.json files as a dataset version',
-  usage:
-    'zcbench import-naslib FILE... --dataset D [--space S] [--parent V|none] [--build-id ID] [--endpoint URL] [--bucket B] [--profile P]',
+  usage: 'zcbench import-naslib FILE... --dataset D [--space S] [--parent V|none] [--build-id ID] [--endpoint URL] [--bucket B] [--profile P]',
   options: [
     { name: 'dataset', value: true, description: 'dataset to publish into (required)' },
     { name: 'space', value: true, description: 'search space of every file (default: from the file name or content)' },
@@ -61,13 +60,16 @@ export const command: Command = {
     const parentOpt = optString(args, 'parent');
     const outcome = await withCommandStore(args, async ({ store, storeOpts }) => {
       const latest = await readLatest(store, dataset);
-      const parentVersion = parentOpt === 'none' ? undefined : parentOpt ?? latest?.version;
+      const parentVersion = parentOpt === 'none' ? undefined : (parentOpt ?? latest?.version);
       if (latest && (await unchangedSince(latest.version, parentVersion, rows, groundTruth, { ...storeOpts, dataset }))) {
         return { unchanged: latest.version };
       }
       const buildId =
         optString(args, 'build-id') ??
-        `import-${createHash('sha256').update(JSON.stringify([parentVersion ?? null, dataSources.map((d) => d.sha256), space ?? null])).digest('hex').slice(0, 16)}`;
+        `import-${createHash('sha256')
+          .update(JSON.stringify([parentVersion ?? null, dataSources.map((d) => d.sha256), space ?? null]))
+          .digest('hex')
+          .slice(0, 16)}`;
       return publishVersion(store, {
         dataset,
         buildId,

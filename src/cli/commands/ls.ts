@@ -52,7 +52,10 @@ async function describeDataset(store: ObjectStore, dataset: string, versions: bo
     manifests.push({ m: r.manifest, isLatest: r.isLatest });
   }
   if (json) return JSON.stringify(manifests.map(({ m, isLatest }) => ({ ...summaryOf(m), latest: isLatest })));
-  return formatTable(['VERSION', 'CREATED', 'PARENT', 'ROWS', 'COVERAGE', 'SIZE'], manifests.map(({ m, isLatest }) => versionLine(m, isLatest)));
+  return formatTable(
+    ['VERSION', 'CREATED', 'PARENT', 'ROWS', 'COVERAGE', 'SIZE'],
+    manifests.map(({ m, isLatest }) => versionLine(m, isLatest)),
+  );
 }
 
 function summaryOf(m: Manifest) {
@@ -70,10 +73,10 @@ function summaryOf(m: Manifest) {
 
 export const command: Command = {
   name: 'ls',
-  summary: 'list published datasets, or one dataset\'s coverage and versions',
+  summary: "list published datasets, or one dataset's coverage and versions",
   usage: 'zcbench ls [--dataset D] [--versions] [--json] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
   options: [
-    { name: 'dataset', value: true, description: 'show one dataset: its latest version\'s coverage per (space, task)' },
+    { name: 'dataset', value: true, description: "show one dataset: its latest version's coverage per (space, task)" },
     { name: 'versions', value: false, description: 'list every version (with --dataset)' },
     { name: 'json', value: false, description: 'machine-readable output (one JSON value)' },
     ...STORE_OPTION_SPECS,

@@ -33,7 +33,9 @@ export const command: Command = {
     const specPlan = loadBuildPlan(file, { buildId: optString(args, 'build-id'), packing: optFlag(args, 'one-proxy-per-job') ? 'triple' : undefined });
     if (optFlag(args, 'dry-run')) {
       // No Redis, and a store only to read what the base version holds.
-      const dryBase = specPlan.spec.baseVersion ? await readBaseVersion((await openPipelineStore(args, config)).storeOpts, specPlan.spec.dataset, specPlan.spec.baseVersion) : undefined;
+      const dryBase = specPlan.spec.baseVersion
+        ? await readBaseVersion((await openPipelineStore(args, config)).storeOpts, specPlan.spec.dataset, specPlan.spec.baseVersion)
+        : undefined;
       const result = await dryRun(specPlan, poolBudgets(config), dryBase);
       process.stdout.write(optFlag(args, 'json') ? JSON.stringify(result) + '\n' : describeDryRun(result, specPlan.spec.baseVersion));
       return 0;
@@ -55,7 +57,9 @@ export const command: Command = {
         storedTripleIds: stored,
         log: log.child({ buildId: plan.buildId }),
         onProgress: (p) =>
-          progress.update(`produce ${plan.buildId}: ${p.triplesSeen}/${p.totalTriples} triples expanded (${Math.floor((100 * p.triplesSeen) / p.totalTriples)} %), ${p.enqueued} messages enqueued`),
+          progress.update(
+            `produce ${plan.buildId}: ${p.triplesSeen}/${p.totalTriples} triples expanded (${Math.floor((100 * p.triplesSeen) / p.totalTriples)} %), ${p.enqueued} messages enqueued`,
+          ),
       });
       progress.done();
       if (optFlag(args, 'json')) {

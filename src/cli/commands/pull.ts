@@ -38,20 +38,22 @@ export const command: Command = {
     const format = optString(args, 'format') ?? 'both';
     if (!(PULL_FORMATS as readonly string[]).includes(format)) throw new InputError('--format', format, `valid: ${PULL_FORMATS.join(', ')}`);
     let lastReport = 0;
-    const result = await withCommandStore(args, ({ store }) => pullVersion(store, {
-      dataset,
-      version,
-      filter,
-      format: format as PullFormat,
-      outDir: optString(args, 'out'),
-      onProgress: (path, done, total) => {
-        if (total < PROGRESS_MIN_BYTES) return;
-        const now = Date.now();
-        if (done < total && now - lastReport < 1000) return;
-        lastReport = now;
-        process.stderr.write(`pull: ${path} ${formatBytes(done)} / ${formatBytes(total)}\n`);
-      },
-    }));
+    const result = await withCommandStore(args, ({ store }) =>
+      pullVersion(store, {
+        dataset,
+        version,
+        filter,
+        format: format as PullFormat,
+        outDir: optString(args, 'out'),
+        onProgress: (path, done, total) => {
+          if (total < PROGRESS_MIN_BYTES) return;
+          const now = Date.now();
+          if (done < total && now - lastReport < 1000) return;
+          lastReport = now;
+          process.stderr.write(`pull: ${path} ${formatBytes(done)} / ${formatBytes(total)}\n`);
+        },
+      }),
+    );
     const files = Object.keys(result.files).length;
     process.stdout.write(
       [

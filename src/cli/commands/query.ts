@@ -11,9 +11,8 @@ import { rowPrecedes } from '../../storage/rows';
 
 export const command: Command = {
   name: 'query',
-  summary: 'look up one architecture\'s proxy scores (and val_accuracy) in a dataset version',
-  usage:
-    'zcbench query D[@VERSION]|DIR|FILE --space S --task T --arch A [--proxies p[,q]] [--json] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
+  summary: "look up one architecture's proxy scores (and val_accuracy) in a dataset version",
+  usage: 'zcbench query D[@VERSION]|DIR|FILE --space S --task T --arch A [--proxies p[,q]] [--json] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
   options: [
     { name: 'space', value: true, description: 'search space (required)' },
     { name: 'task', value: true, description: 'task (required)' },
@@ -25,7 +24,11 @@ export const command: Command = {
   async run(argv) {
     const args = parseArgs(argv, this.options);
     if (args.positionals.length !== 1) {
-      throw new InputError('argument', args.positionals.join(' ') || undefined, 'exactly one D[@VERSION] (or s3://BUCKET/D[@VERSION], a pulled directory, a zc_<space>.json)');
+      throw new InputError(
+        'argument',
+        args.positionals.join(' ') || undefined,
+        'exactly one D[@VERSION] (or s3://BUCKET/D[@VERSION], a pulled directory, a zc_<space>.json)',
+      );
     }
     const required = (name: string): string => {
       const v = optString(args, name);
@@ -43,7 +46,9 @@ export const command: Command = {
     const arch = ds.findArch(space, task, given);
     if (arch === undefined) {
       if (canonicalArch(space, given) === undefined) throw notAnArch(space, given);
-      throw new NotFoundError(`${name} has no architecture ${JSON.stringify(given)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`);
+      throw new NotFoundError(
+        `${name} has no architecture ${JSON.stringify(given)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`,
+      );
     }
     const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxies') : ds.proxies(space, task);
     // Each value's row (the one `rowPrecedes` picks, as `score` does): which code and backend made it.
@@ -52,20 +57,45 @@ export const command: Command = {
       const held = made.get(r.proxy);
       if (r.arch === arch && r.status === 'ok' && (!held || rowPrecedes(r, held))) made.set(r.proxy, r);
     }
-    type Value = { score: number | null; time: number | null; fingerprint: string | null; backend: string | null; std?: number; n?: number; seeds?: number[]; scores?: number[] };
+    type Value = {
+      score: number | null;
+      time: number | null;
+      fingerprint: string | null;
+      backend: string | null;
+      std?: number;
+      n?: number;
+      seeds?: number[];
+      scores?: number[];
+    };
     const scores: Record<string, Value> = {};
     for (const p of proxies) {
       const row = made.get(p);
-      scores[p] = { score: ds.score(space, task, arch, p) ?? null, time: ds.time(space, task, arch, p) ?? null, fingerprint: row?.fingerprint ?? null, backend: row?.backend ?? null };
+      scores[p] = {
+        score: ds.score(space, task, arch, p) ?? null,
+        time: ds.time(space, task, arch, p) ?? null,
+        fingerprint: row?.fingerprint ?? null,
+        backend: row?.backend ?? null,
+      };
       // Several seeds: the mean ± sample sd, as the version's NASLib json has them.
       const seeded = ds.seedScores(space, task, arch, p);
       if (seeded) Object.assign(scores[p]!, { score: seeded.mean, std: seeded.std, n: seeded.n, seeds: seeded.seeds, scores: seeded.scores });
     }
-    const shown = (v: Value) => (v.score === null ? '- (none)' : v.n ? `${formatNumber(v.score)} ± ${formatNumber(v.std!)} (${v.n} seeds)` : formatNumber(v.score));
+    const shown = (v: Value) =>
+      v.score === null ? '- (none)' : v.n ? `${formatNumber(v.score)} ± ${formatNumber(v.std!)} (${v.n} seeds)` : formatNumber(v.score);
     const valAccuracy = ds.valAccuracy(space, task, arch) ?? null;
     const readable = ds.readable(space, task, arch) ?? null;
     if (optFlag(args, 'json')) {
-      const out = { dataset: ds.dataset, version: ds.version, manifestSha256: ds.manifestSha256, space, task, arch, arch_readable: readable, val_accuracy: valAccuracy, proxies: scores };
+      const out = {
+        dataset: ds.dataset,
+        version: ds.version,
+        manifestSha256: ds.manifestSha256,
+        space,
+        task,
+        arch,
+        arch_readable: readable,
+        val_accuracy: valAccuracy,
+        proxies: scores,
+      };
       process.stdout.write(JSON.stringify(out) + '\n');
       return 0;
     }
@@ -88,7 +118,8 @@ function notAnArch(space: SpaceName, given: string): InputError {
   try {
     searchSpace(space).parse(given, '--arch');
   } catch (err) {
-    if (err instanceof InputError) return new InputError('--arch', given, `${err.expected}; or the readable form \`query\` prints beside a key of this version`);
+    if (err instanceof InputError)
+      return new InputError('--arch', given, `${err.expected}; or the readable form \`query\` prints beside a key of this version`);
     throw err;
   }
   return new InputError('--arch', given, 'an architecture of this version');

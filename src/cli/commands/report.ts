@@ -15,14 +15,15 @@ export const command: Command = {
   name: 'report',
   summary: "the paper's analyses of a version with ground truth: Spearman heatmap, task correlation, bias table",
   usage: 'zcbench report D[@VERSION] [--out DIR] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
-  options: [
-    { name: 'out', value: true, description: 'output directory (default ./<dataset>-<version>-report)' },
-    ...STORE_OPTION_SPECS,
-  ],
+  options: [{ name: 'out', value: true, description: 'output directory (default ./<dataset>-<version>-report)' }, ...STORE_OPTION_SPECS],
   async run(argv) {
     const args = parseArgs(argv, this.options);
     if (args.positionals.length !== 1) {
-      throw new InputError('argument', args.positionals.join(' ') || undefined, 'exactly one D[@VERSION] (or s3://BUCKET/D[@VERSION], a pulled directory, a zc_<space>.json)');
+      throw new InputError(
+        'argument',
+        args.positionals.join(' ') || undefined,
+        'exactly one D[@VERSION] (or s3://BUCKET/D[@VERSION], a pulled directory, a zc_<space>.json)',
+      );
     }
     const dataset = await openDatasetSource(args.positionals[0]!, args);
     const source = { dataset: dataset.dataset, version: dataset.version ?? 'local' };

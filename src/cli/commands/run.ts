@@ -80,10 +80,18 @@ export const command: Command = {
       await initBackend(backendSettings());
       const { lightBytes, heavyBytes } = poolBudgets(config);
       const common = { connection: redis, prefix: config.ZC_QUEUE_PREFIX, lightBudgetBytes: lightBytes, heavyBudgetBytes: heavyBytes };
-      for (let i = 0; i < workers; i++) running.push(startWorker({ ...common, pool: 'light', concurrency, log: log.child({ component: 'worker', pool: 'light', worker: i }) }));
+      for (let i = 0; i < workers; i++)
+        running.push(startWorker({ ...common, pool: 'light', concurrency, log: log.child({ component: 'worker', pool: 'light', worker: i }) }));
       running.push(startWorker({ ...common, pool: 'heavy', concurrency: 1, log: log.child({ component: 'worker', pool: 'heavy' }) }));
 
-      aggregator = new Aggregator({ redis, prefix: config.ZC_QUEUE_PREFIX, store: ps.store, log: log.child({ component: 'aggregator' }), buildIds: [plan.buildId], untilPublished: true });
+      aggregator = new Aggregator({
+        redis,
+        prefix: config.ZC_QUEUE_PREFIX,
+        store: ps.store,
+        log: log.child({ component: 'aggregator' }),
+        buildIds: [plan.buildId],
+        untilPublished: true,
+      });
       const started = Date.now();
       const ticker = setInterval(() => {
         buildStatus(redis, config.ZC_QUEUE_PREFIX, plan.buildId).then(
@@ -93,7 +101,9 @@ export const command: Command = {
             const pct = expected > 0 ? Math.floor((100 * Math.min(done, expected)) / expected) : 100;
             const rate = s.triplesPerSecond !== undefined ? `${s.triplesPerSecond.toFixed(1)} triples/s` : 'starting';
             const eta = s.etaSeconds !== undefined ? `, ETA ${formatDuration(s.etaSeconds)}` : '';
-            progress.update(`compute: ${Math.min(done, expected)}/${expected} triples (${pct} %), ${s.failed} failed, ${rate}${eta}, elapsed ${formatDuration((Date.now() - started) / 1000)}`);
+            progress.update(
+              `compute: ${Math.min(done, expected)}/${expected} triples (${pct} %), ${s.failed} failed, ${rate}${eta}, elapsed ${formatDuration((Date.now() - started) / 1000)}`,
+            );
           },
           () => undefined,
         );
@@ -131,7 +141,9 @@ export const command: Command = {
 
 /** The published version, its coverage and provenance, and where it is. */
 function summary(m: Manifest, bucket: string, where: string, earlier: boolean): string {
-  const lines = [`published ${m.dataset}@${m.version}${earlier ? ' (by an earlier run of this build)' : ''}: ${m.rowCount} rows${m.parentVersion ? `, on top of ${m.parentVersion}` : ''}`];
+  const lines = [
+    `published ${m.dataset}@${m.version}${earlier ? ' (by an earlier run of this build)' : ''}: ${m.rowCount} rows${m.parentVersion ? `, on top of ${m.parentVersion}` : ''}`,
+  ];
   const byTask = new Map<string, { proxies: number; ok: number; failed: number; expected: number }>();
   for (const c of m.coverage) {
     const k = `${c.space}/${c.task}`;
@@ -147,7 +159,9 @@ function summary(m: Manifest, bucket: string, where: string, earlier: boolean): 
     lines.push(`  coverage ${k}: ${t.proxies} proxies, ${t.ok}/${t.expected} triples ok (${pct} %)${t.failed > 0 ? `, ${t.failed} failed` : ''}`);
   }
   lines.push(`  data: ${m.dataSources.map((d) => `${d.source}${d.sha256 ? ` (sha256 ${d.sha256.slice(0, 12)}…)` : ''}`).join(', ') || 'none'}`);
-  lines.push(`  backends: ${m.backends.join(', ')}; batch sizes: ${m.batchSizes.join(', ')}; seeds: ${m.seeds.join(', ')}; fingerprint ${m.fingerprint ?? m.codeVersion}`);
+  lines.push(
+    `  backends: ${m.backends.join(', ')}; batch sizes: ${m.batchSizes.join(', ')}; seeds: ${m.seeds.join(', ')}; fingerprint ${m.fingerprint ?? m.codeVersion}`,
+  );
   lines.push(`  files: ${Object.keys(m.files).join(', ')}`);
   lines.push(`  manifest: s3://${bucket}/${datasetKeys.manifest(m.dataset, m.version)}`);
   lines.push(`  store: ${where}`);

@@ -7,7 +7,7 @@ import { withCommandStore } from '../store-env';
 
 export const command: Command = {
   name: 'set-latest',
-  summary: 'point a dataset\'s latest at an existing version (rollback or roll forward)',
+  summary: "point a dataset's latest at an existing version (rollback or roll forward)",
   usage: 'zcbench set-latest D@VERSION [--endpoint URL] [--bucket B] [--profile P]',
   options: STORE_OPTION_SPECS.filter((o) => o.name !== 'anonymous'),
   async run(argv) {

@@ -26,7 +26,9 @@ export const command: Command = {
       const out: string[] = ['queues:'];
       out.push(`  ${'queue'.padEnd(10)}${JOB_STATES.map((s) => s.padStart(12)).join('')}${'jobs/s'.padStart(10)}`);
       for (const q of queues) {
-        out.push(`  ${q.queue.padEnd(10)}${JOB_STATES.map((s) => String(q.counts[s] ?? 0).padStart(12)).join('')}${q.completedPerSecond.toFixed(1).padStart(10)}`);
+        out.push(
+          `  ${q.queue.padEnd(10)}${JOB_STATES.map((s) => String(q.counts[s] ?? 0).padStart(12)).join('')}${q.completedPerSecond.toFixed(1).padStart(10)}`,
+        );
         for (const [reason, n] of Object.entries(q.failedByReason)) out.push(`    failed job: ${n} × ${reason}`);
       }
       out.push('builds:');
@@ -36,11 +38,16 @@ export const command: Command = {
         const pct = b.expected ? ` (${Math.min(100, Math.floor((100 * Math.max(done, b.aggregated)) / b.expected))} %)` : '';
         const rate = b.triplesPerSecond !== undefined ? `, ${b.triplesPerSecond.toFixed(1)} triples/s` : '';
         const eta =
-          b.state === 'published' ? `, published as ${b.dataset}@${b.version}`
-          : b.state === 'cancelled' ? ', cancelled: it will not be published'
-          : b.etaSeconds !== undefined ? `, ETA ${formatDuration(b.etaSeconds)}`
-          : '';
-        out.push(`  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${b.rejectedEntries > 0 ? ` (${b.rejectedEntries} result entries rejected)` : ''}${rate}${eta}; fingerprint ${b.fingerprint}`);
+          b.state === 'published'
+            ? `, published as ${b.dataset}@${b.version}`
+            : b.state === 'cancelled'
+              ? ', cancelled: it will not be published'
+              : b.etaSeconds !== undefined
+                ? `, ETA ${formatDuration(b.etaSeconds)}`
+                : '';
+        out.push(
+          `  ${b.buildId} [${b.state}]: ${done}/${b.expected ?? '?'} triples${pct}: ${b.ok} ok, ${b.failed} failed; ${b.aggregated} aggregated${b.rejectedEntries > 0 ? ` (${b.rejectedEntries} result entries rejected)` : ''}${rate}${eta}; fingerprint ${b.fingerprint}`,
+        );
         for (const [reason, n] of Object.entries(b.failuresByReason)) out.push(`    failed: ${n} × ${reason}`);
       }
       process.stdout.write(out.join('\n') + '\n');

@@ -48,7 +48,10 @@ export const command: Command = {
       log,
       metrics,
     });
-    log.info({ concurrency: concurrency ?? 'cores', budgetMb: Math.round((pool === 'light' ? lightBytes : heavyBytes) / 2 ** 20), metricsPort: server.port }, 'worker started');
+    log.info(
+      { concurrency: concurrency ?? 'cores', budgetMb: Math.round((pool === 'light' ? lightBytes : heavyBytes) / 2 ** 20), metricsPort: server.port },
+      'worker started',
+    );
     const report = setInterval(() => log.info({ ...worker.stats }, 'worker progress'), 10_000);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve);

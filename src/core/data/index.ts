@@ -38,9 +38,11 @@ export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Pro
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InputError('batchSize', batchSize, 'a positive integer');
   if (spec.source === 'synthetic') return syntheticMinibatch(task, batchSize, rng);
   if (spec.source === 'minibatch') return loadMinibatchObject(spec, opts.which ?? 'first', batchSize);
-  if (spec.source === 'dataset') throw new InputError('data', spec.dataset, 'a data set the producer resolves to its minibatch objects (not computed directly)');
+  if (spec.source === 'dataset')
+    throw new InputError('data', spec.dataset, 'a data set the producer resolves to its minibatch objects (not computed directly)');
   if (spec.source === 'path') {
-    if (typeof spec.path !== 'string' || spec.path.length === 0) throw new InputError('data', spec.path, `a file or directory: ${expectedFiles(TASK_SPECS[task])}`);
+    if (typeof spec.path !== 'string' || spec.path.length === 0)
+      throw new InputError('data', spec.path, `a file or directory: ${expectedFiles(TASK_SPECS[task])}`);
     if (TASK_SPECS[task].taskonomy) return loadTaskonomy(spec.path, TASK_SPECS[task], batchSize, rng);
     return loadFromPath(spec.path, TASK_SPECS[task], batchSize, rng);
   }
@@ -55,7 +57,8 @@ export async function loadMinibatch(spec: DataSpec, opts: MinibatchOptions): Pro
  */
 export async function dataIdentity(spec: DataSpec, task: TaskName): Promise<string> {
   if (spec.source === 'synthetic') return 'synthetic';
-  if (spec.source === 'dataset' || spec.source === 'minibatch') throw new InputError('data', spec.dataset, 'a data set is identified by its manifest (src/storage/data-sets.ts)');
+  if (spec.source === 'dataset' || spec.source === 'minibatch')
+    throw new InputError('data', spec.dataset, 'a data set is identified by its manifest (src/storage/data-sets.ts)');
   const taskSpec = TASK_SPECS[task];
   if (taskSpec.taskonomy) {
     const st = await statOrNull(spec.path);
@@ -125,7 +128,7 @@ async function loadFromPath(path: string, spec: TaskSpec, batchSize: number, rng
 /** What a file source for the task may look like (the "expected" part of the errors), from the formats that serve it. */
 function expectedFiles(spec: TaskSpec): string {
   if (spec.taskonomy) {
-    return 'a Taskonomy folder: train_filenames_final5k.json with its view lists, benevolence/image_list_final5k.json, or <building>/rgb/*_domain_rgb.png views (with the task\'s target domain next to rgb)';
+    return "a Taskonomy folder: train_filenames_final5k.json with its view lists, benevolence/image_list_final5k.json, or <building>/rgb/*_domain_rgb.png views (with the task's target domain next to rgb)";
   }
   const each = DATA_FORMATS.map((f) => f.expects(spec)).filter((e): e is string => e !== null);
   return each.length > 1 ? `${each.slice(0, -1).join(', ')}, or ${each[each.length - 1]}` : each.join('');

@@ -23,7 +23,11 @@ const CLASSES: Record<number, string> = { 6: 'double', 7: 'single', 8: 'int8', 9
 export function readMat5(bytes: Uint8Array, file = 'mat'): Map<string, MatVariable> {
   if (bytes.length < 128) throw new FormatError(file, 'shorter than the 128-byte MAT-file header');
   const endian = String.fromCharCode(bytes[126]!, bytes[127]!);
-  if (endian !== 'IM') throw new FormatError(file, endian === 'MI' ? 'big-endian MAT-files are not read' : 'not a MATLAB level-5 MAT-file (no IM/MI endian mark at byte 126; v7.3 files are HDF5)');
+  if (endian !== 'IM')
+    throw new FormatError(
+      file,
+      endian === 'MI' ? 'big-endian MAT-files are not read' : 'not a MATLAB level-5 MAT-file (no IM/MI endian mark at byte 126; v7.3 files are HDF5)',
+    );
   const out = new Map<string, MatVariable>();
   let pos = 128;
   while (pos + 8 <= bytes.length) {
@@ -66,7 +70,8 @@ function readMatrix(b: Uint8Array, file: string): MatVariable {
   const nameTag = tagAt(b, dimsTag.next, file);
   const name = new TextDecoder('latin1').decode(b.subarray(nameTag.start, nameTag.start + nameTag.size));
   const className = CLASSES[cls];
-  if (!className || complex) throw new FormatError(file, `variable ${name}: ${complex ? 'complex' : `class ${cls}`} matrices are not read (numeric real ones only)`);
+  if (!className || complex)
+    throw new FormatError(file, `variable ${name}: ${complex ? 'complex' : `class ${cls}`} matrices are not read (numeric real ones only)`);
   const real = tagAt(b, nameTag.next, file);
   const data = typedView(b.subarray(real.start, real.start + real.size), real.type, file, name);
   if (data.length !== dims.reduce((x, y) => x * y, 1)) throw new FormatError(file, `variable ${name}: ${data.length} values for dimensions ${dims.join('x')}`);
@@ -77,14 +82,23 @@ function typedView(b: Uint8Array, type: number, file: string, name: string): Arr
   // A copy at offset 0 (Buffer.slice would share the pooled ArrayBuffer): typed views need their own buffer.
   const copy = Uint8Array.prototype.slice.call(b);
   switch (type) {
-    case MI.UINT8: return copy;
-    case MI.INT8: return new Int8Array(copy.buffer);
-    case MI.UINT16: return new Uint16Array(copy.buffer);
-    case MI.INT16: return new Int16Array(copy.buffer);
-    case MI.UINT32: return new Uint32Array(copy.buffer);
-    case MI.INT32: return new Int32Array(copy.buffer);
-    case MI.SINGLE: return new Float32Array(copy.buffer);
-    case MI.DOUBLE: return new Float64Array(copy.buffer);
-    default: throw new FormatError(file, `variable ${name}: data type ${type} is not read`);
+    case MI.UINT8:
+      return copy;
+    case MI.INT8:
+      return new Int8Array(copy.buffer);
+    case MI.UINT16:
+      return new Uint16Array(copy.buffer);
+    case MI.INT16:
+      return new Int16Array(copy.buffer);
+    case MI.UINT32:
+      return new Uint32Array(copy.buffer);
+    case MI.INT32:
+      return new Int32Array(copy.buffer);
+    case MI.SINGLE:
+      return new Float32Array(copy.buffer);
+    case MI.DOUBLE:
+      return new Float64Array(copy.buffer);
+    default:
+      throw new FormatError(file, `variable ${name}: data type ${type} is not read`);
   }
 }

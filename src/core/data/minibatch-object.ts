@@ -9,7 +9,8 @@ import type { Minibatch } from '../types';
  */
 export function encodeMinibatch(batch: Minibatch, metadata: Record<string, string>): Uint8Array {
   const inputs = { dtype: 'F32' as const, shape: [...batch.inputShape], data: batch.inputs };
-  if (batch.target.kind === 'class') return writeSafetensors({ inputs, labels: { dtype: 'I32', shape: [batch.target.labels.length], data: batch.target.labels } }, metadata);
+  if (batch.target.kind === 'class')
+    return writeSafetensors({ inputs, labels: { dtype: 'I32', shape: [batch.target.labels.length], data: batch.target.labels } }, metadata);
   const t = batch.target as { kind: string; values?: Float32Array; shape?: number[] };
   if (!t.values || !t.shape) throw new FormatError('minibatch', `target kind ${t.kind} cannot be stored`);
   return writeSafetensors({ inputs, targets: { dtype: 'F32', shape: t.shape, data: t.values } }, { ...metadata, targetKind: t.kind });

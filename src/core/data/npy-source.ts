@@ -39,7 +39,10 @@ export async function openNpyPair(imagesFile: string, labelsFile: string, spec: 
     const header = await readNpyHeader(fh, imagesFile, size);
     const { dtype, shape } = header;
     if (!(dtype.kind === 'f' || (dtype.kind === 'u' && dtype.size === 1))) {
-      throw new FormatError(imagesFile, `images dtype ${dtype.descr} is not supported: expected uint8 (|u1, scaled to [0, 1]) or float (<f2, <f4, <f8, used as stored)`);
+      throw new FormatError(
+        imagesFile,
+        `images dtype ${dtype.descr} is not supported: expected uint8 (|u1, scaled to [0, 1]) or float (<f2, <f4, <f8, used as stored)`,
+      );
     }
     const layout = imageLayout(imagesFile, shape, spec);
     const count = shape[0]!;
@@ -55,7 +58,10 @@ export async function openNpyPair(imagesFile: string, labelsFile: string, spec: 
     return {
       count,
       labels: labelsPart.labels,
-      files: [{ path: imagesFile, sha256 }, { path: labelsFile, sha256: labelsPart.sha256 }],
+      files: [
+        { path: imagesFile, sha256 },
+        { path: labelsFile, sha256: labelsPart.sha256 },
+      ],
       async read(indices, out) {
         for (let n = 0; n < indices.length; n++) {
           await readExactly(fh, imagesFile, header.dataOffset + indices[n]! * sampleBytes, sampleBytes, bytes);
@@ -110,7 +116,8 @@ async function readLabels(file: string, spec: TaskSpec): Promise<{ labels: Int32
   for (let i = 0; i < count; i++) {
     const v = values[i]!;
     if (!Number.isInteger(v)) throw new FormatError(file, `label[${i}] = ${v} is not a whole number`);
-    if (v < 0 || v >= spec.outputs) throw new FormatError(file, `label[${i}] = ${v} is outside 0..${spec.outputs - 1} (task ${spec.name} has ${spec.outputs} classes)`);
+    if (v < 0 || v >= spec.outputs)
+      throw new FormatError(file, `label[${i}] = ${v} is outside 0..${spec.outputs - 1} (task ${spec.name} has ${spec.outputs} classes)`);
     labels[i] = v;
   }
   return { labels, sha256 };

@@ -31,11 +31,16 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 /** Decodes a dtype string such as '<f4', '|u1', '>i8' (byte order: < little, > big, | or = not applicable/native). */
 export function parseDescr(file: string, descr: string): NpyDtype {
   const m = /^([<>|=]?)([fiub])(\d+)$/.exec(descr);
-  if (!m) throw new FormatError(file, `unsupported npy dtype descr ${JSON.stringify(descr)} (supported: floats <f2 <f4 <f8, integers |u1 |i1 <i2 <u2 <i4 <u4 <i8 <u8, |b1)`);
+  if (!m)
+    throw new FormatError(
+      file,
+      `unsupported npy dtype descr ${JSON.stringify(descr)} (supported: floats <f2 <f4 <f8, integers |u1 |i1 <i2 <u2 <i4 <u4 <i8 <u8, |b1)`,
+    );
   const kind = m[2] as NpyDtype['kind'];
   const size = Number(m[3]);
   const valid = kind === 'f' ? [2, 4, 8] : kind === 'b' ? [1] : [1, 2, 4, 8];
-  if (!valid.includes(size)) throw new FormatError(file, `unsupported npy dtype descr ${JSON.stringify(descr)} (${kind}${size} is not a numeric type this reader knows)`);
+  if (!valid.includes(size))
+    throw new FormatError(file, `unsupported npy dtype descr ${JSON.stringify(descr)} (${kind}${size} is not a numeric type this reader knows)`);
   // '=' means native order; every platform Node runs on here is little-endian.
   return { kind, size: size as NpyDtype['size'], littleEndian: m[1] !== '>', descr };
 }
@@ -64,7 +69,11 @@ export function parseNpyHeader(file: string, head: Uint8Array): NpyHeader | { ne
   const descr = dict.get('descr');
   const fortran = dict.get('fortran_order');
   const shape = dict.get('shape');
-  if (typeof descr !== 'string') throw new FormatError(file, `npy header field descr is ${describe(descr)}, expected a simple dtype string such as '<f4' (structured dtypes are not supported)`);
+  if (typeof descr !== 'string')
+    throw new FormatError(
+      file,
+      `npy header field descr is ${describe(descr)}, expected a simple dtype string such as '<f4' (structured dtypes are not supported)`,
+    );
   if (typeof fortran !== 'boolean') throw new FormatError(file, `npy header field fortran_order is ${describe(fortran)}, expected True or False`);
   if (fortran) throw new FormatError(file, 'npy header field fortran_order is True; only C-order arrays are supported (save with np.ascontiguousarray)');
   if (!Array.isArray(shape)) throw new FormatError(file, `npy header field shape is ${describe(shape)}, expected a tuple of integers`);
@@ -173,7 +182,10 @@ export async function readNpyHeader(fh: FileHandle, file: string, fileSize: numb
     const count = parsed.shape.reduce((a, b) => a * b, 1);
     const dataBytes = fileSize - parsed.dataOffset;
     if (dataBytes !== count * parsed.dtype.size) {
-      throw new FormatError(file, `npy data is ${dataBytes} bytes, but shape (${parsed.shape.join(', ')}) of ${parsed.dtype.descr} needs ${count * parsed.dtype.size}`);
+      throw new FormatError(
+        file,
+        `npy data is ${dataBytes} bytes, but shape (${parsed.shape.join(', ')}) of ${parsed.dtype.descr} needs ${count * parsed.dtype.size}`,
+      );
     }
     return parsed;
   }

@@ -39,7 +39,10 @@ function decodeBatch(bytes: Uint8Array, file: string, layout: PickleBatchLayout)
   const data = dict.map.get('data');
   const rowBytes = 3 * layout.side * layout.side;
   if (!isNdArray(data) || data.dtype !== '|u1' || data.shape.length !== 2 || data.shape[1] !== rowBytes || data.fortran) {
-    throw new FormatError(file, `key data must be a C-ordered uint8 array [N, ${rowBytes}] (got ${isNdArray(data) ? `${data.dtype} ${JSON.stringify(data.shape)}` : 'no array'})`);
+    throw new FormatError(
+      file,
+      `key data must be a C-ordered uint8 array [N, ${rowBytes}] (got ${isNdArray(data) ? `${data.dtype} ${JSON.stringify(data.shape)}` : 'no array'})`,
+    );
   }
   if (!dict.map.has(layout.labelKey)) throw new FormatError(file, `no key ${layout.labelKey} (keys: ${[...dict.map.keys()].join(', ')})`);
   const raw = intsOf(dict.map.get(layout.labelKey), file, layout.labelKey);

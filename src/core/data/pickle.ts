@@ -105,35 +105,100 @@ export function readPickle(bytes: Uint8Array, file = 'pickle'): PickleValue {
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64(); break; // FRAME (framing only groups opcodes)
-      case 0x2e: return pop(); // STOP
-      case 0x28: stack.push(MARK); break;
-      case 0x7d: stack.push({ kind: 'dict', map: new Map() }); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push({ kind: 'tuple', items: [] }); break; // EMPTY_TUPLE
-      case 0x64: { // DICT
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        u64();
+        break; // FRAME (framing only groups opcodes)
+      case 0x2e:
+        return pop(); // STOP
+      case 0x28:
+        stack.push(MARK);
+        break;
+      case 0x7d:
+        stack.push({ kind: 'dict', map: new Map() });
+        break; // EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        stack.push({ kind: 'tuple', items: [] });
+        break; // EMPTY_TUPLE
+      case 0x64: {
+        // DICT
         const d: PickleDict = { kind: 'dict', map: new Map() };
         setItems(d, popMark());
         stack.push(d);
         break;
       }
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x74: stack.push({ kind: 'tuple', items: popMark() }); break; // TUPLE
-      case 0x85: stack.push({ kind: 'tuple', items: [pop()] }); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push({ kind: 'tuple', items: [a, b] }); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push({ kind: 'tuple', items: [a, b, c] }); break; } // TUPLE3
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // SETITEMS
-      case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) fail('APPEND to a non-list'); (l as PickleValue[]).push(v); break; }
-      case 0x65: { const vs = popMark(); const l = top(); if (!Array.isArray(l)) fail('APPENDS to a non-list'); (l as PickleValue[]).push(...vs); break; }
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break;
-      case 0x89: stack.push(false); break;
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x8a: { // LONG1: little-endian two's complement
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x74:
+        stack.push({ kind: 'tuple', items: popMark() });
+        break; // TUPLE
+      case 0x85:
+        stack.push({ kind: 'tuple', items: [pop()] });
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push({ kind: 'tuple', items: [a, b] });
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push({ kind: 'tuple', items: [a, b, c] });
+        break;
+      } // TUPLE3
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const kv = popMark();
+        setItems(top(), kv);
+        break;
+      } // SETITEMS
+      case 0x61: {
+        const v = pop();
+        const l = top();
+        if (!Array.isArray(l)) fail('APPEND to a non-list');
+        (l as PickleValue[]).push(v);
+        break;
+      }
+      case 0x65: {
+        const vs = popMark();
+        const l = top();
+        if (!Array.isArray(l)) fail('APPENDS to a non-list');
+        (l as PickleValue[]).push(...vs);
+        break;
+      }
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x8a: {
+        // LONG1: little-endian two's complement
         const b = take(u8());
         let v = 0n;
         for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
@@ -141,34 +206,74 @@ export function readPickle(bytes: Uint8Array, file = 'pickle'): PickleValue {
         stack.push(Number.isSafeInteger(Number(v)) ? Number(v) : v);
         break;
       }
-      case 0x47: need(8); stack.push(view.getFloat64(pos, false)); pos += 8; break; // BINFLOAT (big-endian)
-      case 0x55: stack.push(take(u8())); break; // SHORT_BINSTRING: py2 str, read as bytes
-      case 0x54: stack.push(take(u32())); break; // BINSTRING
-      case 0x43: stack.push(take(u8())); break; // SHORT_BINBYTES
-      case 0x42: stack.push(take(u32())); break; // BINBYTES
-      case 0x8e: stack.push(take(u64())); break; // BINBYTES8
-      case 0x8c: stack.push(utf8(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x58: stack.push(utf8(take(u32()))); break; // BINUNICODE
-      case 0x8d: stack.push(utf8(take(u64()))); break; // BINUNICODE8
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: { // BINGET, LONG_BINGET
+      case 0x47:
+        need(8);
+        stack.push(view.getFloat64(pos, false));
+        pos += 8;
+        break; // BINFLOAT (big-endian)
+      case 0x55:
+        stack.push(take(u8()));
+        break; // SHORT_BINSTRING: py2 str, read as bytes
+      case 0x54:
+        stack.push(take(u32()));
+        break; // BINSTRING
+      case 0x43:
+        stack.push(take(u8()));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        stack.push(take(u32()));
+        break; // BINBYTES
+      case 0x8e:
+        stack.push(take(u64()));
+        break; // BINBYTES8
+      case 0x8c:
+        stack.push(utf8(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x58:
+        stack.push(utf8(take(u32())));
+        break; // BINUNICODE
+      case 0x8d:
+        stack.push(utf8(take(u64())));
+        break; // BINUNICODE8
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+      case 0x6a: {
+        // BINGET, LONG_BINGET
         const k = op === 0x68 ? u8() : u32();
         if (!memo.has(k)) fail(`memo ${k} unset`);
         stack.push(memo.get(k)!);
         break;
       }
-      case 0x63: { const mod = line(); stack.push(global(`${mod}.${line()}`)); break; } // GLOBAL
-      case 0x93: { const name = pop(); const mod = pop(); stack.push(global(`${String(mod)}.${String(name)}`)); break; } // STACK_GLOBAL
-      case 0x52: case 0x81: { // REDUCE, NEWOBJ
+      case 0x63: {
+        const mod = line();
+        stack.push(global(`${mod}.${line()}`));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        const name = pop();
+        const mod = pop();
+        stack.push(global(`${String(mod)}.${String(name)}`));
+        break;
+      } // STACK_GLOBAL
+      case 0x52:
+      case 0x81: {
+        // REDUCE, NEWOBJ
         const args = pop();
         const fn = pop();
         if (!isGlobal(fn) || !isTuple(args)) fail('REDUCE/NEWOBJ of a non-class');
         stack.push(reduce((fn as PickleGlobal).name, (args as PickleTuple).items, fail));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         build(top(), state, fail);
         break;

@@ -279,7 +279,8 @@ function hsvToRgb(hsv: Uint8Array, out: Uint8Array, o: number): void {
   const t = clipInt8(cRound(v * (1.0 - fs * (1.0 - f))));
   // Convert.c's switch (i % 6) over the sextant of the hue circle.
   const sextant = i % 6;
-  const rgb = sextant === 0 ? [v, t, p] : sextant === 1 ? [q, v, p] : sextant === 2 ? [p, v, t] : sextant === 3 ? [p, q, v] : sextant === 4 ? [t, p, v] : [v, p, q];
+  const rgb =
+    sextant === 0 ? [v, t, p] : sextant === 1 ? [q, v, p] : sextant === 2 ? [p, v, t] : sextant === 3 ? [p, q, v] : sextant === 4 ? [t, p, v] : [v, p, q];
   const [r, g, b] = rgb as [number, number, number];
   out[o] = r;
   out[o + 1] = g;

@@ -100,7 +100,8 @@ export function roomLayoutTarget(file: string, pointInfo: unknown): number[] {
   const position = numberArray(file, view.camera_location, 'camera_location', 3);
   const euler = numberArray(file, view.camera_rotation_final, 'camera_rotation_final', 3);
   const box = view.bounding_box_ranges as Record<string, unknown> | undefined;
-  if (typeof box !== 'object' || box === null) throw new FormatError(file, `point_info field bounding_box_ranges is ${JSON.stringify(box)}, expected {x, y, z} ranges`);
+  if (typeof box !== 'object' || box === null)
+    throw new FormatError(file, `point_info field bounding_box_ranges is ${JSON.stringify(box)}, expected {x, y, z} ranges`);
   const bx = numberArray(file, box.x, 'bounding_box_ranges.x', 2);
   const by = numberArray(file, box.y, 'bounding_box_ranges.y', 2);
   const bz = numberArray(file, box.z, 'bounding_box_ranges.z', 2);
@@ -122,7 +123,12 @@ export function roomLayoutTarget(file: string, pointInfo: unknown): number[] {
   }
   if (!best.rotation) throw new FormatError(file, 'point_info camera pose gives no viewing direction (NaN angles?)');
   ranges = matmul(best.rotation, ranges).map((r) => (r[0]! > r[1]! ? [r[1]!, r[0]!] : r));
-  const worldRot: Mat = [[...best.rotation[0]!, 0], [...best.rotation[1]!, 0], [...best.rotation[2]!, 0], [0, 0, 0, 1]];
+  const worldRot: Mat = [
+    [...best.rotation[0]!, 0],
+    [...best.rotation[1]!, 0],
+    [...best.rotation[2]!, 0],
+    [0, 0, 0, 1],
+  ];
   camera = matmul(worldRot, camera);
 
   const cameraEuler = mat2eulerSxyz(camera.slice(0, 3).map((row) => row.slice(0, 3)));

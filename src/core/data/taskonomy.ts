@@ -83,7 +83,13 @@ export function planTaskonomy(task: TaskName, count: number, batchSize: number, 
     const permutation = jigsaw ? a.int(JIGSAW_PERMUTATIONS.length) : 0;
     const flip = flips && a.float() < 0.5;
     const jitter = jitters
-      ? { order: a.shuffle([0, 1, 2, 3]), brightness: 0.8 + 0.4 * a.float(), contrast: 0.8 + 0.4 * a.float(), saturation: 0.8 + 0.4 * a.float(), hue: -0.1 + 0.2 * a.float() }
+      ? {
+          order: a.shuffle([0, 1, 2, 3]),
+          brightness: 0.8 + 0.4 * a.float(),
+          contrast: 0.8 + 0.4 * a.float(),
+          saturation: 0.8 + 0.4 * a.float(),
+          hue: -0.1 + 0.2 * a.float(),
+        }
       : null;
     const grayscale = jigsaw && a.float() < JIGSAW_GRAYSCALE_P;
     const span = JIGSAW_CELL - JIGSAW_TILE + 1;
@@ -147,9 +153,7 @@ export async function findTaskonomyViews(root: string): Promise<TaskonomyViews |
   if (await exists(join(root, 'benevolence', 'image_list_final5k.json'), 'file')) {
     return { root, templates: await readViewList(root, join('benevolence', 'image_list_final5k.json'), lists), lists };
   }
-  const buildings = (await exists(join(root, 'rgb'), 'dir'))
-    ? ['']
-    : (await fsp.readdir(root)).sort(naturalCompare);
+  const buildings = (await exists(join(root, 'rgb'), 'dir')) ? [''] : (await fsp.readdir(root)).sort(naturalCompare);
   const templates: string[] = [];
   for (const b of buildings) {
     const rgbDir = join(root, b, 'rgb');
@@ -212,7 +216,10 @@ function readSegmentPng(file: string, bytes: Buffer, classes: number): pil.Image
   for (let p = 0; p < png.width * png.height; p++) {
     const v = data[4 * p]!;
     if (v > classes) {
-      throw new FormatError(file, `pixel (${Math.floor(p / png.width)}, ${p % png.width}) has label ${v}, outside 0..${classes} (NASLib maps 0 and 1 to class 0, so ${classes + 1} values give ${classes} classes)`);
+      throw new FormatError(
+        file,
+        `pixel (${Math.floor(p / png.width)}, ${p % png.width}) has label ${v}, outside 0..${classes} (NASLib maps 0 and 1 to class 0, so ${classes + 1} values give ${classes} classes)`,
+      );
     }
     img.data[p] = v === 0 ? 0 : v - 1;
   }
@@ -225,12 +232,14 @@ function readClassVector(file: string, bytes: Buffer, stored: number, selected: 
   if ('needBytes' in h) throw new FormatError(file, `truncated npy header: it needs ${h.needBytes} bytes, the file has ${bytes.length}`);
   if (h.shape.length !== 1 || h.shape[0] !== stored) throw new FormatError(file, `class vector shape is (${h.shape.join(', ')}), expected (${stored},)`);
   if (h.dtype.kind !== 'f') throw new FormatError(file, `class vector dtype ${h.dtype.descr} is not a float type`);
-  if (bytes.length - h.dataOffset !== stored * h.dtype.size) throw new FormatError(file, `npy data is ${bytes.length - h.dataOffset} bytes, but shape (${stored},) of ${h.dtype.descr} needs ${stored * h.dtype.size}`);
+  if (bytes.length - h.dataOffset !== stored * h.dtype.size)
+    throw new FormatError(file, `npy data is ${bytes.length - h.dataOffset} bytes, but shape (${stored},) of ${h.dtype.descr} needs ${stored * h.dtype.size}`);
   const all = new Float64Array(stored);
   decodeNpyValues(bytes.subarray(h.dataOffset), h.dtype, stored, all);
   const kept = Float64Array.from(selected, (i) => all[i]!);
   const sum = kept.reduce((s, v) => s + v, 0);
-  if (!(sum > 0) || kept.some((v) => !(v >= 0))) throw new FormatError(file, `class vector is not a distribution over the selected classes (their sum is ${sum})`);
+  if (!(sum > 0) || kept.some((v) => !(v >= 0)))
+    throw new FormatError(file, `class vector is not a distribution over the selected classes (their sum is ${sum})`);
   return kept.map((v) => v / sum);
 }
 
@@ -307,7 +316,13 @@ export function transformView(task: TaskName, rgb: pil.Image8, label: ViewLabel,
 }
 
 /** The raw target of one view, read from its own file as its descriptor says (null: none is read). */
-async function readViewLabel(target: TaskonomyTarget, classes: number, fileOf: (domain: string, ext: string) => string, listName: string, used: UsedFile[]): Promise<ViewLabel> {
+async function readViewLabel(
+  target: TaskonomyTarget,
+  classes: number,
+  fileOf: (domain: string, ext: string) => string,
+  listName: string,
+  used: UsedFile[],
+): Promise<ViewLabel> {
   if (!('domain' in target)) return null;
   const f = await readViewFile(fileOf(target.domain, target.file), listName);
   used.push(f.used);

@@ -54,7 +54,12 @@ export function drawAugmentations(rng: Rng, batchSize: number, pad: number, flip
  * float32 step by step, as torch does it (x/255, then (x − mean) / std), so values match
  * NASLib's bit for bit for the same pixels and draws.
  */
-export function applyTrainingTransform(raw: Float32Array, shape: readonly [number, number, number, number], spec: TaskSpec, draws: readonly AugmentDraw[] | null): Float32Array {
+export function applyTrainingTransform(
+  raw: Float32Array,
+  shape: readonly [number, number, number, number],
+  spec: TaskSpec,
+  draws: readonly AugmentDraw[] | null,
+): Float32Array {
   const [B, H, W, C] = shape;
   const pad = spec.augment?.pad ?? 0;
   const mean = spec.normalize?.mean.map(Math.fround);

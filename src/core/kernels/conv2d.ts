@@ -27,7 +27,6 @@ export interface ConvParams {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-
 export function requireNHWC(kernel: string, dataFormat: string | undefined): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC') {
     throw new Error(`${kernel}: only dataFormat NHWC is supported here, got ${JSON.stringify(dataFormat)}`);
@@ -44,16 +43,7 @@ export function pair(v: number | [number, number] | undefined): [number, number]
  * Depthwise filters are [kh, kw, ci, multiplier]; computeConv2DInfo reads the same fields.
  */
 export function convGeometry(xShape: Shape4, filterShape: Shape4, p: ConvParams, depthwise: boolean) {
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape,
-    filterShape,
-    p.strides,
-    p.dilations ?? 1,
-    p.pad,
-    p.dimRoundingMode,
-    depthwise,
-    'channelsLast',
-  );
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, p.strides, p.dilations ?? 1, p.pad, p.dimRoundingMode, depthwise, 'channelsLast');
   return {
     sh: info.strideHeight,
     sw: info.strideWidth,
@@ -155,7 +145,16 @@ export function inputGradByPhases(
       const win = windowed(dy, rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter);
       const phase = phaseConv(win.x, win.padding, taps); // [n, rows.count, cols.count, channels]
       const fill = [rowsPerPhase - rows.count, colsPerPhase - cols.count];
-      colPhases.push(fill[0]! > 0 || fill[1]! > 0 ? tf.pad(phase, [[0, 0], [0, fill[0]!], [0, fill[1]!], [0, 0]]) : phase);
+      colPhases.push(
+        fill[0]! > 0 || fill[1]! > 0
+          ? tf.pad(phase, [
+              [0, 0],
+              [0, fill[0]!],
+              [0, fill[1]!],
+              [0, 0],
+            ])
+          : phase,
+      );
     }
     rowPhases.push(tf.reshape(tf.stack(colPhases, 3), [n, rowsPerPhase, colsPerPhase * g.sw, channels]));
   }
@@ -167,9 +166,7 @@ export function inputGradByPhases(
 export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(inputShape, filter.shape, p, false);
   if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
-    return inputGradByPhases(dy, filter, inputShape, g, filter.shape[2], (x, padding, taps) =>
-      tf.conv2d(x, tf.transpose(taps, [0, 1, 3, 2]), 1, padding),
-    );
+    return inputGradByPhases(dy, filter, inputShape, g, filter.shape[2], (x, padding, taps) => tf.conv2d(x, tf.transpose(taps, [0, 1, 3, 2]), 1, padding));
   }
   const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, co, ci]
   const padded = paddedOutputGrad(dy, inputShape[1], inputShape[2], g);
@@ -267,9 +264,5 @@ const conv2dBackpropFilterGrad: tf.GradConfig = {
   },
 };
 
-export const conv2dKernels: tf.KernelConfig[] = [
-  conv2dBackpropFilterKernel('wasm'),
-  conv2dBackpropFilterKernel('cpu'),
-  conv2dBackpropInputWasm,
-];
+export const conv2dKernels: tf.KernelConfig[] = [conv2dBackpropFilterKernel('wasm'), conv2dBackpropFilterKernel('cpu'), conv2dBackpropInputWasm];
 export const conv2dGradients: tf.GradConfig[] = [conv2dGrad, conv2dBackpropInputGrad, conv2dBackpropFilterGrad];

@@ -13,7 +13,6 @@ import { asTensor, type Padding4, type Shape4 } from './util';
  *   over m; for stride s, one per stride phase (conv2d.ts' inputGradByPhases).
  */
 
-
 /** ∂L/∂filter of depthwiseConv2d(x, filter) given dy. Call inside a tidy. */
 export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Shape4, p: ConvParams): tf.Tensor4D {
   const g = convGeometry(x.shape, filterShape, p, true);

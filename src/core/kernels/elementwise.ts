@@ -68,13 +68,7 @@ export const elementwiseGradients: tf.GradConfig[] = [
     },
   },
   unary(tf.Elu, (dy, x) => tf.where(tf.greater(x, 0), dy, tf.mul(dy, tf.exp(x)))),
-  unary(tf.Selu, (dy, x) =>
-    tf.where(
-      tf.greater(x, 0),
-      tf.mul(dy, tf.backend_util.SELU_SCALE),
-      tf.mul(dy, tf.mul(tf.exp(x), tf.backend_util.SELU_SCALEALPHA)),
-    ),
-  ),
+  unary(tf.Selu, (dy, x) => tf.where(tf.greater(x, 0), tf.mul(dy, tf.backend_util.SELU_SCALE), tf.mul(dy, tf.mul(tf.exp(x), tf.backend_util.SELU_SCALEALPHA)))),
   {
     kernelName: tf.ClipByValue,
     inputsToSave: ['x'],
@@ -85,15 +79,23 @@ export const elementwiseGradients: tf.GradConfig[] = [
       return { x: () => tf.mul(dy as T, asFloat(inside)) };
     },
   },
-  ...[tf.Step, tf.Sign, tf.Floor, tf.Ceil, tf.Round, tf.IsNan, tf.IsInf, tf.IsFinite, tf.ZerosLike, tf.OnesLike, tf.LogicalNot].map((k) =>
-    constant(k, ['x']),
+  ...[tf.Step, tf.Sign, tf.Floor, tf.Ceil, tf.Round, tf.IsNan, tf.IsInf, tf.IsFinite, tf.ZerosLike, tf.OnesLike, tf.LogicalNot].map((k) => constant(k, ['x'])),
+  ...[tf.Equal, tf.NotEqual, tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual, tf.LogicalAnd, tf.LogicalOr].map((k) => constant(k, ['a', 'b'])),
+  binary(
+    tf.Add,
+    (dy) => dy,
+    (dy) => dy,
   ),
-  ...[tf.Equal, tf.NotEqual, tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual, tf.LogicalAnd, tf.LogicalOr].map((k) =>
-    constant(k, ['a', 'b']),
+  binary(
+    tf.Sub,
+    (dy) => dy,
+    (dy) => tf.neg(dy),
   ),
-  binary(tf.Add, (dy) => dy, (dy) => dy),
-  binary(tf.Sub, (dy) => dy, (dy) => tf.neg(dy)),
-  binary(tf.Multiply, (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
+  binary(
+    tf.Multiply,
+    (dy, _a, b) => tf.mul(dy, b),
+    (dy, a) => tf.mul(dy, a),
+  ),
   binary(
     tf.RealDiv,
     (dy, _a, b) => tf.div(dy, b),
@@ -105,8 +107,16 @@ export const elementwiseGradients: tf.GradConfig[] = [
     (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(b, a), 2)),
   ),
   // Ties go to a, as tfjs and torch.maximum's subgradient convention.
-  binary(tf.Maximum, (dy, a, b) => tf.mul(dy, asFloat(tf.greaterEqual(a, b))), (dy, a, b) => tf.mul(dy, asFloat(tf.less(a, b)))),
-  binary(tf.Minimum, (dy, a, b) => tf.mul(dy, asFloat(tf.lessEqual(a, b))), (dy, a, b) => tf.mul(dy, asFloat(tf.greater(a, b)))),
+  binary(
+    tf.Maximum,
+    (dy, a, b) => tf.mul(dy, asFloat(tf.greaterEqual(a, b))),
+    (dy, a, b) => tf.mul(dy, asFloat(tf.less(a, b))),
+  ),
+  binary(
+    tf.Minimum,
+    (dy, a, b) => tf.mul(dy, asFloat(tf.lessEqual(a, b))),
+    (dy, a, b) => tf.mul(dy, asFloat(tf.greater(a, b))),
+  ),
   {
     kernelName: tf.Pow,
     inputsToSave: ['a', 'b'],
@@ -153,8 +163,13 @@ const multiplyByChannelsWasm: tf.KernelConfig = {
     const channelwise = (x: tf.TensorInfo, v: tf.TensorInfo) => {
       const c = x.shape[3];
       return (
-        x.shape.length === 4 && x.dtype === 'float32' && v.dtype === 'float32' && c !== undefined && c > 1 &&
-        v.shape[v.shape.length - 1] === c && v.shape.every((d, i) => d === 1 || i === v.shape.length - 1)
+        x.shape.length === 4 &&
+        x.dtype === 'float32' &&
+        v.dtype === 'float32' &&
+        c !== undefined &&
+        c > 1 &&
+        v.shape[v.shape.length - 1] === c &&
+        v.shape.every((d, i) => d === 1 || i === v.shape.length - 1)
       );
     };
     const [x, v] = channelwise(a, b) ? [a, b] : channelwise(b, a) ? [b, a] : [null, null];

@@ -47,11 +47,9 @@ function avgPoolScale(info: tf.backend_util.Conv2DInfo): T | null {
 }
 
 function avgPoolGradKernel(dy: T, x: T, a: PoolAttrs): T {
-  return tf.engine().runKernel(
-    tf.AvgPoolGrad,
-    { dy, input: x },
-    { filterSize: a.filterSize, strides: a.strides, pad: a.pad } as unknown as tf.NamedAttrMap,
-  ) as T;
+  return tf
+    .engine()
+    .runKernel(tf.AvgPoolGrad, { dy, input: x }, { filterSize: a.filterSize, strides: a.strides, pad: a.pad } as unknown as tf.NamedAttrMap) as T;
 }
 
 const avgPoolGrad: tf.GradConfig = {
@@ -202,7 +200,17 @@ const avgPoolGradWasm: tf.KernelConfig = {
     }
     const dy = asTensor<tf.Rank.R4>(args.inputs.dy!);
     return tf.tidy(() =>
-      tf.avgPool(tf.pad(dy, [[0, 0], [before[0]!, after[0]!], [before[1]!, after[1]!], [0, 0]]), [info.filterHeight, info.filterWidth], 1, 'valid'),
+      tf.avgPool(
+        tf.pad(dy, [
+          [0, 0],
+          [before[0]!, after[0]!],
+          [before[1]!, after[1]!],
+          [0, 0],
+        ]),
+        [info.filterHeight, info.filterWidth],
+        1,
+        'valid',
+      ),
     );
   },
 };

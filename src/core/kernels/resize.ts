@@ -46,18 +46,16 @@ export const resizeGradients: tf.GradConfig[] = [
   ...[
     { grad: tf.ResizeBilinearGrad, resize: tf.image.resizeBilinear },
     { grad: tf.ResizeNearestNeighborGrad, resize: tf.image.resizeNearestNeighbor },
-  ].map(
-    ({ grad, resize }): tf.GradConfig => ({
-      kernelName: grad,
-      inputsToSave: ['dy', 'images'],
-      gradFunc: (ddx, saved, attrs) => {
-        const [dy, images] = saved as [T, T];
-        const { alignCorners, halfPixelCenters } = attrs as unknown as tf.ResizeBilinearGradAttrs;
-        return {
-          dy: () => resize(ddx as tf.Tensor4D, [dy.shape[1]!, dy.shape[2]!], alignCorners, halfPixelCenters),
-          images: () => zeroGrad(images),
-        };
-      },
-    }),
-  ),
+  ].map(({ grad, resize }): tf.GradConfig => ({
+    kernelName: grad,
+    inputsToSave: ['dy', 'images'],
+    gradFunc: (ddx, saved, attrs) => {
+      const [dy, images] = saved as [T, T];
+      const { alignCorners, halfPixelCenters } = attrs as unknown as tf.ResizeBilinearGradAttrs;
+      return {
+        dy: () => resize(ddx as tf.Tensor4D, [dy.shape[1]!, dy.shape[2]!], alignCorners, halfPixelCenters),
+        images: () => zeroGrad(images),
+      };
+    },
+  })),
 ];

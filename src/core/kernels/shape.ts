@@ -26,7 +26,13 @@ export const shapeGradients: tf.GradConfig[] = [
       const x = saved[0]!;
       const { begin, size } = attrs as unknown as tf.SliceAttrs;
       const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
-      return { x: () => tf.pad(dy as T, x.shape.map((n, i) => [b[i]!, n - b[i]! - s[i]!] as [number, number])) };
+      return {
+        x: () =>
+          tf.pad(
+            dy as T,
+            x.shape.map((n, i) => [b[i]!, n - b[i]! - s[i]!] as [number, number]),
+          ),
+      };
     },
   },
   {
@@ -35,7 +41,14 @@ export const shapeGradients: tf.GradConfig[] = [
     gradFunc: (dy, saved, attrs) => {
       const x = saved[0]!;
       const { paddings } = attrs as unknown as tf.PadV2Attrs;
-      return { x: () => tf.slice(dy as T, paddings.map((p) => p[0]), x.shape) };
+      return {
+        x: () =>
+          tf.slice(
+            dy as T,
+            paddings.map((p) => p[0]),
+            x.shape,
+          ),
+      };
     },
   },
   {
@@ -47,7 +60,11 @@ export const shapeGradients: tf.GradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const axis = tf.util.parseAxisParam((attrs as unknown as tf.ConcatAttrs).axis, saved[0]!.shape)[0]!;
-      const parts = tf.split(dy as T, saved.map((t) => t.shape[axis]!), axis);
+      const parts = tf.split(
+        dy as T,
+        saved.map((t) => t.shape[axis]!),
+        axis,
+      );
       return Object.fromEntries(parts.map((p, i) => [String(i), () => p]));
     },
   },

@@ -62,13 +62,7 @@ export type Padding4 = [[number, number], [number, number], [number, number], [n
  * crop (a slice), positive amounts become the convolution's own explicit padding, which XNNPACK
  * applies without copying the tensor.
  */
-export function windowed(
-  x: tf.Tensor4D,
-  top: number,
-  bottom: number,
-  left: number,
-  right: number,
-): { x: tf.Tensor4D; padding: Padding4 } {
+export function windowed(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): { x: tf.Tensor4D; padding: Padding4 } {
   let out = x;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
     const [n, h, w, c] = x.shape;
@@ -77,7 +71,15 @@ export function windowed(
     out = tf.slice(x, [0, t, l, 0], [n, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
   }
   const pos = (v: number) => Math.max(v, 0);
-  return { x: out, padding: [[0, 0], [pos(top), pos(bottom)], [pos(left), pos(right)], [0, 0]] };
+  return {
+    x: out,
+    padding: [
+      [0, 0],
+      [pos(top), pos(bottom)],
+      [pos(left), pos(right)],
+      [0, 0],
+    ],
+  };
 }
 
 /** Sum a broadcast gradient back to `shape` (the operand's shape before broadcasting). */

@@ -35,7 +35,7 @@ export function convolveInSlices(c: SlicedConvolution): void {
   const n = c.x.length / c.itemIn;
   const filterId = c.wasm.write(c.filter, c.filterShape, 'float32');
   try {
-    for (let start = 0; start < n; ) {
+    for (let start = 0; start < n;) {
       const count = Math.max(1, Math.min(n - start, Math.floor(c.sliceBytes / (4 * (c.itemIn + c.itemOut)))));
       const sliceShape = [count, ...c.itemShape];
       const xId = c.wasm.write(c.x.subarray(start * c.itemIn, (start + count) * c.itemIn), sliceShape, 'float32');

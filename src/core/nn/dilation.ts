@@ -18,13 +18,31 @@ function dilate(w: tf.Tensor, d: number): tf.Tensor4D {
   const ew = (kw - 1) * d + 1;
   // Rows: [kh, 1, kw, C, M] → pad the new axis to d → [kh·d, kw, C, M] → keep the first eh rows.
   const rows = tf.slice(
-    tf.reshape(tf.pad(tf.reshape(w, [kh, 1, kw, c, m]), [[0, 0], [0, d - 1], [0, 0], [0, 0], [0, 0]]), [kh * d, kw, c, m]),
+    tf.reshape(
+      tf.pad(tf.reshape(w, [kh, 1, kw, c, m]), [
+        [0, 0],
+        [0, d - 1],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]),
+      [kh * d, kw, c, m],
+    ),
     [0, 0, 0, 0],
     [eh, kw, c, m],
   );
   // Columns likewise.
   const cols = tf.slice(
-    tf.reshape(tf.pad(tf.reshape(rows, [eh, kw, 1, c, m]), [[0, 0], [0, 0], [0, d - 1], [0, 0], [0, 0]]), [eh, kw * d, c, m]),
+    tf.reshape(
+      tf.pad(tf.reshape(rows, [eh, kw, 1, c, m]), [
+        [0, 0],
+        [0, 0],
+        [0, d - 1],
+        [0, 0],
+        [0, 0],
+      ]),
+      [eh, kw * d, c, m],
+    ),
     [0, 0, 0, 0],
     [eh, ew, c, m],
   );

@@ -43,7 +43,17 @@ export function convParams(spec: ConvSpec): ParamSpec[] {
     ...(spec.init ? { init: spec.init } : {}),
   };
   const out = [weight];
-  if (spec.bias) out.push({ name: `${spec.name}.bias`, module: spec.name, kind: 'bias', shape: [spec.outChannels], fanIn, fanOut: spec.outChannels, prunable: false, ...(spec.init ? { init: spec.init } : {}) });
+  if (spec.bias)
+    out.push({
+      name: `${spec.name}.bias`,
+      module: spec.name,
+      kind: 'bias',
+      shape: [spec.outChannels],
+      fanIn,
+      fanOut: spec.outChannels,
+      prunable: false,
+      ...(spec.init ? { init: spec.init } : {}),
+    });
   return out;
 }
 
@@ -69,7 +79,17 @@ export function linearParams(spec: LinearSpec): ParamSpec[] {
     ...(spec.init ? { init: spec.init } : {}),
   };
   const out = [weight];
-  if (spec.bias !== false) out.push({ name: `${spec.name}.bias`, module: spec.name, kind: 'bias', shape: [spec.outFeatures], fanIn: spec.inFeatures, fanOut: spec.outFeatures, prunable: false, ...(spec.init ? { init: spec.init } : {}) });
+  if (spec.bias !== false)
+    out.push({
+      name: `${spec.name}.bias`,
+      module: spec.name,
+      kind: 'bias',
+      shape: [spec.outFeatures],
+      fanIn: spec.inFeatures,
+      fanOut: spec.outFeatures,
+      prunable: false,
+      ...(spec.init ? { init: spec.init } : {}),
+    });
   return out;
 }
 

@@ -69,7 +69,16 @@ export interface ConvGeometry {
 /** A conv module's geometry (its dilation is applied to the kernel by dilateKernel). */
 export function convGeometryOf(spec: ConvSpec): ConvGeometry {
   const p = spec.padding ?? 0;
-  return { depthwise: (spec.groups ?? 1) > 1, stride: spec.stride ?? 1, pad: [[0, 0], [p, p], [p, p], [0, 0]] };
+  return {
+    depthwise: (spec.groups ?? 1) > 1,
+    stride: spec.stride ?? 1,
+    pad: [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ],
+  };
 }
 
 /** One term of a sum of convolutions. */

@@ -57,7 +57,10 @@ export class ShapeOps implements Ops<Shape> {
       this.seenModules.add(name);
       const own = params();
       this.params.push(...own);
-      this.paramNamesByModule.set(name, own.map((p) => p.name));
+      this.paramNamesByModule.set(
+        name,
+        own.map((p) => p.name),
+      );
     }
     if (this.openSegment) {
       this.openSegment.modules.add(name);

@@ -39,13 +39,15 @@ export class SynflowOps implements Ops<ScaledTensor> {
 
   conv(x: ScaledTensor, spec: ConvSpec): ScaledTensor {
     const p = spec.padding ?? 0;
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ];
     const w = dilateKernel(this.absParams(`${spec.name}.weight`), spec.dilation ?? 1);
     const input = x.t as tf.Tensor4D;
-    const y =
-      (spec.groups ?? 1) > 1
-        ? tf.depthwiseConv2d(input, w, spec.stride ?? 1, pad, 'NHWC', 1)
-        : tf.conv2d(input, w, spec.stride ?? 1, pad, 'NHWC', 1);
+    const y = (spec.groups ?? 1) > 1 ? tf.depthwiseConv2d(input, w, spec.stride ?? 1, pad, 'NHWC', 1) : tf.conv2d(input, w, spec.stride ?? 1, pad, 'NHWC', 1);
     return this.finishLayer(spec.name, y, spec.bias ? this.absParams(`${spec.name}.bias`) : null, x);
   }
 
@@ -99,7 +101,14 @@ export class SynflowOps implements Ops<ScaledTensor> {
     if (xs.length === 1) return xs[0]!;
     // One scale for all parts, as in add.
     const logScale = Math.max(...xs.map((x) => x.logScale));
-    if (logScale === -Infinity) return { t: tf.concat(xs.map((x) => x.t), 3), logScale };
+    if (logScale === -Infinity)
+      return {
+        t: tf.concat(
+          xs.map((x) => x.t),
+          3,
+        ),
+        logScale,
+      };
     const parts = xs.map((x) => (x.logScale === logScale ? x.t : tf.mul(x.t, Math.exp(x.logScale - logScale))));
     return { t: tf.concat(parts, 3), logScale };
   }
@@ -113,7 +122,15 @@ export class SynflowOps implements Ops<ScaledTensor> {
   }
 
   shiftUpLeft(x: ScaledTensor): ScaledTensor {
-    return { t: tf.pad(tf.slice(x.t, [0, 1, 1, 0], [-1, -1, -1, -1]), [[0, 0], [0, 1], [0, 1], [0, 0]]), logScale: x.logScale };
+    return {
+      t: tf.pad(tf.slice(x.t, [0, 1, 1, 0], [-1, -1, -1, -1]), [
+        [0, 0],
+        [0, 1],
+        [0, 1],
+        [0, 0],
+      ]),
+      logScale: x.logScale,
+    };
   }
 
   zeroReduce(x: ScaledTensor, stride: number, channels: number): ScaledTensor {

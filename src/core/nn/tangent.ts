@@ -151,10 +151,7 @@ export class TangentOps implements Ops<Dual> {
     let v = tf.matMul(x.v as tf.Tensor2D, w as tf.Tensor2D);
     if (spec.bias !== false) v = tf.add(v, this.params(`${spec.name}.bias`));
     const dw = this.direction(`${spec.name}.weight`);
-    const t = addTangents([
-      x.t ? tf.matMul(x.t as tf.Tensor2D, w as tf.Tensor2D) : null,
-      dw ? tf.matMul(x.v as tf.Tensor2D, dw as tf.Tensor2D) : null,
-    ]);
+    const t = addTangents([x.t ? tf.matMul(x.t as tf.Tensor2D, w as tf.Tensor2D) : null, dw ? tf.matMul(x.v as tf.Tensor2D, dw as tf.Tensor2D) : null]);
     return { v, t };
   }
 
@@ -181,9 +178,18 @@ export class TangentOps implements Ops<Dual> {
 
   concat(xs: Dual[]): Dual {
     if (xs.length === 1) return xs[0]!;
-    const v = tf.concat(xs.map((x) => x.v), 3);
+    const v = tf.concat(
+      xs.map((x) => x.v),
+      3,
+    );
     if (xs.every((x) => x.t === null)) return { v, t: null };
-    return { v, t: tf.concat(xs.map((x) => x.t ?? tf.zerosLike(x.v)), 3) };
+    return {
+      v,
+      t: tf.concat(
+        xs.map((x) => x.t ?? tf.zerosLike(x.v)),
+        3,
+      ),
+    };
   }
 
   sliceChannels(x: Dual, channels: number): Dual {
@@ -198,7 +204,13 @@ export class TangentOps implements Ops<Dual> {
   }
 
   shiftUpLeft(x: Dual): Dual {
-    const shift = (a: tf.Tensor) => tf.pad(tf.slice(a, [0, 1, 1, 0], [-1, -1, -1, -1]), [[0, 0], [0, 1], [0, 1], [0, 0]]);
+    const shift = (a: tf.Tensor) =>
+      tf.pad(tf.slice(a, [0, 1, 1, 0], [-1, -1, -1, -1]), [
+        [0, 0],
+        [0, 1],
+        [0, 1],
+        [0, 0],
+      ]);
     return { v: shift(x.v), t: x.t ? shift(x.t) : null };
   }
 
@@ -256,13 +268,16 @@ export class TangentOps implements Ops<Dual> {
     const k = flat.length;
     // Each module runs once per segment call: the recomputation finds this call's kept outputs.
     const base = this.calls.enter(info.modules);
-    const [v, t] = recomputed((a) => {
-      let i = 0;
-      const duals = hasTangent.map((has) => ({ v: a[i++]!, t: has ? a[i++]! : null }));
-      const inner = new TangentOps(segmentParams(name, info, a.slice(k)), this.direction, undefined, { ...this.options, calls: new CallCounter(base) });
-      const out = fn(inner, duals);
-      return out.t ? [out.v, out.t] : [out.v];
-    }, [...flat, ...info.params.map((p) => this.params(p))]);
+    const [v, t] = recomputed(
+      (a) => {
+        let i = 0;
+        const duals = hasTangent.map((has) => ({ v: a[i++]!, t: has ? a[i++]! : null }));
+        const inner = new TangentOps(segmentParams(name, info, a.slice(k)), this.direction, undefined, { ...this.options, calls: new CallCounter(base) });
+        const out = fn(inner, duals);
+        return out.t ? [out.v, out.t] : [out.v];
+      },
+      [...flat, ...info.params.map((p) => this.params(p))],
+    );
     return { v: v!, t: t ?? null };
   }
 }

@@ -84,7 +84,10 @@ export class TensorOps implements Ops<T> {
   }
 
   conv(x: T, spec: ConvSpec): T {
-    return this.output(spec.name, tf.tidy(() => this.convScoped(x, spec)));
+    return this.output(
+      spec.name,
+      tf.tidy(() => this.convScoped(x, spec)),
+    );
   }
 
   private output(name: string, y: T): T {
@@ -108,7 +111,10 @@ export class TensorOps implements Ops<T> {
   // Ops run in their own tidy: inside tf.grads only what the backward saves survives an op, so the
   // forward's peak is the saved activations, not every intermediate (tfjs frees the rest at the end).
   batchNorm(x: T, spec: BatchNormSpec): T {
-    return this.output(spec.name, tf.tidy(() => this.batchNormScoped(x, spec)));
+    return this.output(
+      spec.name,
+      tf.tidy(() => this.batchNormScoped(x, spec)),
+    );
   }
 
   private batchNormScoped(x: T, spec: BatchNormSpec): T {
@@ -182,7 +188,12 @@ export class TensorOps implements Ops<T> {
   }
 
   shiftUpLeft(x: T): T {
-    return tf.pad(tf.slice(x, [0, 1, 1, 0], [-1, -1, -1, -1]), [[0, 0], [0, 1], [0, 1], [0, 0]]);
+    return tf.pad(tf.slice(x, [0, 1, 1, 0], [-1, -1, -1, -1]), [
+      [0, 0],
+      [0, 1],
+      [0, 1],
+      [0, 0],
+    ]);
   }
 
   zeroReduce(x: T, stride: number, channels: number): T {
@@ -206,7 +217,13 @@ export class TensorOps implements Ops<T> {
     const ho = (h! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
     const wo = (w! - 1) * spec.stride - 2 * spec.padding + spec.kernel + spec.outputPadding;
     // The input-gradient of conv(k, stride, padding) evaluated for an Ho×Wo map is PyTorch's transposed conv.
-    let y: T = tf.conv2dTranspose(x as tf.Tensor4D, this.params(`${spec.name}.weight`) as tf.Tensor4D, [n!, ho, wo, spec.outChannels], spec.stride, spec.padding);
+    let y: T = tf.conv2dTranspose(
+      x as tf.Tensor4D,
+      this.params(`${spec.name}.weight`) as tf.Tensor4D,
+      [n!, ho, wo, spec.outChannels],
+      spec.stride,
+      spec.padding,
+    );
     if (spec.bias !== false) y = tf.add(y, this.params(`${spec.name}.bias`));
     return y;
   }
@@ -224,7 +241,10 @@ export class TensorOps implements Ops<T> {
     const info = this.segments?.get(name);
     // Kept: the tape saves what a backward needs; the rest of the segment is freed here.
     if (!info) {
-      const y = this.output(name, tf.tidy(() => fn(this, inputs)));
+      const y = this.output(
+        name,
+        tf.tidy(() => fn(this, inputs)),
+      );
       this.hooks.onSegment?.(name, inputs, y, fn);
       return y;
     }

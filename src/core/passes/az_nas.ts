@@ -55,7 +55,8 @@ function azNasParts(passes: Passes): AzNasParts {
       for (let i = 0; i + 1 < entropies.length; i++) progressivity = Math.min(progressivity, entropies[i + 1]! - entropies[i]!);
       let terms = 0;
       // Draw order: the last block first (line 152).
-      for (let i = blocks.length; i >= 1; i--) terms += trainabilityTerm(blocks[i - 1]!, features[i - 1]!, i, params, (block, shape) => draws.signs(block, shape));
+      for (let i = blocks.length; i >= 1; i--)
+        terms += trainabilityTerm(blocks[i - 1]!, features[i - 1]!, i, params, (block, shape) => draws.signs(block, shape));
       parts = {
         expressivity: nanToMinusInfinity(entropies.reduce((a, b) => a + b, 0)),
         progressivity: nanToMinusInfinity(progressivity),
@@ -96,7 +97,13 @@ function spectralEntropy(feature: tf.Tensor): number {
  * when the block halves the map; σ = the largest singular value of G_inᵀ G_out / (B·H·W); the term is
  * −σ − 1/(σ + 1e-6) + 2, or −∞ for an identity block (g_in = g_out).
  */
-function trainabilityTerm(block: Block, previous: tf.Tensor, index: number, params: (name: string) => tf.Tensor, signs: (block: number, shape: number[]) => tf.Tensor): number {
+function trainabilityTerm(
+  block: Block,
+  previous: tf.Tensor,
+  index: number,
+  params: (name: string) => tf.Tensor,
+  signs: (block: number, shape: number[]) => tf.Tensor,
+): number {
   const gOut = signs(index, block.output.shape);
   // The input that is F_{i−1} (a cell of two inputs keeps the other fixed); the first if none is.
   const wrt = Math.max(0, block.inputs.indexOf(previous));

@@ -18,14 +18,28 @@ import { reluPatterns } from './relu_patterns';
  * line here; proxies name it in `passes`, memory.ts plans it from its definition.
  */
 export const PASS_DEFINITIONS = [
-  build, data, gradient, hessian, forward, jacobian, zenPass, synflowPass,
-  minibatch1, gradients, channelCorrelation, reluPatterns, azNasPass,
+  build,
+  data,
+  gradient,
+  hessian,
+  forward,
+  jacobian,
+  zenPass,
+  synflowPass,
+  minibatch1,
+  gradients,
+  channelCorrelation,
+  reluPatterns,
+  azNasPass,
 ] as const;
 
 export type PassName = (typeof PASS_DEFINITIONS)[number]['name'];
 
 /** Name → definition. */
-export const PASSES: Readonly<Record<PassName, PassDefinition>> = Object.fromEntries(PASS_DEFINITIONS.map((p) => [p.name, p])) as Record<PassName, PassDefinition>;
+export const PASSES: Readonly<Record<PassName, PassDefinition>> = Object.fromEntries(PASS_DEFINITIONS.map((p) => [p.name, p])) as Record<
+  PassName,
+  PassDefinition
+>;
 
 /** Every pass the given passes need, dependencies included. */
 export function passClosure(passes: readonly PassName[]): Set<PassName> {

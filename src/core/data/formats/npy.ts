@@ -27,7 +27,10 @@ async function openNinapro(path: string, names: Set<string>, spec: TaskSpec): Pr
     splits.push('val');
   }
   const parts = await openAll(splits.map((s) => () => openNpyPair(join(path, `ninapro_${s}.npy`), join(path, `label_${s}.npy`), spec)));
-  return concatSampleSets(parts, spec.inputShape.reduce((a, b) => a * b, 1));
+  return concatSampleSets(
+    parts,
+    spec.inputShape.reduce((a, b) => a * b, 1),
+  );
 }
 
 /** The labels file next to an images .npy (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy). */
@@ -37,7 +40,11 @@ async function openSingleNpy(path: string, spec: TaskSpec): Promise<SampleSet> {
   const labelsName = name === 'images.npy' ? 'labels.npy' : ninapro ? `label_${ninapro[1]}.npy` : null;
   const labels = labelsName ? join(dirname(path), labelsName) : null;
   if (!labels || !(await isFile(labels))) {
-    throw new InputError('data', path, `an images .npy with its labels next to it (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy), or a pair "IMAGES.npy,LABELS.npy"`);
+    throw new InputError(
+      'data',
+      path,
+      `an images .npy with its labels next to it (images.npy → labels.npy, ninapro_<split>.npy → label_<split>.npy), or a pair "IMAGES.npy,LABELS.npy"`,
+    );
   }
   return openNpyPair(path, labels, spec);
 }

@@ -40,8 +40,19 @@ function sphericalSet(file: string, gz: Buffer, spec: TaskSpec): SampleSet {
   if (!isDict(train)) throw new FormatError(file, 'expected a dict with key train (a dict of images and labels)');
   const images = train.map.get('images');
   const [H, W, C] = spec.inputShape;
-  if (!isNdArray(images) || images.fortran || images.shape.length !== 4 || images.shape[1] !== C || images.shape[2] !== H || images.shape[3] !== W || !/^<f[48]$/.test(images.dtype)) {
-    throw new FormatError(file, `train.images must be a C-ordered float32 or float64 array [N, ${C}, ${H}, ${W}] (got ${isNdArray(images) ? `${images.dtype} ${JSON.stringify(images.shape)}` : 'no array'})`);
+  if (
+    !isNdArray(images) ||
+    images.fortran ||
+    images.shape.length !== 4 ||
+    images.shape[1] !== C ||
+    images.shape[2] !== H ||
+    images.shape[3] !== W ||
+    !/^<f[48]$/.test(images.dtype)
+  ) {
+    throw new FormatError(
+      file,
+      `train.images must be a C-ordered float32 or float64 array [N, ${C}, ${H}, ${W}] (got ${isNdArray(images) ? `${images.dtype} ${JSON.stringify(images.shape)}` : 'no array'})`,
+    );
   }
   const labels = intsOf(train.map.get('labels'), file, 'train.labels');
   const count = images.shape[0]!;

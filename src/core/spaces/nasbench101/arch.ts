@@ -50,7 +50,11 @@ export function parseNb101(text: string, field = 'arch'): Nb101Arch {
       const v = matrix[i * n + j]!;
       if (v !== 0 && v !== 1) throw new InputError(field, text, `${EXPECTED}; entry (${i}, ${j}) is ${v}`);
       if (v === 1 && j <= i) {
-        throw new InputError(field, text, `${EXPECTED}; edge ${i}→${j} is ${i === j ? 'a self-loop' : 'below the diagonal (not upper-triangular: a cycle or a backward edge)'}`);
+        throw new InputError(
+          field,
+          text,
+          `${EXPECTED}; edge ${i}→${j} is ${i === j ? 'a self-loop' : 'below the diagonal (not upper-triangular: a cycle or a backward edge)'}`,
+        );
       }
     }
   }

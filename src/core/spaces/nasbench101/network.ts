@@ -34,10 +34,17 @@ function cell<T>(ops: Ops<T>, x: T, spec: Nb101Pruned, name: string, a: number, 
     const vname = `${name}.vertex_op.${t}`;
     let out: T;
     switch (spec.ops[t]) {
-      case NB101_CONV3: out = convBnRelu(ops, input, vname, c[t]!, c[t]!, 3); break;
-      case NB101_CONV1: out = convBnRelu(ops, input, vname, c[t]!, c[t]!, 1); break;
-      case NB101_MAXPOOL: out = ops.segment(vname, [input], (o, [y]) => o.maxPool(y!, { name: `${vname}.pool`, kernel: 3, stride: 1, padding: 1 })); break;
-      default: throw new Error(`unknown NB101 op ${spec.ops[t]}`);
+      case NB101_CONV3:
+        out = convBnRelu(ops, input, vname, c[t]!, c[t]!, 3);
+        break;
+      case NB101_CONV1:
+        out = convBnRelu(ops, input, vname, c[t]!, c[t]!, 1);
+        break;
+      case NB101_MAXPOOL:
+        out = ops.segment(vname, [input], (o, [y]) => o.maxPool(y!, { name: `${vname}.pool`, kernel: 3, stride: 1, padding: 1 }));
+        break;
+      default:
+        throw new Error(`unknown NB101 op ${spec.ops[t]}`);
     }
     tensors.push(out);
     if (edge(t, V - 1)) outConcat.push(out);

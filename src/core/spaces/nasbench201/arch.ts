@@ -6,13 +6,19 @@ export type Nb201Op = (typeof NB201_OPS)[number];
 
 /** Tuple position → edge (source node, destination node): source-major. */
 export const NB201_EDGES: ReadonlyArray<readonly [number, number]> = [
-  [0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3],
+  [0, 1],
+  [0, 2],
+  [0, 3],
+  [1, 2],
+  [1, 3],
+  [2, 3],
 ];
 
 /** Six op indices, one per edge in NB201_EDGES order. */
 export type Nb201Arch = readonly number[];
 
-const EXPECTED = 'a NASLib tuple "(a0, a1, a2, a3, a4, a5)" with ops 0 skip_connect, 1 none, 2 nor_conv_3x3, 3 nor_conv_1x1, 4 avg_pool_3x3, or an NB201 string "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"';
+const EXPECTED =
+  'a NASLib tuple "(a0, a1, a2, a3, a4, a5)" with ops 0 skip_connect, 1 none, 2 nor_conv_3x3, 3 nor_conv_1x1, 4 avg_pool_3x3, or an NB201 string "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"';
 
 /** Parse a NASLib tuple string or an NB-201 API string. */
 export function parseNb201(text: string, field = 'arch'): Nb201Arch {

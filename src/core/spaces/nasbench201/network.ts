@@ -14,12 +14,18 @@ function reluConvBn<T>(ops: Ops<T>, x: T, name: string, cin: number, cout: numbe
 
 function edgeOp<T>(ops: Ops<T>, x: T, op: number, name: string, c: number): T {
   switch (op) {
-    case 0: return ops.identity(x, `${name}.skip`); // skip_connect
-    case 1: return ops.zero(x); // none
-    case 2: return reluConvBn(ops, x, name, c, c, 3, 1);
-    case 3: return reluConvBn(ops, x, name, c, c, 1, 1);
-    case 4: return ops.avgPool(x, { name: `${name}.pool`, kernel: 3, stride: 1, padding: 1 });
-    default: throw new Error(`unknown NB201 op ${op}`);
+    case 0:
+      return ops.identity(x, `${name}.skip`); // skip_connect
+    case 1:
+      return ops.zero(x); // none
+    case 2:
+      return reluConvBn(ops, x, name, c, c, 3, 1);
+    case 3:
+      return reluConvBn(ops, x, name, c, c, 1, 1);
+    case 4:
+      return ops.avgPool(x, { name: `${name}.pool`, kernel: 3, stride: 1, padding: 1 });
+    default:
+      throw new Error(`unknown NB201 op ${op}`);
   }
 }
 

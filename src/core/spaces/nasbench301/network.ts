@@ -29,7 +29,16 @@ export function factorizedReduce<T>(ops: Ops<T>, x: T, name: string, a: number, 
 /** relu ; depthwise k×k (stride s, dilation d) ; conv 1×1 ; bn° — one half of SEP, or all of DIL. */
 function reluDwPwBn<T>(ops: Ops<T>, x: T, name: string, c: number, k: number, s: number, d: number, first: number): T {
   const r = ops.relu(x, `${name}.op.${first}`);
-  const dw = ops.conv(r, { name: `${name}.op.${first + 1}`, inChannels: c, outChannels: c, kernel: k, stride: s, padding: (d * (k - 1)) / 2, dilation: d, groups: c });
+  const dw = ops.conv(r, {
+    name: `${name}.op.${first + 1}`,
+    inChannels: c,
+    outChannels: c,
+    kernel: k,
+    stride: s,
+    padding: (d * (k - 1)) / 2,
+    dilation: d,
+    groups: c,
+  });
   const pw = ops.conv(dw, { name: `${name}.op.${first + 2}`, inChannels: c, outChannels: c, kernel: 1 });
   return ops.batchNorm(pw, { name: `${name}.op.${first + 3}`, channels: c, affine: false });
 }

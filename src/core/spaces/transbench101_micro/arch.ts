@@ -35,9 +35,23 @@ export function tnbMicroString(arch: TnbMicroArch): string {
 const TNB_OP_NAMES = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3'] as const;
 const TNB_9X_OP_NAMES = ['skip_connect', 'none', 'nor_conv_3x3', 'nor_conv_1x1'] as const;
 /** Tuple position → (source, destination) node, TNB convention (destination-major). */
-export const TNB_MICRO_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 3]];
+export const TNB_MICRO_EDGES: ReadonlyArray<readonly [number, number]> = [
+  [0, 1],
+  [0, 2],
+  [1, 2],
+  [0, 3],
+  [1, 3],
+  [2, 3],
+];
 /** Tuple position → (source, destination) node, NASLib graph convention of the 9x tasks (source-major). */
-export const TNB_MICRO_9X_EDGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+export const TNB_MICRO_9X_EDGES: ReadonlyArray<readonly [number, number]> = [
+  [0, 1],
+  [0, 2],
+  [0, 3],
+  [1, 2],
+  [1, 3],
+  [2, 3],
+];
 /** The tasks whose cells follow NASLib's graph convention. */
 export const TNB_MICRO_9X_TASKS: ReadonlySet<string> = new Set(['svhn', 'ninapro', 'scifar100']);
 

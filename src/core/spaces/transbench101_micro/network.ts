@@ -23,11 +23,16 @@ function tnbFactorizedReduceOps<T>(ops: Ops<T>, x: T, name: string, a: number, b
 /** One edge of a TNB MicroCell (TNB codes: 0 zero, 1 skip, 2 conv 1×1, 3 conv 3×3). */
 function tnbEdge<T>(ops: Ops<T>, x: T, op: number, name: string, a: number, b: number, s: number): T {
   switch (op) {
-    case 0: return s === 1 && a === b ? ops.zero(x) : ops.zeroReduce(x, s, b);
-    case 1: return s === 1 && a === b ? x : tnbFactorizedReduce(ops, x, name, a, b, s);
-    case 2: return reluConvBn(ops, x, name, a, b, 1, s);
-    case 3: return reluConvBn(ops, x, name, a, b, 3, s);
-    default: throw new Error(`unknown TNB op ${op}`);
+    case 0:
+      return s === 1 && a === b ? ops.zero(x) : ops.zeroReduce(x, s, b);
+    case 1:
+      return s === 1 && a === b ? x : tnbFactorizedReduce(ops, x, name, a, b, s);
+    case 2:
+      return reluConvBn(ops, x, name, a, b, 1, s);
+    case 3:
+      return reluConvBn(ops, x, name, a, b, 3, s);
+    default:
+      throw new Error(`unknown TNB op ${op}`);
   }
 }
 
@@ -38,7 +43,14 @@ function tnbEdgeOn<T>(ops: Ops<T>) {
 
 /** A cell a→b at stride s: edges leaving n0 are (a→b, s), the others (b→b, 1); n_j = Σ incoming. */
 function microCell<T>(
-  ops: Ops<T>, x: T, arch: TnbMicroArch, edges: ReadonlyArray<readonly [number, number]>, name: string, a: number, b: number, s: number,
+  ops: Ops<T>,
+  x: T,
+  arch: TnbMicroArch,
+  edges: ReadonlyArray<readonly [number, number]>,
+  name: string,
+  a: number,
+  b: number,
+  s: number,
   edgeOp: (x: T, op: number, name: string, a: number, b: number, s: number) => T,
 ): T {
   const nodes: T[] = [x];
@@ -46,7 +58,9 @@ function microCell<T>(
     const inputs: T[] = [];
     edges.forEach(([src, d], pos) => {
       if (d !== dst) return;
-      inputs.push(src === 0 ? edgeOp(nodes[0]!, arch[pos]!, `${name}.edges.${pos}`, a, b, s) : edgeOp(nodes[src]!, arch[pos]!, `${name}.edges.${pos}`, b, b, 1));
+      inputs.push(
+        src === 0 ? edgeOp(nodes[0]!, arch[pos]!, `${name}.edges.${pos}`, a, b, s) : edgeOp(nodes[src]!, arch[pos]!, `${name}.edges.${pos}`, b, b, 1),
+      );
     });
     nodes.push(ops.add(inputs));
   }
@@ -80,13 +94,18 @@ function microEncoder(arch: TnbMicroArch): TnbEncoder {
 /** One edge of the 9x NASLib graph (codes 0 skip, 1 zero, 2 conv 3×3, 3 conv 1×1). */
 function graphEdge<T>(ops: Ops<T>, x: T, op: number, name: string, a: number, b: number, s: number): T {
   switch (op) {
-    case 0: return s === 1 ? x : factorizedReduce(ops, x, name, a, b, false);
-    case 1: return s === 1 && a === b ? ops.zero(x) : ops.zeroReduce(x, s, b);
+    case 0:
+      return s === 1 ? x : factorizedReduce(ops, x, name, a, b, false);
+    case 1:
+      return s === 1 && a === b ? ops.zero(x) : ops.zeroReduce(x, s, b);
     // NASLib's core ReLUConvBN pads 1 whenever stride is 2, which for the 1×1 conv would give
     // ⌊H/2⌋+1 rows and break the node sums; the 1×1 conv here keeps padding 0 (docs/search-spaces.md §6).
-    case 2: return reluNaslibConvBn(ops, x, name, a, b, 3, s);
-    case 3: return reluNaslibConvBn(ops, x, name, a, b, 1, s);
-    default: throw new Error(`unknown TNB op ${op}`);
+    case 2:
+      return reluNaslibConvBn(ops, x, name, a, b, 3, s);
+    case 3:
+      return reluNaslibConvBn(ops, x, name, a, b, 1, s);
+    default:
+      throw new Error(`unknown TNB op ${op}`);
   }
 }
 

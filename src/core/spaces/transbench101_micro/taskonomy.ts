@@ -115,7 +115,13 @@ function generativeDecoder<T>(ops: Ops<T>, x: T, cf: number, u: number, outChann
  */
 export function discriminatorParams(): ParamSpec[] {
   const layers: Array<[number, number, number]> = [
-    [6, 64, 5], [64, 128, 5], [128, 256, 5], [256, 256, 3], [256, 512, 3], [512, 512, 3], [512, 1, 3],
+    [6, 64, 5],
+    [64, 128, 5],
+    [128, 256, 5],
+    [256, 256, 3],
+    [256, 512, 3],
+    [512, 512, 3],
+    [512, 1, 3],
   ];
   return layers.flatMap(([cin, cout, k], i) =>
     convParams({ name: `discriminator.conv${i + 1}.conv`, inChannels: cin, outChannels: cout, kernel: k, bias: true, init: 'torch' }),
