@@ -151,6 +151,11 @@ function plannedJobs(): HeavyJob[] {
   for (const arch of pick(architectures('nasbench101', 'cifar10'), 3)) {
     jobs.push({ space: 'nasbench101', task: 'cifar10', arch, batchSize: BATCH, proxies: proxiesForTask('cifar10'), kind: 'main' });
   }
+  return jobs;
+}
+
+/** BENCH_ONLY narrows what runs now, never what the file keeps: results of the other tasks stay. */
+function selectedJobs(jobs: HeavyJob[]): HeavyJob[] {
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
   return only ? jobs.filter((j) => only.has(`${j.space}/${j.task}`)) : jobs;
 }
@@ -250,7 +255,9 @@ async function main(): Promise<void> {
   const previous = previousResults<{ jobs: HeavyResult[]; sittings: Sitting[] }>(OUT);
   const done = new Map((previous.jobs ?? []).filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
   const jobs = plannedJobs();
-  const todo = jobs.filter((j) => !done.has(key(j))).slice(0, Number(process.env.BENCH_MAX_JOBS ?? Infinity));
+  const todo = selectedJobs(jobs)
+    .filter((j) => !done.has(key(j)))
+    .slice(0, Number(process.env.BENCH_MAX_JOBS ?? Infinity));
   process.stderr.write(`${jobs.length} jobs planned, ${done.size} in ${OUT}, ${todo.length} to run now\n`);
   const commit = gitCommit();
   const sittings = previous.sittings ?? [];
