@@ -1,7 +1,6 @@
 import { join } from 'path';
 import { initBackend } from '../src/core/backend';
-import { evaluateProxies } from '../src/core/evaluate';
-import { loadFixtureCase, withinTolerance } from './helpers/fixtures';
+import { evaluateFixture, withinTolerance } from './helpers/fixtures';
 
 /**
  * epe_nas on ImageNet16-120 batches of 32 (120 classes: 4 with 2–3 rows, 23 singletons, 93 empty),
@@ -16,32 +15,11 @@ beforeAll(async () => {
 });
 
 test.each(CASES)('%s: epe_nas equals NASLib within tolerance', (name) => {
-  const { fixture, task, net, trace, weights, x, target, dispose } = loadFixtureCase(name, DIR);
-  try {
-    const values = evaluateProxies(
-      {
-        net,
-        loss: task.loss,
-        outputs: task.outputs,
-        trace,
-        weights,
-        x,
-        target,
-        zenDraws: () => {
-          throw new Error('epe_nas draws nothing');
-        },
-        buildSeconds: 0,
-        dataSeconds: 0,
-      },
-      ['epe_nas'],
-    );
-    const got = values.epe_nas!.score;
-    const expected = fixture.proxies.epe_nas;
-    if (!withinTolerance(got, expected.value, expected.tolerance)) {
-      throw new Error(`${name}: got ${got}, NASLib ${expected.value}, tolerance ${JSON.stringify(expected.tolerance)}`);
-    }
-    expect(expected.value).toBeGreaterThan(0);
-  } finally {
-    dispose();
+  const { fixture, values } = evaluateFixture(name, ['epe_nas'], DIR);
+  const got = values.epe_nas!.score;
+  const expected = fixture.proxies.epe_nas;
+  if (!withinTolerance(got, expected.value, expected.tolerance)) {
+    throw new Error(`${name}: got ${got}, NASLib ${expected.value}, tolerance ${JSON.stringify(expected.tolerance)}`);
   }
+  expect(expected.value).toBeGreaterThan(0);
 });

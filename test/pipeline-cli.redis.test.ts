@@ -42,7 +42,7 @@ describe('pipeline commands', () => {
     const file = spec('bad.json', { dataset: 'zct-cli-bad', spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['params', 'snap'], archs: 'all' });
     const r = await runCli(['produce', '--spec', file], { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^zcbench produce: invalid spec proxies\[1\]: "snap" \(Invalid option: expected one of .*"zen"\)\n$/);
+    expect(r.stderr).toMatch(/^zcbench produce: invalid spec proxies\[1\]: "snap" \(Invalid option: expected one of .*"zen".*"az_nas"\)\n$/);
     const queue = openQueue('light', redis, prefix);
     expect(await queue.count()).toBe(0);
     await queue.close();

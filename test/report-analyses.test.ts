@@ -203,6 +203,7 @@ describe('createReport / writeReport', () => {
       await writeReport(report, dir);
       expect((await readdir(dir)).sort()).toEqual([
         'bias.csv',
+        'index.html',
         'report.md',
         'spearman.csv',
         'spearman.png',

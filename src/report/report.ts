@@ -199,7 +199,7 @@ export function reportMarkdown(r: Report): string {
     '  paper\u2019s analysis code (NASLib, branch zerocost: the correlation runner ranks them; the bias notebook\u2019s pandas `corr` keeps them).',
     '- A stored ±inf (early NASLib files) ranks as the extreme value in Spearman (the runner maps it to ±1e9) and is dropped',
     '  from Pearson correlations (pandas `corr` skips non-finite values).',
-    '- One score per (architecture, proxy): with several rows, the smallest (seed, batch size, triple id) is used.',
+    '- One score per (architecture, proxy): with several rows, the smallest (seed, batch size, triple id) is used (the NASLib json and `query` give the mean over seeds; seed_stability.csv how the seeds agree).',
     '- All architectures with ground truth are used (the paper averaged 10 samples of 1 000); an undefined correlation is n/a',
     '  (the paper filled in 0).',
     '',

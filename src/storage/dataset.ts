@@ -57,7 +57,8 @@ const PROXY_COLUMN = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]
 /**
  * A loaded dataset version. Lookups go through precomputed maps (arch → index per space, proxies
  * as columns of typed arrays), so each is a few hash lookups and an array read.
- * Scores are the cell's effective `ok` row (rowPrecedes); failed cells have no score.
+ * Scores are the cell's effective `ok` row (rowPrecedes), or the mean over seeds where a cell has
+ * several (as the NASLib json writes it); failed cells have no score.
  */
 export class Dataset {
   private readonly spaceIndex = new Map<string, SpaceIndex>();
@@ -119,6 +120,14 @@ export class Dataset {
         t.times[i * P + col] = r.time;
         t.timeMask[i] = t.timeMask[i]! | (1 << col);
       }
+    }
+    // A cell computed under several seeds scores their mean, as the version's NASLib json has it.
+    for (const rows of rowsBySeed(allRows).values()) {
+      if (rows.length < 2) continue;
+      const r = rows[0]!;
+      const t = this.spaceIndex.get(r.space)!.tasks.get(r.task)!;
+      const i = this.spaceIndex.get(r.space)!.archIndex.get(r.arch)!;
+      t.scores[i * P + PROXY_COLUMN.get(r.proxy)!] = seedStatistics(rows.map((x) => x.score!)).mean;
     }
     for (const g of truth) {
       const sp = this.spaceIndex.get(g.space)!;

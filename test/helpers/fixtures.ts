@@ -60,32 +60,33 @@ export function tfKindOf(p: { kind: string }): 'conv' | 'linear' | 'vector' {
   return p.kind === 'conv' ? 'conv' : p.kind === 'linear' ? 'linear' : 'vector';
 }
 
-/** Evaluate all 13 proxies on a golden fixture's stored weights, batch and zen draws. */
-export function evaluateFixture(name: string, proxies: ProxyName[]): { fixture: FixtureCase; values: Partial<Record<ProxyName, ProxyValue>> } {
-  const { fixture, get, task, net, trace, weights, x, target, dispose } = loadFixtureCase(name);
-  const zenWeights = new Map(trace.params.filter((p) => p.prunable).map((p) => [p.name, toTf(get(`zen.param.${p.name}`), tfKindOf(p))]));
-  const zenInput = toTf(get('zen.input'), 'image');
-  const zenNoise = toTf(get('zen.mixup_noise'), 'image');
+/**
+ * Evaluate proxies on a golden fixture's stored weights, batch and (made only when zen asks for them)
+ * zen draws; `dir` is the fixture set's folder.
+ */
+export function evaluateFixture(
+  name: string,
+  proxies: ProxyName[],
+  dir = FIXTURE_DIR,
+): { fixture: FixtureCase; values: Partial<Record<ProxyName, ProxyValue>> } {
+  const { fixture, get, task, net, trace, weights, x, target, dispose } = loadFixtureCase(name, dir);
+  const zenTensors: tf.Tensor[] = [];
+  const zenDraws = () => {
+    const zenWeights = new Map(trace.params.filter((p) => p.prunable).map((p) => [p.name, toTf(get(`zen.param.${p.name}`), tfKindOf(p))]));
+    const input = toTf(get('zen.input'), 'image');
+    const noise = toTf(get('zen.mixup_noise'), 'image');
+    zenTensors.push(...zenWeights.values(), input, noise);
+    return { weights: zenWeights, input, noise };
+  };
   try {
     const values = evaluateProxies(
-      {
-        net,
-        loss: task.loss,
-        outputs: task.outputs,
-        trace,
-        weights,
-        x,
-        target,
-        zenDraws: () => ({ weights: zenWeights, input: zenInput, noise: zenNoise }),
-        buildSeconds: 0,
-        dataSeconds: 0,
-      },
+      { net, loss: task.loss, outputs: task.outputs, trace, weights, x, target, zenDraws, buildSeconds: 0, dataSeconds: 0 },
       proxies,
     );
     return { fixture, values };
   } finally {
     dispose();
-    for (const t of [...zenWeights.values(), zenInput, zenNoise]) t.dispose();
+    for (const t of zenTensors) t.dispose();
   }
 }
 
