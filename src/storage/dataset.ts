@@ -62,6 +62,8 @@ const PROXY_COLUMN = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]
  */
 export class Dataset {
   private readonly spaceIndex = new Map<string, SpaceIndex>();
+  /** Each cell's `ok` rows, one per seed (rowsBySeed). */
+  private readonly bySeed: Map<string, StoredRow[]>;
 
   constructor(
     readonly dataset: string,
@@ -122,7 +124,8 @@ export class Dataset {
       }
     }
     // A cell computed under several seeds scores their mean, as the version's NASLib json has it.
-    for (const rows of rowsBySeed(allRows).values()) {
+    this.bySeed = rowsBySeed(allRows);
+    for (const rows of this.bySeed.values()) {
       if (rows.length < 2) continue;
       const r = rows[0]!;
       const t = this.spaceIndex.get(r.space)!.tasks.get(r.task)!;
@@ -181,8 +184,6 @@ export class Dataset {
     return this.cell(space, task, arch, proxy, 'time');
   }
 
-  private bySeed?: Map<string, StoredRow[]>;
-
   /**
    * A cell computed under several seeds: each seed's `ok` score (seed order) and their mean and
    * sample standard deviation (what the version's NASLib json writes); undefined for one seed.
@@ -193,7 +194,6 @@ export class Dataset {
     arch: string,
     proxy: ColumnProxyName,
   ): { seeds: number[]; scores: number[]; mean: number; std: number; n: number } | undefined {
-    this.bySeed ??= rowsBySeed(this.allRows);
     const rows = this.bySeed.get(cellKey({ space, task, arch, proxy }));
     if (!rows || rows.length < 2) return undefined;
     const scores = rows.map((r) => r.score!);
