@@ -12,6 +12,7 @@ import { publishVersion } from '../src/storage/publish';
 import type { ResultRow } from '../src/storage/rows';
 import { openStore } from '../src/storage/store';
 import { REPO_ROOT, runCli } from './helpers/cli';
+import { cliEnv } from './helpers/s3';
 
 /**
  * `zcbench compare` of a version computed here (8 NB201 cells × 2 tasks, synthetic data) against
@@ -92,14 +93,7 @@ describe('zcbench compare (a computed version against the released NB201 table)'
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'zc-compare-'));
     s3 = await startEmbeddedS3({ dir: join(work, 's3'), bucket: 'zccompare' });
-    env = {
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      ZC_HOME: join(work, 'home'),
-    };
+    env = cliEnv(s3, join(work, 'home'));
     await initBackend('cpu');
     const rows: ResultRow[] = [];
     for (const task of TASKS) {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'fs/promises';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { runCli } from './helpers/cli';
+import { cliEnv } from './helpers/s3';
 import { startHarness, type Harness } from './helpers/pipeline';
 
 /**
@@ -33,14 +34,7 @@ test('three seeds: rows per seed, mean/std/n in the NASLib json, mean ± sd in q
   await h.produce(plan);
   await h.aggregate([plan.buildId]);
 
-  const env = {
-    S3_ENDPOINT: h.s3.embedded.endpoint,
-    S3_BUCKET: h.s3.storeOpts.bucket,
-    AWS_ACCESS_KEY_ID: h.s3.embedded.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: h.s3.embedded.credentials.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    ZC_HOME: join(work, 'home'),
-  };
+  const env = cliEnv(h.s3.embedded, join(work, 'home'));
   const out = join(work, 'pulled');
   const pulled = await runCli(['pull', ds, '--out', out, '--format', 'both'], { env });
   expect(pulled.stderr).toBe('');

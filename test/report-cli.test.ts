@@ -8,6 +8,7 @@ import { publishVersion } from '../src/storage/publish';
 import type { ResultRow } from '../src/storage/rows';
 import { openStore } from '../src/storage/store';
 import { REPO_ROOT, runCli } from './helpers/cli';
+import { cliEnv } from './helpers/s3';
 import { expectedHeatmapGeometry, referenceSpearman } from './helpers/report-reference';
 
 /**
@@ -61,14 +62,7 @@ describe('zcbench report (import-naslib of the released subsets, then report)', 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'zc-report-cli-'));
     s3 = await startEmbeddedS3({ dir: join(work, 's3'), bucket: 'zcreport' });
-    env = {
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      ZC_HOME: join(work, 'home'),
-    };
+    env = cliEnv(s3, join(work, 'home'));
   });
 
   afterAll(async () => {
