@@ -1,15 +1,19 @@
 import type { ChildProcess } from 'child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import type { Redis } from 'ioredis';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { redisKeys } from '../src/queue/names';
-import { objectKey } from '../src/storage/objects';
+import { loadMinibatch } from '../src/core/data';
+import { decodeMinibatch } from '../src/core/data/minibatch-object';
+import { Rng } from '../src/core/rng';
+import { objectKey, sha256Of } from '../src/storage/objects';
 import { readDataManifest } from '../src/storage/data-sets';
 import type { ResultRow } from '../src/storage/rows';
 import { runCli } from './helpers/cli';
 import { cifarRecords, gradientRecord } from './helpers/data';
 import { imageBatchPickle } from './helpers/pickle';
+import { writeTaskonomy } from './helpers/taskonomy';
 import { cleanupRedis, startTestS3, testRedis, uniquePrefix, until, type TestS3 } from './helpers/pipeline';
 
 jest.setTimeout(400_000);
@@ -89,6 +93,11 @@ describe('published minibatches (zcbench data add) on a cluster', () => {
     expect(Object.keys(m.seeds)).toEqual(['0', '1']);
     expect(m.shape).toEqual([4, 32, 32, 3]);
     expect(m.source.files.map((f) => f.path)).toEqual(['data_batch_1', 'data_batch_2']);
+    // Each minibatch is the object data/<sha256>, beside the set's manifest data/mini/manifest.json.
+    const listed = await s3.store.list('data/', '/');
+    const objects = Object.values(m.seeds).flatMap((s) => [s.minibatch, s.second]);
+    expect(listed.keys.map((k) => k.key).sort()).toEqual(objects.map((o) => `data/${o.sha256}`).sort());
+    expect(listed.prefixes).toEqual(['data/mini/']);
     const ls = await runCli(['data', 'ls'], { env: { ...env, ZC_HOME: join(dir, 'home') } });
     expect(ls.stdout).toMatch(/mini\s+cifar10\s+4\s+0,1\s+4x32x32x3/);
 
@@ -121,7 +130,11 @@ describe('published minibatches (zcbench data add) on a cluster', () => {
     for (const k of [0, 1]) expect(readdirSync(join(dir, `ok-w${k}`))).toEqual(['home']);
 
     // Seed 1's minibatch object damaged in the bucket: its jobs fail naming the integrity problem; seed 0's are computed.
-    await s3.store.putKey(objectKey(m.seeds['1']!.minibatch.sha256), new Uint8Array(m.seeds['1']!.minibatch.bytes).fill(7), 'application/octet-stream');
+    await s3.store.putKey(
+      objectKey(m.seeds['1']!.minibatch.sha256, 'minibatch'),
+      new Uint8Array(m.seeds['1']!.minibatch.bytes).fill(7),
+      'application/octet-stream',
+    );
     const badBuild = `zct-mini-bad-${process.pid}`;
     await produce(badBuild);
     const after = await buildOnTwoWorkers(badBuild, 8, 'bad');
@@ -133,5 +146,27 @@ describe('published minibatches (zcbench data add) on a cluster', () => {
       }
     }
     expect(after.filter((r) => r.status === 'ok')).toHaveLength(4);
+  });
+
+  test('a Taskonomy set stores the dense and soft targets, and its manifest lists the files its minibatches read', async () => {
+    const root = join(dir, 'taskonomydata_mini');
+    writeTaskonomy(root);
+    const home = { env: { ...env, ZC_HOME: join(dir, 'home') } };
+    for (const task of ['class_scene', 'room_layout'] as const) {
+      const add = await runCli(['data', 'add', `tnb-${task}`, '--task', task, '--from', root, '--seeds', '0', '--batch-size', '2'], home);
+      expect([add.code, add.stderr]).toEqual([0, '']);
+      const m = await readDataManifest(s3.store, `tnb-${task}`);
+      const ref = m.seeds['0']!.minibatch;
+      const stored = decodeMinibatch(await s3.store.getVerified(ref.sha256, 'minibatch'), ref.sha256, 2);
+      const drawn = await loadMinibatch({ source: 'path', path: root }, { task, batchSize: 2, rng: new Rng(0).fork('data') });
+      expect(Buffer.from(stored.inputs.buffer).equals(Buffer.from(drawn.inputs.buffer))).toBe(true);
+      expect(stored.target).toEqual(drawn.target);
+      expect(stored.target.kind).toBe(task === 'class_scene' ? 'soft' : 'dense');
+      // The files read by both streams' draws, relative to the folder, each with its sha256.
+      const relative = (drawn.files ?? []).map((f) => f.path.slice(root.length + 1));
+      expect(relative.length).toBeGreaterThan(0);
+      for (const path of relative) expect(m.source.files.map((f) => f.path)).toContain(path);
+      for (const f of m.source.files) expect(f.sha256).toBe(sha256Of(readFileSync(join(root, f.path))));
+    }
   });
 });

@@ -3,8 +3,8 @@ import { createHash } from 'crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { PNG } from 'pngjs';
 import { loadMinibatch } from '../src/core/data';
+import { decodeMinibatch, encodeMinibatch } from '../src/core/data/minibatch-object';
 import { CLASS_OBJECT_SELECTED, CLASS_SCENE_SELECTED, JIGSAW_PERMUTATIONS } from '../src/core/data/naslib-tables';
 import { decodeNpyValues, parseNpyHeader, type NpyHeader } from '../src/core/data/npy';
 import * as pil from '../src/core/data/pil';
@@ -16,7 +16,7 @@ import { Rng } from '../src/core/rng';
 import { TASK_SPECS } from '../src/core/tasks';
 import type { Minibatch } from '../src/core/types';
 
-const FIXTURES = join(__dirname, 'fixtures', 'naslib-taskonomy');
+import { TASKONOMY_FIXTURES as FIXTURES, VIEWS, npyF4, png, roomCases, viewName, writeTaskonomy } from './helpers/taskonomy';
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 function readNpy(file: string): Float64Array {
@@ -26,75 +26,6 @@ function readNpy(file: string): Float64Array {
   const out = new Float64Array(n);
   decodeNpyValues(buf.subarray(h.dataOffset), h.dtype, n, out);
   return out;
-}
-
-/** A 1-D float32 .npy, header by hand (numpy/lib/format.py, version 1.0). */
-function npyF4(values: Float32Array): Buffer {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${values.length},), }`;
-  const header = dict + ' '.repeat(63 - ((10 + dict.length) % 64)) + '\n';
-  const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0, 0]);
-  pre.writeUInt16LE(header.length, 8);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]);
-}
-
-function png(width: number, height: number, colorType: 0 | 2 | 6, data: Uint8Array): Buffer {
-  const p = new PNG({ width, height, colorType, inputColorType: colorType, inputHasAlpha: colorType === 6, bitDepth: 8 });
-  p.data = Buffer.from(data);
-  return PNG.sync.write(p, { colorType, inputColorType: colorType, inputHasAlpha: colorType === 6, bitDepth: 8 });
-}
-
-const roomCases: Array<{ point_info: unknown; expected: number[] }> = JSON.parse(readFileSync(join(FIXTURES, 'room_layout_cases.json'), 'utf8')).cases;
-
-const VIEWS = 10;
-const W0 = 48;
-const H0 = 40;
-const viewName = (i: number) => `point_${i}_view_${i % 3}`;
-
-/** A NASLib-style Taskonomy folder: split file, one building's view list, every domain. */
-function writeTaskonomy(root: string, building = 'bldA', withLists = true): void {
-  const b = join(root, building);
-  for (const d of ['rgb', 'class_object', 'class_scene', 'normal', 'segmentsemantic', 'point_info']) mkdirSync(join(b, d), { recursive: true });
-  if (withLists) {
-    writeFileSync(join(root, 'train_filenames_final5k.json'), JSON.stringify({ total_size: VIEWS, filename_list: [`${building}/image_list_final5k.json`] }));
-    writeFileSync(
-      join(b, 'image_list_final5k.json'),
-      JSON.stringify(Array.from({ length: VIEWS }, (_, i) => `${building}/{domain}/${viewName(i)}_domain_{domain}.png`)),
-    );
-  }
-  for (let i = 0; i < VIEWS; i++) {
-    const file = (d: string, ext: string) => join(b, d, `${viewName(i)}_domain_${d}.${ext}`);
-    const rgb = new Uint8Array(W0 * H0 * 3);
-    for (let p = 0; p < W0 * H0; p++) {
-      const x = p % W0;
-      const y = Math.floor(p / W0);
-      rgb[3 * p] = (x * 5 + i * 20) % 256;
-      rgb[3 * p + 1] = (y * 6 + ((x * y) % 13)) % 256;
-      rgb[3 * p + 2] = (x * y + i * 7) % 256;
-    }
-    writeFileSync(file('rgb', 'png'), png(W0, H0, 2, rgb));
-    writeFileSync(
-      file('normal', 'png'),
-      png(
-        W0,
-        H0,
-        2,
-        rgb.map((v) => 255 - v),
-      ),
-    );
-    // Raw values 0..17: NASLib maps 0 and 1 to class 0, v to v − 1.
-    writeFileSync(
-      file('segmentsemantic', 'png'),
-      png(
-        W0,
-        H0,
-        0,
-        Uint8Array.from({ length: W0 * H0 }, (_, p) => (p + i) % 18),
-      ),
-    );
-    writeFileSync(file('class_object', 'npy'), npyF4(Float32Array.from({ length: 1000 }, (_, k) => ((k * 7 + i) % 11) / 5000)));
-    writeFileSync(file('class_scene', 'npy'), npyF4(Float32Array.from({ length: 365 }, (_, k) => ((k * 3 + i) % 5) / 900)));
-    writeFileSync(file('point_info', 'json'), JSON.stringify(roomCases[i % roomCases.length]!.point_info));
-  }
 }
 
 let dir: string;
@@ -215,6 +146,22 @@ describe('Taskonomy minibatches', () => {
     }
     read.sort();
     expect(batch.sha256).toBe(sha256(read.map((f) => sha256(readFileSync(f))).join('')));
+  });
+
+  test.each(tasks)('%s: as a data set object (zcbench data add) it decodes to the same minibatch, and a smaller batch to its head', async (task) => {
+    const batch = await load(root, task, 2, 4);
+    const bytes = encodeMinibatch(batch, { task });
+    const sha = sha256(Buffer.from(bytes));
+    const back = decodeMinibatch(bytes, sha, 2);
+    expect(back.inputShape).toEqual(batch.inputShape);
+    expect(Buffer.from(back.inputs.buffer).equals(Buffer.from(batch.inputs.buffer))).toBe(true);
+    expect(back.target).toEqual(batch.target);
+    expect(back.sha256).toBe(sha);
+    const small = await load(root, task, 1, 4);
+    const cut = decodeMinibatch(bytes, sha, 1);
+    expect(Buffer.from(cut.inputs.buffer).equals(Buffer.from(small.inputs.buffer))).toBe(true);
+    expect(cut.target).toEqual(small.target);
+    expect(() => decodeMinibatch(bytes, sha, 3)).toThrow(`minibatch ${sha}: holds 2 samples; the job asks for 3`);
   });
 
   test('same seed → bit-identical batch; another seed → another', async () => {

@@ -45,6 +45,8 @@ export interface Minibatch {
   source: string;
   /** sha256 (hex) of the source data: the file bytes for a path, the generated batch for synthetic. */
   sha256: string;
+  /** The files read and their sha256, where the source is a folder too large to hash whole (Taskonomy). */
+  files?: readonly { path: string; sha256: string }[];
 }
 
 /** 'auto': recompute a pass's segments only where it would not fit wasm's memory otherwise; 'always' / 'never' force it. */

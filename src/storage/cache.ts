@@ -3,7 +3,7 @@ import { promises as fsp, readFileSync } from 'fs';
 import { hostname } from 'os';
 import { dirname, join, resolve } from 'path';
 import { loadConfig } from '../config';
-import type { DownloadOptions, ObjectStore } from './objects';
+import type { ContentKind, DownloadOptions, ObjectStore } from './objects';
 import { objectKey } from './objects';
 
 export interface CachedObject {
@@ -30,13 +30,13 @@ export class LocalCache {
     this.dir = resolve(dir);
   }
 
-  pathOf(sha256: string): string {
-    return join(this.dir, objectKey(sha256));
+  pathOf(sha256: string, kind: ContentKind = 'object'): string {
+    return join(this.dir, objectKey(sha256, kind));
   }
 
-  async has(sha256: string, bytes: number): Promise<boolean> {
+  async has(sha256: string, bytes: number, kind: ContentKind = 'object'): Promise<boolean> {
     try {
-      return (await fsp.stat(this.pathOf(sha256))).size === bytes;
+      return (await fsp.stat(this.pathOf(sha256, kind))).size === bytes;
     } catch {
       return false;
     }
@@ -48,16 +48,16 @@ export class LocalCache {
    * over a lock whose holder is gone.
    */
   async fetch(store: ObjectStore, sha256: string, bytes: number, opts: DownloadOptions = {}): Promise<CachedObject> {
-    const path = this.pathOf(sha256);
+    const path = this.pathOf(sha256, opts.kind);
     const lock = `${path}.lock`;
     for (;;) {
-      if (await this.has(sha256, bytes)) return { path, downloadedBytes: 0, fromCache: true };
+      if (await this.has(sha256, bytes, opts.kind)) return { path, downloadedBytes: 0, fromCache: true };
       if (await takeLock(lock)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     return withLock(lock, async () => {
       // Another process may have finished between our check and taking the lock.
-      if (await this.has(sha256, bytes)) return { path, downloadedBytes: 0, fromCache: true };
+      if (await this.has(sha256, bytes, opts.kind)) return { path, downloadedBytes: 0, fromCache: true };
       const r = await store.downloadVerified(sha256, bytes, path, opts);
       return { path, downloadedBytes: r.downloadedBytes, fromCache: false };
     });

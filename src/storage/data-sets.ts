@@ -1,3 +1,4 @@
+import { relative } from 'path';
 import { z } from 'zod';
 import { SECOND_MINIBATCH_STREAM } from '../core/compute';
 import { listSourceFiles, loadMinibatch } from '../core/data';
@@ -9,8 +10,8 @@ import { SHA256_PATTERN, type ObjectStore } from './objects';
 
 /**
  * Named sets of drawn minibatches (`zcbench data add`): each minibatch is one content-addressed
- * safetensors object; `data/<name>/manifest.json` says which object is which seed's, and where
- * they came from. Workers fetch a job's minibatch by its sha256 and never read the source.
+ * safetensors object `data/<sha256>`; `data/<name>/manifest.json` says which object is which
+ * seed's, and where they came from. Workers fetch a job's minibatch by its sha256 and never read the source.
  */
 const DATA_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ObjectRef = z.object({ sha256: z.string().regex(SHA256_PATTERN), bytes: z.number().int().positive() }).strict();
@@ -36,6 +37,8 @@ export const NASLIB_TRANSFORM = 'naslib-train: first 70% of train indices, seede
 
 export function dataManifestKey(name: string): string {
   if (!DATA_NAME.test(name)) throw new InputError('name', name, `letters, digits, '_', '.', '-' (pattern ${DATA_NAME.source})`);
+  // A name spelled like a sha256 would sit beside the minibatch objects `data/<sha256>`.
+  if (SHA256_PATTERN.test(name)) throw new InputError('name', name, 'not 64 hex digits (the form of the minibatch objects under data/)');
   return `data/${name}/manifest.json`;
 }
 
@@ -52,11 +55,13 @@ export async function addDataSet(store: ObjectStore, opts: AddDataOptions, now =
   const key = dataManifestKey(opts.name);
   const seeds: DataManifest['seeds'] = {};
   let first: Awaited<ReturnType<typeof loadMinibatch>> | null = null;
+  const read = new Map<string, string>();
   for (const seed of opts.seeds) {
     const rng = new Rng(seed);
     const draw = (stream: string) => loadMinibatch({ source: 'path', path: opts.from }, { task: opts.task, batchSize: opts.batchSize, rng: rng.fork(stream) });
     const put = async (batch: Awaited<ReturnType<typeof loadMinibatch>>, stream: string) => {
-      const r = await store.putObject(encodeMinibatch(batch, { task: opts.task, seed: String(seed), stream, source: batch.sha256 }));
+      for (const f of batch.files ?? []) read.set(relative(opts.from, f.path), f.sha256);
+      const r = await store.putObject(encodeMinibatch(batch, { task: opts.task, seed: String(seed), stream, source: batch.sha256 }), 'minibatch');
       return { sha256: r.sha256, bytes: r.bytes };
     };
     const a = await draw('data');
@@ -74,13 +79,13 @@ export async function addDataSet(store: ObjectStore, opts: AddDataOptions, now =
     createdAt: now.toISOString(),
     seeds,
   };
-  manifest.source.files = await sourceFiles(opts);
+  // A Taskonomy folder is too large to hash whole: its manifest lists the files the minibatches read.
+  manifest.source.files =
+    read.size > 0
+      ? [...read].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, sha256]) => ({ path, sha256 }))
+      : await listSourceFiles(opts.from, opts.task);
   await store.putKey(key, JSON.stringify(manifest, null, 2));
   return manifest;
-}
-
-async function sourceFiles(opts: AddDataOptions): Promise<{ path: string; sha256: string }[]> {
-  return listSourceFiles(opts.from, opts.task);
 }
 
 export async function readDataManifest(store: ObjectStore, name: string): Promise<DataManifest> {

@@ -15,10 +15,21 @@ import { isS3NotFound, isTransientS3Error, withS3Retry, type S3Handle } from './
 
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
-/** Key of a content-addressed object: `objects/sha256/<2 hex>/<sha256>`. */
-export function objectKey(sha256: string): string {
+/**
+ * Where each kind of content-addressed object lives: a version's files under `objects/sha256/`,
+ * drawn minibatches (`zcbench data add`) under `data/`, bundled proxy modules under `plugins/`.
+ */
+const CONTENT_KEYS = {
+  object: (sha256: string) => `objects/sha256/${sha256.slice(0, 2)}/${sha256}`,
+  minibatch: (sha256: string) => `data/${sha256}`,
+  plugin: (sha256: string) => `plugins/${sha256}.js`,
+};
+export type ContentKind = keyof typeof CONTENT_KEYS;
+
+/** Key of a content-addressed object of `kind` (default: a version's file). */
+export function objectKey(sha256: string, kind: ContentKind = 'object'): string {
   if (!SHA256_PATTERN.test(sha256)) throw new IntegrityError(`not a sha256: ${JSON.stringify(sha256)}`);
-  return `objects/sha256/${sha256.slice(0, 2)}/${sha256}`;
+  return CONTENT_KEYS[kind](sha256);
 }
 
 export function sha256Of(bytes: Uint8Array | string): string {
@@ -50,6 +61,8 @@ export interface TransferStats {
 }
 
 export interface DownloadOptions {
+  /** Which kind of content-addressed object (default: a version's file). */
+  kind?: ContentKind;
   /** Called as bytes arrive: total so far (including a resumed prefix) and the expected size. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
@@ -96,10 +109,10 @@ export class ObjectStore {
    * Store content under its sha256. Skips the upload when an object of the same size and recorded
    * hash is already there. Content-MD5 makes the server reject a body damaged in transit.
    */
-  async putObject(source: Uint8Array | { file: string }): Promise<PutResult> {
+  async putObject(source: Uint8Array | { file: string }, kind: ContentKind = 'object'): Promise<PutResult> {
     const isFile = !(source instanceof Uint8Array);
     const { sha256, bytes } = isFile ? await hashFile(source.file) : { sha256: sha256Of(source), bytes: source.length };
-    const key = objectKey(sha256);
+    const key = objectKey(sha256, kind);
     const existing = await this.head(key);
     if (existing && existing.bytes === bytes && existing.sha256 === sha256) return { sha256, bytes, uploaded: false };
     const md5 = isFile ? await md5File(source.file) : createHash('md5').update(source).digest('base64');
@@ -126,14 +139,14 @@ export class ObjectStore {
   }
 
   /** Whether a content-addressed object is present with the expected size. */
-  async hasObject(sha256: string, bytes: number): Promise<boolean> {
-    const h = await this.head(objectKey(sha256));
+  async hasObject(sha256: string, bytes: number, kind: ContentKind = 'object'): Promise<boolean> {
+    const h = await this.head(objectKey(sha256, kind));
     return h !== null && h.bytes === bytes;
   }
 
   /** A whole object in memory, checked against its sha256 (IntegrityError on mismatch). */
-  async getVerified(sha256: string): Promise<Buffer> {
-    const key = objectKey(sha256);
+  async getVerified(sha256: string, kind: ContentKind = 'object'): Promise<Buffer> {
+    const key = objectKey(sha256, kind);
     const body = await this.getKey(key);
     if (body === null) throw new NotFoundError(`object ${sha256} is missing from bucket ${this.bucket}`);
     const got = sha256Of(body);
@@ -147,7 +160,7 @@ export class ObjectStore {
    * mismatch the partial file is removed and nothing appears under `dest`.
    */
   async downloadVerified(sha256: string, bytes: number, dest: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
-    const key = objectKey(sha256);
+    const key = objectKey(sha256, opts.kind);
     const partial = dest + PARTIAL_SUFFIX;
     await fsp.mkdir(dirname(dest), { recursive: true });
     const hash = createHash('sha256');

@@ -16,7 +16,7 @@ function source() {
  */
 export async function withFetchedMinibatches(data: MinibatchObjectSpec, needSecond: boolean): Promise<MinibatchObjectSpec> {
   const { store, cache } = source();
-  const first = await cache.fetch(store, data.minibatch.sha256, data.minibatch.bytes);
-  const second = needSecond ? await cache.fetch(store, data.second.sha256, data.second.bytes) : null;
+  const first = await cache.fetch(store, data.minibatch.sha256, data.minibatch.bytes, { kind: 'minibatch' });
+  const second = needSecond ? await cache.fetch(store, data.second.sha256, data.second.bytes, { kind: 'minibatch' }) : null;
   return { ...data, path: first.path, ...(second ? { secondPath: second.path } : {}) };
 }

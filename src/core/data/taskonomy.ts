@@ -414,5 +414,5 @@ export async function loadTaskonomyMinibatch(path: string, task: TaskName, batch
   const inputShape = spec.tiles ? [batchSize, spec.tiles, H, W, C] : [batchSize, H, W, C];
   // Normalisation per channel (jigsaw has none: its tiles stay in [0, 1]).
   const inputs = applyTrainingTransform(raw, [batchSize * tiles, H, W, C], spec, null);
-  return { inputs, inputShape, target: targets.done(inputs, plan), source: path, sha256: sourceDigest(used) };
+  return { inputs, inputShape, target: targets.done(inputs, plan), source: path, sha256: sourceDigest(used), files: used };
 }
