@@ -58,7 +58,8 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     const m = parseManifest(manifestBytes, 'manifest.json');
     let total = 0;
     for (const [path, f] of Object.entries(m.files)) {
-      expect(sha256Of(readFileSync(join(out, path)))).toBe(f.sha256);
+      // The manifest's path, under data/ for Parquet.
+      expect(sha256Of(readFileSync(join(out, f.format === 'parquet' ? join('data', path) : path)))).toBe(f.sha256);
       total += f.bytes;
     }
     expect(downloaded).toBe(total);
@@ -91,11 +92,11 @@ describe('zcbench import-naslib, ls, pull, query against a real s3rver', () => {
     expect(r.code).toBe(0);
     const record = JSON.parse(readFileSync(join(env.dir, 'c', 'zcbench-pull.json'), 'utf8')) as { files: Record<string, { rows: number }> };
     expect(Object.keys(record.files).sort()).toEqual([
-      'ground_truth/nasbench201.parquet',
-      'parquet/nasbench201/cifar100/v1-0000.parquet',
+      'data/ground_truth/nasbench201.parquet',
+      'data/parquet/nasbench201/cifar100/v1-0000.parquet',
       'zc_nasbench201.json',
     ]);
-    expect(record.files['parquet/nasbench201/cifar100/v1-0000.parquet']!.rows).toBe(725 * 2);
+    expect(record.files['data/parquet/nasbench201/cifar100/v1-0000.parquet']!.rows).toBe(725 * 2);
     const subset = parsePythonJson(readFileSync(join(env.dir, 'c', 'zc_nasbench201.json'), 'utf8'), 'x') as Tables;
     const original = parsePythonJson(readFileSync(FILES[1]!, 'utf8'), 'y') as Tables;
     expect(Object.keys(subset)).toEqual(['cifar100']);

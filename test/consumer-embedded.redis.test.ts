@@ -71,7 +71,7 @@ describe('the embedded store serves every dataset command', () => {
     const out = join(dir, 'pulled');
     const pull = await cli(['pull', 'zc-demo', '--format', 'both', '--out', out]);
     expect({ code: pull.code, stderr: pull.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(pull.stdout).toContain(`2 files written to ${out}, and 1 wide tables under wide/`);
+    expect(pull.stdout).toContain(`2 files written to ${out}, and 1 wide tables under data/wide/`);
     expect(existsSync(join(out, 'zc_nasbench201.json'))).toBe(true);
 
     const report = await cli(['report', 'zc-demo', '--out', join(dir, 'report')]);
@@ -87,7 +87,7 @@ describe('the embedded store serves every dataset command', () => {
   test('the pulled wide table: one row per architecture, a column per proxy, read by DuckDB', async () => {
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
-    const wide = join(dir, 'pulled', 'wide', 'nasbench201', 'cifar10.parquet');
+    const wide = join(dir, 'pulled', 'data', 'wide', 'nasbench201', 'cifar10.parquet');
     const described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${wide}')`)).getRowObjectsJS();
     expect(described.map((d) => [d.column_name, d.column_type])).toEqual([
       ['arch', 'VARCHAR'],
@@ -100,7 +100,7 @@ describe('the embedded store serves every dataset command', () => {
     const rows = (await conn.runAndReadAll(`SELECT * FROM read_parquet('${wide}') ORDER BY arch`)).getRowObjectsJS();
     expect(rows.map((r) => [r.arch, r.arch_readable])).toEqual([...ARCHS].sort().map((a) => [a, nb201String(parseNb201(a))]));
     // The wide values are the long table's, pivoted.
-    const long = join(dir, 'pulled', 'parquet', 'nasbench201', 'cifar10', 'v1-0000.parquet');
+    const long = join(dir, 'pulled', 'data', 'parquet', 'nasbench201', 'cifar10', 'v1-0000.parquet');
     const pivot = (await conn.runAndReadAll(`SELECT arch, proxy, score, arch_readable FROM read_parquet('${long}')`)).getRowObjectsJS();
     expect(pivot).toHaveLength(9);
     for (const p of pivot) {
@@ -109,7 +109,7 @@ describe('the embedded store serves every dataset command', () => {
       expect(p.arch_readable).toBe(w.arch_readable);
     }
     const record = JSON.parse(readFileSync(join(dir, 'pulled', 'zcbench-pull.json'), 'utf8')) as { derived: Record<string, { rows: number; kind: string }> };
-    expect(record.derived['wide/nasbench201/cifar10.parquet']).toMatchObject({ rows: 3, kind: 'wide' });
+    expect(record.derived['data/wide/nasbench201/cifar10.parquet']).toMatchObject({ rows: 3, kind: 'wide' });
     conn.closeSync();
   });
 

@@ -66,7 +66,9 @@ test('three seeds: rows per seed, mean/std/n in the NASLib json, mean ± sd in q
   const conn = await db.connect();
   try {
     const wide = (
-      await conn.runAndReadAll(`SELECT arch, l2_norm, l2_norm_std, l2_norm_n FROM read_parquet('${join(out, 'wide', 'nasbench201', 'cifar10.parquet')}')`)
+      await conn.runAndReadAll(
+        `SELECT arch, l2_norm, l2_norm_std, l2_norm_n FROM read_parquet('${join(out, 'data', 'wide', 'nasbench201', 'cifar10.parquet')}')`,
+      )
     ).getRowObjectsJS();
     expect(wide).toHaveLength(5);
     for (const w of wide) {

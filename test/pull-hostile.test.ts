@@ -10,6 +10,7 @@ import { datasetKeys, parseManifest, serializeManifest, type Manifest } from '..
 import { objectKey, sha256Of, type ObjectStore } from '../src/storage/objects';
 import { publishVersion } from '../src/storage/publish';
 import { pullVersion } from '../src/storage/pull';
+import { pulledPath } from '../src/storage/pull-layout';
 import { row, startTestS3, storeOf } from './helpers/s3';
 
 /** `pull` against a hostile or broken store and cache: bounded downloads, stale locks, paths. */
@@ -94,21 +95,24 @@ describe('pull defends itself', () => {
   });
 
   test.each([
-    ['../evil.json', 'it leaves the output directory'],
-    ['parquet/../../evil.json', 'it leaves the output directory'],
-    ['/tmp/evil.json', 'it is absolute'],
-    ['parquet\\..\\..\\evil.json', 'it contains a backslash'],
-    ['zc_\u0000.json', 'it contains a NUL byte'],
-    ['manifest.json', 'manifest.json is written by pull itself'],
-  ])('a manifest path %j is refused, naming the path, before anything is written', async (hostile, why) => {
+    ['../evil.json', 'it leaves the output directory', 'naslib-json'],
+    ['parquet/../../evil.json', 'it leaves the output directory', 'naslib-json'],
+    ['/tmp/evil.json', 'it is absolute', 'naslib-json'],
+    ['parquet\\..\\..\\evil.json', 'it contains a backslash', 'naslib-json'],
+    ['zc_\u0000.json', 'it contains a NUL byte', 'naslib-json'],
+    ['manifest.json', 'manifest.json is written by pull itself', 'naslib-json'],
+    // Parquet lands under data/, where pull writes its wide tables.
+    ['wide/nasbench201/cifar10.parquet', 'data/wide/ is written by pull itself', 'parquet'],
+    ['data/wide/x.json', 'data/wide/ is written by pull itself', 'naslib-json'],
+  ])('a manifest path %j is refused, naming the path, before anything is written', async (hostile, why, format) => {
     const version = `v${Math.floor(Math.random() * 1e9)}`;
-    const [good, entry] = Object.entries(manifest.files)[0]!;
+    const [good, entry] = Object.entries(manifest.files).find(([, f]) => f.format === format)!;
     await publishManifest(version, { [good]: entry, [hostile]: entry });
     const outDir = join(env.dir, `out-${version}`, 'inner');
     const err = await pullVersion(store, { dataset, outDir, cache: new LocalCache(join(env.dir, 'cache-paths')) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FormatError);
     expect((err as Error).message).toBe(`manifest of ${dataset}@${version}: file path ${JSON.stringify(hostile)} refused: ${why}`);
-    expect(existsSync(join(outDir, good))).toBe(false);
+    expect(existsSync(join(outDir, pulledPath(good, entry)))).toBe(false);
     expect(existsSync(join(env.dir, `out-${version}`, 'evil.json'))).toBe(false);
   });
 });

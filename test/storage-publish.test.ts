@@ -258,10 +258,10 @@ describe('S3 outage during publish', () => {
       expect((await readLatest(store, 'demo'))!.version).toBe('v2');
       const cache = new LocalCache(join(tmp.dir, 'cache'));
       const pulled = await pullVersion(store, { dataset: 'demo', outDir: join(tmp.dir, 'out'), format: 'parquet', cache });
-      const part = Object.entries(pulled.files).find(([p]) => p.startsWith('parquet/nasbench201/ImageNet16-120/'))!;
+      const part = Object.entries(pulled.files).find(([p]) => p.startsWith('data/parquet/nasbench201/ImageNet16-120/'))!;
       const back = await decodeRowsParquet(readFileSync(join(tmp.dir, 'out', part[0])), part[0]);
       expect(back.map((r) => r.arch)).toEqual(ARCHS);
-      expect(pulled.files['parquet/nasbench201/cifar10/v1-0000.parquet']).toBeDefined();
+      expect(pulled.files['data/parquet/nasbench201/cifar10/v1-0000.parquet']).toBeDefined();
 
       // Down in the middle: S3 stops right after the publish's first write (its build marker).
       const before = store.stats.bytesUploaded;

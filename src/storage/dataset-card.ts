@@ -3,9 +3,11 @@
  * one config per (space, task) and its data_files, licence, citation), then what each column
  * means, its unit and direction, how val_accuracy was obtained, the version's provenance and how
  * to load it. A pure function of the manifest: the same manifest always gives the same card.
+ * Its paths are those of a pull (pull-layout.ts), where the card sits at the root.
  */
 import { stringify } from 'yaml';
 import type { FileEntry, Manifest } from './manifest';
+import { GROUND_TRUTH_GLOB, LONG_GLOB, longGlob, widePath } from './pull-layout';
 
 /** Where the card sits in a version and in a pull (Hugging Face reads it from the root). */
 export const CARD_PATH = 'README.md';
@@ -42,10 +44,12 @@ export const CITATION = `@inproceedings{krishnakumar2022nasbenchsuitezero,
 interface Partition {
   space: string;
   task: string;
-  parts: string[];
 }
 
-/** What a card describes beyond the manifest: a pull's files (a filter may drop some) and whether it has the wide tables. */
+/**
+ * What a card describes beyond the manifest: a pull's files by manifest path (a filter may drop
+ * some) and whether it has the wide tables.
+ */
 export interface CardOptions {
   files?: Record<string, FileEntry>;
   wide?: boolean;
@@ -53,12 +57,8 @@ export interface CardOptions {
 
 function partitionsOf(files: Record<string, FileEntry>): Partition[] {
   const byKey = new Map<string, Partition>();
-  for (const [path, f] of Object.entries(files)) {
-    if (f.kind !== 'rows' || !f.task) continue;
-    const key = `${f.space}/${f.task}`;
-    let p = byKey.get(key);
-    if (!p) byKey.set(key, (p = { space: f.space, task: f.task, parts: [] }));
-    p.parts.push(path);
+  for (const f of Object.values(files)) {
+    if (f.kind === 'rows' && f.task) byKey.set(`${f.space}/${f.task}`, { space: f.space, task: f.task });
   }
   return [...byKey.values()].sort((a, b) => `${a.space}/${a.task}`.localeCompare(`${b.space}/${b.task}`));
 }
@@ -66,16 +66,31 @@ function partitionsOf(files: Record<string, FileEntry>): Partition[] {
 /** Config names: HF allows letters, digits, "-" and "_". */
 const configName = (space: string, task: string) => `${space}--${task}`.replace(/[^A-Za-z0-9_-]/g, '_');
 
-/** Where a pull writes the wide table of a (space, task) (pull.ts, wide.ts). */
-const widePath = (space: string, task: string) => `wide/${space}/${task}.parquet`;
+interface Config {
+  config_name: string;
+  data_files: { split: string; path: string }[];
+  default?: true;
+}
 
-function yamlHeader(m: Manifest, partitions: readonly Partition[], wide: boolean): string {
-  const configs: unknown[] = [];
-  if (partitions.length > 0) configs.push({ config_name: 'long', default: true, data_files: [{ split: 'train', path: 'parquet/*/*/*.parquet' }] });
+/**
+ * Hugging Face's manual configuration: one config per table, every Parquet of a pull in one of
+ * them (each config's files share a schema, so the wide tables are one config each), exactly one
+ * default so `load_dataset(dir)` needs no name: the long table, or the ground truth without it.
+ */
+function configsOf(partitions: readonly Partition[], wide: boolean, groundTruth: boolean): Config[] {
+  const train = (path: string) => [{ split: 'train', path }];
+  const configs: Config[] = [];
+  if (partitions.length > 0) configs.push({ config_name: 'long', data_files: train(LONG_GLOB), default: true });
   for (const p of partitions) {
-    configs.push({ config_name: configName(p.space, p.task), data_files: [{ split: 'train', path: `parquet/${p.space}/${p.task}/*.parquet` }] });
-    if (wide) configs.push({ config_name: `wide--${configName(p.space, p.task)}`, data_files: [{ split: 'train', path: widePath(p.space, p.task) }] });
+    configs.push({ config_name: configName(p.space, p.task), data_files: train(longGlob(p.space, p.task)) });
+    if (wide) configs.push({ config_name: `wide--${configName(p.space, p.task)}`, data_files: train(widePath(p.space, p.task)) });
   }
+  if (groundTruth)
+    configs.push({ config_name: 'ground_truth', data_files: train(GROUND_TRUTH_GLOB), ...(configs.length === 0 ? { default: true as const } : {}) });
+  return configs;
+}
+
+function yamlHeader(m: Manifest, configs: readonly Config[]): string {
   const header = {
     license: 'apache-2.0',
     pretty_name: `${m.dataset}@${m.version}: zero-cost NAS proxy scores`,
@@ -126,8 +141,16 @@ function coverageTable(m: Manifest): string[] {
 export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
   const files = opts.files ?? m.files;
   const partitions = partitionsOf(files);
+  const wide = opts.wide ?? false;
+  const configs = configsOf(
+    partitions,
+    wide,
+    Object.values(files).some((f) => f.kind === 'ground_truth'),
+  );
   const first = partitions[0];
-  const example = first ? `parquet/${first.space}/${first.task}/*.parquet` : 'parquet/*/*/*.parquet';
+  const example = first ? longGlob(first.space, first.task) : LONG_GLOB;
+  const folder = `${m.dataset}-${m.version}`;
+  const other = first ? (wide ? `wide--${configName(first.space, first.task)}` : configName(first.space, first.task)) : 'ground_truth';
   const spaces = [
     ...new Set(
       Object.values(files)
@@ -144,11 +167,18 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
     '',
     '## Files',
     '',
-    '- `parquet/<space>/<task>/*.parquet`: the long table, one row per (architecture, proxy, seed, batch size).',
-    '- `wide/<space>/<task>.parquet` (written by `zcbench pull`): one row per architecture, a column per proxy.',
-    '- `ground_truth/<space>.parquet`: val_accuracy per (space, task, architecture) and where it came from (`origin`).',
-    '- `zc_<space>.json`: NASLib\u2019s zero-cost benchmark layout (`zc_nasbench201.json` etc.).',
-    '- `manifest.json` (in a pull): the version\u2019s manifest, every file with its sha256.',
+    `Paths are those of the version as \`zcbench pull ${m.dataset}@${m.version}\` writes it (\`${folder}/\`, this card at its root):`,
+    'every Parquet file is under `data/`, and the configs in the YAML header above name them, so the folder is a Hugging Face',
+    'dataset as it stands.',
+    '',
+    '- `data/parquet/<space>/<task>/*.parquet`: the long table, one row per (architecture, proxy, seed, batch size).',
+    '- `data/wide/<space>/<task>.parquet` (computed by `zcbench pull`): one row per architecture, a column per proxy.',
+    '- `data/ground_truth/<space>.parquet`: val_accuracy per (space, task, architecture) and where it came from (`origin`).',
+    '- `zc_<space>.json` (at the root): NASLib\u2019s zero-cost benchmark layout (`zc_nasbench201.json` etc.).',
+    '- `manifest.json` and `zcbench-pull.json` (in a pull): the version\u2019s manifest, every file with its sha256, and what the pull wrote.',
+    '',
+    'Configs: `long` (the default) is every part of the long table; `<space>--<task>` one (space, task) of it;',
+    '`wide--<space>--<task>` its wide table (in a pull); `ground_truth` the val_accuracy files. Each has one split, `train`.',
     '',
     '## Columns of the long table',
     '',
@@ -187,7 +217,7 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
     '## val_accuracy',
     '',
     'Not computed by zcbench: the trained architectures\u2019 results from the tabular benchmarks as NASLib releases them,',
-    'joined from `ground_truth/<space>.parquet` (`origin` names the file). What it is per space and task (zcbench\u2019s docs/tasks.md):',
+    'joined from `data/ground_truth/<space>.parquet` (`origin` names the file). What it is per space and task (zcbench\u2019s docs/tasks.md):',
     '',
     '| space / task | val_accuracy |',
     '|---|---|',
@@ -212,26 +242,39 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
     '',
     '## Loading',
     '',
+    `Paths relative to the pulled folder \`${folder}/\`.`,
+    '',
     'pandas:',
     '',
     '```python',
     'import pandas as pd',
-    `df = pd.read_parquet("${first ? `parquet/${first.space}/${first.task}` : 'parquet'}")`,
-    'wide = pd.read_parquet("' + (first ? widePath(first.space, first.task) : 'wide/<space>/<task>.parquet') + '")  # one row per architecture',
+    `df = pd.read_parquet("${first ? `data/parquet/${first.space}/${first.task}` : 'data/parquet'}")`,
+    'wide = pd.read_parquet("' + (first ? widePath(first.space, first.task) : widePath('<space>', '<task>')) + '")  # one row per architecture',
     '```',
     '',
     'DuckDB:',
     '',
     '```sql',
-    `SELECT proxy, count(*), avg(score) FROM read_parquet('parquet/*/*/*.parquet') WHERE status = 'ok' GROUP BY proxy;`,
+    `SELECT proxy, count(*), avg(score) FROM read_parquet('${LONG_GLOB}') WHERE status = 'ok' GROUP BY proxy;`,
     '```',
     '',
-    'Hugging Face `datasets` (the directory itself, with this card\u2019s configs, or its files):',
+    'Hugging Face `datasets`: the folder itself (this card\u2019s configs), or its files:',
     '',
     '```python',
     'from datasets import load_dataset',
-    `ds = load_dataset("path/to/${m.dataset}-${m.version}")  # config "long"; or name="${first ? configName(first.space, first.task) : 'long'}"`,
+    `ds = load_dataset("path/to/${folder}")  # the default config, "long": ds["train"]`,
+    `ds = load_dataset("path/to/${folder}", "${other}")`,
     `ds = load_dataset("parquet", data_files="${example}")`,
+    '```',
+    '',
+    'On the Hugging Face Hub: upload the folder unchanged, and it loads by the repository\u2019s name:',
+    '',
+    '```sh',
+    `huggingface-cli upload ORG/NAME path/to/${folder} . --repo-type dataset`,
+    '```',
+    '',
+    '```python',
+    'ds = load_dataset("ORG/NAME", revision="main")',
     '```',
     '',
     'NASLib:',
@@ -248,5 +291,5 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
     '```',
     '',
   ];
-  return yamlHeader(m, partitions, opts.wide ?? false) + '\n' + body.join('\n');
+  return yamlHeader(m, configs) + '\n' + body.join('\n');
 }

@@ -363,8 +363,13 @@ async function openFromDirectory(dir: string, only?: OpenOptions['only']): Promi
   const hasParquet = entries.some(([, f]) => f.kind === 'rows');
   const rows: StoredRow[] = [];
   const truth: GroundTruthRow[] = [];
+  // The record's paths are where the files are: Parquet under data/, or at the root in a pull made
+  // before that layout (both read the same way).
   for (const [path, f] of entries) {
-    const bytes = await fsp.readFile(join(dir, path));
+    const bytes = await fsp.readFile(join(dir, path)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new FormatError(join(dir, path), `listed in ${PULL_RECORD} but missing (moved since the pull? pull again)`);
+    });
     const sha = sha256Of(bytes);
     if (sha !== f.sha256) throw new FormatError(join(dir, path), `content hashes to ${sha}, ${PULL_RECORD} records ${f.sha256} (modified since the pull?)`);
     if (f.kind === 'rows') rows.push(...(await decodeRowsParquet(bytes, path)));

@@ -5,6 +5,7 @@ import { FormatError, InputError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
 import { CARD_PATH, datasetCard } from './dataset-card';
 import { prepareOutputDir } from './output-dir';
+import { pulledPath, WIDE_DIR } from './pull-layout';
 import type { FileEntry, Manifest } from './manifest';
 import { parseNaslibJson, writeNaslibJson } from './naslib';
 import { sha256Of, type ObjectStore } from './objects';
@@ -41,9 +42,13 @@ export interface PullRecord {
   manifestSha256: string;
   filter: PullFilter | null;
   format: PullFormat;
-  /** Files written, path → content (a filtered file has its own sha256). */
+  /**
+   * Files written, path in this directory → content (a filtered file has its own sha256). The
+   * path is the manifest's, under `data/` for Parquet (pull-layout.ts); a pull made before that
+   * layout has its Parquet at the root and reads the same way.
+   */
   files: Record<string, FileEntry>;
-  /** Tables computed from `files` (the wide Parquet per space and task), path → content. */
+  /** Tables computed from `files` (the wide Parquet per space and task, under data/wide/), path → content. */
   derived?: Record<string, { sha256: string; bytes: number; rows: number; format: 'parquet'; kind: 'wide'; space: SpaceName; task: TaskName }>;
 }
 
@@ -85,7 +90,9 @@ async function copyAtomically(from: string, path: string): Promise<void> {
  * Download a version (or a filtered subset of it) into `outDir`: every object is verified against
  * its sha256 through the local cache, so pulling the same content again transfers nothing.
  * The version's manifest is written verbatim as `manifest.json`; `zcbench-pull.json` lists what
- * the directory holds.
+ * the directory holds. Parquet goes under `data/`, the card and the NASLib json at the root
+ * (pull-layout.ts): the directory loads with Hugging Face's `load_dataset(dir)` and pushes to a
+ * hub repository unchanged.
  */
 export async function pullVersion(store: ObjectStore, opts: PullOptions): Promise<PullResult> {
   const format = opts.format ?? 'both';
@@ -112,9 +119,11 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
   };
   const longRows: StoredRow[] = [];
   const truth: GroundTruthRow[] = [];
+  /** What was written, by manifest path (what the card describes). */
+  const kept: Record<string, FileEntry> = {};
   // Every path is checked before anything is downloaded or written.
-  const files = Object.entries(manifest.files).map(([path, f]) => ({ path, f, dest: destinationOf(outDir, path, manifest) }));
-  for (const { path, f, dest } of files) {
+  const files = Object.entries(manifest.files).map(([path, f]) => ({ path, f, local: pulledPath(path, f), dest: destinationOf(outDir, path, f, manifest) }));
+  for (const { path, f, local, dest } of files) {
     if (!wanted(f, format, filter)) continue;
     const got = await cache.fetch(store, f.sha256, f.bytes, { onProgress: (done, total) => opts.onProgress?.(path, done, total) });
     result.downloadedBytes += got.downloadedBytes;
@@ -123,14 +132,16 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
     const rewritten = await applyFilter(got.path, path, f, filter);
     if (rewritten === null) {
       await copyAtomically(got.path, dest);
-      result.files[path] = f;
+      kept[path] = f;
     } else if (rewritten.rows > 0) {
       await writeAtomically(dest, rewritten.body);
-      result.files[path] = { ...f, sha256: sha256Of(rewritten.body), bytes: rewritten.body.length, rows: rewritten.rows };
+      kept[path] = { ...f, sha256: sha256Of(rewritten.body), bytes: rewritten.body.length, rows: rewritten.rows };
     }
+    if (!kept[path]) continue;
+    result.files[local] = kept[path];
     // What the wide tables are made of (a loop, not push(...): parts hold up to 200 000 rows).
-    if (result.files[path] && f.kind === 'rows') for (const r of await decodeRowsParquet(await fsp.readFile(dest), path)) longRows.push(r);
-    if (result.files[path] && f.kind === 'ground_truth') for (const g of await decodeGroundTruthParquet(await fsp.readFile(dest), path)) truth.push(g);
+    if (f.kind === 'rows') for (const r of await decodeRowsParquet(await fsp.readFile(dest), path)) longRows.push(r);
+    if (f.kind === 'ground_truth') for (const g of await decodeGroundTruthParquet(await fsp.readFile(dest), path)) truth.push(g);
   }
   if (format !== 'naslib') {
     result.derived = {};
@@ -141,7 +152,7 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
   }
   await writeAtomically(join(outDir, PULL_MANIFEST), resolved.bytes);
   // The card at the root makes the directory a Hugging Face dataset as it stands (README, "Getting data out").
-  await writeAtomically(join(outDir, CARD_PATH), datasetCard(manifest, { files: result.files, wide: result.derived !== undefined }));
+  await writeAtomically(join(outDir, CARD_PATH), datasetCard(manifest, { files: kept, wide: result.derived !== undefined }));
   const record: PullRecord = {
     dataset: result.dataset,
     version: result.version,
@@ -156,11 +167,11 @@ export async function pullVersion(store: ObjectStore, opts: PullOptions): Promis
 }
 
 /**
- * Where a manifest's file goes under `outDir`. The manifest comes from the store, which may be
- * hostile: only plain relative paths of `/`-separated names are written, never over this
- * command's own files.
+ * Where a manifest's file goes under `outDir` (pulledPath: Parquet under data/). The manifest
+ * comes from the store, which may be hostile: only plain relative paths of `/`-separated names
+ * are written, never over this command's own files (its json, the card, the wide tables).
  */
-export function destinationOf(outDir: string, path: string, manifest: Pick<Manifest, 'dataset' | 'version'>): string {
+export function destinationOf(outDir: string, path: string, f: Pick<FileEntry, 'format'>, manifest: Pick<Manifest, 'dataset' | 'version'>): string {
   const refuse = (why: string) => new FormatError(`manifest of ${manifest.dataset}@${manifest.version}`, `file path ${JSON.stringify(path)} refused: ${why}`);
   if (path.includes('\0')) throw refuse('it contains a NUL byte');
   if (path.includes('\\')) throw refuse('it contains a backslash');
@@ -168,8 +179,10 @@ export function destinationOf(outDir: string, path: string, manifest: Pick<Manif
   const parts = path.split('/');
   if (parts.some((p) => p === '..')) throw refuse('it leaves the output directory');
   if (parts.some((p) => p === '' || p === '.')) throw refuse('it has an empty or "." segment');
-  if (path === PULL_MANIFEST || path === PULL_RECORD || path === CARD_PATH) throw refuse(`${path} is written by pull itself`);
-  const dest = join(outDir, path);
+  const local = pulledPath(path, f);
+  if (local === PULL_MANIFEST || local === PULL_RECORD || local === CARD_PATH) throw refuse(`${path} is written by pull itself`);
+  if (local.startsWith(`${WIDE_DIR}/`)) throw refuse(`${WIDE_DIR}/ is written by pull itself`);
+  const dest = join(outDir, local);
   if (!dest.startsWith(outDir + sep)) throw refuse('it leaves the output directory');
   return dest;
 }

@@ -4,6 +4,7 @@ import { readableArch } from '../core/spaces';
 import { PACKAGE_VERSION } from '../version';
 import { cellKey, effectiveRows, rowsBySeed, seedStatistics } from './cells';
 import { SCHEMA_KEY, type StoredRow } from './parquet';
+import { widePath } from './pull-layout';
 import type { GroundTruthRow } from './rows';
 
 export const WIDE_SCHEMA = 'zcbench.wide/1';
@@ -77,6 +78,6 @@ export function wideTables(rows: readonly StoredRow[], groundTruth: readonly Gro
     const body = new Uint8Array(
       parquetWriteBuffer({ columnData: columns, kvMetadata: [{ key: SCHEMA_KEY, value: WIDE_SCHEMA }], createdBy: `zcbench ${PACKAGE_VERSION}` }),
     );
-    return { space: g.space, task: g.task, path: `wide/${g.space}/${g.task}.parquet`, body, rows: archs.length };
+    return { space: g.space, task: g.task, path: widePath(g.space, g.task), body, rows: archs.length };
   });
 }

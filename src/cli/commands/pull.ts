@@ -4,6 +4,7 @@ import { parseProxyList, parseSpace, parseTask } from '../../core/names';
 import { InputError } from '../../errors';
 import { formatBytes } from '../../storage/format';
 import { PULL_FORMATS, pullVersion, type PullFilter, type PullFormat } from '../../storage/pull';
+import { WIDE_DIR } from '../../storage/pull-layout';
 import { STORE_OPTION_SPECS } from '../../storage/store';
 import { parseDatasetRef } from '../../storage/versions';
 import { withCommandStore } from '../store-env';
@@ -13,7 +14,7 @@ const PROGRESS_MIN_BYTES = 8_000_000;
 
 export const command: Command = {
   name: 'pull',
-  summary: 'download a dataset version (verified, cached) as NASLib json and/or Parquet',
+  summary: 'download a dataset version (verified, cached): NASLib json, Parquet under data/, its dataset card',
   usage:
     'zcbench pull D[@VERSION] [--space S] [--task T] [--proxies a,b] [--format naslib|parquet|both] [--out DIR] [--endpoint URL] [--bucket B] [--profile P] [--anonymous]',
   options: [
@@ -58,7 +59,7 @@ export const command: Command = {
     process.stdout.write(
       [
         `${result.dataset}@${result.version} manifest sha256 ${result.manifestSha256}`,
-        `${files} files written to ${result.outDir}${result.derived && Object.keys(result.derived).length > 0 ? `, and ${Object.keys(result.derived).length} wide tables under wide/` : ''}`,
+        `${files} files written to ${result.outDir}${result.derived && Object.keys(result.derived).length > 0 ? `, and ${Object.keys(result.derived).length} wide tables under ${WIDE_DIR}/` : ''}`,
         `downloaded ${result.downloadedBytes} bytes (${formatBytes(result.downloadedBytes)}); ${result.downloadedFiles} objects fetched, ${result.cachedFiles} from cache`,
       ].join('\n') + '\n',
     );
