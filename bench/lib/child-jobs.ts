@@ -10,21 +10,21 @@ import { dirname } from 'path';
 import { backendSettings } from '../../src/config';
 import { initBackend } from '../../src/core/backend';
 import { computeProxies } from '../../src/core/compute';
-import type { ProxyName, SpaceName, TaskName } from '../../src/core/names';
+import type { BuiltInProxyName, SpaceName, TaskName } from '../../src/core/names';
 
 export interface BenchJob {
   space: SpaceName;
   task: TaskName;
   arch: string;
   batchSize: number;
-  proxies: ProxyName[];
+  proxies: BuiltInProxyName[];
 }
 
 export interface BenchJobResult extends BenchJob {
   backend?: string;
   seconds: number;
   peakRssMB: number;
-  results?: Partial<Record<ProxyName, { score: number; time: number }>>;
+  results?: Partial<Record<BuiltInProxyName, { score: number; time: number }>>;
   error?: string;
   date: string;
   /** Threads its hybrid-backend convolutions could use (ZC_HYBRID_THREADS). */
