@@ -1,6 +1,7 @@
 import { initBackend, tf } from '../src/core/backend';
 import { initialWeights } from '../src/core/compute';
-import { taskLoss, targetTensor } from '../src/core/loss';
+import { lossTangent, taskLoss, targetTensor } from '../src/core/loss';
+import type { Target } from '../src/core/types';
 import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
 import { TensorOps } from '../src/core/nn/tensor';
@@ -69,4 +70,30 @@ test.each(['cpu', 'wasm'] as const)('tangent H·g equals nested-autodiff H·g (%
   });
   passes.dispose();
   for (const t of [...weights.values(), x, target.values, ...nested]) t.dispose();
+});
+
+/** lossTangent's closed-form gradients against autodiff of autodiff, for every loss kind a task uses. */
+test.each([
+  ['ce', [6, 5], { kind: 'class', labels: Int32Array.from([0, 1, 2, 3, 4, 1]) }],
+  ['pixel_ce', [2, 3, 4, 5], { kind: 'pixel_class', labels: Int32Array.from({ length: 24 }, (_, i) => (i * 7) % 5), shape: [2, 3, 4] }],
+  ['soft_ce', [4, 5], { kind: 'soft', probs: Float32Array.from({ length: 20 }, (_, i) => [0.1, 0.2, 0.3, 0.15, 0.25][i % 5]!), classes: 5 }],
+  ['mse', [4, 9], { kind: 'dense', values: Float32Array.from({ length: 36 }, (_, i) => Math.sin(i)), shape: [4, 9] }],
+  ['l1', [2, 3, 3, 3], { kind: 'dense', values: Float32Array.from({ length: 54 }, (_, i) => Math.cos(i)), shape: [2, 3, 3, 3] }],
+] as const)('lossTangent (%s): value and both gradients equal nested autodiff', async (kind, shape, t) => {
+  await initBackend('cpu');
+  const target = targetTensor(t as Target, shape[shape.length - 1]!);
+  const z = tf.randomNormal([...shape], 0, 1, 'float32', 3);
+  const zdot = tf.randomNormal([...shape], 0, 1, 'float32', 4);
+  const closed = tf.grads((a: tf.Tensor, b: tf.Tensor) => lossTangent(kind, a, b, target))([z, zdot]);
+  const nested = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.grad((o: tf.Tensor) => taskLoss(kind, o, target))(a), b)))([z, zdot]);
+  const value = lossTangent(kind, z, zdot, target).dataSync()[0]!;
+  const reference = tf.sum(tf.mul(tf.grad((o: tf.Tensor) => taskLoss(kind, o, target))(z), zdot)).dataSync()[0]!;
+  expect(Math.abs(value - reference)).toBeLessThanOrEqual(1e-6 * Math.abs(reference) + 1e-7);
+  closed.forEach((c, i) => {
+    const a = c.dataSync();
+    const b = nested[i]!.dataSync();
+    const scale = Math.max(1e-6, ...Array.from(b, Math.abs));
+    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(1e-5 * scale);
+  });
+  tf.dispose([z, zdot, target.values, ...closed, ...nested]);
 });
