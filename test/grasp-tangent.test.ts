@@ -1,6 +1,7 @@
 import { initBackend, tf } from '../src/core/backend';
 import { initialWeights } from '../src/core/compute';
 import { lossTangent, taskLoss, targetTensor } from '../src/core/loss';
+import { dualBatchNorm } from '../src/core/nn/dual-batch-norm';
 import type { Target } from '../src/core/types';
 import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
@@ -96,4 +97,43 @@ test.each([
     for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(1e-5 * scale);
   });
   tf.dispose([z, zdot, target.values, ...closed, ...nested]);
+});
+
+/** dualBatchNorm's written-out VJP against autodiff of the same formula, for every input. */
+test.each([true, false])('dualBatchNorm (affine %s): values bit for bit, gradients of x, ẋ, γ, β equal autodiff', async (affine) => {
+  await initBackend('cpu');
+  const shape = [3, 4, 5, 6];
+  const [x, xt, gv, gt] = [1, 2, 3, 4].map((seed) => tf.randomNormal(shape, 0.3, 1.2, 'float32', seed));
+  const gamma = affine ? tf.randomUniform([6], 0.5, 1.5, 'float32', 5) : null;
+  const beta = affine ? tf.randomNormal([6], 0, 1, 'float32', 6) : null;
+  const formula = (a: tf.Tensor, b: tf.Tensor, g: tf.Tensor | null, bb: tf.Tensor | null): [tf.Tensor, tf.Tensor] => {
+    const mean = (z: tf.Tensor) => tf.mean(tf.mean(z, [1, 2]), 0);
+    const c = tf.sub(a, mean(a));
+    const s = tf.add(mean(tf.square(c)), 1e-5);
+    const f = g ? tf.mul(tf.rsqrt(s), g) : tf.rsqrt(s);
+    const y = tf.mul(c, f);
+    const t = tf.sub(tf.mul(tf.sub(b, mean(b)), f), tf.mul(c, tf.mul(f, tf.div(mean(tf.mul(c, b)), s))));
+    return [bb ? tf.add(y, bb) : y, t];
+  };
+  const args = [x, xt, ...(affine ? [gamma!, beta!] : [])];
+  const objective =
+    (fn: typeof formula) =>
+    (...as: tf.Tensor[]) => {
+      const [v, t] = fn(as[0]!, as[1]!, affine ? as[2]! : null, affine ? as[3]! : null);
+      return tf.add(tf.sum(tf.mul(v, gv)), tf.sum(tf.mul(t, gt)));
+    };
+  const [v1, t1] = dualBatchNorm(x, xt, gamma, beta, 1e-5);
+  const [v0, t0] = formula(x, xt, gamma, beta);
+  expect(Buffer.from(v1.dataSync().buffer).equals(Buffer.from(v0.dataSync().buffer))).toBe(true);
+  expect(Buffer.from(t1.dataSync().buffer).equals(Buffer.from(t0.dataSync().buffer))).toBe(true);
+  const fused = tf.grads(objective((a, b, g, bb) => dualBatchNorm(a, b, g, bb, 1e-5)))(args);
+  const reference = tf.grads(objective(formula))(args);
+  fused.forEach((g, i) => {
+    const a = g.dataSync();
+    const b = reference[i]!.dataSync();
+    const scale = Math.max(...Array.from(b, Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
+  });
+  tf.dispose([x, xt, gv, gt, v1, t1, v0, t0, ...fused, ...reference, ...(affine ? [gamma!, beta!] : [])]);
 });

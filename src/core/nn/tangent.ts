@@ -4,7 +4,8 @@ import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolS
 import { avgPoolExcludePad } from './pool';
 import { CallCounter, convGeometryOf, convolve, knownConvolution, type ConvGeometry, type ConvTerm, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
-import { batchMean, batchStatistics } from './tensor';
+import { dualBatchNorm } from './dual-batch-norm';
+import { batchStatistics } from './tensor';
 
 /** A value and its directional derivative along the weight direction (null: exactly zero). */
 export interface Dual {
@@ -91,21 +92,20 @@ export class TangentOps implements Ops<Dual> {
   }
 
   private batchNormScoped(x: Dual, spec: BatchNormSpec): Dual {
-    const { centred, variance } = batchStatistics(x.v);
-    const s = tf.add(variance, spec.eps ?? 1e-5);
+    const eps = spec.eps ?? 1e-5;
+    if (x.t) {
+      const gamma = spec.affine ? this.params(`${spec.name}.weight`) : null;
+      const beta = spec.affine ? this.params(`${spec.name}.bias`) : null;
+      const [v, t] = dualBatchNorm(x.v, x.t, gamma, beta, eps);
+      return { v, t };
+    }
     // γ/σ folded into one per-channel factor, exactly as TensorOps computes the value (so the value
     // path equals the primal passes' bit for bit, and the layer cache's convolution outputs with it).
-    let factor = tf.rsqrt(s);
+    const { centred, variance } = batchStatistics(x.v);
+    let factor = tf.rsqrt(tf.add(variance, eps));
     if (spec.affine) factor = tf.mul(factor, this.params(`${spec.name}.weight`));
     const y = tf.mul(centred, factor);
-    const v = spec.affine ? tf.add(y, this.params(`${spec.name}.bias`)) : y;
-    if (!x.t) return { v, t: null };
-    // ṫ = γ·[(ẋ − mean ẋ)/σ − n·v̇/(2s)] with n = (x − μ)/σ, v̇ = 2·mean((x − μ)·ẋ) (biased variance,
-    // as the forward): (ẋ − mean ẋ)·factor − (x − μ)·factor·mean((x − μ)·ẋ)/s. γ is not in 𝒫: no γ̇.
-    const tMean = batchMean(x.t);
-    const crossMean = batchMean(tf.mul(centred, x.t));
-    const t = tf.sub(tf.mul(tf.sub(x.t, tMean), factor), tf.mul(centred, tf.mul(factor, tf.div(crossMean, s))));
-    return { v, t };
+    return { v: spec.affine ? tf.add(y, this.params(`${spec.name}.bias`)) : y, t: null };
   }
 
   relu(x: Dual): Dual {
