@@ -1,7 +1,7 @@
 import { initBackend, tf } from '../src/core/backend';
 import { initialWeights } from '../src/core/compute';
 import { lossTangent, taskLoss, targetTensor } from '../src/core/loss';
-import { dualBatchNorm } from '../src/core/nn/dual-batch-norm';
+import { dualBatchNorm } from '../src/core/nn/batch-norm';
 import type { Target } from '../src/core/types';
 import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
@@ -59,7 +59,7 @@ test.each(['cpu', 'wasm'] as const)('tangent H·g equals nested-autodiff H·g (%
   const ws = prunable.map((p) => weights.get(p.name)!);
   const lookup = (n: string) => weights.get(n)!;
   const nested = tf.grads(() => {
-    const inner = tf.grads(() => taskLoss('ce', tiny.forward(new TensorOps(lookup), x), target))(ws);
+    const inner = tf.grads(() => taskLoss('ce', tiny.forward(new TensorOps(lookup, {}, undefined, { secondOrder: true }), x), target))(ws);
     return tf.addN(inner.map((gi, i) => tf.sum(tf.mul(g.get(prunable[i]!.name)!, gi))));
   })(ws);
   prunable.forEach((p, i) => {
@@ -136,4 +136,34 @@ test.each([true, false])('dualBatchNorm (affine %s): values bit for bit, gradien
     for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
   });
   tf.dispose([x, xt, gv, gt, v1, t1, v0, t0, ...fused, ...reference, ...(affine ? [gamma!, beta!] : [])]);
+});
+
+/** batchNormNode's written-out backward against autodiff of TensorOps' plain batch norm. */
+test.each([true, false])('batchNormNode (affine %s): value bit for bit, gradients of x, γ, β equal autodiff', async (affine) => {
+  await initBackend('cpu');
+  const spec = { name: 'bn', channels: 6, affine };
+  const [x, gv] = [1, 3].map((seed) => tf.randomNormal([3, 4, 5, 6], 0.3, 1.2, 'float32', seed));
+  const params = new Map([
+    ['bn.weight', tf.randomUniform([6], 0.5, 1.5, 'float32', 5)],
+    ['bn.bias', tf.randomNormal([6], 0, 1, 'float32', 6)],
+  ]);
+  const args = [x, ...(affine ? [params.get('bn.weight')!, params.get('bn.bias')!] : [])];
+  const objective =
+    (secondOrder: boolean) =>
+    (...as: tf.Tensor[]) => {
+      const lookup = (n: string) => (n === 'bn.weight' ? as[1]! : as[2]!);
+      return tf.sum(tf.mul(new TensorOps(lookup, {}, undefined, { secondOrder }).batchNorm(as[0]!, spec), gv));
+    };
+  const value = (secondOrder: boolean) => new TensorOps((n) => params.get(n)!, {}, undefined, { secondOrder }).batchNorm(x, spec).dataSync();
+  expect(Buffer.from(value(false).buffer).equals(Buffer.from(value(true).buffer))).toBe(true);
+  const node = tf.grads(objective(false))(args);
+  const reference = tf.grads(objective(true))(args);
+  node.forEach((g, i) => {
+    const a = g.dataSync();
+    const b = reference[i]!.dataSync();
+    const scale = Math.max(...Array.from(b, Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
+  });
+  tf.dispose([x, gv, ...params.values(), ...node, ...reference]);
 });

@@ -4,8 +4,7 @@ import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolS
 import { avgPoolExcludePad } from './pool';
 import { CallCounter, convGeometryOf, convolve, knownConvolution, type ConvGeometry, type ConvTerm, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
-import { dualBatchNorm } from './dual-batch-norm';
-import { batchStatistics } from './tensor';
+import { batchStatistics, dualBatchNorm } from './batch-norm';
 
 /** A value and its directional derivative along the weight direction (null: exactly zero). */
 export interface Dual {

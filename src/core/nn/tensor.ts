@@ -1,26 +1,12 @@
 import { tf } from '../backend';
 import { dilateKernel } from './dilation';
+import { batchNormNode, batchStatistics } from './batch-norm';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { CallCounter, convGeometryOf, convolve, knownConvolution, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
 
 type T = tf.Tensor;
-
-/**
- * Input centred on its per-channel batch mean, and the biased variance over N, H, W. Two passes (centre, then average the
- * squares), each a mean over H·W per sample followed by a mean over the batch: float32 sums that
- * short keep the statistics accurate enough to reproduce NASLib's ReLU signs (the fixtures).
- */
-export function batchStatistics(x: T): { centred: T; variance: T } {
-  const centred = tf.sub(x, batchMean(x));
-  return { centred, variance: batchMean(tf.square(centred)) };
-}
-
-/** Per-channel mean over N, H, W, as a mean over H·W per sample then over the batch. */
-export function batchMean(x: T): T {
-  return tf.mean(tf.mean(x, [1, 2]), 0);
-}
 
 /** What a forward pass records for the proxies, beyond its output. */
 export interface ForwardHooks {
@@ -52,6 +38,8 @@ export class TensorOps implements Ops<T> {
 
   private readonly calls: CallCounter;
   private readonly cache?: LayerCache;
+  /** Batch norm as plain ops, differentiable twice (nested tf.grads), instead of one first-order node. */
+  private readonly secondOrder: boolean;
 
   constructor(
     private readonly params: (name: string) => T,
@@ -62,9 +50,10 @@ export class TensorOps implements Ops<T> {
      * `cache`: convolution outputs of this network on these weights and inputs, kept by the first
      * forward and replayed by the others (replay.ts). `calls`: where call counting starts (segments).
      */
-    options: { cache?: LayerCache; calls?: CallCounter } = {},
+    options: { cache?: LayerCache; calls?: CallCounter; secondOrder?: boolean } = {},
   ) {
     this.cache = options.cache;
+    this.secondOrder = options.secondOrder ?? false;
     this.calls = options.calls ?? new CallCounter();
   }
 
@@ -118,10 +107,15 @@ export class TensorOps implements Ops<T> {
   }
 
   private batchNormScoped(x: T, spec: BatchNormSpec): T {
+    const eps = spec.eps ?? 1e-5;
+    // zen reads the batch variance: its forward (no backward) keeps the plain ops.
+    if (!this.secondOrder && !this.hooks.onBatchNormVariance) {
+      return batchNormNode(x, spec.affine ? this.params(`${spec.name}.weight`) : null, spec.affine ? this.params(`${spec.name}.bias`) : null, eps);
+    }
     const { centred, variance } = batchStatistics(x);
     if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
     // γ/σ folded into one per-channel factor: one full-size product (the backward keeps fewer activations).
-    let factor = tf.rsqrt(tf.add(variance, spec.eps ?? 1e-5));
+    let factor = tf.rsqrt(tf.add(variance, eps));
     if (spec.affine) factor = tf.mul(factor, this.params(`${spec.name}.weight`));
     const y = tf.mul(centred, factor);
     return spec.affine ? tf.add(y, this.params(`${spec.name}.bias`)) : y;

@@ -1,6 +1,64 @@
 import { tf } from '../backend';
 import { runCustomNode } from '../kernels/util';
-import { batchMean, batchStatistics } from './tensor';
+
+/**
+ * Input centred on its per-channel batch mean, and the biased variance over N, H, W. Two passes (centre, then average the
+ * squares), each a mean over H·W per sample followed by a mean over the batch: float32 sums that
+ * short keep the statistics accurate enough to reproduce NASLib's ReLU signs (the fixtures).
+ */
+export function batchStatistics(x: tf.Tensor): { centred: tf.Tensor; variance: tf.Tensor } {
+  const centred = tf.sub(x, batchMean(x));
+  return { centred, variance: batchMean(tf.square(centred)) };
+}
+
+/** Per-channel mean over N, H, W, as a mean over H·W per sample then over the batch. */
+export function batchMean(x: tf.Tensor): tf.Tensor {
+  return tf.mean(tf.mean(x, [1, 2]), 0);
+}
+
+/** Per-channel sum over N, H, W (the axes batch statistics reduce). */
+const channelSum = (x: tf.Tensor): tf.Tensor => tf.sum(x, [0, 1, 2]);
+
+/**
+ * Training-mode batch norm as one tape node with its backward written out (per channel, n elements):
+ *   x_c = x − μ,  s = var + ε,  r = s^−½,  f = γ·r (r without affine),  v = x_c·f + β
+ *   ∂x = G − mean G,  G = g·f + 2·x_c·∂s/n,  ∂s = −½·r³·∂r,  ∂r = Σ(g·x_c)·(γ or 1),  ∂γ = Σ(g·x_c)·r,  ∂β = Σ g
+ * The value is the same ops as autodiff's route, bit for bit. First order only: a node's saved
+ * tensors are not differentiable again, so nested tf.grads (the Hessian tests' reference) use
+ * TensorOps' `secondOrder` option, which keeps batch norm as plain ops.
+ */
+export function batchNormNode(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): tf.Tensor {
+  const inputs: Record<string, tf.Tensor> = { x, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) };
+  const [v] = runCustomNode({
+    inputs,
+    forwardFunc: (_backend, save) => {
+      const { centred, variance } = batchStatistics(x);
+      const r = tf.rsqrt(tf.add(variance, eps));
+      const f = gamma ? tf.mul(r, gamma) : r;
+      const y = tf.mul(centred, f);
+      save([centred, r, f]);
+      return beta ? tf.add(y, beta) : y;
+    },
+    backwardsFunc: (dy, saved) => {
+      const g = dy as tf.Tensor;
+      const [xc, r, f] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const n = xc.size / xc.shape[3]!;
+      const gf = channelSum(tf.mul(g, xc));
+      return {
+        x: () =>
+          tf.tidy(() => {
+            const gr = gamma ? tf.mul(gf, tf.div(f, r)) : gf;
+            const gs = tf.mul(gr, tf.mul(tf.pow(r, 3), -0.5));
+            const gxc = tf.add(tf.mul(g, f), tf.mul(xc, tf.div(tf.mul(gs, 2), n)));
+            return tf.sub(gxc, batchMean(gxc));
+          }),
+        gamma: () => tf.mul(gf, r),
+        beta: () => channelSum(g),
+      };
+    },
+  });
+  return v!;
+}
 
 /**
  * Training-mode batch norm of a dual number (value x, tangent ẋ) as one tape node with its
@@ -32,9 +90,6 @@ export function dualBatchNorm(x: tf.Tensor, xt: tf.Tensor, gamma: tf.Tensor | nu
   });
   return [v!, t!];
 }
-
-/** Per-channel sum over N, H, W (the axes batch statistics reduce). */
-const channelSum = (x: tf.Tensor): tf.Tensor => tf.sum(x, [0, 1, 2]);
 
 /**
  * ∂/∂x, ∂/∂ẋ, ∂/∂γ, ∂/∂β of Σ g_v·v + g_t·t, by the chain rule through the per-channel scalars
