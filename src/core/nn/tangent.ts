@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { runCustomNode } from '../kernels/util';
 import { dilateKernel } from './dilation';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { avgPoolExcludePad } from './pool';
@@ -112,9 +113,9 @@ export class TangentOps implements Ops<Dual> {
   }
 
   private reluScoped(x: Dual): Dual {
-    const v = tf.relu(x.v);
-    // ReLU′(0) = 0, as in PyTorch: step(0) = 0 (a float mask in one kernel; Greater + Cast was 2 and slower on wasm).
-    return { v, t: x.t ? tf.mul(x.t, tf.step(x.v)) : null };
+    if (!x.t) return { v: tf.relu(x.v), t: null };
+    const [v, t] = dualActivation(x.v, x.t, 0);
+    return { v, t };
   }
 
   avgPool(x: Dual, spec: PoolSpec): Dual {
@@ -220,10 +221,9 @@ export class TangentOps implements Ops<Dual> {
   }
 
   leakyRelu(x: Dual, _name: string, alpha: number): Dual {
-    const v = tf.leakyRelu(x.v, alpha);
-    if (!x.t) return { v, t: null };
-    const slope = tf.where(tf.greater(x.v, 0), tf.onesLike(x.v), tf.mul(tf.onesLike(x.v), alpha));
-    return { v, t: tf.mul(x.t, slope) };
+    if (!x.t) return { v: tf.leakyRelu(x.v, alpha), t: null };
+    const [v, t] = dualActivation(x.v, x.t, alpha);
+    return { v, t };
   }
 
   tanh(x: Dual): Dual {
@@ -313,6 +313,28 @@ function firstMaxIndices(x: ArrayLike<number>, inShape: number[], outShape: numb
     }
   }
   return out;
+}
+
+/**
+ * (Leaky) ReLU of a dual number as one tape node: v = max(x, αx), ṫ = ẋ·slope with slope 1 where
+ * x > 0, else α (ReLU′(0) = 0 as in PyTorch: step(0) = 0). Its backward is slope·g for both inputs
+ * and keeps only the slope, where autodiff kept x, ẋ and the masks and ran the masks' zero gradients.
+ */
+function dualActivation(x: tf.Tensor, xt: tf.Tensor, alpha: number): [tf.Tensor, tf.Tensor] {
+  const [v, t] = runCustomNode({
+    inputs: { x, xt },
+    forwardFunc: (_backend, save) => {
+      // 1·(1 − α) + α rounds to 1 and 0·(1 − α) + α is α in float32: the slope is exact.
+      const slope = alpha === 0 ? tf.step(x) : tf.add(tf.mul(tf.step(x), 1 - alpha), alpha);
+      save([slope]);
+      return [alpha === 0 ? tf.relu(x) : tf.leakyRelu(x, alpha), tf.mul(xt, slope)];
+    },
+    backwardsFunc: (dys, [slope]) => {
+      const [gv, gt] = dys as tf.Tensor[];
+      return { x: () => tf.mul(gv!, slope!), xt: () => tf.mul(gt!, slope!) };
+    },
+  });
+  return [v!, t!];
 }
 
 /** src's elements at flat `indices`, shaped `shape`; its gradient scatter-adds dy back (indices repeat where windows overlap). */
