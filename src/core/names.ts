@@ -45,6 +45,16 @@ export const AZ_NAS = 'az_nas' as const;
 export const COLUMN_PROXIES = [...BUILT_IN_PROXIES, AZ_NAS] as const;
 export type ColumnProxyName = (typeof COLUMN_PROXIES)[number];
 
+/** A user module's proxy name: lower-case words and digits joined by `_` (it becomes a dataset column). */
+export const MODULE_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** A dataset column: a built-in's (ColumnProxyName) or a user module's name (MODULE_NAME_PATTERN, not a built-in's). */
+export type ColumnName = ColumnProxyName | (string & {});
+
+export function isBuiltInColumn(name: string): name is ColumnProxyName {
+  return (COLUMN_PROXIES as readonly string[]).includes(name);
+}
+
 /**
  * TensorFlow.js backends, in preference order when none is forced (fastest first). 'hybrid'
  * (kernels/hybrid.ts): cpu-backend tensors with wasm convolutions, for jobs beyond wasm's 4 GiB.

@@ -1,5 +1,5 @@
 import { basename } from 'path';
-import { COLUMN_PROXIES, SPACES, SPACE_TASKS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, SPACES, SPACE_TASKS, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import { FormatError, InputError } from '../errors';
 import type { GroundTruthRow, ResultRow } from './rows';
 import { cellKey, seedStatistics } from './cells';
@@ -28,7 +28,7 @@ export interface NaslibEntry {
    * time null: the file gave a bare float (no timing). `seeds`: the cell was computed under several
    * seeds; `score` and `time` are then their means.
    */
-  proxies: { proxy: ColumnProxyName; score: number; time: number | null; seeds?: SeedScores }[];
+  proxies: { proxy: ColumnName; score: number; time: number | null; seeds?: SeedScores }[];
   valAccuracy?: number;
 }
 
@@ -193,11 +193,11 @@ export function parseNaslibJson(text: string, file: string, space?: SpaceName): 
           entry.valAccuracy = num(value, file, `${path}.val_accuracy`);
         } else if (PROXY_SET.has(key)) {
           if (typeof value === 'number') {
-            entry.proxies.push({ proxy: key as ColumnProxyName, score: value, time: null });
+            entry.proxies.push({ proxy: key as ColumnName, score: value, time: null });
           } else if (isRecord(value) && 'score' in value) {
             const score = num(value.score, file, `${path}.${key}.score`);
             const time = value.time === undefined ? null : num(value.time, file, `${path}.${key}.time`);
-            entry.proxies.push({ proxy: key as ColumnProxyName, score, time });
+            entry.proxies.push({ proxy: key as ColumnName, score, time });
           } else {
             throw new FormatError(file, `${path}.${key}: expected a number or {"score", "time"}, got ${JSON.stringify(value)}`);
           }
@@ -216,7 +216,7 @@ export interface ImportedRows {
   rows: ResultRow[];
   groundTruth: GroundTruthRow[];
   /** Entries per (task, proxy): the import's coverage denominators. */
-  expected: { space: SpaceName; task: TaskName; proxy: ColumnProxyName; count: number }[];
+  expected: { space: SpaceName; task: TaskName; proxy: ColumnName; count: number }[];
 }
 
 /** The fingerprint of imported rows: NASLib's code made them. */
@@ -229,11 +229,11 @@ export const IMPORTED_FINGERPRINT = 'naslib';
 export function importedRows(
   parsed: NaslibFile,
   origin: { file: string; sha256: string },
-  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ColumnProxyName; seed: number; batchSize: number; fingerprint: string }) => string,
+  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ColumnName; seed: number; batchSize: number; fingerprint: string }) => string,
 ): ImportedRows {
   const rows: ResultRow[] = [];
   const groundTruth: GroundTruthRow[] = [];
-  const counts = new Map<string, { task: TaskName; proxy: ColumnProxyName; count: number }>();
+  const counts = new Map<string, { task: TaskName; proxy: ColumnName; count: number }>();
   const source = basename(origin.file);
   for (const e of parsed.entries) {
     for (const p of e.proxies) {
