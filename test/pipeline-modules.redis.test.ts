@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
 import { readBaseVersion } from '../src/producer/base';
 import { withProxyModules } from '../src/producer/modules';
@@ -6,6 +8,7 @@ import { openDataset } from '../src/storage/dataset';
 import { openQueue } from '../src/queue/queues';
 import { pluginKey, sha256Of } from '../src/storage/objects';
 import type { StoredRow } from '../src/storage/parquet';
+import { pullVersion } from '../src/storage/pull';
 import { REPO_ROOT } from './helpers/cli';
 import { startHarness, type Harness } from './helpers/pipeline';
 
@@ -75,6 +78,16 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
     const stored = await h.s3.store.getKey(pluginKey(sha256));
     expect(stored!.toString('utf8')).toBe(bundle);
     expect(sha256Of(stored!)).toBe(sha256);
+
+    // The NASLib json has the column like any proxy; a pull of it alone reads back with it.
+    const out = mkdtempSync(join(tmpdir(), 'zct-mod-pull-'));
+    try {
+      await pullVersion(h.s3.store, { dataset, version: b.version, format: 'naslib', outDir: out });
+      const pulled = await openDataset(out);
+      for (const r of counted) expect(pulled.score('nasbench201', 'cifar10', r.arch, 'weight_count')).toBe(r.score);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
 
     // On that version as base: the same module under the same name is held, nothing is computed again.
     const again = await withProxyModules(h.plan(spec(dataset, [WEIGHT_COUNT], { baseVersion: b.version })), h.s3.store);

@@ -49,7 +49,7 @@ interface Table {
   aliases?: Map<string, string>;
 }
 
-/** Proxy columns per architecture: at most 32 fit the 32-bit masks (the built-ins take 22, user modules' the rest). */
+/** Proxy columns per architecture: at most 32 fit the 32-bit masks (the built-ins take 21, user modules the rest). */
 const MAX_COLUMNS = 32;
 
 /**
@@ -382,7 +382,7 @@ async function openFromDirectory(dir: string, only?: OpenOptions['only']): Promi
     else if (f.kind === 'ground_truth') truth.push(...(await decodeGroundTruthParquet(bytes, path)));
     else if (!hasParquet) {
       // Only the NASLib files were pulled: their entries are the rows.
-      const imported = naslibStoredRows(parseNaslibJson(bytes.toString('utf8'), path, f.space), path, sha);
+      const imported = naslibStoredRows(parseNaslibJson(bytes.toString('utf8'), path, f.space, { moduleColumns: true }), path, sha);
       rows.push(...imported.rows);
       truth.push(...imported.groundTruth);
     }

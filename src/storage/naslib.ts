@@ -1,5 +1,5 @@
 import { basename } from 'path';
-import { COLUMN_PROXIES, SPACES, SPACE_TASKS, type ColumnName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, MODULE_NAME_PATTERN, SPACES, SPACE_TASKS, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import { FormatError, InputError } from '../errors';
 import type { GroundTruthRow, ResultRow } from './rows';
 import { cellKey, seedStatistics } from './cells';
@@ -132,8 +132,13 @@ function num(v: unknown, file: string, path: string): number {
   throw new FormatError(file, `${path}: expected a number, got ${JSON.stringify(v)}`);
 }
 
-/** Read a NASLib zc_<space>.json text into entries; anything not in that layout is a FormatError. */
-export function parseNaslibJson(text: string, file: string, space?: SpaceName): NaslibFile {
+/**
+ * Read a NASLib zc_<space>.json text into entries; anything not in that layout is a FormatError.
+ * `moduleColumns`: the file is one zcbench published (its hash checked against a manifest or a pull
+ * record), so a key of a user module's name (MODULE_NAME_PATTERN) is a column too; otherwise an
+ * unknown key is an error (a typo must not become a column).
+ */
+export function parseNaslibJson(text: string, file: string, space?: SpaceName, opts: { moduleColumns?: boolean } = {}): NaslibFile {
   const root = parsePythonJson(text, file);
   const what = 'not a NASLib zc_<space>.json';
   if (!isRecord(root)) throw new FormatError(file, `${what}: the top level is not an object`);
@@ -191,7 +196,7 @@ export function parseNaslibJson(text: string, file: string, space?: SpaceName): 
           if (value !== arch) throw new FormatError(file, `${path}.arch: ${JSON.stringify(value)} differs from its key`);
         } else if (key === 'val_accuracy') {
           entry.valAccuracy = num(value, file, `${path}.val_accuracy`);
-        } else if (PROXY_SET.has(key)) {
+        } else if (PROXY_SET.has(key) || (opts.moduleColumns && MODULE_NAME_PATTERN.test(key))) {
           if (typeof value === 'number') {
             entry.proxies.push({ proxy: key as ColumnName, score: value, time: null });
           } else if (isRecord(value) && 'score' in value) {
