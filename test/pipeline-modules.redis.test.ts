@@ -9,7 +9,8 @@ import { openQueue } from '../src/queue/queues';
 import { pluginKey, sha256Of } from '../src/storage/objects';
 import type { StoredRow } from '../src/storage/parquet';
 import { pullVersion } from '../src/storage/pull';
-import { REPO_ROOT } from './helpers/cli';
+import { REPO_ROOT, runCli } from './helpers/cli';
+import { cliEnv } from './helpers/s3';
 import { startHarness, type Harness } from './helpers/pipeline';
 
 /** User proxy modules through a build (spec `proxyModules`): producer, workers and children, aggregator, real Redis and s3rver. */
@@ -78,6 +79,29 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
     const stored = await h.s3.store.getKey(pluginKey(sha256));
     expect(stored!.toString('utf8')).toBe(bundle);
     expect(sha256Of(stored!)).toBe(sha256);
+
+    // `zcbench query` names the column like a proxy, with the module's sha256.
+    const home = mkdtempSync(join(tmpdir(), 'zct-mod-home-'));
+    try {
+      const env = cliEnv(h.s3.embedded, home);
+      const q = await runCli(
+        ['query', `${dataset}@${b.version}`, '--space', 'nasbench201', '--task', 'cifar10', '--arch', ARCHS[0]!, '--proxies', 'params,weight_count', '--json'],
+        { env },
+      );
+      expect(q.stderr).toBe('');
+      const out = JSON.parse(q.stdout);
+      expect(Object.keys(out.proxies)).toEqual(['params', 'weight_count']);
+      expect(out.proxies.weight_count).toMatchObject({ score: out.proxies.params.score * 1e6, module: sha256 });
+      expect(
+        (
+          await runCli(['query', `${dataset}@${b.version}`, '--space', 'nasbench201', '--task', 'cifar10', '--arch', ARCHS[0]!, '--proxies', 'weight_cnt'], {
+            env,
+          })
+        ).stderr,
+      ).toContain('weight_count');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
 
     // The NASLib json has the column like any proxy; a pull of it alone reads back with it.
     const out = mkdtempSync(join(tmpdir(), 'zct-mod-pull-'));

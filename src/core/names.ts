@@ -104,6 +104,11 @@ export function parseProxyList(value: string, task?: TaskName, field = 'proxies'
   return parseNames<ColumnProxyName>(value, task, field, COLUMN_PROXIES, {});
 }
 
+/** parseProxyList, also accepting the user module columns given (those a dataset holds), after the built-ins. */
+export function parseColumnList(value: string, task: TaskName | undefined, field: string, modules: readonly string[]): ColumnName[] {
+  return parseNames<string>(value, task, field, [...COLUMN_PROXIES, ...modules], {});
+}
+
 /**
  * What to compute: `all` (still the paper's 13) or a comma-separated list of any built-in proxy,
  * `az_nas` standing for its four parts; NASLib order kept, the newer proxies after the paper's.
