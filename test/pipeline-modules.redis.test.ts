@@ -6,6 +6,7 @@ import { withProxyModules } from '../src/producer/modules';
 import { bundleProxyModule } from '../src/plugins/proxy-module';
 import { openDataset } from '../src/storage/dataset';
 import { openQueue } from '../src/queue/queues';
+import { datasetKeys } from '../src/storage/manifest';
 import { pluginKey, sha256Of } from '../src/storage/objects';
 import type { StoredRow } from '../src/storage/parquet';
 import { pullVersion } from '../src/storage/pull';
@@ -73,6 +74,8 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
     }
     for (const r of params) expect(r.module).toBeUndefined();
     expect(b.manifest.modules).toEqual([{ name: 'weight_count', file: WEIGHT_COUNT, sha256 }]);
+    const card = (await h.s3.store.getKey(datasetKeys.card(dataset, b.version)))!.toString('utf8');
+    expect(card).toContain(`\`weight_count\` from \`${WEIGHT_COUNT}\`, sha256 \`${sha256}\``);
     expect(b.manifest.coverage.find((c) => c.proxy === 'weight_count')).toMatchObject({ expected: 2, ok: 2, failed: 0 });
     expect(b.ds.proxies('nasbench201', 'cifar10')).toEqual(['params', 'weight_count']);
     // The bundle is stored content-addressed, as the producer made it.
