@@ -18,6 +18,7 @@ import { startHarness, type Harness } from './helpers/pipeline';
 jest.setTimeout(300_000);
 
 const WEIGHT_COUNT = join(REPO_ROOT, 'examples/proxies/weight-count.ts');
+const GRAD_ABS_MEAN = join(REPO_ROOT, 'examples/proxies/grad-abs-mean.ts');
 const THROWS = join(REPO_ROOT, 'test/fixtures/proxy-modules/throws.ts');
 const IMPOSTOR = join(REPO_ROOT, 'test/fixtures/proxy-modules/weight-count-copy.ts');
 const ARCHS = ['(0, 2, 3, 2, 3, 1)', '(1, 0, 4, 2, 3, 0)'];
@@ -57,6 +58,23 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
     }
   });
   afterAll(async () => h?.close());
+
+  test('a bundle altered in the store fails its jobs naming the module, without retries', async () => {
+    const plan = await withProxyModules(h.plan(spec(`zct-mod-altered-${process.pid}`, [GRAD_ABS_MEAN])), h.s3.store);
+    const { sha256 } = plan.modules![0]!;
+    await h.s3.store.putKey(pluginKey(sha256), 'module.exports = { default: { name: "grad_abs_mean" } };', 'application/javascript');
+    await h.produce(plan);
+    const [published] = await h.aggregate([plan.buildId]);
+    const ds = await openDataset(`s3://${h.s3.storeOpts.bucket}/${plan.spec.dataset}`, published!.result.version, h.s3.storeOpts);
+    const rows = ds.filter({});
+    expect(rows).toHaveLength(4);
+    for (const r of rows) {
+      expect(r.status).toBe('failed');
+      expect(r.reason).toMatch(
+        new RegExp(`^proxy module grad_abs_mean \\(sha256 ${sha256.slice(0, 12)}…\\): plugins/${sha256}\\.js in bucket zcbench hashes to [0-9a-f]{64}$`),
+      );
+    }
+  });
 
   test('weight_count is params × 1e6 exactly on every cell; rows carry name and sha256, the manifest file and sha256; a rebuild on it computes nothing', async () => {
     const dataset = `zct-mod-wc-${process.pid}`;

@@ -68,9 +68,9 @@ export const JobPayloadSchema = z
       .min(1)
       .optional(),
     /**
-     * column (proxy or module name) → triple id of an `arch` message. Optional: absent, workers derive the ids from the fields
-     * above (src/queue/ids.ts `tripleIdsOf`); the producer leaves them out, which keeps a waiting
-     * message about 600 bytes smaller.
+     * column (proxy or module name) → triple id of an `arch` message. Optional: absent, workers
+     * derive the ids from the fields above (src/queue/ids.ts `tripleIdsOf`); the producer leaves
+     * them out, which keeps a waiting message about 600 bytes smaller.
      */
     tripleIds: z.record(z.string(), z.string().min(1)).optional(),
     seed: z.number().int().nonnegative(),
@@ -112,11 +112,6 @@ function checkTripleIds(proxies: readonly string[], tripleIds: Record<string, st
 }
 
 export type JobPayload = z.infer<typeof JobPayloadSchema>;
-
-/** The columns of a message: its built-in proxies, then its modules' names. */
-export function columnsOf(p: JobPayload): string[] {
-  return [...p.proxies, ...(p.modules ?? []).map((m) => m.name)];
-}
 
 /**
  * The proxies a message's memory is planned for: its own, and with user modules every proxy of the
