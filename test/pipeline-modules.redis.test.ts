@@ -74,6 +74,13 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
         new RegExp(`^proxy module grad_abs_mean \\(sha256 ${sha256.slice(0, 12)}…\\): plugins/${sha256}\\.js in bucket zcbench hashes to [0-9a-f]{64}$`),
       );
     }
+    // The first failures of this worker: one attempt each.
+    const queue = openQueue('light', h.redis, h.prefix);
+    try {
+      expect((await queue.getFailed()).map((j) => j.attemptsMade)).toEqual([1, 1]);
+    } finally {
+      await queue.close();
+    }
   });
 
   test('weight_count is params × 1e6 exactly on every cell; rows carry name and sha256, the manifest file and sha256; a rebuild on it computes nothing', async () => {
