@@ -39,6 +39,17 @@ export const ConfigSchema = z.object({
   ZC_INFRA_RETRY_CAP_S: z.coerce.number().positive().default(30),
   /** Entries of a build's results stream above which workers pause its jobs until the aggregator drains it. */
   ZC_RESULTS_HIGH_WATER: z.coerce.number().int().positive().default(200_000),
+  /**
+   * "1": workers run jobs naming user proxy modules (docs/writing-a-proxy.md). A module is code run
+   * with the worker's rights, so the default refuses them (their triples become `failed` rows).
+   */
+  ZC_ALLOW_PROXY_MODULES: z.preprocess(
+    unsetIfEmpty,
+    z
+      .enum(['0', '1'])
+      .transform((v) => v === '1')
+      .default(false),
+  ),
   /** BullMQ key prefix of the zc-light/zc-heavy queues (a test or a second deployment isolates itself with its own). */
   ZC_QUEUE_PREFIX: z
     .string()

@@ -4,6 +4,8 @@ import { join } from 'path';
 import { FormatError, InputError } from '../src/errors';
 import { entriesFromRows, importedRows, parseNaslibJson, parsePythonJson, writeNaslibJson } from '../src/storage/naslib';
 import { decodeRowsParquet, encodeRowsParquet, ROW_COLUMNS, type StoredRow } from '../src/storage/parquet';
+import { wideTables } from '../src/storage/wide';
+import { parquetReadObjects } from 'hyparquet';
 import { row, tempDir } from './helpers/s3';
 
 const REF = join(__dirname, 'fixtures', 'reference');
@@ -125,6 +127,20 @@ describe('Parquet long table', () => {
   test('rows survive a write and read back, -Infinity, nulls and 64-bit seeds included', async () => {
     const back = await decodeRowsParquet(encodeRowsParquet(rows), 'p.parquet');
     expect(back).toEqual(rows);
+  });
+
+  test("a user module's row keeps its sha256; the wide table has its column after the built-ins", async () => {
+    const arch = '(0, 2, 3, 2, 3, 1)';
+    const params: StoredRow = { ...row({ arch, proxy: 'params', score: 0.5 }), valAccuracy: 86.06 };
+    const counted: StoredRow = { ...params, tripleId: 'module-triple', proxy: 'weight_count', module: 'cd'.repeat(32), score: 500_000 };
+    const back = await decodeRowsParquet(encodeRowsParquet([counted, params]), 'p.parquet');
+    expect(back).toEqual([counted, params]);
+    const [wide] = wideTables([counted, params], [{ space: 'nasbench201', task: 'cifar10', arch, valAccuracy: 86.06, origin: 'test' }]);
+    const objects = await parquetReadObjects({
+      file: wide!.body.buffer.slice(wide!.body.byteOffset, wide!.body.byteOffset + wide!.body.byteLength) as ArrayBuffer,
+    });
+    expect(Object.keys(objects[0]!)).toEqual(['arch', 'arch_readable', 'val_accuracy', 'params', 'weight_count']);
+    expect(objects[0]).toMatchObject({ params: 0.5, weight_count: 500_000 });
   });
 
   test('DuckDB reads zcbench Parquet with the right row count and column types', async () => {

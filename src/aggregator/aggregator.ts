@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { hostname } from 'os';
-import type { ColumnProxyName } from '../core/names';
 import { CancelledError, LockLostError, NotFoundError, ServiceError } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -483,8 +482,14 @@ export class Aggregator {
         buildId: b.buildId,
         parentVersion: record.baseVersion,
         rows,
-        expected: (record.expectedBy ?? []).map((e) => ({ ...e, proxy: e.proxy as ColumnProxyName })),
-        provenance: { fingerprint: record.fingerprint, reuse: record.reuse, spec: JSON.parse(record.spec) as unknown, dataSources: [...dataSources.values()] },
+        expected: record.expectedBy ?? [],
+        provenance: {
+          fingerprint: record.fingerprint,
+          reuse: record.reuse,
+          spec: JSON.parse(record.spec) as unknown,
+          dataSources: [...dataSources.values()],
+          ...(record.modules ? { modules: record.modules } : {}),
+        },
         fence,
       });
     } catch (err) {

@@ -3,6 +3,7 @@ import { createHash } from 'crypto';
 import type { Redis } from 'ioredis';
 import { InputError } from '../errors';
 import type { Logger } from '../log';
+import { withProxyModules } from '../producer/modules';
 import type { BuildPlan } from '../producer/spec';
 import { redisKeys } from '../queue/names';
 import { datasetKeys, NAME_PATTERN, parseManifest } from '../storage/manifest';
@@ -93,12 +94,12 @@ export interface PreparedBuild {
 }
 
 /**
- * Before a (re)run of the producer: bind the build to the store, open it again if Redis says
- * published but the store lacks it, and read what the store already holds (after Redis lost its
- * data, only the missing triples are computed again).
+ * Before a (re)run of the producer: load and store its proxy modules, bind the build to the store,
+ * open it again if Redis says published but the store lacks it, and read what the store already
+ * holds (after Redis lost its data, only the missing triples are computed again).
  */
 export async function prepareBuild(redis: Redis, prefix: string, store: ObjectStore, plan: BuildPlan, log: Logger): Promise<PreparedBuild> {
-  const bound = await bindPlanToStore(await withDataSet(plan, store), store);
+  const bound = await bindPlanToStore(await withProxyModules(await withDataSet(plan, store), store), store);
   const storeId = await storeIdentity(store);
   const recorded = await buildStoreOf(redis, prefix, bound.buildId);
   if (recorded !== undefined && recorded !== storeId) {

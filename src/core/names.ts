@@ -45,6 +45,16 @@ export const AZ_NAS = 'az_nas' as const;
 export const COLUMN_PROXIES = [...BUILT_IN_PROXIES, AZ_NAS] as const;
 export type ColumnProxyName = (typeof COLUMN_PROXIES)[number];
 
+/** A user module's proxy name: lower-case words and digits joined by `_` (it becomes a dataset column). */
+export const MODULE_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** A dataset column: a built-in's (ColumnProxyName) or a user module's name (MODULE_NAME_PATTERN, not a built-in's). */
+export type ColumnName = ColumnProxyName | (string & {});
+
+export function isBuiltInColumn(name: string): name is ColumnProxyName {
+  return (COLUMN_PROXIES as readonly string[]).includes(name);
+}
+
 /**
  * TensorFlow.js backends, in preference order when none is forced (fastest first). 'hybrid'
  * (kernels/hybrid.ts): cpu-backend tensors with wasm convolutions, for jobs beyond wasm's 4 GiB.
@@ -92,6 +102,11 @@ export function parseProxy(value: string, field = 'proxy'): ColumnProxyName {
 /** `all` (the paper's proxies) or a comma-separated list of dataset columns; duplicates removed, NASLib order kept. */
 export function parseProxyList(value: string, task?: TaskName, field = 'proxies'): ColumnProxyName[] {
   return parseNames<ColumnProxyName>(value, task, field, COLUMN_PROXIES, {});
+}
+
+/** parseProxyList, also accepting the user module columns given (those a dataset holds), after the built-ins. */
+export function parseColumnList(value: string, task: TaskName | undefined, field: string, modules: readonly string[]): ColumnName[] {
+  return parseNames<string>(value, task, field, [...COLUMN_PROXIES, ...modules], {});
 }
 
 /**

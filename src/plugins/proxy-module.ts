@@ -1,14 +1,13 @@
 import { createHash } from 'crypto';
 import { existsSync } from 'fs';
 import { resolve } from 'path';
-import { COLUMN_PROXIES } from '../core/names';
+import { COLUMN_PROXIES, MODULE_NAME_PATTERN } from '../core/names';
 import { PASSES } from '../core/passes';
 import type { ProxyDefinition } from '../core/proxies';
 import { InputError } from '../errors';
 import * as pluginApi from '../plugin-api';
 
-/** A user module's proxy name: lower-case words and digits joined by `_` (it becomes a dataset column). */
-export const MODULE_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+export { MODULE_NAME_PATTERN };
 
 /** A loaded user proxy module: its definition, its source file, and its bundle with the bundle's sha256. */
 export interface LoadedProxyModule {
@@ -83,14 +82,14 @@ export function checkDefinition(value: unknown, where: string): ProxyDefinition 
   return d as ProxyDefinition;
 }
 
-/** Modules of one run: two different files under one name are an error. */
-export function checkModuleNames(modules: readonly LoadedProxyModule[]): void {
+/** Modules of one run: two different files under one name are an error; `field` names the i-th module's origin. */
+export function checkModuleNames(modules: readonly LoadedProxyModule[], field: (i: number) => string = () => 'proxy module'): void {
   const byName = new Map<string, LoadedProxyModule>();
-  for (const m of modules) {
+  for (const [i, m] of modules.entries()) {
     const other = byName.get(m.definition.name);
     if (other && other.sha256 !== m.sha256) {
       throw new InputError(
-        'proxy module',
+        field(i),
         m.file,
         `its name "${m.definition.name}" is already that of ${other.file} (sha256 ${other.sha256.slice(0, 12)}…, another module)`,
       );

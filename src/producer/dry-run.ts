@@ -2,8 +2,8 @@ import { planJobMemory } from '../core/compute';
 import type { SpaceName, TaskName } from '../core/names';
 import { POOLS, QUEUE_NAMES, type Pool } from '../queue/names';
 import { routeByMemory } from '../queue/memory-route';
-import { archsOf, isShapeOnly, type JobPayload } from '../queue/schema';
-import { dataIdsOf, expandMessages, type BaseVersion } from './producer';
+import { archsOf, isShapeOnly, plannedProxies, type JobPayload } from '../queue/schema';
+import { checkModulesAgainstBase, dataIdsOf, expandMessages, type BaseVersion } from './producer';
 import type { BuildPlan } from './spec';
 
 /** Memory budgets of the pools, bytes (ZC_WORKER_MEMORY_MB, ZC_HEAVY_MEMORY_MB). */
@@ -49,9 +49,9 @@ type Route = { pool: Pool; neededBytes?: number; halved?: boolean; fails?: boole
  * it runs at half the batch, or fails.
  */
 export function routeOf(p: JobPayload, budgets: PoolBudgets): Route {
-  if (isShapeOnly(p.proxies)) return { pool: 'light' };
+  if (isShapeOnly(p.proxies) && !p.modules) return { pool: 'light' };
   const planner = (budget: number) => (batchSize: number) =>
-    planJobMemory({ space: p.space, task: p.task, arch: archsOf(p)[0]!, batchSize, proxies: p.proxies }, budget);
+    planJobMemory({ space: p.space, task: p.task, arch: archsOf(p)[0]!, batchSize, proxies: plannedProxies(p) }, budget);
   // The worker's own rule (routeByMemory), first on the light pool, then on the heavy one.
   const light = planner(budgets.lightBytes);
   const planned = light(p.batchSize);
@@ -85,6 +85,7 @@ export async function dryRun(plan: BuildPlan, budgets: PoolBudgets, base?: BaseV
     byTask: [],
   };
   const byTask = new Map<string, DryRunResult['byTask'][number]>();
+  checkModulesAgainstBase(plan, base);
   for (const { proxies, messages, skipped } of expandMessages(plan, dataIds, base)) {
     result.heldByBase += skipped;
     result.toCompute += proxies.length;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BuiltInProxyName, SpaceName, TaskName } from '../core/names';
+import type { BuiltInProxyName, ColumnName, SpaceName, TaskName } from '../core/names';
 import type { Logger } from '../log';
 import { CancelledError, InputError } from '../errors';
 import type { DataSpec } from '../core/types';
@@ -9,7 +9,7 @@ import { jobIdOf, tripleDataId, tripleId } from '../queue/ids';
 import { redisKeys } from '../queue/names';
 import { addJobs, type ComputeQueue } from '../queue/queues';
 import { isShapeOnly, MAX_ARCHS_PER_MESSAGE, type JobPayload } from '../queue/schema';
-import { batchSizeOf, proxiesOf, type BuildPlan } from './spec';
+import { batchSizeOf, proxiesOf, type BuildPlan, type PlannedModule } from './spec';
 
 export interface ProduceProgress {
   messagesSeen: number;
@@ -54,6 +54,27 @@ export interface ProduceOptions {
 export interface BaseVersion {
   tripleIds: ReadonlySet<string>;
   fingerprints: readonly string[];
+  /** User module columns of those rows: name → the sha256s of the modules that made them. */
+  modules?: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/**
+ * A module column of the base version made by another module (another sha256) is an error: one
+ * column of a dataset is one computation, and a version mixing two codes under a name could not say
+ * which value is which. Rename the module, or build without the base. Same name and sha256: held.
+ */
+export function checkModulesAgainstBase(plan: BuildPlan, base: BaseVersion | undefined): void {
+  for (const [i, m] of (plan.modules ?? []).entries()) {
+    const held = base?.modules?.get(m.name);
+    const others = [...(held ?? [])].filter((sha) => sha !== m.sha256);
+    if (others.length > 0) {
+      throw new InputError(
+        `spec proxyModules[${i}]`,
+        m.file,
+        `a module whose name is not a column of ${plan.spec.baseVersion} made by another module: "${m.name}" there is sha256 ${others[0]!.slice(0, 12)}…, this one ${m.sha256.slice(0, 12)}… (rename it, or build without baseVersion)`,
+      );
+    }
+  }
 }
 
 /** Task → identity of its data (src/core/data `dataIdentity`), for the triple ids and payloads. */
@@ -104,6 +125,8 @@ interface Message {
   payload: JobPayload;
 }
 
+type ModuleRef = Pick<PlannedModule, 'name' | 'sha256'>;
+
 /** Shape-only architectures waiting to fill one message (same task, seed and proxies). */
 interface ArchBatch {
   task: TaskName;
@@ -126,8 +149,10 @@ export function* expandMessages(
   dataIds: DataIds,
   base?: BaseVersion,
   storedTripleIds?: ReadonlySet<string>,
-): Generator<{ space: SpaceName; task: TaskName; proxies: BuiltInProxyName[]; messages: Message[]; skipped: number; stored: number }> {
+): Generator<{ space: SpaceName; task: TaskName; proxies: ColumnName[]; messages: Message[]; skipped: number; stored: number }> {
   const { spec } = plan;
+  if (spec.proxyModules && !plan.modules) throw new InputError('spec proxyModules', spec.proxyModules, 'modules loaded and stored first (withProxyModules)');
+  const modules: ModuleRef[] = (plan.modules ?? []).map(({ name, sha256 }) => ({ name, sha256 }));
   const otherFingerprints = spec.reuse === 'any-code' ? (base?.fingerprints ?? []).filter((f) => f !== plan.fingerprint) : [];
   for (const { space, tasks, archs } of plan.spaces) {
     const message = (
@@ -137,6 +162,7 @@ export function* expandMessages(
       proxies: BuiltInProxyName[],
       where: { arch: string } | { archs: string[] },
       ids: string[],
+      withModules: ModuleRef[] = [],
     ): Message => ({
       // The triple ids stay out of the payload (workers derive them): waiting jobs stay small.
       jobId: jobIdOf(plan.buildId, ids),
@@ -147,6 +173,7 @@ export function* expandMessages(
         task,
         ...where,
         proxies,
+        ...(withModules.length > 0 ? { modules: withModules } : {}),
         seed,
         batchSize,
         data: jobData(plan, seed, batchSize),
@@ -165,8 +192,10 @@ export function* expandMessages(
         const batchSize = batchSizeOf(spec, task);
         for (const seed of spec.seeds) {
           const todo = new Map<BuiltInProxyName, string>();
-          const expected: BuiltInProxyName[] = [];
-          for (const proxy of proxies) {
+          const todoModules = new Map<ModuleRef, string>();
+          const expected: ColumnName[] = [];
+          // Whether the base or the store holds a column's triple; else the triple is to compute (its id).
+          const wanted = (proxy: ColumnName, module?: string): string | null => {
             const key = {
               dataset: spec.dataset,
               space,
@@ -177,17 +206,31 @@ export function* expandMessages(
               batchSize,
               fingerprint: plan.fingerprint,
               data: tripleDataId(proxy, dataIds.get(task)!),
+              ...(module !== undefined ? { module } : {}),
             };
             const id = tripleId(key);
             const held = base?.tripleIds.has(id) || otherFingerprints.some((fingerprint) => base!.tripleIds.has(tripleId({ ...key, fingerprint })));
-            if (held) continue;
+            if (held) return null;
             expected.push(proxy);
-            if (!storedTripleIds?.has(id)) todo.set(proxy, id);
+            return storedTripleIds?.has(id) ? null : id;
+          };
+          for (const proxy of proxies) {
+            const id = wanted(proxy);
+            if (id !== null) todo.set(proxy, id);
+          }
+          for (const m of modules) {
+            const id = wanted(m.name, m.sha256);
+            if (id !== null) todoModules.set(m, id);
           }
           const kept = [...todo.keys()];
+          const keptModules = [...todoModules.keys()];
           const messages: Message[] = [];
-          if (kept.length > 0 && spec.packing === 'triple') {
+          if (spec.packing === 'triple') {
             for (const p of kept) messages.push(message(task, seed, batchSize, [p], { arch }, [todo.get(p)!]));
+            for (const m of keptModules) messages.push(message(task, seed, batchSize, [], { arch }, [todoModules.get(m)!], [m]));
+          } else if (keptModules.length > 0) {
+            // A module's code may read anything: its message is a tensor job of one architecture.
+            messages.push(message(task, seed, batchSize, kept, { arch }, [...todo.values(), ...todoModules.values()], keptModules));
           } else if (kept.length > 0 && isShapeOnly(kept)) {
             const key = `${task}\u0000${seed}\u0000${kept.join(',')}`;
             let b = batches.get(key);
@@ -198,7 +241,14 @@ export function* expandMessages(
           } else if (kept.length > 0) {
             messages.push(message(task, seed, batchSize, kept, { arch }, [...todo.values()]));
           }
-          yield { space, task, proxies: expected, messages, skipped: proxies.length - expected.length, stored: expected.length - kept.length };
+          yield {
+            space,
+            task,
+            proxies: expected,
+            messages,
+            skipped: proxies.length + modules.length - expected.length,
+            stored: expected.length - kept.length - keptModules.length,
+          };
         }
       }
     }
@@ -217,6 +267,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
   // The build's keys live under its queues' prefix (ZC_QUEUE_PREFIX).
   const prefix = queue.opts.prefix ?? 'bull';
   const dataIds = await dataIdsOf(plan);
+  checkModulesAgainstBase(plan, opts.base);
   await createBuild(redis, prefix, {
     buildId: plan.buildId,
     dataset: plan.spec.dataset,
@@ -224,6 +275,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     baseVersion: plan.spec.baseVersion,
     fingerprint: plan.fingerprint,
     reuse: plan.spec.reuse,
+    modules: plan.modules,
   });
   if (await isCancelled(redis, prefix, plan.buildId))
     throw new CancelledError(`build ${plan.buildId} was cancelled (zcbench cancel): give a new build another --build-id`);
@@ -249,7 +301,7 @@ export async function produce(opts: ProduceOptions): Promise<ProduceResult> {
     await addJobs(queue, fresh);
     if (fresh.length > 0) await redis.sadd(enqueuedKey, ...fresh.map((m) => m.jobId));
     result.enqueuedMessages += fresh.length;
-    result.enqueuedTriples += fresh.reduce((n, m) => n + m.payload.proxies.length, 0);
+    result.enqueuedTriples += fresh.reduce((n, m) => n + m.payload.proxies.length + (m.payload.modules?.length ?? 0), 0);
     progress.enqueued = result.enqueuedMessages;
     chunk = [];
     opts.onProgress?.({ ...progress });

@@ -81,6 +81,12 @@ export const BuildSpecSchema = z
       .default({ source: 'synthetic' }),
     /** `arch-task`: one message per (arch, task, seed) carrying its proxies; `triple`: one triple per message. */
     packing: z.enum(['arch-task', 'triple']).default('arch-task'),
+    /**
+     * User proxy modules (docs/writing-a-proxy.md), paths relative to the spec's folder: each is
+     * bundled, stored as `plugins/<sha256>.js` and computed as a column of its own name on every
+     * (arch, task, seed), beside `proxies`. Workers run them only with ZC_ALLOW_PROXY_MODULES=1.
+     */
+    proxyModules: z.array(z.string().min(1)).min(1).optional(),
     /** Fixed build id; default: derived from the spec, so the same spec is the same build. */
     buildId: z.string().regex(BUILD_ID_PATTERN).optional(),
   })
@@ -101,9 +107,24 @@ export interface PlannedSpace {
   archs: ArchList;
 }
 
+/** A user proxy module of a build: its column, its file as the spec names it, its bundle's sha256. */
+export interface PlannedModule {
+  name: string;
+  file: string;
+  sha256: string;
+}
+
 /** A validated spec, its inputs resolved: what the producer expands. */
 export interface BuildPlan {
   spec: BuildSpec;
+  /** The spec file's folder: relative paths (archs files, proxyModules) are from here. */
+  baseDir: string;
+  /**
+   * The spec's proxy modules, bundled and stored (src/producer/modules.ts `withProxyModules`, which
+   * also puts their hashes into the build id); undefined until then. The producer refuses a plan
+   * whose spec names modules but which has none.
+   */
+  modules?: PlannedModule[];
   buildId: string;
   /** The compute fingerprint the build's triple ids and jobs carry (src/version.ts). */
   fingerprint: string;
@@ -181,18 +202,25 @@ export function planBuild(raw: unknown, baseDir: string, fingerprint: string = l
     const archs = resolveArchs(impl, source, field, baseDir, hash);
     return { space, tasks, archs };
   });
+  // Until the modules are loaded, one column per listed file (withProxyModules counts again).
+  const { totalTriples, totalMessages } = countTriples(spec, spaces, new Set(spec.proxyModules ?? []).size);
+  if (totalTriples === 0) throw new InputError('spec proxies', spec.proxies, 'at least one proxy defined on the tasks');
+  const buildId = spec.buildId ?? `${spec.dataset}-${hash.digest('hex').slice(0, 12)}`;
+  return { spec, baseDir, buildId, fingerprint, spaces, data: spec.data, totalTriples, totalMessages };
+}
+
+/** Triples and messages of a plan before skipping, with `modules` module columns on every (arch, task, seed). */
+export function countTriples(spec: BuildSpec, spaces: readonly PlannedSpace[], modules: number): { totalTriples: number; totalMessages: number } {
   let totalTriples = 0;
   let totalMessages = 0;
   for (const s of spaces) {
     for (const task of s.tasks) {
-      const n = proxiesOf(spec, task).length;
+      const n = proxiesOf(spec, task).length + modules;
       totalTriples += s.archs.count * spec.seeds.length * n;
       totalMessages += s.archs.count * spec.seeds.length * (spec.packing === 'triple' ? n : n > 0 ? 1 : 0);
     }
   }
-  if (totalTriples === 0) throw new InputError('spec proxies', spec.proxies, 'at least one proxy defined on the tasks');
-  const buildId = spec.buildId ?? `${spec.dataset}-${hash.digest('hex').slice(0, 12)}`;
-  return { spec, buildId, fingerprint, spaces, data: spec.data, totalTriples, totalMessages };
+  return { totalTriples, totalMessages };
 }
 
 function isArchSource(a: BuildSpec['archs']): a is ArchSource {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ColumnProxyName, SpaceName, TaskName } from '../core/names';
+import type { ColumnName, SpaceName, TaskName } from '../core/names';
 import { NotFoundError } from '../errors';
 import { redisKeys } from './names';
 
@@ -13,7 +13,7 @@ export type BuildState = 'producing' | 'enqueued' | 'published' | 'cancelled';
 export interface ExpectedCount {
   space: SpaceName;
   task: TaskName;
-  proxy: ColumnProxyName;
+  proxy: ColumnName;
   count: number;
 }
 
@@ -28,6 +28,8 @@ export interface BuildRecord {
   fingerprint: string;
   /** What a base version's rows may be reused from: the same fingerprint only, or any. */
   reuse: 'same-code' | 'any-code';
+  /** The build's user proxy modules (column, spec file, bundle sha256): what its manifest records. */
+  modules?: { name: string; file: string; sha256: string }[];
   state: BuildState;
   /** Triples this build computes (base-version triples excluded); known once the producer finished. */
   expected?: number;
@@ -50,7 +52,15 @@ export interface BuildRecord {
 export async function createBuild(
   redis: Redis,
   prefix: string,
-  b: { buildId: string; dataset: string; spec: string; baseVersion?: string; fingerprint: string; reuse: BuildRecord['reuse'] },
+  b: {
+    buildId: string;
+    dataset: string;
+    spec: string;
+    baseVersion?: string;
+    fingerprint: string;
+    reuse: BuildRecord['reuse'];
+    modules?: BuildRecord['modules'];
+  },
 ): Promise<void> {
   const keys = redisKeys(prefix);
   const key = keys.build(b.buildId);
@@ -64,6 +74,7 @@ export async function createBuild(
     reuse: b.reuse,
   };
   if (b.baseVersion) fields.baseVersion = b.baseVersion;
+  if (b.modules?.length) fields.modules = JSON.stringify(b.modules);
   const tx = redis.multi();
   // HSETNX field by field: a rerun must not reset a build that is already enqueued or published.
   for (const [f, v] of Object.entries(fields)) tx.hsetnx(key, f, v);
@@ -92,6 +103,7 @@ export async function readBuild(redis: Redis, prefix: string, buildId: string): 
     baseVersion: h.baseVersion,
     fingerprint: h.fingerprint ?? '',
     reuse: h.reuse === 'any-code' ? 'any-code' : 'same-code',
+    modules: h.modules ? (JSON.parse(h.modules) as BuildRecord['modules']) : undefined,
     state: h.state as BuildState,
     expected: num(h.expected),
     expectedBy: h.expectedBy ? (JSON.parse(h.expectedBy) as ExpectedCount[]) : undefined,

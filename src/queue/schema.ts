@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SHAPE_ONLY_PROXIES } from '../core/proxies';
-import { BUILT_IN_PROXIES, SPACES, TASKS, type BuiltInProxyName } from '../core/names';
+import { BUILT_IN_PROXIES, isBuiltInColumn, MODULE_NAME_PATTERN, proxiesForTask, SPACES, TASKS, type BuiltInProxyName } from '../core/names';
 import type { DataSpec } from '../core/types';
 
 /** Where a job's minibatch comes from (src/core/types.ts DataSpec). */
@@ -50,11 +50,27 @@ export const JobPayloadSchema = z
     /** Instead of `arch`: several architectures, for shape-only proxies only. */
     archs: z.array(z.string().min(1)).min(1).max(MAX_ARCHS_PER_MESSAGE).optional(),
     /** Built-in proxies (az_nas's parts as their own names; the combined score is made at publish time). */
-    proxies: z.array(z.enum(BUILT_IN_PROXIES)).min(1),
+    proxies: z.array(z.enum(BUILT_IN_PROXIES)),
     /**
-     * proxy → triple id of an `arch` message. Optional: absent, workers derive the ids from the fields
-     * above (src/queue/ids.ts `tripleIdsOf`); the producer leaves them out, which keeps a waiting
-     * message about 600 bytes smaller.
+     * User proxy modules (docs/writing-a-proxy.md), each its own column, computed with `proxies` on
+     * the same network build; a worker fetches `plugins/<sha256>.js`, and runs it only when
+     * ZC_ALLOW_PROXY_MODULES=1. Only with `arch`.
+     */
+    modules: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(MODULE_NAME_PATTERN),
+            sha256: z.string().regex(/^[0-9a-f]{64}$/),
+          })
+          .strict(),
+      )
+      .min(1)
+      .optional(),
+    /**
+     * column (proxy or module name) → triple id of an `arch` message. Optional: absent, workers
+     * derive the ids from the fields above (src/queue/ids.ts `tripleIdsOf`); the producer leaves
+     * them out, which keeps a waiting message about 600 bytes smaller.
      */
     tripleIds: z.record(z.string(), z.string().min(1)).optional(),
     seed: z.number().int().nonnegative(),
@@ -75,7 +91,14 @@ export const JobPayloadSchema = z
       ctx.addIssue({ code: 'custom', path: ['archs'], message: `only for shape-only proxies (${[...SHAPE_ONLY_PROXIES].join(', ')})` });
     }
     if (p.archs && p.tripleIds) ctx.addIssue({ code: 'custom', path: ['tripleIds'], message: 'only with arch' });
-    if (p.tripleIds) checkTripleIds(p.proxies, p.tripleIds, ctx);
+    if (p.proxies.length === 0 && !p.modules) ctx.addIssue({ code: 'custom', path: ['proxies'], message: 'at least one proxy or module' });
+    if (p.archs && p.modules) ctx.addIssue({ code: 'custom', path: ['modules'], message: 'only with arch' });
+    const moduleNames = (p.modules ?? []).map((m) => m.name);
+    if (new Set(moduleNames).size !== moduleNames.length) ctx.addIssue({ code: 'custom', path: ['modules'], message: 'duplicate module name' });
+    moduleNames.forEach((name, i) => {
+      if (isBuiltInColumn(name)) ctx.addIssue({ code: 'custom', path: ['modules', i, 'name'], message: 'not a built-in proxy name' });
+    });
+    if (p.tripleIds) checkTripleIds([...p.proxies, ...moduleNames], p.tripleIds, ctx);
     if (new Set(p.proxies).size !== p.proxies.length) ctx.addIssue({ code: 'custom', path: ['proxies'], message: 'duplicate proxy' });
   });
 
@@ -89,6 +112,14 @@ function checkTripleIds(proxies: readonly string[], tripleIds: Record<string, st
 }
 
 export type JobPayload = z.infer<typeof JobPayloadSchema>;
+
+/**
+ * The proxies a message's memory is planned for: its own, and with user modules every proxy of the
+ * paper's too (a module may use any pass; theirs cover them).
+ */
+export function plannedProxies(p: JobPayload): BuiltInProxyName[] {
+  return p.modules ? [...new Set([...p.proxies, ...proxiesForTask(p.task)])] : p.proxies;
+}
 
 /** The architectures of a message. */
 export function archsOf(p: JobPayload): string[] {

@@ -1,4 +1,4 @@
-import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import type { Dataset } from '../storage/dataset';
 import { taskLabel, type CorrelationMatrix } from './analyses';
 import { csv, fmt, mdTable } from './report';
@@ -28,7 +28,7 @@ export interface ComparisonRow {
   space: SpaceName;
   task: TaskName;
   label: string;
-  proxy: ColumnProxyName;
+  proxy: ColumnName;
   /** Architectures with a score on both sides. */
   n: number;
   spearman: Correlation;
@@ -64,7 +64,7 @@ export function compareSources(a: ScoreSource, b: ScoreSource, labels: { a: stri
   return { a: labels.a, b: labels.b, rows };
 }
 
-function compareProxy(a: ScoreSource, b: ScoreSource, space: SpaceName, task: TaskName, proxy: ColumnProxyName, archs: string[], top: number): ComparisonRow {
+function compareProxy(a: ScoreSource, b: ScoreSource, space: SpaceName, task: TaskName, proxy: ColumnName, archs: string[], top: number): ComparisonRow {
   const common: string[] = [];
   const sa: number[] = [];
   const sb: number[] = [];

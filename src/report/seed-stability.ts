@@ -1,4 +1,4 @@
-import type { ColumnProxyName, SpaceName, TaskName } from '../core/names';
+import type { ColumnName, SpaceName, TaskName } from '../core/names';
 import type { Dataset } from '../storage/dataset';
 import { spearman } from './stats';
 
@@ -6,7 +6,7 @@ import { spearman } from './stats';
 export interface SeedStability {
   space: SpaceName;
   task: TaskName;
-  proxy: ColumnProxyName;
+  proxy: ColumnName;
   seeds: number[];
   /** Largest number of architectures two seeds have in common. */
   archs: number;
@@ -32,7 +32,7 @@ export function seedStability(ds: Pick<Dataset, 'spaces' | 'tasks' | 'proxies' |
   return out;
 }
 
-function proxyStability(ds: Pick<Dataset, 'archs' | 'seedScores'>, space: SpaceName, task: TaskName, proxy: ColumnProxyName): SeedStability | undefined {
+function proxyStability(ds: Pick<Dataset, 'archs' | 'seedScores'>, space: SpaceName, task: TaskName, proxy: ColumnName): SeedStability | undefined {
   const bySeed = new Map<number, Map<string, number>>();
   for (const arch of ds.archs(space, task)) {
     const s = ds.seedScores(space, task, arch, proxy);

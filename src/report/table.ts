@@ -31,7 +31,7 @@ export interface TableCounts {
 /** The row kept for one (space, task, arch, proxy). */
 type Chosen = Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'> & { score: number };
 
-const PROXY_INDEX = new Map<ColumnProxyName, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
+const PROXY_INDEX = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
 
 /**
  * Collects result and ground-truth rows in any order (streams of ~10^6 rows) into TaskScores.

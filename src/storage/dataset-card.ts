@@ -115,6 +115,12 @@ function provenance(m: Manifest): string[] {
     `- Rows: ${m.rowCount}${m.reuse ? `; rows reused from the parent: ${m.reuse}` : ''}.`,
     '- Data (minibatch sources or imported files, with the sha256 of their bytes):',
     ...(m.dataSources.length === 0 ? ['  - none recorded'] : m.dataSources.map((s) => `  - \`${s.source}\` sha256 \`${s.sha256}\``)),
+    ...(m.modules?.length
+      ? [
+          '- User proxy modules (columns of their names; the bundle is `plugins/<sha256>.js` in the bucket):',
+          ...m.modules.map((x) => `  - \`${x.name}\` from \`${x.file}\`, sha256 \`${x.sha256}\``),
+        ]
+      : []),
     '',
     '<!-- zcbench:seeds -->',
     '### Seeds and variance',
@@ -188,7 +194,8 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
     '| `space`, `task` | string | search space (NASLib name) and task |',
     '| `arch` | string | the architecture\u2019s key: NASLib\u2019s tuple spelling |',
     '| `arch_readable` | string | the space\u2019s readable form: NB201 API string, NB301 genotype, NB101 matrix + ops, TNB op names |',
-    '| `proxy` | string | proxy name (see below) |',
+    '| `proxy` | string | proxy name (see below), or a user proxy module\u2019s name |',
+    '| `module` | string | a user proxy module\u2019s column: the sha256 of its bundle; null for built-in proxies |',
     '| `seed` | int64 | seed of the weight initialisation and minibatch |',
     '| `batchSize` | int32 | minibatch size (the paper: 64, 32 on Taskonomy) |',
     '| `status` | string | `ok`, or `failed` (then `score` is null and `reason` says why) |',

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'fs';
 import { basename, join, resolve } from 'path';
 import { z } from 'zod';
-import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, isBuiltInColumn, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import { canonicalArch, readableArch } from '../core/spaces';
 import { FormatError, NotFoundError } from '../errors';
 import { LocalCache } from './cache';
@@ -18,7 +18,7 @@ import { resolveVersion } from './versions';
 export interface DatasetFilter {
   space?: SpaceName;
   task?: TaskName;
-  proxy?: ColumnProxyName | ColumnProxyName[];
+  proxy?: ColumnName | ColumnName[];
 }
 
 /**
@@ -49,10 +49,8 @@ interface Table {
   aliases?: Map<string, string>;
 }
 
-/** Proxy columns per architecture (at most 32 fit the 32-bit masks). */
-const P = COLUMN_PROXIES.length;
-
-const PROXY_COLUMN = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
+/** Proxy columns per architecture: at most 32 fit the 32-bit masks (the built-ins take 21, user modules the rest). */
+const MAX_COLUMNS = 32;
 
 /**
  * A loaded dataset version. Lookups go through precomputed maps (arch → index per space, proxies
@@ -64,6 +62,9 @@ export class Dataset {
   private readonly spaceIndex = new Map<string, SpaceIndex>();
   /** Each cell's `ok` rows, one per seed (rowsBySeed). */
   private readonly bySeed: Map<string, StoredRow[]>;
+  /** The built-in columns, then the user modules' of the rows (sorted by name). */
+  private readonly columns: readonly ColumnName[];
+  private readonly columnIndex: Map<string, number>;
 
   constructor(
     readonly dataset: string,
@@ -73,6 +74,16 @@ export class Dataset {
     private readonly truth: readonly GroundTruthRow[],
   ) {
     const cells = effectiveRows(allRows);
+    const modules = [...new Set(allRows.map((r) => r.proxy).filter((p) => !isBuiltInColumn(p)))].sort();
+    this.columns = [...COLUMN_PROXIES, ...modules];
+    if (this.columns.length > MAX_COLUMNS) {
+      throw new FormatError(
+        `dataset ${dataset}`,
+        `${modules.length} user module columns; at most ${MAX_COLUMNS - COLUMN_PROXIES.length} fit beside the built-ins`,
+      );
+    }
+    this.columnIndex = new Map(this.columns.map((p, i) => [p, i]));
+    const P = this.columns.length;
     const seen = new Map<string, Set<string>>(); // space/task → archs, for each table's `archs`
     const note = (space: string, task: string, arch: string) => {
       let sp = this.spaceIndex.get(space);
@@ -114,7 +125,7 @@ export class Dataset {
       if (r.status !== 'ok' || r.score === null) continue;
       const sp = this.spaceIndex.get(r.space)!;
       const t = sp.tasks.get(r.task)!;
-      const col = PROXY_COLUMN.get(r.proxy)!;
+      const col = this.columnIndex.get(r.proxy)!;
       const i = sp.archIndex.get(r.arch)!;
       t.scores[i * P + col] = r.score;
       t.scoreMask[i] = t.scoreMask[i]! | (1 << col);
@@ -130,7 +141,7 @@ export class Dataset {
       const r = rows[0]!;
       const t = this.spaceIndex.get(r.space)!.tasks.get(r.task)!;
       const i = this.spaceIndex.get(r.space)!.archIndex.get(r.arch)!;
-      t.scores[i * P + PROXY_COLUMN.get(r.proxy)!] = seedStatistics(rows.map((x) => x.score!)).mean;
+      t.scores[i * P + this.columnIndex.get(r.proxy)!] = seedStatistics(rows.map((x) => x.score!)).mean;
     }
     for (const g of truth) {
       const sp = this.spaceIndex.get(g.space)!;
@@ -176,11 +187,11 @@ export class Dataset {
     return i === undefined ? undefined : { t, i };
   }
 
-  score(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): number | undefined {
+  score(space: SpaceName, task: TaskName, arch: string, proxy: ColumnName): number | undefined {
     return this.cell(space, task, arch, proxy, 'score');
   }
 
-  time(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName): number | undefined {
+  time(space: SpaceName, task: TaskName, arch: string, proxy: ColumnName): number | undefined {
     return this.cell(space, task, arch, proxy, 'time');
   }
 
@@ -192,7 +203,7 @@ export class Dataset {
     space: SpaceName,
     task: TaskName,
     arch: string,
-    proxy: ColumnProxyName,
+    proxy: ColumnName,
   ): { seeds: number[]; scores: number[]; mean: number; std: number; n: number } | undefined {
     const rows = this.bySeed.get(cellKey({ space, task, arch, proxy }));
     if (!rows || rows.length < 2) return undefined;
@@ -200,12 +211,12 @@ export class Dataset {
     return { seeds: rows.map((r) => r.seed), scores, ...seedStatistics(scores) };
   }
 
-  private cell(space: SpaceName, task: TaskName, arch: string, proxy: ColumnProxyName, what: 'score' | 'time'): number | undefined {
+  private cell(space: SpaceName, task: TaskName, arch: string, proxy: ColumnName, what: 'score' | 'time'): number | undefined {
     const at = this.indexOf(space, task, arch);
-    const col = PROXY_COLUMN.get(proxy);
+    const col = this.columnIndex.get(proxy);
     if (at === undefined || col === undefined) return undefined;
     const [values, mask] = what === 'score' ? [at.t.scores, at.t.scoreMask] : [at.t.times, at.t.timeMask];
-    return (mask[at.i]! & (1 << col)) === 0 ? undefined : values[at.i * P + col];
+    return (mask[at.i]! & (1 << col)) === 0 ? undefined : values[at.i * this.columns.length + col];
   }
 
   valAccuracy(space: SpaceName, task: TaskName, arch: string): number | undefined {
@@ -268,13 +279,13 @@ export class Dataset {
     return this.spaceIndex.get(space)?.tasks.get(task)?.archs ?? [];
   }
 
-  /** Proxies with at least one score on a (space, task), in NASLib's order. */
-  proxies(space: SpaceName, task: TaskName): ColumnProxyName[] {
+  /** Proxies with at least one score on a (space, task), in NASLib's order, user modules' last. */
+  proxies(space: SpaceName, task: TaskName): ColumnName[] {
     const t = this.spaceIndex.get(space)?.tasks.get(task);
     if (!t) return [];
     let any = 0;
     for (let i = 0; i < t.scoreMask.length; i++) any |= t.scoreMask[i]!;
-    return COLUMN_PROXIES.filter((_p, col) => (any & (1 << col)) !== 0);
+    return this.columns.filter((_p, col) => (any & (1 << col)) !== 0);
   }
 }
 
@@ -376,7 +387,7 @@ async function openFromDirectory(dir: string, only?: OpenOptions['only']): Promi
     else if (f.kind === 'ground_truth') truth.push(...(await decodeGroundTruthParquet(bytes, path)));
     else if (!hasParquet) {
       // Only the NASLib files were pulled: their entries are the rows.
-      const imported = naslibStoredRows(parseNaslibJson(bytes.toString('utf8'), path, f.space), path, sha);
+      const imported = naslibStoredRows(parseNaslibJson(bytes.toString('utf8'), path, f.space, { moduleColumns: true }), path, sha);
       rows.push(...imported.rows);
       truth.push(...imported.groundTruth);
     }

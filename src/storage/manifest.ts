@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COLUMN_PROXIES, SPACES, TASKS } from '../core/names';
+import { COLUMN_PROXIES, MODULE_NAME_PATTERN, SPACES, TASKS } from '../core/names';
 import { FormatError } from '../errors';
 
 /** Dataset names, version ids and build ids: safe as S3 key segments and file names. */
@@ -32,7 +32,7 @@ export const CoverageEntrySchema = z
   .object({
     space: z.enum(SPACES),
     task: z.enum(TASKS),
-    proxy: z.enum(COLUMN_PROXIES),
+    proxy: z.union([z.enum(COLUMN_PROXIES), z.string().regex(MODULE_NAME_PATTERN)]),
     expected: z.number().int().nonnegative(),
     ok: z.number().int().nonnegative(),
     failed: z.number().int().nonnegative(),
@@ -41,6 +41,10 @@ export const CoverageEntrySchema = z
   })
   .strict();
 export type CoverageEntry = z.infer<typeof CoverageEntrySchema>;
+
+/** A user proxy module whose rows a version holds: its column, the file it was built from, its bundle's sha256 (`plugins/<sha256>.js`). */
+export const ModuleEntrySchema = z.object({ name: z.string().regex(MODULE_NAME_PATTERN), file: z.string().min(1), sha256: Sha256 }).strict();
+export type ModuleEntry = z.infer<typeof ModuleEntrySchema>;
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -69,6 +73,8 @@ export const ManifestSchema = z
     seeds: z.array(z.number().int()),
     /** Minibatch sources or imported files, with the sha256 of their bytes. */
     dataSources: z.array(z.object({ source: z.string(), sha256: z.string() }).strict()),
+    /** User proxy modules of the rows (the parent's included), by column name. */
+    modules: z.array(ModuleEntrySchema).optional(),
     /** The build spec, as the producer received it. */
     spec: z.unknown().optional(),
     rowCount: z.number().int().nonnegative(),

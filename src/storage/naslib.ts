@@ -1,5 +1,5 @@
 import { basename } from 'path';
-import { COLUMN_PROXIES, SPACES, SPACE_TASKS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, MODULE_NAME_PATTERN, SPACES, SPACE_TASKS, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import { FormatError, InputError } from '../errors';
 import type { GroundTruthRow, ResultRow } from './rows';
 import { cellKey, seedStatistics } from './cells';
@@ -28,7 +28,7 @@ export interface NaslibEntry {
    * time null: the file gave a bare float (no timing). `seeds`: the cell was computed under several
    * seeds; `score` and `time` are then their means.
    */
-  proxies: { proxy: ColumnProxyName; score: number; time: number | null; seeds?: SeedScores }[];
+  proxies: { proxy: ColumnName; score: number; time: number | null; seeds?: SeedScores }[];
   valAccuracy?: number;
 }
 
@@ -132,8 +132,13 @@ function num(v: unknown, file: string, path: string): number {
   throw new FormatError(file, `${path}: expected a number, got ${JSON.stringify(v)}`);
 }
 
-/** Read a NASLib zc_<space>.json text into entries; anything not in that layout is a FormatError. */
-export function parseNaslibJson(text: string, file: string, space?: SpaceName): NaslibFile {
+/**
+ * Read a NASLib zc_<space>.json text into entries; anything not in that layout is a FormatError.
+ * `moduleColumns`: the file is one zcbench published (its hash checked against a manifest or a pull
+ * record), so a key of a user module's name (MODULE_NAME_PATTERN) is a column too; otherwise an
+ * unknown key is an error (a typo must not become a column).
+ */
+export function parseNaslibJson(text: string, file: string, space?: SpaceName, opts: { moduleColumns?: boolean } = {}): NaslibFile {
   const root = parsePythonJson(text, file);
   const what = 'not a NASLib zc_<space>.json';
   if (!isRecord(root)) throw new FormatError(file, `${what}: the top level is not an object`);
@@ -191,13 +196,13 @@ export function parseNaslibJson(text: string, file: string, space?: SpaceName): 
           if (value !== arch) throw new FormatError(file, `${path}.arch: ${JSON.stringify(value)} differs from its key`);
         } else if (key === 'val_accuracy') {
           entry.valAccuracy = num(value, file, `${path}.val_accuracy`);
-        } else if (PROXY_SET.has(key)) {
+        } else if (PROXY_SET.has(key) || (opts.moduleColumns && MODULE_NAME_PATTERN.test(key))) {
           if (typeof value === 'number') {
-            entry.proxies.push({ proxy: key as ColumnProxyName, score: value, time: null });
+            entry.proxies.push({ proxy: key as ColumnName, score: value, time: null });
           } else if (isRecord(value) && 'score' in value) {
             const score = num(value.score, file, `${path}.${key}.score`);
             const time = value.time === undefined ? null : num(value.time, file, `${path}.${key}.time`);
-            entry.proxies.push({ proxy: key as ColumnProxyName, score, time });
+            entry.proxies.push({ proxy: key as ColumnName, score, time });
           } else {
             throw new FormatError(file, `${path}.${key}: expected a number or {"score", "time"}, got ${JSON.stringify(value)}`);
           }
@@ -216,7 +221,7 @@ export interface ImportedRows {
   rows: ResultRow[];
   groundTruth: GroundTruthRow[];
   /** Entries per (task, proxy): the import's coverage denominators. */
-  expected: { space: SpaceName; task: TaskName; proxy: ColumnProxyName; count: number }[];
+  expected: { space: SpaceName; task: TaskName; proxy: ColumnName; count: number }[];
 }
 
 /** The fingerprint of imported rows: NASLib's code made them. */
@@ -229,11 +234,11 @@ export const IMPORTED_FINGERPRINT = 'naslib';
 export function importedRows(
   parsed: NaslibFile,
   origin: { file: string; sha256: string },
-  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ColumnProxyName; seed: number; batchSize: number; fingerprint: string }) => string,
+  tripleIdOf: (key: { space: SpaceName; task: TaskName; arch: string; proxy: ColumnName; seed: number; batchSize: number; fingerprint: string }) => string,
 ): ImportedRows {
   const rows: ResultRow[] = [];
   const groundTruth: GroundTruthRow[] = [];
-  const counts = new Map<string, { task: TaskName; proxy: ColumnProxyName; count: number }>();
+  const counts = new Map<string, { task: TaskName; proxy: ColumnName; count: number }>();
   const source = basename(origin.file);
   for (const e of parsed.entries) {
     for (const p of e.proxies) {

@@ -32,6 +32,12 @@ export function objectKey(sha256: string, kind: ContentKind = 'object'): string 
   return CONTENT_KEYS[kind](sha256);
 }
 
+/** Key of a user proxy module's bundle (docs/writing-a-proxy.md): `plugins/<sha256>.js`, written once by the producer. */
+export function pluginKey(sha256: string): string {
+  if (!SHA256_PATTERN.test(sha256)) throw new IntegrityError(`not a sha256: ${JSON.stringify(sha256)}`);
+  return `plugins/${sha256}.js`;
+}
+
 export function sha256Of(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }

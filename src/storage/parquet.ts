@@ -1,6 +1,6 @@
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
-import { parseProxy, parseSpace, parseTask } from '../core/names';
+import { isBuiltInColumn, MODULE_NAME_PATTERN, parseProxy, parseSpace, parseTask } from '../core/names';
 import { readableArch } from '../core/spaces';
 import { FormatError } from '../errors';
 import { PACKAGE_VERSION } from '../version';
@@ -29,6 +29,7 @@ export const ROW_COLUMNS = [
   'arch',
   'arch_readable',
   'proxy',
+  'module',
   'seed',
   'batchSize',
   'status',
@@ -78,6 +79,11 @@ export function encodeRowsParquet(rows: readonly StoredRow[]): Uint8Array {
       str(
         'proxy',
         col((r) => r.proxy),
+      ),
+      str(
+        'module',
+        col((r) => r.module ?? null),
+        true,
       ),
       { name: 'seed', data: col((r) => BigInt(r.seed)), type: 'INT64', nullable: false },
       { name: 'batchSize', data: col((r) => r.batchSize), type: 'INT32', nullable: false },
@@ -175,6 +181,14 @@ function parseStatus(v: unknown, where: string): 'ok' | 'failed' {
   throw new FormatError(where, `status ${JSON.stringify(v)} is neither "ok" nor "failed"`);
 }
 
+/** A row's column: a built-in's, or a module's name when the row names the module's sha256. */
+function columnOf(o: Record<string, unknown>, where: string): string {
+  const proxy = String(o.proxy);
+  if (o.module === null || o.module === undefined || isBuiltInColumn(proxy)) return parseProxy(proxy);
+  if (!MODULE_NAME_PATTERN.test(proxy)) throw new FormatError(where, `module column ${JSON.stringify(proxy)} does not match ${MODULE_NAME_PATTERN}`);
+  return proxy;
+}
+
 export async function decodeRowsParquet(bytes: Uint8Array, where: string): Promise<StoredRow[]> {
   const objects = await readObjects(bytes, [ROWS_SCHEMA, ROWS_SCHEMA_V1], where);
   return objects.map((o) => {
@@ -183,7 +197,7 @@ export async function decodeRowsParquet(bytes: Uint8Array, where: string): Promi
       space: parseSpace(String(o.space)),
       task: parseTask(String(o.task)),
       arch: String(o.arch),
-      proxy: parseProxy(String(o.proxy)),
+      proxy: columnOf(o, where),
       seed: Number(o.seed),
       batchSize: Number(o.batchSize),
       status: parseStatus(o.status, where),
@@ -197,6 +211,7 @@ export async function decodeRowsParquet(bytes: Uint8Array, where: string): Promi
     };
     if (o.reason !== null && o.reason !== undefined) row.reason = String(o.reason);
     if (o.archIdx !== null && o.archIdx !== undefined) row.archIdx = String(o.archIdx);
+    if (o.module !== null && o.module !== undefined) row.module = String(o.module);
     return row;
   });
 }

@@ -4,11 +4,11 @@
  * (new ones with their bytes, the parent's kept ones by reference), its coverage and its manifest.
  * `publishVersion` (publish.ts) loads the inputs, and uploads and commits what this returns.
  */
-import { AZ_NAS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { AZ_NAS, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import { azNasRows, sameAzNasRows } from './az-nas-rows';
 import { datasetCard } from './dataset-card';
 import { cellKey, dedupeByTripleId, effectiveRows, rowsBySeed, slotKey } from './cells';
-import { MANIFEST_SCHEMA_VERSION, rowFingerprintsOf, type CoverageEntry, type FileEntry, type Manifest } from './manifest';
+import { MANIFEST_SCHEMA_VERSION, rowFingerprintsOf, type CoverageEntry, type FileEntry, type Manifest, type ModuleEntry } from './manifest';
 import { entriesFromRows, writeNaslibJson } from './naslib';
 import { sha256Of } from './objects';
 import { encodeGroundTruthParquet, encodeRowsParquet, type StoredRow } from './parquet';
@@ -22,7 +22,7 @@ export const PART_ROWS = 200_000;
 export interface ExpectedCount {
   space: SpaceName;
   task: TaskName;
-  proxy: ColumnProxyName;
+  proxy: ColumnName;
   count: number;
 }
 
@@ -36,6 +36,8 @@ export interface Provenance {
   reuse?: 'same-code' | 'any-code';
   spec?: unknown;
   dataSources: DataSourceEntry[];
+  /** The build's user proxy modules: the manifest records them with the parent's. */
+  modules?: ModuleEntry[];
 }
 
 /** The parent version as the plan reads it: its manifest and the files of the spaces the build touches, decoded. */
@@ -301,6 +303,16 @@ function mergeSources(a: readonly DataSourceEntry[], b: readonly DataSourceEntry
   return [...seen.values()].sort((x, y) => naturalCompare(x.source, y.source) || naturalCompare(x.sha256, y.sha256));
 }
 
+/** The parent's modules and the build's, once each (name, sha256), by name: the parent's file name kept. */
+function mergeModules(a: readonly ModuleEntry[], b: readonly ModuleEntry[]): ModuleEntry[] {
+  const seen = new Map<string, ModuleEntry>();
+  for (const m of [...a, ...b]) {
+    const key = `${m.name}\u0000${m.sha256}`;
+    if (!seen.has(key)) seen.set(key, { name: m.name, file: m.file, sha256: m.sha256 });
+  }
+  return [...seen.values()].sort((x, y) => naturalCompare(x.name, y.name) || naturalCompare(x.sha256, y.sha256));
+}
+
 function manifestOf(input: PlanInput, newRows: readonly ResultRow[], files: readonly PlannedFile[], coverage: CoverageEntry[]): Manifest {
   const pm = input.parent?.manifest;
   const fileMap: Record<string, FileEntry> = {};
@@ -337,6 +349,8 @@ function manifestOf(input: PlanInput, newRows: readonly ResultRow[], files: read
   };
   if (input.provenance.spec !== undefined) manifest.spec = input.provenance.spec;
   if (input.provenance.reuse !== undefined) manifest.reuse = input.provenance.reuse;
+  const modules = mergeModules(pm?.modules ?? [], input.provenance.modules ?? []);
+  if (modules.length > 0) manifest.modules = modules;
   return manifest;
 }
 
@@ -377,8 +391,8 @@ function partitionCoverage(
   parentCoverage: readonly CoverageEntry[],
 ): CoverageEntry[] {
   const parentCells = new Set(parentRows.map(cellKey));
-  const byProxy = new Map<ColumnProxyName, CoverageEntry>();
-  const entry = (proxy: ColumnProxyName): CoverageEntry => {
+  const byProxy = new Map<ColumnName, CoverageEntry>();
+  const entry = (proxy: ColumnName): CoverageEntry => {
     let c = byProxy.get(proxy);
     if (!c) byProxy.set(proxy, (c = { space, task, proxy, expected: 0, ok: 0, failed: 0, failedByReason: {} }));
     return c;
@@ -392,14 +406,14 @@ function partitionCoverage(
       c.failedByReason[reason] = (c.failedByReason[reason] ?? 0) + 1;
     }
   }
-  const overlap = new Map<ColumnProxyName, number>();
+  const overlap = new Map<ColumnName, number>();
   for (const key of new Set(added.map(cellKey))) {
     if (parentCells.has(key)) {
-      const proxy = key.slice(key.lastIndexOf('\u0000') + 1) as ColumnProxyName;
+      const proxy = key.slice(key.lastIndexOf('\u0000') + 1) as ColumnName;
       overlap.set(proxy, (overlap.get(proxy) ?? 0) + 1);
     }
   }
-  const buildExpected = new Map<ColumnProxyName, number>();
+  const buildExpected = new Map<ColumnName, number>();
   for (const e of expected) buildExpected.set(e.proxy, (buildExpected.get(e.proxy) ?? 0) + e.count);
   for (const c of parentCoverage) if (c.space === space && c.task === task) entry(c.proxy).expected += c.expected;
   for (const [proxy, count] of buildExpected) entry(proxy).expected += Math.max(0, count - (overlap.get(proxy) ?? 0));

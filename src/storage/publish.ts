@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COLUMN_PROXIES, SPACES, TASKS, type SpaceName } from '../core/names';
+import { COLUMN_PROXIES, MODULE_NAME_PATTERN, SPACES, TASKS, type SpaceName } from '../core/names';
 import { InputError } from '../errors';
 import { logger, type Logger } from '../log';
 import { datasetCard } from './dataset-card';
@@ -61,7 +61,8 @@ function validate(input: PublishInput): void {
   input.expected.forEach((e, i) => {
     if (!(SPACES as readonly string[]).includes(e.space)) throw new InputError(`expected[${i}].space`, e.space, `valid: ${SPACES.join(', ')}`);
     if (!(TASKS as readonly string[]).includes(e.task)) throw new InputError(`expected[${i}].task`, e.task, `valid: ${TASKS.join(', ')}`);
-    if (!(COLUMN_PROXIES as readonly string[]).includes(e.proxy)) throw new InputError(`expected[${i}].proxy`, e.proxy, `valid: ${COLUMN_PROXIES.join(', ')}`);
+    if (!(COLUMN_PROXIES as readonly string[]).includes(e.proxy) && !MODULE_NAME_PATTERN.test(e.proxy))
+      throw new InputError(`expected[${i}].proxy`, e.proxy, `valid: ${COLUMN_PROXIES.join(', ')}, or a user module's name`);
     if (!Number.isInteger(e.count) || e.count < 0) throw new InputError(`expected[${i}].count`, e.count, 'an integer ≥ 0');
   });
 }

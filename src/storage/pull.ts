@@ -223,7 +223,7 @@ async function applyFilter(localPath: string, path: string, f: FileEntry, filter
     return { body: encodeGroundTruthParquet(rows), rows: rows.length };
   }
   if (!proxies && !filter.task) return null;
-  const parsed = parseNaslibJson(await fsp.readFile(localPath, 'utf8'), path, f.space);
+  const parsed = parseNaslibJson(await fsp.readFile(localPath, 'utf8'), path, f.space, { moduleColumns: true });
   const entries = parsed.entries
     .filter((e) => !filter.task || e.task === filter.task)
     .map((e) => ({ ...e, proxies: proxies ? e.proxies.filter((p) => proxies.has(p.proxy)) : e.proxies }))

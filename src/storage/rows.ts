@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COLUMN_PROXIES, SPACES, TASKS, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, isBuiltInColumn, MODULE_NAME_PATTERN, SPACES, TASKS, type SpaceName, type TaskName } from '../core/names';
 
 /**
  * One triple's outcome: the unit the workers emit, the aggregator merges, and every published
@@ -16,7 +16,13 @@ export const ResultRowSchema = z
     space: z.enum(SPACES),
     task: z.enum(TASKS),
     arch: z.string().min(1),
-    proxy: z.enum(COLUMN_PROXIES),
+    /** A built-in column, or a user module's name (docs/writing-a-proxy.md). */
+    proxy: z.union([z.enum(COLUMN_PROXIES), z.string().regex(MODULE_NAME_PATTERN)]),
+    /** The sha256 of the module's bundle (`plugins/<sha256>.js`): present exactly when `proxy` is a module's. */
+    module: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     seed: z.number().int(),
     /** The batch size actually used (a last retry may halve the requested one); 0 for imported rows. */
     batchSize: z.number().int().nonnegative(),
@@ -41,7 +47,12 @@ export const ResultRowSchema = z
     archIdx: z.string().optional(),
   })
   .strict()
-  .refine((r) => r.status !== 'ok' || r.score !== null, { message: 'an ok row needs a score', path: ['score'] });
+  .refine((r) => r.status !== 'ok' || r.score !== null, { message: 'an ok row needs a score', path: ['score'] })
+  .refine((r) => isBuiltInColumn(r.proxy) || r.module !== undefined, {
+    message: `a built-in proxy (${COLUMN_PROXIES.join(', ')}), or a user module's name with the module's sha256 in \`module\``,
+    path: ['proxy'],
+  })
+  .refine((r) => !isBuiltInColumn(r.proxy) || r.module === undefined, { message: "only a user module's row names a module", path: ['module'] });
 export type ResultRow = z.infer<typeof ResultRowSchema>;
 
 /** Ground truth per (space, task, arch), kept apart from proxy rows. */

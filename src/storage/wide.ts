@@ -1,5 +1,5 @@
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
-import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, isBuiltInColumn, type ColumnName, type SpaceName, type TaskName } from '../core/names';
 import { readableArch } from '../core/spaces';
 import { PACKAGE_VERSION } from '../version';
 import { cellKey, effectiveRows, rowsBySeed, seedStatistics } from './cells';
@@ -28,7 +28,7 @@ export interface WideTable {
  * table keeps one row per seed. Only (space, task)s with rows get a table.
  */
 export function wideTables(rows: readonly StoredRow[], groundTruth: readonly GroundTruthRow[]): WideTable[] {
-  const groups = new Map<string, { space: SpaceName; task: TaskName; archs: Map<string, Map<ColumnProxyName, number>>; proxies: Set<ColumnProxyName> }>();
+  const groups = new Map<string, { space: SpaceName; task: TaskName; archs: Map<string, Map<ColumnName, number>>; proxies: Set<ColumnName> }>();
   const bySeed = rowsBySeed(rows);
   const spread = new Map<string, { std: number; n: number }>(); // space/task/arch/proxy of multi-seed cells
   const seeded = new Set<string>(); // space/task/proxy with a multi-seed cell
@@ -58,7 +58,8 @@ export function wideTables(rows: readonly StoredRow[], groundTruth: readonly Gro
   }
   return [...groups.values()].map((g) => {
     const archs = [...g.archs.keys()];
-    const proxies = COLUMN_PROXIES.filter((p) => g.proxies.has(p));
+    // NASLib's order, then user modules' columns by name.
+    const proxies: ColumnName[] = [...COLUMN_PROXIES.filter((p) => g.proxies.has(p)), ...[...g.proxies].filter((p) => !isBuiltInColumn(p)).sort()];
     const columns: ColumnSource[] = [
       { name: 'arch', data: archs, type: 'STRING', nullable: false },
       { name: 'arch_readable', data: archs.map((a) => readableArch(g.space, a, g.task) ?? null), type: 'STRING' },

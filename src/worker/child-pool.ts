@@ -6,7 +6,7 @@ import type { ComputeRequest, ComputeResult } from '../core/types';
 import { DeadlineError, ResourceError } from '../errors';
 import type { Logger } from '../log';
 import { forkModule } from './fork';
-import type { FromChild, SerializedError, ToChild } from './protocol';
+import type { FromChild, ModuleBundle, SerializedError, ToChild } from './protocol';
 
 export interface ChildPoolOptions {
   /** Children, i.e. jobs computed at once. */
@@ -23,6 +23,8 @@ export interface ChildPoolOptions {
 export interface ChildRunOptions {
   /** Kill the child (SIGKILL) and fail the job with a DeadlineError when it has not answered by then. */
   deadlineMs?: number;
+  /** User proxy modules the child evaluates (once per sha256) and computes with the request's proxies. */
+  modules?: ModuleBundle[];
 }
 
 /** A job's error as the child reported it: the worker classifies it by `name`. */
@@ -193,7 +195,7 @@ export class ChildPool extends EventEmitter {
           : setTimeout(() => kill(new DeadlineError(`timeout after ${formatSeconds(deadlineMs)} s: compute child (pid ${proc.pid}) killed`)), deadlineMs);
       proc.on('message', onMessage);
       proc.once('exit', onExit);
-      const msg: ToChild = { type: 'run', id, req };
+      const msg: ToChild = { type: 'run', id, req, ...(opts.modules ? { modules: opts.modules } : {}) };
       proc.send(msg);
       this.emit('job-start', { pid: proc.pid, jobId });
     });

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { ColumnProxyName } from '../core/names';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Pool } from '../queue/names';
 import type { ComputeQueue } from '../queue/queues';
+import type { ObjectStore } from '../storage/objects';
 import type { ChildPool } from './child-pool';
 import type { WorkerSettings } from './options';
 
@@ -16,8 +16,8 @@ export interface WorkerStats {
   movedToHeavy: number;
   /** Jobs that waited for their build's results stream to drain below the high-water mark. */
   pausedForBackPressure: number;
-  /** Triples computed per proxy. */
-  byProxy: Partial<Record<ColumnProxyName, number>>;
+  /** Triples computed per column (a built-in proxy, or a user module by name). */
+  byProxy: { [column: string]: number };
 }
 
 export type JobOutcome = { ok: number; failed: number; batchSize: number } | { movedTo: Pool; reason: string } | { skipped: 'build cancelled' };
@@ -40,6 +40,8 @@ export interface WorkerContext {
   stats: WorkerStats;
   /** True once close() has begun. */
   closing(): boolean;
+  /** The store user modules' bundles come from, opened on first need. */
+  store(): ObjectStore;
   /** `op`, retried through Redis/S3 outages (`infra-retry.ts`). */
   infra<T>(what: string, op: () => Promise<T>): Promise<T>;
 }

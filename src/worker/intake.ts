@@ -28,6 +28,7 @@ export async function takeJob(ctx: WorkerContext, job: Job<JobPayload>): Promise
     task: p.task,
     ...(p.arch !== undefined ? { arch: p.arch } : { archs: archs.length, firstArch: archs[0] }),
     proxies: p.proxies.join(','),
+    ...(p.modules ? { modules: p.modules.map((m) => m.name).join(',') } : {}),
     seed: p.seed,
   });
   if (await isCancelled(ctx.connection, ctx.prefix, p.buildId)) {

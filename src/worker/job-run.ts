@@ -6,7 +6,9 @@ import { JOB_OPTIONS } from '../queue/queues';
 import type { JobPayload } from '../queue/schema';
 import type { ResultRow } from '../storage/rows';
 import type { JobOutcome, WorkerContext } from './context';
-import { marked, message } from './failures';
+import { isInputError, marked, message } from './failures';
+import { fetchModuleBundle } from './module-fetch';
+import type { ModuleBundle } from './protocol';
 import { recordRows } from './record';
 import { failedRows } from './rows';
 
@@ -23,6 +25,9 @@ export class JobRun {
 
   /** The job's data as the compute child gets it (a minibatch data set: with its fetched local copies). */
   data: DataSpec;
+
+  /** The job's user proxy modules, fetched and verified (fetchModules). */
+  modules?: ModuleBundle[];
 
   request(arch: string, batchSize: number, recompute: RecomputePolicy = 'auto'): ComputeRequest {
     const { p } = this;
@@ -59,6 +64,32 @@ export class JobRun {
     ctx.stats.movedToHeavy++;
     this.log.info({ reason }, 'moved to the heavy queue');
     return { movedTo: 'heavy', reason };
+  }
+
+  /**
+   * A job naming user proxy modules: refused (every triple `failed` with the reason, no retry)
+   * unless this worker allows modules; else their bundles fetched and verified. A missing or
+   * altered bundle fails the job naming the module; an S3 outage is retried like any.
+   */
+  async fetchModules(): Promise<void> {
+    const { p, ctx } = this;
+    if (!p.modules) return;
+    const names = p.modules.map((m) => m.name).join(', ');
+    if (!ctx.settings.allowProxyModules) {
+      throw await this.fail(
+        `proxy modules not allowed on this worker (ZC_ALLOW_PROXY_MODULES is not 1): ${names} not run; a module is code run with the worker's rights`,
+      );
+    }
+    const fetched: ModuleBundle[] = [];
+    for (const m of p.modules) {
+      try {
+        fetched.push(await ctx.infra(`fetch proxy module ${m.name}`, () => fetchModuleBundle(m, ctx.store())));
+      } catch (err) {
+        if (isInputError(err)) throw await this.fail(`proxy module ${m.name} (sha256 ${m.sha256.slice(0, 12)}…): ${message(err)}`);
+        throw await this.retryOrFail(err, p.batchSize);
+      }
+    }
+    this.modules = fetched;
   }
 
   /** Code of another fingerprint would compute other scores under the build's triple ids (a rolling update): refused. */

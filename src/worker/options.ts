@@ -3,6 +3,7 @@ import { loadConfig } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Pool } from '../queue/names';
+import type { ObjectStore } from '../storage/objects';
 import type { InfraRetryPolicy } from './infra-retry';
 
 export interface WorkerOptions {
@@ -35,6 +36,10 @@ export interface WorkerOptions {
   childModule?: string;
   /** The compute fingerprint this worker computes with (default: this process's, src/version.ts); it refuses jobs of another. */
   fingerprint?: string;
+  /** Run jobs naming user proxy modules (default: ZC_ALLOW_PROXY_MODULES); else their triples fail with the reason. */
+  allowProxyModules?: boolean;
+  /** Where user modules' bundles are read (`plugins/<sha256>.js`); default: the configured store (S3_ENDPOINT, S3_BUCKET). */
+  store?: ObjectStore;
 }
 
 export interface DeadlinePolicy {
@@ -56,6 +61,7 @@ export interface WorkerSettings {
   infraRetry: InfraRetryPolicy;
   resultsHighWater: number;
   backPressurePollMs: number;
+  allowProxyModules: boolean;
 }
 
 /** The options a caller left out, from the environment (src/config.ts). */
@@ -66,5 +72,6 @@ export function workerSettings(opts: WorkerOptions): WorkerSettings {
     infraRetry: opts.infraRetry ?? { maxMs: config.ZC_INFRA_RETRY_MAX_S * 1000, capMs: config.ZC_INFRA_RETRY_CAP_S * 1000 },
     resultsHighWater: opts.resultsHighWater ?? config.ZC_RESULTS_HIGH_WATER,
     backPressurePollMs: opts.backPressurePollMs ?? 2000,
+    allowProxyModules: opts.allowProxyModules ?? config.ZC_ALLOW_PROXY_MODULES,
   };
 }

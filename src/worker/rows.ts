@@ -15,7 +15,7 @@ function dataSourceOf(p: JobPayload): string {
  */
 export function rowsFromResult(p: JobPayload, arch: string, result: ComputeResult): ResultRow[] {
   const ids = tripleIdsOf(p, arch);
-  return p.proxies.map((proxy): ResultRow => {
+  const builtIn = p.proxies.map((proxy): ResultRow => {
     const base = {
       tripleId: ids[proxy]!,
       space: p.space,
@@ -33,18 +33,46 @@ export function rowsFromResult(p: JobPayload, arch: string, result: ComputeResul
     if (!r) return { ...base, status: 'failed', score: null, time: null, reason: 'the core returned no value for this proxy' };
     return { ...base, status: 'ok', score: r.score, time: r.time };
   });
+  // A module's row names its sha256; one that threw fails alone, naming itself and its error.
+  const modules = (p.modules ?? []).map((m): ResultRow => {
+    const base = {
+      tripleId: ids[m.name]!,
+      space: p.space,
+      task: p.task,
+      arch: result.arch,
+      proxy: m.name,
+      module: m.sha256,
+      seed: p.seed,
+      batchSize: result.batchSize,
+      backend: result.backend,
+      dataSource: result.data.source,
+      dataSha256: result.data.sha256,
+      fingerprint: p.fingerprint,
+    };
+    const r = result.moduleResults?.[m.name];
+    if (!r) return { ...base, status: 'failed', score: null, time: null, reason: `proxy module ${m.name}: the core returned no value` };
+    if ('error' in r)
+      return { ...base, status: 'failed', score: null, time: null, reason: `proxy module ${m.name} (sha256 ${m.sha256.slice(0, 12)}…) threw: ${r.error}` };
+    return { ...base, status: 'ok', score: r.score, time: r.time };
+  });
+  return [...builtIn, ...modules];
 }
 
-/** A `failed` row for every triple of the message, or of one of its architectures. */
+/** A `failed` row for every triple of the message (its modules' too), or of one of its architectures. */
 export function failedRows(p: JobPayload, reason: string, batchSize = p.batchSize, archs: readonly string[] = archsOf(p)): ResultRow[] {
+  const columns: { proxy: string; module?: string }[] = [
+    ...p.proxies.map((proxy) => ({ proxy })),
+    ...(p.modules ?? []).map((m) => ({ proxy: m.name, module: m.sha256 })),
+  ];
   return archs.flatMap((arch) => {
     const ids = tripleIdsOf(p, arch);
-    return p.proxies.map((proxy): ResultRow => ({
+    return columns.map(({ proxy, module }): ResultRow => ({
       tripleId: ids[proxy]!,
       space: p.space,
       task: p.task,
       arch,
       proxy,
+      ...(module !== undefined ? { module } : {}),
       seed: p.seed,
       batchSize,
       status: 'failed',

@@ -8,6 +8,7 @@ import { isAccounted, isInputError, isMemoryError, message } from './failures';
 import type { JobRun } from './job-run';
 import { mb, routeByMemory, type PlannedMemory } from '../queue/memory-route';
 import { jobDeadlineMs } from './options';
+import { plannedProxies } from '../queue/schema';
 import { rowsFromResult } from './rows';
 
 /**
@@ -18,7 +19,7 @@ import { rowsFromResult } from './rows';
 export async function runTensorJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, p } = run;
   const arch = p.arch!;
-  const plan = (batchSize: number): PlannedMemory => planJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: p.proxies }, ctx.budget);
+  const plan = (batchSize: number): PlannedMemory => planJobMemory({ space: p.space, task: p.task, arch, batchSize, proxies: plannedProxies(p) }, ctx.budget);
   let planned: PlannedMemory;
   try {
     planned = plan(p.batchSize);
@@ -32,7 +33,8 @@ export async function runTensorJob(run: JobRun): Promise<JobOutcome> {
   if (p.data.source === 'minibatch') {
     try {
       run.data = await ctx.infra('minibatch fetch', () =>
-        withFetchedMinibatches(p.data as MinibatchObjectSpec, evaluatePassesNeeded(p.proxies).has('minibatch1')),
+        // What a module reads is known only in the child: its job fetches the second minibatch too.
+        withFetchedMinibatches(p.data as MinibatchObjectSpec, p.modules !== undefined || evaluatePassesNeeded(p.proxies).has('minibatch1')),
       );
     } catch (err) {
       if (err instanceof IntegrityError || err instanceof NotFoundError) throw await run.fail(`integrity: ${message(err)}`);
@@ -57,7 +59,7 @@ async function computeInChild(run: JobRun, arch: string, firstBatchSize: number,
   for (;;) {
     try {
       run.log.debug({ batchSize }, 'computing');
-      const result = await ctx.children.run(run.request(arch, batchSize, recompute), job.id!, { deadlineMs });
+      const result = await ctx.children.run(run.request(arch, batchSize, recompute), job.id!, { deadlineMs, modules: run.modules });
       const rows = rowsFromResult(p, arch, { ...result, batchSize });
       await run.record(rows);
       const ok = rows.filter((r) => r.status === 'ok').length;

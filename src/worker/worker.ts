@@ -4,6 +4,8 @@ import { QUEUE_NAMES, type Pool } from '../queue/names';
 import { openQueue } from '../queue/queues';
 import { resultsStreamStats } from '../queue/results';
 import { JobPayloadSchema, isShapeOnly, type JobPayload } from '../queue/schema';
+import type { ObjectStore } from '../storage/objects';
+import { openStore } from '../storage/store';
 import { localFingerprint } from '../version';
 import { waitForRoom } from './back-pressure';
 import { ChildPool } from './child-pool';
@@ -42,6 +44,11 @@ async function processJob(ctx: WorkerContext, job: Job<JobPayload>, token?: stri
   await waitForRoom(ctx, job, token, intake.payload.buildId, intake.log);
   const run = new JobRun(ctx, job, intake.payload, intake.log);
   await run.refuseOtherFingerprint();
+  // A module's code may read anything: it runs in a compute child, with the job's proxies.
+  if (run.p.modules) {
+    await run.fetchModules();
+    return runTensorJob(run);
+  }
   return isShapeOnly(run.p.proxies) ? runShapeOnly(run) : runTensorJob(run);
 }
 
@@ -75,6 +82,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
   const budget = pool === 'light' ? opts.lightBudgetBytes : opts.heavyBudgetBytes;
   const concurrency = opts.concurrency ?? availableParallelism();
   let closing = false;
+  let store: ObjectStore | undefined;
   const ctx: WorkerContext = {
     pool,
     connection,
@@ -88,6 +96,7 @@ export function startWorker(opts: WorkerOptions): PipelineWorker {
     heavyQueue: pool === 'light' ? openQueue('heavy', connection, prefix) : undefined,
     stats: { jobsComputed: 0, triplesOk: 0, triplesFailed: 0, movedToHeavy: 0, pausedForBackPressure: 0, byProxy: {} },
     closing: () => closing,
+    store: () => (store ??= opts.store ?? openStore()),
     infra: (what, op) => retryInfrastructure(what, op, settings.infraRetry, log),
   };
   opts.metrics?.collectResultsStreams(() => resultsStreamStats(connection, prefix));

@@ -7,6 +7,7 @@ import { prepareBuild } from '../../aggregator/build-store';
 import { readBaseVersion } from '../../producer/base';
 import { dryRun, type DryRunResult } from '../../producer/dry-run';
 import { produce } from '../../producer/producer';
+import { withProxyModules } from '../../producer/modules';
 import { loadBuildPlan } from '../../producer/spec';
 import { openQueue } from '../../queue/queues';
 import { STORE_OPTION_SPECS } from '../../storage/store';
@@ -36,7 +37,7 @@ export const command: Command = {
       const dryBase = specPlan.spec.baseVersion
         ? await readBaseVersion((await openPipelineStore(args, config)).storeOpts, specPlan.spec.dataset, specPlan.spec.baseVersion)
         : undefined;
-      const result = await dryRun(specPlan, poolBudgets(config), dryBase);
+      const result = await dryRun(await withProxyModules(specPlan), poolBudgets(config), dryBase);
       process.stdout.write(optFlag(args, 'json') ? JSON.stringify(result) + '\n' : describeDryRun(result, specPlan.spec.baseVersion));
       return 0;
     }

@@ -1,6 +1,6 @@
 import { optFlag, optString, parseArgs, PROXIES_OPTION } from '../args';
 import type { Command } from '../command';
-import { parseProxyList, parseSpace, parseTask, type SpaceName } from '../../core/names';
+import { isBuiltInColumn, parseColumnList, parseSpace, parseTask, type SpaceName } from '../../core/names';
 import { InputError, NotFoundError } from '../../errors';
 import { canonicalArch, searchSpace } from '../../core/spaces';
 import { formatNumber, formatTable } from '../../storage/format';
@@ -50,7 +50,16 @@ export const command: Command = {
         `${name} has no architecture ${JSON.stringify(given)} in ${space}/${task} (${archs.length} architectures, e.g. ${JSON.stringify(archs[0])})`,
       );
     }
-    const proxies = proxyOpt !== undefined ? parseProxyList(proxyOpt, task, '--proxies') : ds.proxies(space, task);
+    const columns = ds.proxies(space, task);
+    const proxies =
+      proxyOpt !== undefined
+        ? parseColumnList(
+            proxyOpt,
+            task,
+            '--proxies',
+            columns.filter((p) => !isBuiltInColumn(p)),
+          )
+        : columns;
     // Each value's row (the one `rowPrecedes` picks, as `score` does): which code and backend made it.
     const made = new Map<string, StoredRow>();
     for (const r of ds.filter({ space, task })) {
@@ -62,6 +71,8 @@ export const command: Command = {
       time: number | null;
       fingerprint: string | null;
       backend: string | null;
+      /** A user module's column: the sha256 of the module that made it. */
+      module?: string;
       std?: number;
       n?: number;
       seeds?: number[];
@@ -75,6 +86,7 @@ export const command: Command = {
         time: ds.time(space, task, arch, p) ?? null,
         fingerprint: row?.fingerprint ?? null,
         backend: row?.backend ?? null,
+        ...(row?.module !== undefined ? { module: row.module } : {}),
       };
       // Several seeds: the mean ± sample sd, as the version's NASLib json has them.
       const seeded = ds.seedScores(space, task, arch, p);

@@ -79,7 +79,8 @@ export const command: Command = {
       // Shape-only jobs (params, flops) run in this process; tensor jobs in children that read the same settings.
       await initBackend(backendSettings());
       const { lightBytes, heavyBytes } = poolBudgets(config);
-      const common = { connection: redis, prefix: config.ZC_QUEUE_PREFIX, lightBudgetBytes: lightBytes, heavyBudgetBytes: heavyBytes };
+      // Workers read user proxy modules' bundles from the run's store (the embedded one, when it is).
+      const common = { connection: redis, prefix: config.ZC_QUEUE_PREFIX, lightBudgetBytes: lightBytes, heavyBudgetBytes: heavyBytes, store: ps.store };
       for (let i = 0; i < workers; i++)
         running.push(startWorker({ ...common, pool: 'light', concurrency, log: log.child({ component: 'worker', pool: 'light', worker: i }) }));
       running.push(startWorker({ ...common, pool: 'heavy', concurrency: 1, log: log.child({ component: 'worker', pool: 'heavy' }) }));
@@ -162,6 +163,7 @@ function summary(m: Manifest, bucket: string, where: string, earlier: boolean): 
   lines.push(
     `  backends: ${m.backends.join(', ')}; batch sizes: ${m.batchSizes.join(', ')}; seeds: ${m.seeds.join(', ')}; fingerprint ${m.fingerprint ?? m.codeVersion}`,
   );
+  if (m.modules?.length) lines.push(`  proxy modules: ${m.modules.map((x) => `${x.name} (${x.file}, sha256 ${x.sha256.slice(0, 12)}…)`).join(', ')}`);
   lines.push(`  files: ${Object.keys(m.files).join(', ')}`);
   lines.push(`  manifest: s3://${bucket}/${datasetKeys.manifest(m.dataset, m.version)}`);
   lines.push(`  store: ${where}`);
