@@ -7,7 +7,7 @@ import { bundleProxyModule } from '../src/plugins/proxy-module';
 import { openDataset } from '../src/storage/dataset';
 import { openQueue } from '../src/queue/queues';
 import { datasetKeys } from '../src/storage/manifest';
-import { pluginKey, sha256Of } from '../src/storage/objects';
+import { objectKey, sha256Of } from '../src/storage/objects';
 import type { StoredRow } from '../src/storage/parquet';
 import { pullVersion } from '../src/storage/pull';
 import { REPO_ROOT, runCli } from './helpers/cli';
@@ -62,7 +62,7 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
   test('a bundle altered in the store fails its jobs naming the module, without retries', async () => {
     const plan = await withProxyModules(h.plan(spec(`zct-mod-altered-${process.pid}`, [GRAD_ABS_MEAN])), h.s3.store);
     const { sha256 } = plan.modules![0]!;
-    await h.s3.store.putKey(pluginKey(sha256), 'module.exports = { default: { name: "grad_abs_mean" } };', 'application/javascript');
+    await h.s3.store.putKey(objectKey(sha256, 'plugin'), 'module.exports = { default: { name: "grad_abs_mean" } };', 'application/javascript');
     await h.produce(plan);
     const [published] = await h.aggregate([plan.buildId]);
     const ds = await openDataset(`s3://${h.s3.storeOpts.bucket}/${plan.spec.dataset}`, published!.result.version, h.s3.storeOpts);
@@ -71,7 +71,9 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
     for (const r of rows) {
       expect(r.status).toBe('failed');
       expect(r.reason).toMatch(
-        new RegExp(`^proxy module grad_abs_mean \\(sha256 ${sha256.slice(0, 12)}…\\): plugins/${sha256}\\.js in bucket zcbench hashes to [0-9a-f]{64}$`),
+        new RegExp(
+          `^proxy module grad_abs_mean \\(sha256 ${sha256.slice(0, 12)}…\\): plugins/${sha256}\\.js in bucket zcbench is corrupted: its content hashes to [0-9a-f]{64}$`,
+        ),
       );
     }
     // The first failures of this worker: one attempt each.
@@ -104,7 +106,7 @@ describe('a build with user proxy modules, workers allowing them (ZC_ALLOW_PROXY
     expect(b.manifest.coverage.find((c) => c.proxy === 'weight_count')).toMatchObject({ expected: 2, ok: 2, failed: 0 });
     expect(b.ds.proxies('nasbench201', 'cifar10')).toEqual(['params', 'weight_count']);
     // The bundle is stored content-addressed, as the producer made it.
-    const stored = await h.s3.store.getKey(pluginKey(sha256));
+    const stored = await h.s3.store.getKey(objectKey(sha256, 'plugin'));
     expect(stored!.toString('utf8')).toBe(bundle);
     expect(sha256Of(stored!)).toBe(sha256);
 

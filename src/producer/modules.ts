@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { resolve } from 'path';
 import { checkModuleNames, loadProxyModule, type LoadedProxyModule } from '../plugins/proxy-module';
-import { pluginKey, type ObjectStore } from '../storage/objects';
+import type { ObjectStore } from '../storage/objects';
 import { countTriples, type BuildPlan, type PlannedModule } from './spec';
 
 /**
@@ -33,10 +33,7 @@ export async function withProxyModules(plan: BuildPlan, store?: ObjectStore): Pr
   return { ...plan, buildId, modules, ...countTriples(plan.spec, plan.spaces, modules.length) };
 }
 
-/** Write once: a key of the bundle's size is the bundle (its name is its hash; workers verify it on every fetch). */
+/** Content-addressed, written once (putObject skips a stored copy of the same size and hash); workers verify it on every fetch. */
 async function storeBundle(store: ObjectStore, m: LoadedProxyModule): Promise<void> {
-  const key = pluginKey(m.sha256);
-  const existing = await store.head(key);
-  if (existing !== null && existing.bytes === Buffer.byteLength(m.bundle)) return;
-  await store.putKey(key, m.bundle, 'application/javascript');
+  await store.putObject(Buffer.from(m.bundle), 'plugin');
 }

@@ -32,12 +32,6 @@ export function objectKey(sha256: string, kind: ContentKind = 'object'): string 
   return CONTENT_KEYS[kind](sha256);
 }
 
-/** Key of a user proxy module's bundle (docs/writing-a-proxy.md): `plugins/<sha256>.js`, written once by the producer. */
-export function pluginKey(sha256: string): string {
-  if (!SHA256_PATTERN.test(sha256)) throw new IntegrityError(`not a sha256: ${JSON.stringify(sha256)}`);
-  return `plugins/${sha256}.js`;
-}
-
 export function sha256Of(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -154,9 +148,9 @@ export class ObjectStore {
   async getVerified(sha256: string, kind: ContentKind = 'object'): Promise<Buffer> {
     const key = objectKey(sha256, kind);
     const body = await this.getKey(key);
-    if (body === null) throw new NotFoundError(`object ${sha256} is missing from bucket ${this.bucket}`);
+    if (body === null) throw new NotFoundError(`${key} is missing from bucket ${this.bucket}`);
     const got = sha256Of(body);
-    if (got !== sha256) throw new IntegrityError(`object ${sha256} in bucket ${this.bucket} is corrupted: its content hashes to ${got}`);
+    if (got !== sha256) throw new IntegrityError(`${key} in bucket ${this.bucket} is corrupted: its content hashes to ${got}`);
     return body;
   }
 

@@ -1,5 +1,4 @@
-import { IntegrityError, NotFoundError } from '../errors';
-import { pluginKey, sha256Of, type ObjectStore } from '../storage/objects';
+import type { ObjectStore } from '../storage/objects';
 import type { ModuleBundle } from './protocol';
 
 /** Verified bundles by sha256: a module is fetched once per worker process, however many jobs name it. */
@@ -21,10 +20,5 @@ export function fetchModuleBundle(module: { name: string; sha256: string }, stor
 }
 
 async function fetchVerified(store: ObjectStore, sha256: string): Promise<string> {
-  const key = pluginKey(sha256);
-  const body = await store.getKey(key);
-  if (body === null) throw new NotFoundError(`${key} is missing from bucket ${store.bucket}`);
-  const got = sha256Of(body);
-  if (got !== sha256) throw new IntegrityError(`${key} in bucket ${store.bucket} hashes to ${got}`);
-  return body.toString('utf8');
+  return (await store.getVerified(sha256, 'plugin')).toString('utf8');
 }
