@@ -5,6 +5,7 @@ import { dualBatchNorm } from '../src/core/nn/batch-norm';
 import type { Target } from '../src/core/types';
 import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
+import { TangentOps } from '../src/core/nn/tangent';
 import { TensorOps } from '../src/core/nn/tensor';
 import { gradient, hessian, Passes } from '../src/core/passes';
 import { Rng } from '../src/core/rng';
@@ -166,4 +167,33 @@ test.each([true, false])('batchNormNode (affine %s): value bit for bit, gradient
     for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
   });
   tf.dispose([x, gv, ...params.values(), ...node, ...reference]);
+});
+
+/** The dual (leaky) ReLU node against autodiff of its formula: value and tangent bit for bit, gradients equal. */
+test.each([0, 0.2])('dual activation (α = %s): v and ṫ bit for bit, gradients of x and ẋ equal autodiff', async (alpha) => {
+  await initBackend('cpu');
+  const [x, xt, gv, gt] = [1, 2, 3, 4].map((seed) => tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', seed));
+  const x0 = tf.concat([x, tf.zeros([1, 3, 4, 5])]); // ReLU′(0) = 0
+  const xt0 = tf.concat([xt, tf.ones([1, 3, 4, 5])]);
+  const [gv0, gt0] = [gv, gt].map((g) => tf.concat([g, tf.ones([1, 3, 4, 5])]));
+  const ops = new TangentOps(
+    () => tf.scalar(0),
+    () => undefined,
+  );
+  const node = (a: tf.Tensor, b: tf.Tensor) => (alpha === 0 ? ops.relu({ v: a, t: b }) : ops.leakyRelu({ v: a, t: b }, 'r', alpha));
+  const formula = (a: tf.Tensor, b: tf.Tensor) => {
+    const slope = tf.where(tf.greater(a, 0), tf.onesLike(a), tf.mul(tf.onesLike(a), alpha));
+    return { v: alpha === 0 ? tf.relu(a) : tf.leakyRelu(a, alpha), t: tf.mul(b, slope) };
+  };
+  const same = (p: tf.Tensor, q: tf.Tensor) => Buffer.from(p.dataSync().buffer).equals(Buffer.from(q.dataSync().buffer));
+  const [n, f] = [node(x0, xt0), formula(x0, xt0)];
+  expect([same(n.v, f.v), same(n.t!, f.t)]).toEqual([true, true]);
+  const objective = (fn: typeof formula) => (a: tf.Tensor, b: tf.Tensor) => {
+    const d = fn(a, b);
+    return tf.add(tf.sum(tf.mul(d.v, gv0)), tf.sum(tf.mul(d.t!, gt0)));
+  };
+  const got = tf.grads(objective(node as typeof formula))([x0, xt0]);
+  const want = tf.grads(objective(formula))([x0, xt0]);
+  // Equal as numbers (autodiff adds the masks' zero gradients, turning a −0 into +0).
+  got.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, want[i]!))).dataSync()[0]).toBe(0));
 });
