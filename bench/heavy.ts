@@ -11,6 +11,8 @@
  * kill costs that job). The file is rewritten after every job; a rerun resumes. Environment:
  *   BENCH_ONLY=space/task,...   only these tasks (e.g. transbench101_micro/class_scene)
  *   BENCH_RETRY_FAILED=1        run again the jobs that failed before
+ *   BENCH_RERUN=1               run the selected jobs again even where a result exists (it is replaced)
+ *   BENCH_KIND=main|zen         only the main jobs, or only zen's
  *   BENCH_MAX_JOBS=n            at most n jobs this time (0: only rewrite the summary)
  *   BENCH_NB201=0               skip this sitting's NB201 reference run
  *   BENCH_HEAVY_POD_MB=15360    the heavy pool's memory (a job whose peak RSS exceeds it is flagged)
@@ -157,7 +159,8 @@ function plannedJobs(): HeavyJob[] {
 /** BENCH_ONLY narrows what runs now, never what the file keeps: results of the other tasks stay. */
 function selectedJobs(jobs: HeavyJob[]): HeavyJob[] {
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
-  return only ? jobs.filter((j) => only.has(`${j.space}/${j.task}`)) : jobs;
+  const kind = process.env.BENCH_KIND;
+  return jobs.filter((j) => (!only || only.has(`${j.space}/${j.task}`)) && (!kind || j.kind === kind));
 }
 
 const key = (j: HeavyJob) => `${j.space}|${j.task}|${j.arch}|${j.kind}`;
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
   const done = new Map((previous.jobs ?? []).filter((r) => !(retry && r.error)).map((r) => [key(r), r]));
   const jobs = plannedJobs();
   const todo = selectedJobs(jobs)
-    .filter((j) => !done.has(key(j)))
+    .filter((j) => process.env.BENCH_RERUN === '1' || !done.has(key(j)))
     .slice(0, Number(process.env.BENCH_MAX_JOBS ?? Infinity));
   process.stderr.write(`${jobs.length} jobs planned, ${done.size} in ${OUT}, ${todo.length} to run now\n`);
   const commit = gitCommit();

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:new-proxies`: the newer built-in proxies (zico, meco, swap and az_nas's four parts).
- *   spaces:   each proxy alone on every search space (its first task, the paper's batch size, two
- *             released architectures), one job per child process: wall seconds and peak RSS;
+ *   spaces:   each proxy alone on every search space (its first task, the paper's batch size,
+ *             NEW_SPACE_ARCHS released architectures), one job per child process: wall seconds and peak RSS;
  *   accuracy: Spearman of each with NB201 cifar10 val_accuracy of the released subset
  *             (test/fixtures/reference/zc_nasbench201_subset.json) on the demo's cells (the first
  *             DEMO_CELLS of the subset, as `npm run demo:extend` takes them) and on NEW_ARCHS cells
@@ -10,7 +10,8 @@
  * as they are computed, so a stopped run resumes. Values need no idle machine; the seconds of the
  * spaces part do (the load average at its start is recorded).
  *
- * Options (environment): NEW_PART (spaces,accuracy), NEW_ARCHS (200), DEMO_CELLS (8), NEW_BATCH (64).
+ * Options (environment): NEW_PART (spaces,accuracy), NEW_ARCHS (200), DEMO_CELLS (8), NEW_BATCH (64),
+ * NEW_SPACE_ARCHS (2: architectures per space in the spaces part).
  */
 import { appendFileSync, existsSync, readFileSync } from 'fs';
 import { loadavg } from 'os';
@@ -62,7 +63,7 @@ async function spacesPart(previous: Partial<Results>): Promise<Results['spaces']
   const load = loadavg()[0]!;
   for (const space of SPACES) {
     const task = SPACE_TASKS[space][0]!;
-    for (const arch of pick(architectures(space, task), 2)) {
+    for (const arch of pick(architectures(space, task), Number(process.env.NEW_SPACE_ARCHS ?? 2))) {
       for (const proxies of JOBS) {
         const job = { space, task, arch, batchSize: defaultBatchSize(task), proxies };
         if (done.has(describeJob(job))) continue;
