@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { PNG } from 'pngjs';
 import { Rng } from '../src/core/rng';
-import type { ColumnProxyName, ProxyName, SpaceName, TaskName } from '../src/core/names';
+import type { ProxyName, SpaceName, TaskName } from '../src/core/names';
 import { InputError } from '../src/errors';
 import { analyse, orderByMean } from '../src/report/analyses';
 import { biasCsv, createReport, reportMarkdown, spearmanCsv, writeReport } from '../src/report/report';
@@ -72,7 +72,7 @@ function referenceColumns(space: SpaceName, task: TaskName) {
   const gt = truth.filter((t) => t.space === space && t.task === task);
   const score = new Map<string, number>();
   for (const r of results) if (r.space === space && r.task === task && r.seed === 0 && r.status === 'ok') score.set(`${r.arch}|${r.proxy}`, r.score!);
-  const column = (proxy: ColumnProxyName) => gt.map((t) => score.get(`${t.arch}|${proxy}`) ?? null);
+  const column = (proxy: string) => gt.map((t) => score.get(`${t.arch}|${proxy}`) ?? null);
   return { gt, acc: gt.map((t) => t.valAccuracy), column };
 }
 
@@ -98,6 +98,28 @@ describe('analyses over rows', () => {
     expect(one.scores.get('snip')![one.archs.indexOf(base.arch)]).toBe(5678);
     const reversed = buildTaskScores([other, base], truth).tasks.find((t) => t.task === base.task && t.space === base.space)!;
     expect(reversed.scores.get('snip')![reversed.archs.indexOf(base.arch)]).toBe(base.score);
+  });
+
+  it("user modules' columns join Figure 2 after the built-ins, by name", () => {
+    const cifar = truth.filter((t) => t.space === 'nasbench201' && t.task === 'cifar10');
+    const moduleRows = (proxy: string, sign: number): ResultRow[] =>
+      cifar.map((t, i) => ({
+        ...results[0]!,
+        tripleId: `${proxy}-${i}`,
+        space: t.space,
+        task: t.task,
+        arch: t.arch,
+        proxy,
+        status: 'ok',
+        score: sign * t.valAccuracy,
+      }));
+    const withModules = analyse(buildTaskScores([...results, ...moduleRows('zz_mod', 1), ...moduleRows('aa_mod', -1)], truth).tasks);
+    expect(withModules.spearman.proxies).toEqual([...PROXIES_USED, 'aa_mod', 'zz_mod']);
+    const j = withModules.spearman.tasks.findIndex((t) => t.space === 'nasbench201' && t.task === 'cifar10');
+    const row = (p: string) => withModules.spearman.values[withModules.spearman.proxies.indexOf(p)]!;
+    expect([row('zz_mod')[j]!.value, row('aa_mod')[j]!.value]).toEqual([1, -1]);
+    expect(row('zz_mod')[j]!.n).toBe(cifar.length);
+    expect(Number.isNaN(row('zz_mod')[withModules.spearman.tasks.findIndex((t) => t.task === 'cifar100')]!.value)).toBe(true);
   });
 
   it('Spearman per proxy and task equals the independent reference to 1e-9', () => {

@@ -1,4 +1,4 @@
-import { COLUMN_PROXIES, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, type SpaceName, type TaskName } from '../core/names';
 import { archFeatures, BIAS_FEATURES, BIAS_SPACES, type BiasFeature } from './features';
 import { finiteMean, pearson, spearman, type Correlation } from './stats';
 import type { TaskScores } from './table';
@@ -33,7 +33,8 @@ export interface CorrelationMatrix {
 
 export interface SpearmanTable {
   tasks: TaskRef[];
-  proxies: ColumnProxyName[];
+  /** Built-in proxies and user modules' columns. */
+  proxies: string[];
   /** values[proxy][task], in the order of `proxies` and `tasks`. */
   values: Correlation[][];
 }
@@ -72,9 +73,10 @@ function taskRef(t: TaskScores): TaskRef {
 
 /** Figure 2's numbers: Spearman of every proxy present anywhere with val_accuracy, per task. */
 export function spearmanTable(tasks: readonly TaskScores[]): SpearmanTable {
-  const present = new Set<ColumnProxyName>();
+  const present = new Set<string>();
   for (const t of tasks) for (const p of t.scores.keys()) present.add(p);
-  const proxies = [...present].sort((a, b) => proxyRank(a) - proxyRank(b)); // NASLib's order
+  // NASLib's order, user modules' columns after it by name.
+  const proxies = [...present].sort((a, b) => proxyRank(a) - proxyRank(b) || (a < b ? -1 : a > b ? 1 : 0));
   const values = proxies.map((proxy) =>
     tasks.map((t) => {
       const scores = t.scores.get(proxy);
@@ -84,8 +86,9 @@ export function spearmanTable(tasks: readonly TaskScores[]): SpearmanTable {
   return { tasks: tasks.map(taskRef), proxies, values };
 }
 
-function proxyRank(p: ColumnProxyName): number {
-  return COLUMN_PROXIES.indexOf(p);
+function proxyRank(p: string): number {
+  const i = (COLUMN_PROXIES as readonly string[]).indexOf(p);
+  return i >= 0 ? i : COLUMN_PROXIES.length;
 }
 
 /**
@@ -136,7 +139,7 @@ export function taskCorrelation(table: SpearmanTable): CorrelationMatrix {
 export interface BestProxy {
   task: TaskRef;
   /** Undefined when no proxy has a defined Spearman value on this task. */
-  proxy?: ColumnProxyName;
+  proxy?: string;
   spearman: Correlation;
 }
 
@@ -155,7 +158,8 @@ export function bestProxyPerTask(table: SpearmanTable): BestProxy[] {
 /** Table 3 for one task: rows val_accuracy then the proxies, columns the bias features. */
 export interface BiasTable {
   task: TaskRef;
-  rows: ('val_accuracy' | ColumnProxyName)[];
+  /** 'val_accuracy', then proxies. */
+  rows: string[];
   features: BiasFeature[];
   /** values[row][feature]. */
   values: Correlation[][];

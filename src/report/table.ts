@@ -1,4 +1,4 @@
-import { COLUMN_PROXIES, SPACES, SPACE_TASKS, TASKS, type ColumnProxyName, type SpaceName, type TaskName } from '../core/names';
+import { COLUMN_PROXIES, SPACES, SPACE_TASKS, TASKS, type SpaceName, type TaskName } from '../core/names';
 import { rowPrecedes, type GroundTruthRow, type ResultRow } from '../storage/rows';
 
 /**
@@ -11,8 +11,8 @@ export interface TaskScores {
   /** Sorted. */
   archs: string[];
   valAccuracy: Float64Array;
-  /** Proxies with at least one score on this task, in NASLib's order; arrays aligned with `archs`. */
-  scores: Map<ColumnProxyName, Float64Array>;
+  /** Proxies with at least one score on this task, in NASLib's order, user modules' after by name; arrays aligned with `archs`. */
+  scores: Map<string, Float64Array>;
 }
 
 /** What went into the tables, for the report's summary. */
@@ -31,8 +31,6 @@ export interface TableCounts {
 /** The row kept for one (space, task, arch, proxy). */
 type Chosen = Pick<ResultRow, 'seed' | 'batchSize' | 'tripleId'> & { score: number };
 
-const PROXY_INDEX = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
-
 /**
  * Collects result and ground-truth rows in any order (streams of ~10^6 rows) into TaskScores.
  * Only `ok` rows count. If a dataset holds several `ok` rows for one (space, task, arch, proxy)
@@ -42,6 +40,9 @@ const PROXY_INDEX = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i])
  */
 export class ScoreTableBuilder {
   private readonly truth = new Map<string, Map<string, number>>();
+  /** Column by proxy name: the built-ins, then user modules' columns as rows name them. */
+  private readonly columnIndex = new Map<string, number>(COLUMN_PROXIES.map((p, i) => [p, i]));
+  private readonly columnNames: string[] = [...COLUMN_PROXIES];
   private readonly results = new Map<string, Map<string, (Chosen | undefined)[]>>();
   private readonly counts: TableCounts = {
     groundTruthRows: 0,
@@ -70,13 +71,13 @@ export class ScoreTableBuilder {
       this.counts.failedRows++;
       return;
     }
-    const proxyIndex = PROXY_INDEX.get(row.proxy);
-    if (proxyIndex === undefined) return;
+    let proxyIndex = this.columnIndex.get(row.proxy);
+    if (proxyIndex === undefined) this.columnIndex.set(row.proxy, (proxyIndex = this.columnNames.push(row.proxy) - 1));
     const key = taskKey(row.space, row.task);
     let archs = this.results.get(key);
     if (!archs) this.results.set(key, (archs = new Map()));
     let slots = archs.get(row.arch);
-    if (!slots) archs.set(row.arch, (slots = new Array<Chosen | undefined>(COLUMN_PROXIES.length)));
+    if (!slots) archs.set(row.arch, (slots = []));
     const candidate: Chosen = { score: row.score, seed: row.seed, batchSize: row.batchSize, tripleId: row.tripleId };
     const current = slots[proxyIndex];
     if (current === undefined) {
@@ -85,6 +86,12 @@ export class ScoreTableBuilder {
       this.counts.supersededRows++;
       if (candidate.tripleId === current.tripleId || rowPrecedes(candidate, current)) slots[proxyIndex] = candidate;
     }
+  }
+
+  /** The built-in columns in NASLib's order, then user modules' by name. */
+  private columnOrder(): string[] {
+    const modules = this.columnNames.slice(COLUMN_PROXIES.length).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...COLUMN_PROXIES, ...modules];
   }
 
   /** Whether any ground truth was added. */
@@ -102,7 +109,7 @@ export class ScoreTableBuilder {
       const archs = [...truth.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
       const index = new Map(archs.map((a, i) => [a, i]));
       const valAccuracy = Float64Array.from(archs, (a) => truth.get(a)!);
-      const columns: (Float64Array | undefined)[] = new Array(COLUMN_PROXIES.length);
+      const columns: (Float64Array | undefined)[] = [];
       for (const [arch, slots] of this.results.get(key) ?? []) {
         const i = index.get(arch);
         if (i === undefined) {
@@ -115,10 +122,11 @@ export class ScoreTableBuilder {
           column[i] = chosen.score;
         });
       }
-      const scores = new Map<ColumnProxyName, Float64Array>();
-      COLUMN_PROXIES.forEach((proxy, p) => {
-        if (columns[p]) scores.set(proxy, columns[p]!);
-      });
+      const scores = new Map<string, Float64Array>();
+      for (const proxy of this.columnOrder()) {
+        const column = columns[this.columnIndex.get(proxy)!];
+        if (column) scores.set(proxy, column);
+      }
       tasks.push({ space, task, archs, valAccuracy, scores });
     }
     for (const [key, archs] of this.results) {
