@@ -13,6 +13,7 @@
  *   BENCH_RETRY_FAILED=1        run again the jobs that failed before
  *   BENCH_RERUN=1               run the selected jobs again even where a result exists (it is replaced)
  *   BENCH_KIND=main|zen         only the main jobs, or only zen's
+ *   BENCH_ARCHS=0,2             only these of each case's architectures (0-based, in the order above)
  *   BENCH_MAX_JOBS=n            at most n jobs this time (0: only rewrite the summary)
  *   BENCH_NB201=0               skip this sitting's NB201 reference run
  *   BENCH_HEAVY_POD_MB=15360    the heavy pool's memory (a job whose peak RSS exceeds it is flagged)
@@ -160,7 +161,10 @@ function plannedJobs(): HeavyJob[] {
 function selectedJobs(jobs: HeavyJob[]): HeavyJob[] {
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
   const kind = process.env.BENCH_KIND;
-  return jobs.filter((j) => (!only || only.has(`${j.space}/${j.task}`)) && (!kind || j.kind === kind));
+  const archs = process.env.BENCH_ARCHS ? new Set(process.env.BENCH_ARCHS.split(',').map(Number)) : null;
+  // A job's architecture index among its case's jobs of the same kind.
+  const index = (j: HeavyJob) => jobs.filter((o) => o.space === j.space && o.task === j.task && o.kind === j.kind).indexOf(j);
+  return jobs.filter((j) => (!only || only.has(`${j.space}/${j.task}`)) && (!kind || j.kind === kind) && (!archs || archs.has(index(j))));
 }
 
 const key = (j: HeavyJob) => `${j.space}|${j.task}|${j.arch}|${j.kind}`;
