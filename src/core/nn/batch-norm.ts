@@ -43,7 +43,7 @@ export function batchNormNode(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Te
       const g = dy as tf.Tensor;
       const [xc, r, f] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
       const n = xc.size / xc.shape[3]!;
-      const gf = channelSum(tf.mul(g, xc));
+      const gf = tf.tidy(() => channelSum(tf.mul(g, xc)));
       return {
         x: () =>
           tf.tidy(() => {
