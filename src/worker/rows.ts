@@ -15,45 +15,34 @@ function dataSourceOf(p: JobPayload): string {
  */
 export function rowsFromResult(p: JobPayload, arch: string, result: ComputeResult): ResultRow[] {
   const ids = tripleIdsOf(p, arch);
-  const builtIn = p.proxies.map((proxy): ResultRow => {
-    const base = {
-      tripleId: ids[proxy]!,
-      space: p.space,
-      task: p.task,
-      arch: result.arch,
-      proxy,
-      seed: p.seed,
-      batchSize: result.batchSize,
-      backend: result.backend,
-      dataSource: result.data.source,
-      dataSha256: result.data.sha256,
-      fingerprint: p.fingerprint,
-    };
-    const r = result.results[proxy];
-    if (!r) return { ...base, status: 'failed', score: null, time: null, reason: 'the core returned no value for this proxy' };
-    return { ...base, status: 'ok', score: r.score, time: r.time };
+  // What every row of the job shares; a module's row also names its sha256.
+  const base = (proxy: string, module?: string) => ({
+    tripleId: ids[proxy]!,
+    space: p.space,
+    task: p.task,
+    arch: result.arch,
+    proxy,
+    ...(module !== undefined && { module }),
+    seed: p.seed,
+    batchSize: result.batchSize,
+    backend: result.backend,
+    dataSource: result.data.source,
+    dataSha256: result.data.sha256,
+    fingerprint: p.fingerprint,
   });
-  // A module's row names its sha256; one that threw fails alone, naming itself and its error.
+  const builtIn = p.proxies.map((proxy): ResultRow => {
+    const r = result.results[proxy];
+    if (!r) return { ...base(proxy), status: 'failed', score: null, time: null, reason: 'the core returned no value for this proxy' };
+    return { ...base(proxy), status: 'ok', score: r.score, time: r.time };
+  });
+  // A module that threw fails alone, naming itself and its error.
   const modules = (p.modules ?? []).map((m): ResultRow => {
-    const base = {
-      tripleId: ids[m.name]!,
-      space: p.space,
-      task: p.task,
-      arch: result.arch,
-      proxy: m.name,
-      module: m.sha256,
-      seed: p.seed,
-      batchSize: result.batchSize,
-      backend: result.backend,
-      dataSource: result.data.source,
-      dataSha256: result.data.sha256,
-      fingerprint: p.fingerprint,
-    };
+    const row = base(m.name, m.sha256);
     const r = result.moduleResults?.[m.name];
-    if (!r) return { ...base, status: 'failed', score: null, time: null, reason: `proxy module ${m.name}: the core returned no value` };
+    if (!r) return { ...row, status: 'failed', score: null, time: null, reason: `proxy module ${m.name}: the core returned no value` };
     if ('error' in r)
-      return { ...base, status: 'failed', score: null, time: null, reason: `proxy module ${m.name} (sha256 ${m.sha256.slice(0, 12)}…) threw: ${r.error}` };
-    return { ...base, status: 'ok', score: r.score, time: r.time };
+      return { ...row, status: 'failed', score: null, time: null, reason: `proxy module ${m.name} (sha256 ${m.sha256.slice(0, 12)}…) threw: ${r.error}` };
+    return { ...row, status: 'ok', score: r.score, time: r.time };
   });
   return [...builtIn, ...modules];
 }
