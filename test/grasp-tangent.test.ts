@@ -100,6 +100,17 @@ test.each([
   tf.dispose([z, zdot, target.values, ...closed, ...nested]);
 });
 
+/** Each gradient equals its reference within 2e-5 of the reference's largest magnitude (which is not zero). */
+function expectGradientsClose(got: tf.Tensor[], reference: tf.Tensor[]): void {
+  got.forEach((g, i) => {
+    const a = g.dataSync();
+    const b = reference[i]!.dataSync();
+    const scale = Math.max(...Array.from(b, Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
+  });
+}
+
 /** dualBatchNorm's written-out VJP against autodiff of the same formula, for every input. */
 test.each([true, false])('dualBatchNorm (affine %s): values bit for bit, gradients of x, ẋ, γ, β equal autodiff', async (affine) => {
   await initBackend('cpu');
@@ -129,13 +140,7 @@ test.each([true, false])('dualBatchNorm (affine %s): values bit for bit, gradien
   expect(Buffer.from(t1.dataSync().buffer).equals(Buffer.from(t0.dataSync().buffer))).toBe(true);
   const fused = tf.grads(objective((a, b, g, bb) => dualBatchNorm(a, b, g, bb, 1e-5)))(args);
   const reference = tf.grads(objective(formula))(args);
-  fused.forEach((g, i) => {
-    const a = g.dataSync();
-    const b = reference[i]!.dataSync();
-    const scale = Math.max(...Array.from(b, Math.abs));
-    expect(scale).toBeGreaterThan(0);
-    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
-  });
+  expectGradientsClose(fused, reference);
   tf.dispose([x, xt, gv, gt, v1, t1, v0, t0, ...fused, ...reference, ...(affine ? [gamma!, beta!] : [])]);
 });
 
@@ -159,13 +164,7 @@ test.each([true, false])('batchNormNode (affine %s): value bit for bit, gradient
   expect(Buffer.from(value(false).buffer).equals(Buffer.from(value(true).buffer))).toBe(true);
   const node = tf.grads(objective(false))(args);
   const reference = tf.grads(objective(true))(args);
-  node.forEach((g, i) => {
-    const a = g.dataSync();
-    const b = reference[i]!.dataSync();
-    const scale = Math.max(...Array.from(b, Math.abs));
-    expect(scale).toBeGreaterThan(0);
-    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThanOrEqual(2e-5 * scale);
-  });
+  expectGradientsClose(node, reference);
   tf.dispose([x, gv, ...params.values(), ...node, ...reference]);
 });
 
