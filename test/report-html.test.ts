@@ -22,10 +22,12 @@ function chromiumPath(): string | undefined {
 const HARNESS = `<!DOCTYPE html><html><body><pre id="result">pending</pre>
 <iframe id="page" src="index.html" width="1200" height="800"></iframe>
 <script>
-document.getElementById('page').addEventListener('load', async () => {
+// The window's load event waits for the iframe and its images (data: URIs, decoded by then); the
+// handler is synchronous, because --dump-dom may print the page as soon as load handlers return
+// (an await here, or an iframe listener that missed its event, left 'pending' on a loaded machine).
+window.addEventListener('load', () => {
   const doc = document.getElementById('page').contentDocument;
   const imgs = [...doc.images];
-  await Promise.all(imgs.map((i) => i.decode().catch(() => undefined)));
   const svgs = [...doc.querySelectorAll('svg')];
   document.getElementById('result').textContent = JSON.stringify({
     text: doc.body.innerText,
