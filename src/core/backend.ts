@@ -24,6 +24,21 @@ export interface BackendSettings {
   backend?: BackendName;
   /** ZC_HYBRID_THREADS: threads of the hybrid backend's convolutions (the main one included); unset: every core. */
   threads?: number;
+  /**
+   * ZC_WASM_SHARDS: most wasm heaps one job's minibatch may be split between when it does not fit
+   * one (src/core/shards); 1: never, such a job runs on hybrid. Unset: DEFAULT_WASM_SHARDS.
+   */
+  shards?: number;
+}
+
+/** Enough heaps for the largest Taskonomy jobs at batch 32 (threads beyond the cores share them). */
+export const DEFAULT_WASM_SHARDS = 8;
+
+let wasmShards = DEFAULT_WASM_SHARDS;
+
+/** Most wasm heaps a job's minibatch may be split between (initBackend's `shards`). */
+export function wasmShardLimit(): number {
+  return wasmShards;
 }
 export type { BackendName };
 
@@ -137,12 +152,16 @@ async function select(forced: BackendName | undefined): Promise<BackendName> {
  * one; otherwise tfjs-node where it loads, else wasm, else cpu. A forced backend that is unavailable
  * throws InputError('ZC_BACKEND', value, 'available: ...'). Registers the custom kernels and
  * gradients. Idempotent; returns the active backend name. A later call that forces a different
- * backend switches to it (tests compare backends in one process); `settings.threads` applies at once.
+ * backend switches to it (tests compare backends in one process); `settings.threads` and `shards` apply at once.
  */
 export async function initBackend(settings: BackendSettings | BackendName = {}): Promise<BackendName> {
-  const { backend: prefer, threads } = typeof settings === 'string' ? { backend: settings, threads: undefined } : settings;
+  const { backend: prefer, threads, shards } = typeof settings === 'string' ? { backend: settings, threads: undefined, shards: undefined } : settings;
   const forced = forcedBackend(prefer);
   if (threads !== undefined) setHybridThreads(threads);
+  if (shards !== undefined) {
+    if (!Number.isInteger(shards) || shards < 1) throw new InputError('ZC_WASM_SHARDS', String(shards), 'a positive integer');
+    wasmShards = shards;
+  }
   if (initialised !== null) {
     const current = await initialised;
     if (forced === undefined || forced === current) return current;

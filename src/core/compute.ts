@@ -1,6 +1,6 @@
 import { InputError } from '../errors';
 import { ResourceError } from '../errors';
-import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, type BackendName } from './backend';
+import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, wasmShardLimit, type BackendName } from './backend';
 import { loadMinibatch } from './data';
 import { evaluatePassesNeeded, evaluateProxies, type ModuleValue } from './evaluate';
 import { targetTensor } from './loss';
@@ -10,7 +10,9 @@ import type { NetworkDef } from './nn/ops';
 import type { ParamSpec } from './nn/params';
 import { traceShapes } from './nn/shape';
 import type { AzNasDraws, MinibatchTensors, ZenDraws } from './passes';
+import type { PassSharding } from './passes';
 import { PROXY_DEFINITIONS, proxyNeedsTensors, proxyReadsData } from './proxies';
+import { ShardedJob } from './shards/sharded-job';
 import { drawAzNas } from './proxies/az_nas';
 import { drawZen } from './proxies/zen';
 import { Rng } from './rng';
@@ -30,6 +32,7 @@ export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonica
   }
   if (!Number.isSafeInteger(req.batchSize) || req.batchSize < 1) throw new InputError('batch size', req.batchSize, 'an integer ≥ 1');
   if (!Number.isSafeInteger(req.seed)) throw new InputError('seed', req.seed, 'an integer');
+  if (req.shards !== undefined && !(Number.isSafeInteger(req.shards) && req.shards >= 1)) throw new InputError('shards', req.shards, 'an integer ≥ 1');
   if (req.proxies.length === 0 && !req.modules?.length) throw new InputError('proxies', req.proxies, 'at least one proxy');
   for (const p of req.proxies) if (!(p in PROXY_DEFINITIONS)) throw new InputError('proxy', p, `valid: ${Object.keys(PROXY_DEFINITIONS).join(', ')}`);
   const arch = space.parse(req.arch, 'arch');
@@ -90,8 +93,13 @@ export const SECOND_MINIBATCH_STREAM = 'data/minibatch1';
 export async function computeProxies(req: ComputeRequest): Promise<ComputeResult> {
   const { net, canonicalArch } = resolveRequest(req);
   await initBackend();
-  const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute, req.layerCache);
-  const { used: backend, restore } = await backendForJob(plan.peakBytes);
+  // A job beyond one wasm heap splits its minibatch between several where it can (src/core/shards).
+  const onWasm = activeBackend() === 'wasm';
+  if (req.shards !== undefined && req.shards > 1 && !onWasm)
+    throw new InputError('shards', req.shards, `1 on the ${activeBackend()} backend (shards are wasm heaps)`);
+  const shards = { max: onWasm ? wasmShardLimit() : 1, exactly: req.shards };
+  const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute, req.layerCache, shards);
+  const { used: backend, restore } = plan.shards > 1 ? { used: 'wasm' as const, restore: null } : await backendForJob(plan.peakBytes);
   try {
     return await computeOn(req, net, canonicalArch, backend, plan);
   } finally {
@@ -124,6 +132,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
   const secondLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];
+  let sharded: ShardedJob | null = null;
   let zenDraws: ZenDraws | null = null;
   let azNasDraws: AzNasDraws | null = null;
   try {
@@ -139,6 +148,11 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       owned.push(secondMinibatch.x, secondMinibatch.target.values);
     }
     const secondMinibatchSeconds = secondLoadSeconds + seconds(t);
+    let sharding: PassSharding | undefined;
+    if (plan.shards > 1) {
+      const network = { space: req.space, task: req.task, arch: canonicalArch };
+      sharding = sharded = new ShardedJob({ network, net, weights, x, target, recomputed: plan.recomputed, shards: plan.shards });
+    }
     const moduleValues: Record<string, ModuleValue> = {};
     const values = evaluateProxies(
       {
@@ -159,6 +173,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         secondMinibatchSeconds,
         recomputed: plan.recomputed,
         cacheLayers: plan.cacheLayers,
+        sharding,
       },
       req.proxies,
       modules,
@@ -173,6 +188,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       seed: req.seed,
       batchSize: req.batchSize,
       backend,
+      ...(plan.shards > 1 ? { shards: plan.shards } : {}),
       data: batch ? { source: batch.source, sha256: batch.sha256 } : { source: 'none', sha256: '' },
       results,
       ...(req.modules
@@ -180,6 +196,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         : {}),
     };
   } finally {
+    sharded?.dispose();
     for (const tensor of owned) tensor.dispose();
     if (zenDraws) {
       const z = zenDraws as ZenDraws;

@@ -3,7 +3,7 @@ import type { TargetTensor } from './loss';
 import type { BuiltInProxyName } from './names';
 import type { NetworkDef } from './nn/ops';
 import type { ShapeOps } from './nn/shape';
-import { passClosure, Passes, type AzNasDraws, type MinibatchTensors, type PassName, type ZenDraws } from './passes';
+import { passClosure, Passes, type AzNasDraws, type MinibatchTensors, type PassName, type PassSharding, type ZenDraws } from './passes';
 import { PROXY_DEFINITIONS, sanitize, type ProxyContext, type ProxyDefinition } from './proxies';
 import type { LossKind } from './tasks';
 
@@ -30,6 +30,8 @@ export interface EvaluationInputs {
   recomputed?: ReadonlySet<PassName>;
   /** Passes share convolution outputs (memory.ts's plan). */
   cacheLayers?: boolean;
+  /** Where the shardable passes run when the minibatch is split between wasm heaps (memory.ts's plan). */
+  sharding?: PassSharding;
 }
 
 export interface ProxyValue {
@@ -73,6 +75,7 @@ export function evaluateProxies(
     secondMinibatch: inputs.secondMinibatch,
     recomputed: inputs.recomputed,
     cacheLayers: inputs.cacheLayers,
+    sharding: inputs.sharding,
   });
   passes.record('build', inputs.buildSeconds);
   passes.record('data', inputs.dataSeconds);

@@ -39,6 +39,15 @@ const BASELINE_BYTES = 256 * 2 ** 20;
  */
 const HYBRID_STAGING_BYTES = 768 * 2 ** 20;
 
+/**
+ * How many wasm heaps a job's shardable passes may split its minibatch between: up to `max` when it
+ * does not fit one, or `exactly` that many (a request's `shards`) when each heap then fits.
+ */
+export interface ShardPolicy {
+  max: number;
+  exactly?: number;
+}
+
 export interface MemoryPlan {
   /** Estimated peak bytes of the job. */
   peakBytes: number;
@@ -46,6 +55,8 @@ export interface MemoryPlan {
   recomputed: Set<PassName>;
   /** Whether the passes share convolution outputs (nn/replay.ts). */
   cacheLayers: boolean;
+  /** wasm heaps the minibatch of the shardable passes is split between (src/core/shards); 1: not split. */
+  shards: number;
 }
 
 /**
@@ -87,36 +98,79 @@ export function planMemory(
   proxies: BuiltInProxyName[],
   policy: RecomputePolicy = 'auto',
   cache: LayerCachePolicy = 'auto',
+  shards: ShardPolicy = { max: 1 },
 ): MemoryPlan {
   const trace = traceShapes(net, batchSize);
   const cacheBytes = 4 * trace.convOutputElements;
-  const cacheLayers = cache === 'auto' && passPlan(trace, task, batchSize, proxiesForTask(task.name), policy, cacheBytes).peakBytes <= RECOMPUTE_ABOVE_BYTES;
-  const plan = passPlan(trace, task, batchSize, proxies, policy, cacheLayers ? cacheBytes : 0);
-  if (plan.peakBytes > RECOMPUTE_ABOVE_BYTES) plan.peakBytes += HYBRID_STAGING_BYTES;
-  return { ...plan, cacheLayers };
+  const cacheLayers =
+    cache === 'auto' &&
+    passPlan(trace, task, batchSize, evaluatePassesNeeded(proxiesForTask(task.name)), policy, cacheBytes).peakBytes <= RECOMPUTE_ABOVE_BYTES;
+  const needed = evaluatePassesNeeded(proxies);
+  const asked =
+    shards.exactly !== undefined && shards.exactly > 1 ? shardedPlan(net, trace, task, batchSize, needed, policy, Math.min(shards.exactly, batchSize)) : null;
+  if (asked) return asked;
+  const plan = passPlan(trace, task, batchSize, needed, policy, cacheLayers ? cacheBytes : 0);
+  if (plan.peakBytes <= RECOMPUTE_ABOVE_BYTES) return { ...plan, cacheLayers, shards: 1 };
+  for (let count = 2; count <= Math.min(shards.max, batchSize); count++) {
+    const sharded = shardedPlan(net, trace, task, batchSize, needed, policy, count);
+    if (sharded) return sharded;
+  }
+  return { ...plan, peakBytes: plan.peakBytes + HYBRID_STAGING_BYTES, cacheLayers, shards: 1 };
+}
+
+/**
+ * The plan with the shardable passes' minibatch split `shards` ways (no layer cache), or null when
+ * a heap would still overflow: shard 0's heap also holds the whole minibatch and runs the other
+ * passes on it. The peak is the sum over the heaps (wasm's never shrink).
+ */
+function shardedPlan(
+  net: NetworkDef,
+  trace: ShapeOps,
+  task: TaskSpec,
+  batchSize: number,
+  needed: Set<PassName>,
+  policy: RecomputePolicy,
+  shards: number,
+): MemoryPlan | null {
+  const shardable = new Set([...needed].filter((p) => PASSES[p].shardable));
+  const rest = new Set([...needed].filter((p) => !PASSES[p].shardable));
+  const local = Math.ceil(batchSize / shards);
+  const shard = passPlan(traceShapes(net, local), task, local, shardable, policy, 0);
+  const main = passPlan(trace, task, batchSize, rest, policy, 0);
+  const shard0 = shard.peakBytes + minibatchBytes(trace, task, batchSize, rest);
+  if (Math.max(shard0, main.peakBytes) > RECOMPUTE_ABOVE_BYTES) return null;
+  return {
+    peakBytes: Math.max(shard0, main.peakBytes) + (shards - 1) * shard.peakBytes,
+    recomputed: new Set([...shard.recomputed, ...main.recomputed]),
+    cacheLayers: false,
+    shards,
+  };
+}
+
+/** Bytes of the minibatches (inputs, kept as loaded and as tensors, and targets) the passes hold. */
+function minibatchBytes(trace: ShapeOps, task: TaskSpec, batchSize: number, needed: Set<PassName>): number {
+  const minibatches = 1 + Math.max(0, ...[...needed].map((p) => PASSES[p].memory.extraMinibatches ?? 0));
+  const inputBytes = minibatches * batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
+  return inputBytes + minibatches * trace.outputElements * 4;
 }
 
 function passPlan(
   trace: ShapeOps,
   task: TaskSpec,
   batchSize: number,
-  proxies: BuiltInProxyName[],
+  needed: Set<PassName>,
   policy: RecomputePolicy,
   cacheBytes: number,
-): Omit<MemoryPlan, 'cacheLayers'> {
-  const needed = evaluatePassesNeeded(proxies);
+): Omit<MemoryPlan, 'cacheLayers' | 'shards'> {
   // Weights, their gradients, H·g and the directions, zen's and synflow's copies, and what a pass adds.
   const extraParamCopies = [...needed].reduce((sum, p) => sum + (PASSES[p].memory.extraParamCopies ?? 0), 0);
   const paramBytes = trace.paramCount * 4 * (6 + extraParamCopies);
-  // Minibatches held besides the job's own (zico's and swap's second one).
-  const minibatches = 1 + Math.max(0, ...[...needed].map((p) => PASSES[p].memory.extraMinibatches ?? 0));
-  const inputBytes = minibatches * batchSize * task.inputShape.reduce((a, b) => a * b, 1) * (task.tiles ?? 1) * 4 * 3;
-  // The target, as large as the output (one-hot per pixel for segmentation).
-  const targetBytes = minibatches * trace.outputElements * 4;
+  // The minibatches (zico's and swap's second one too) and their targets, as large as the output
+  // (one-hot per pixel for segmentation).
   const lossBytes = (pass: PassName) => trace.outputElements * 4 * PASSES[pass].memory.loss;
   // The layer cache lives from the first pass that fills it to the end of the job.
   const usesCache = cacheBytes > 0 && [...needed].some((p) => PASSES[p].cached);
-  const fixed = BASELINE_BYTES + paramBytes + inputBytes + targetBytes + (usesCache ? cacheBytes : 0);
+  const fixed = BASELINE_BYTES + paramBytes + minibatchBytes(trace, task, batchSize, needed) + (usesCache ? cacheBytes : 0);
   const hasSegments = trace.segments.size > 0;
   const plan = { peakBytes: fixed, recomputed: new Set<PassName>() };
   const segmented = (pass: PassName) => {

@@ -79,6 +79,12 @@ export interface ComputeRequest {
    * with them. Same values (grasp's within float rounding), fewer convolutions.
    */
   layerCache?: LayerCachePolicy;
+  /**
+   * Split the minibatch of the backward passes (gradient, hessian, jacobian) between this many wasm
+   * heaps, one thread each (src/core/shards), when each then fits; unset: only a job beyond one heap
+   * is split, into as few as fit (up to ZC_WASM_SHARDS). Values equal the unsplit job's up to float rounding.
+   */
+  shards?: number;
 }
 
 export interface ProxyResult {
@@ -95,6 +101,8 @@ export interface ComputeResult {
   seed: number;
   batchSize: number;
   backend: string;
+  /** wasm heaps the shardable passes split the minibatch between (src/core/shards); absent: one. */
+  shards?: number;
   data: { source: string; sha256: string };
   results: Partial<Record<BuiltInProxyName, ProxyResult>>;
   /** User modules' results by name (present when the request named modules). */

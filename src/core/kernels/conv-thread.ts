@@ -8,15 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { workerData, type MessagePort } from 'worker_threads';
 import { pointWasmAtItsBinaries } from './wasm-paths';
 import { convolveInSlices, type WasmBackendLike } from './wasm-slices';
-import { STATE, type ConvPart } from './conv-threads';
+import { signalState, STATE } from './blocking-thread';
+import type { ConvPart } from './conv-threads';
 
 const { port, state } = workerData as { port: MessagePort; state: SharedArrayBuffer };
-const flags = new Int32Array(state);
-
-function signal(value: number): void {
-  Atomics.store(flags, 0, value);
-  Atomics.notify(flags, 0);
-}
+const signal = (value: number) => signalState(state, value);
 
 async function start(): Promise<void> {
   tf.env().set('PROD', true);

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { extname, join } from 'path';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'worker_threads';
+import { BlockingThread } from './blocking-thread';
 
 /**
  * Threads that convolve parts of a batch for the hybrid backend (each has its own wasm backend;
@@ -8,9 +8,6 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
  * threads, convolves part 0 itself, then blocks on each thread's state word until it is done.
  * Inputs and outputs travel through shared memory, one buffer of each per thread, grown as needed.
  */
-
-/** A thread's state word: written by the thread, waited on by the main thread. */
-export const STATE = { busy: 0, ready: 1, done: 2, failed: 3 } as const;
 
 /** What a thread convolves: `count` items of x (in `x`), the filter (in `filter`), into `out`. */
 export interface ConvPart {
@@ -30,8 +27,6 @@ export interface ConvPart {
 
 export type ConvRequest = Omit<ConvPart, 'x' | 'filter' | 'out' | 'filterLength'> & { x: Float32Array; filter: Float32Array };
 
-/** A thread loads tfjs and initialises wasm in about a second; far longer means it is stuck. */
-const START_TIMEOUT_MS = 120_000;
 /** A part is at most seconds of work: by default, one that takes ten minutes means the thread hangs. */
 export const PART_TIMEOUT_MS = 600_000;
 
@@ -40,15 +35,11 @@ function grown(buffer: SharedArrayBuffer, bytes: number): SharedArrayBuffer {
 }
 
 export class ConvThread {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly state: Int32Array;
+  private readonly thread: BlockingThread;
   private x = new SharedArrayBuffer(0);
   private filter = new SharedArrayBuffer(0);
   private out = new SharedArrayBuffer(0);
   private pending: ConvRequest | null = null;
-  /** Terminated after a part timed out: not handed out again. */
-  stopped = false;
 
   /**
    * `entry`: the thread's module (conv-thread.ts or .js next to this file; tests give another).
@@ -58,31 +49,12 @@ export class ConvThread {
     entry = join(__dirname, `conv-thread${extname(__filename)}`),
     private readonly opts: { partTimeoutMs?: number } = {},
   ) {
-    const { port1, port2 } = new MessageChannel();
-    const state = new SharedArrayBuffer(4);
-    // Under ts-jest or tsx this file is TypeScript: the thread needs tsx's require hook to load its own.
-    const typescript = extname(__filename) === '.ts';
-    // A bootstrap that reports a module that fails to load: the main thread would wait forever.
-    const bootstrap = `
-      const { workerData } = require('worker_threads');
-      try { require(${JSON.stringify(entry)}); } catch (err) {
-        workerData.port.postMessage(String(err && err.message || err));
-        const state = new Int32Array(workerData.state);
-        Atomics.store(state, 0, ${STATE.failed});
-        Atomics.notify(state, 0);
-      }`;
-    this.worker = new Worker(bootstrap, {
-      eval: true,
-      workerData: { port: port2, state },
-      transferList: [port2],
-      execArgv: typescript ? ['--require', require.resolve('tsx/cjs')] : [],
-    });
-    // Neither keeps the process alive: the threads end with it.
-    this.worker.unref();
-    port1.unref();
-    this.port = port1;
-    this.state = new Int32Array(state);
-    this.await('start', START_TIMEOUT_MS);
+    this.thread = new BlockingThread(entry, 'convolution thread');
+  }
+
+  /** Terminated after a part timed out: not handed out again. */
+  get stopped(): boolean {
+    return this.thread.stopped;
   }
 
   /** Hand the thread its part (copied into shared memory); `finish` returns the result. */
@@ -94,9 +66,8 @@ export class ConvThread {
     this.out = grown(this.out, outBytes);
     new Float32Array(this.x, 0, request.x.length).set(request.x);
     new Float32Array(this.filter, 0, request.filter.length).set(request.filter);
-    Atomics.store(this.state, 0, STATE.busy);
     const part: ConvPart = { ...request, x: this.x, filter: this.filter, out: this.out, filterLength: request.filter.length };
-    this.port.postMessage(part);
+    this.thread.post(part);
     this.pending = request;
   }
 
@@ -105,24 +76,12 @@ export class ConvThread {
     const request = this.pending;
     if (!request) throw new Error('no convolution part is pending on this thread');
     this.pending = null;
-    this.await(request.kernelName, this.opts.partTimeoutMs ?? PART_TIMEOUT_MS);
+    this.thread.wait(request.kernelName, this.opts.partTimeoutMs ?? PART_TIMEOUT_MS);
     into.set(new Float32Array(this.out, 0, request.count * request.itemOut));
   }
 
-  private await(what: string, timeoutMs = Infinity): void {
-    if (Atomics.wait(this.state, 0, STATE.busy, timeoutMs) === 'timed-out') {
-      this.stopped = true;
-      void this.worker.terminate();
-      throw new Error(`convolution thread failed (${what}): no answer within ${timeoutMs / 1000} s`);
-    }
-    if (Atomics.load(this.state, 0) === STATE.failed) {
-      const message = receiveMessageOnPort(this.port)?.message as string | undefined;
-      throw new Error(`convolution thread failed (${what}): ${message ?? 'no message'}`);
-    }
-  }
-
   terminate(): Promise<number> {
-    return this.worker.terminate();
+    return this.thread.terminate();
   }
 }
 

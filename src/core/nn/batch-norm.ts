@@ -1,23 +1,29 @@
 import { tf } from '../backend';
 import { runCustomNode } from '../kernels/util';
+import { shardSum, type BatchShard } from './batch-shard';
 
 /**
  * Input centred on its per-channel batch mean, and the biased variance over N, H, W. Two passes (centre, then average the
  * squares), each a mean over H·W per sample followed by a mean over the batch: float32 sums that
  * short keep the statistics accurate enough to reproduce NASLib's ReLU signs (the fixtures).
+ * With a `shard`, the means are over the whole minibatch (every shard's samples).
  */
-export function batchStatistics(x: tf.Tensor): { centred: tf.Tensor; variance: tf.Tensor } {
-  const centred = tf.sub(x, batchMean(x));
-  return { centred, variance: batchMean(tf.square(centred)) };
+export function batchStatistics(x: tf.Tensor, shard?: BatchShard): { centred: tf.Tensor; variance: tf.Tensor } {
+  const centred = tf.sub(x, batchMean(x, shard));
+  return { centred, variance: batchMean(tf.square(centred), shard) };
 }
 
-/** Per-channel mean over N, H, W, as a mean over H·W per sample then over the batch. */
-export function batchMean(x: tf.Tensor): tf.Tensor {
-  return tf.mean(tf.mean(x, [1, 2]), 0);
+/** Per-channel mean over N, H, W, as a mean over H·W per sample then over the batch (every shard's). */
+export function batchMean(x: tf.Tensor, shard?: BatchShard): tf.Tensor {
+  if (!shard) return tf.mean(tf.mean(x, [1, 2]), 0);
+  return tf.div(shardSum(shard, tf.sum(tf.mean(x, [1, 2]), 0)), shard.batchSize);
 }
 
-/** Per-channel sum over N, H, W (the axes batch statistics reduce). */
-const channelSum = (x: tf.Tensor): tf.Tensor => tf.sum(x, [0, 1, 2]);
+/** Per-channel sum over N, H, W (the axes batch statistics reduce), over every shard. */
+const channelSum = (x: tf.Tensor, shard?: BatchShard): tf.Tensor => (shard ? shardSum(shard, tf.sum(x, [0, 1, 2])) : tf.sum(x, [0, 1, 2]));
+
+/** Elements per channel of the whole minibatch (N·H·W over every shard). */
+const channelCount = (x: tf.Tensor, shard?: BatchShard): number => (x.size / x.shape[3]!) * (shard ? shard.batchSize / shard.size : 1);
 
 /**
  * Training-mode batch norm as one tape node with its backward written out (per channel, n elements):
@@ -27,12 +33,12 @@ const channelSum = (x: tf.Tensor): tf.Tensor => tf.sum(x, [0, 1, 2]);
  * tensors are not differentiable again, so nested tf.grads (the Hessian tests' reference) use
  * TensorOps' `secondOrder` option, which keeps batch norm as plain ops.
  */
-export function batchNormNode(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): tf.Tensor {
+export function batchNormNode(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number, shard?: BatchShard): tf.Tensor {
   const inputs: Record<string, tf.Tensor> = { x, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) };
   const [v] = runCustomNode({
     inputs,
     forwardFunc: (_backend, save) => {
-      const { centred, variance } = batchStatistics(x);
+      const { centred, variance } = batchStatistics(x, shard);
       const r = tf.rsqrt(tf.add(variance, eps));
       const f = gamma ? tf.mul(r, gamma) : r;
       const y = tf.mul(centred, f);
@@ -42,18 +48,18 @@ export function batchNormNode(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Te
     backwardsFunc: (dy, saved) => {
       const g = dy as tf.Tensor;
       const [xc, r, f] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const n = xc.size / xc.shape[3]!;
-      const gf = tf.tidy(() => channelSum(tf.mul(g, xc)));
+      const n = channelCount(xc, shard);
+      const gf = tf.tidy(() => channelSum(tf.mul(g, xc), shard));
       return {
         x: () =>
           tf.tidy(() => {
             const gr = gamma ? tf.mul(gf, tf.div(f, r)) : gf;
             const gs = tf.mul(gr, tf.mul(tf.pow(r, 3), -0.5));
             const gxc = tf.add(tf.mul(g, f), tf.mul(xc, tf.div(tf.mul(gs, 2), n)));
-            return tf.sub(gxc, batchMean(gxc));
+            return tf.sub(gxc, batchMean(gxc, shard));
           }),
         gamma: () => tf.mul(gf, r),
-        beta: () => channelSum(g),
+        beta: () => channelSum(g, shard),
       };
     },
   });
@@ -69,24 +75,31 @@ export function batchNormNode(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Te
  * full-size kernels there; this node keeps x_c (ẋ is its input) and runs ~16. The values v and t are
  * the same ops as before, bit for bit; the gradients equal autodiff's up to float rounding.
  */
-export function dualBatchNorm(x: tf.Tensor, xt: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): [tf.Tensor, tf.Tensor] {
+export function dualBatchNorm(
+  x: tf.Tensor,
+  xt: tf.Tensor,
+  gamma: tf.Tensor | null,
+  beta: tf.Tensor | null,
+  eps: number,
+  shard?: BatchShard,
+): [tf.Tensor, tf.Tensor] {
   const inputs: Record<string, tf.Tensor> = { x, xt, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) };
   const [v, t] = runCustomNode({
     inputs,
     forwardFunc: (_backend, save) => {
-      const { centred, variance } = batchStatistics(x);
+      const { centred, variance } = batchStatistics(x, shard);
       const s = tf.add(variance, eps);
       const r = tf.rsqrt(s);
       const f = gamma ? tf.mul(r, gamma) : r;
       const y = tf.mul(centred, f);
       const value = beta ? tf.add(y, beta) : y;
-      const tMean = batchMean(xt);
-      const crossMean = batchMean(tf.mul(centred, xt));
+      const tMean = batchMean(xt, shard);
+      const crossMean = batchMean(tf.mul(centred, xt), shard);
       const tangent = tf.sub(tf.mul(tf.sub(xt, tMean), f), tf.mul(centred, tf.mul(f, tf.div(crossMean, s))));
       save([centred, xt, s, r, f, tMean, crossMean]);
       return [value, tangent];
     },
-    backwardsFunc: (dys, saved) => dualBatchNormVjp(dys as tf.Tensor[], saved, gamma !== null),
+    backwardsFunc: (dys, saved) => dualBatchNormVjp(dys as tf.Tensor[], saved, gamma !== null, shard),
   });
   return [v!, t!];
 }
@@ -95,16 +108,16 @@ export function dualBatchNorm(x: tf.Tensor, xt: tf.Tensor, gamma: tf.Tensor | nu
  * ∂/∂x, ∂/∂ẋ, ∂/∂γ, ∂/∂β of Σ g_v·v + g_t·t, by the chain rule through the per-channel scalars
  * (a, m, s, r, f) of dualBatchNorm's formula.
  */
-function dualBatchNormVjp([gv, gt]: tf.Tensor[], saved: tf.Tensor[], affine: boolean): Record<string, () => tf.Tensor> {
+function dualBatchNormVjp([gv, gt]: tf.Tensor[], saved: tf.Tensor[], affine: boolean, shard?: BatchShard): Record<string, () => tf.Tensor> {
   const [xc, xt, s, r, f, tMean, m] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-  const n = xc.size / xc.shape[3]!;
+  const n = channelCount(xc, shard);
   // The per-channel parts every gradient shares, computed once (the thunks run in one backward).
   const shared = tf.tidy(() => {
     const a = tf.mul(f, tf.div(m, s));
-    const sumGt = channelSum(gt!);
-    const gtXc = channelSum(tf.mul(gt!, xc));
+    const sumGt = channelSum(gt!, shard);
+    const gtXc = channelSum(tf.mul(gt!, xc), shard);
     // ∂/∂f: through v (Σ g_v·x_c), through t directly (Σ g_t·(ẋ − mean ẋ)) and through a (−Σ g_t·x_c · m/s).
-    const gf = tf.sub(tf.add(channelSum(tf.mul(gv!, xc)), tf.sub(channelSum(tf.mul(gt!, xt)), tf.mul(tMean, sumGt))), tf.mul(gtXc, tf.div(m, s)));
+    const gf = tf.sub(tf.add(channelSum(tf.mul(gv!, xc), shard), tf.sub(channelSum(tf.mul(gt!, xt), shard), tf.mul(tMean, sumGt))), tf.mul(gtXc, tf.div(m, s)));
     // ∂/∂m = −Σ g_t·x_c · f/s; ∂/∂s through a, and through r (r = s^−½, f = γ·r).
     const gm = tf.neg(tf.mul(gtXc, tf.div(f, s)));
     const gr = affine ? tf.mul(gf, tf.div(f, r)) : gf;
@@ -117,10 +130,10 @@ function dualBatchNormVjp([gv, gt]: tf.Tensor[], saved: tf.Tensor[], affine: boo
       tf.tidy(() => {
         // ∂/∂x_c: g_v·f − a·g_t + ẋ·∂m/n + 2·x_c·∂s/n (var = mean x_c²); then x_c = x − μ centres it.
         const gxc = tf.add(tf.sub(tf.mul(gv!, f), tf.mul(gt!, a)), tf.add(tf.mul(xt, tf.div(gm, n)), tf.mul(xc, tf.div(tf.mul(gs, 2), n))));
-        return tf.sub(gxc, batchMean(gxc));
+        return tf.sub(gxc, batchMean(gxc, shard));
       }),
     xt: () => tf.tidy(() => tf.add(tf.mul(tf.sub(gt!, tf.div(sumGt, n)), f), tf.mul(xc, tf.div(gm, n)))),
     gamma: () => tf.mul(gf, r),
-    beta: () => channelSum(gv!),
+    beta: () => channelSum(gv!, shard),
   };
 }

@@ -5,7 +5,8 @@ import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolS
 import { avgPoolExcludePad } from './pool';
 import { CallCounter, convGeometryOf, convolve, knownConvolution, type ConvGeometry, type ConvTerm, type LayerCache } from './replay';
 import { recomputed, segmentParams, type SegmentIndex } from './segment';
-import { batchStatistics, dualBatchNorm } from './batch-norm';
+import { batchNormNode, batchStatistics, dualBatchNorm } from './batch-norm';
+import type { BatchShard } from './batch-shard';
 
 /** A value and its directional derivative along the weight direction (null: exactly zero). */
 export interface Dual {
@@ -50,9 +51,10 @@ export class TangentOps implements Ops<Dual> {
     /**
      * `values`: convolution outputs of the same network, weights and inputs from an earlier pass
      * (replay.ts); `tangents`: the tangent convolutions' outputs, kept by the first run of a
-     * recomputed segment for its recomputation; `calls`: where call counting starts.
+     * recomputed segment for its recomputation; `calls`: where call counting starts; `shard`: the
+     * values are one shard of the minibatch (batch-norm statistics span every shard).
      */
-    private readonly options: { values?: LayerCache; tangents?: LayerCache; calls?: CallCounter } = {},
+    private readonly options: { values?: LayerCache; tangents?: LayerCache; calls?: CallCounter; shard?: BatchShard } = {},
   ) {
     this.calls = options.calls ?? new CallCounter();
   }
@@ -96,8 +98,13 @@ export class TangentOps implements Ops<Dual> {
     if (x.t) {
       const gamma = spec.affine ? this.params(`${spec.name}.weight`) : null;
       const beta = spec.affine ? this.params(`${spec.name}.bias`) : null;
-      const [v, t] = dualBatchNorm(x.v, x.t, gamma, beta, eps);
+      const [v, t] = dualBatchNorm(x.v, x.t, gamma, beta, eps, this.options.shard);
       return { v, t };
+    }
+    // A shard's statistics span every shard: the node does, and its value is these ops' bit for bit.
+    if (this.options.shard) {
+      const affine = (p: string) => (spec.affine ? this.params(`${spec.name}.${p}`) : null);
+      return { v: batchNormNode(x.v, affine('weight'), affine('bias'), eps, this.options.shard), t: null };
     }
     // γ/σ folded into one per-channel factor, exactly as TensorOps computes the value (so the value
     // path equals the primal passes' bit for bit, and the layer cache's convolution outputs with it).

@@ -1,6 +1,7 @@
 import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import { batchNormNode, batchStatistics } from './batch-norm';
+import type { BatchShard } from './batch-shard';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { CallCounter, convGeometryOf, convolve, knownConvolution, type LayerCache } from './replay';
@@ -40,6 +41,8 @@ export class TensorOps implements Ops<T> {
   private readonly cache?: LayerCache;
   /** Batch norm as plain ops, differentiable twice (nested tf.grads), instead of one first-order node. */
   private readonly secondOrder: boolean;
+  /** The minibatch shard these tensors hold: batch norm's statistics are summed over every shard. */
+  private readonly shard?: BatchShard;
 
   constructor(
     private readonly params: (name: string) => T,
@@ -49,11 +52,15 @@ export class TensorOps implements Ops<T> {
     /**
      * `cache`: convolution outputs of this network on these weights and inputs, kept by the first
      * forward and replayed by the others (replay.ts). `calls`: where call counting starts (segments).
+     * `shard`: x is one shard of the minibatch (batch-norm statistics span every shard).
      */
-    options: { cache?: LayerCache; calls?: CallCounter; secondOrder?: boolean } = {},
+    options: { cache?: LayerCache; calls?: CallCounter; secondOrder?: boolean; shard?: BatchShard } = {},
   ) {
     this.cache = options.cache;
     this.secondOrder = options.secondOrder ?? false;
+    this.shard = options.shard;
+    if (this.shard && (this.secondOrder || hooks.onBatchNormVariance))
+      throw new Error('a sharded forward keeps batch norm as one node: no secondOrder, no variance hook');
     this.calls = options.calls ?? new CallCounter();
   }
 
@@ -110,7 +117,7 @@ export class TensorOps implements Ops<T> {
     const eps = spec.eps ?? 1e-5;
     // zen reads the batch variance: its forward (no backward) keeps the plain ops.
     if (!this.secondOrder && !this.hooks.onBatchNormVariance) {
-      return batchNormNode(x, spec.affine ? this.params(`${spec.name}.weight`) : null, spec.affine ? this.params(`${spec.name}.bias`) : null, eps);
+      return batchNormNode(x, spec.affine ? this.params(`${spec.name}.weight`) : null, spec.affine ? this.params(`${spec.name}.bias`) : null, eps, this.shard);
     }
     const { centred, variance } = batchStatistics(x);
     if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
@@ -259,7 +266,7 @@ export class TensorOps implements Ops<T> {
           return [m, list];
         }),
       );
-      const inner = new TensorOps(params, { probes: innerProbes }, undefined, { cache: this.cache, calls: new CallCounter(base) });
+      const inner = new TensorOps(params, { probes: innerProbes }, undefined, { cache: this.cache, calls: new CallCounter(base), shard: this.shard });
       return [fn(inner, a.slice(0, k))];
     }, args);
     return out!;

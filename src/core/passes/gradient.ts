@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { taskLoss } from '../loss';
+import { shardFraction, shardSumAll, type BatchShard } from '../nn/batch-shard';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
 import { data } from './data';
@@ -25,6 +26,7 @@ export const gradient = definePass({
   recomputable: true,
   cached: true,
   forwardOnly: false,
+  shardable: true,
   run: lossGradient,
   dispose: (result) => {
     for (const t of result.grads.values()) t.dispose();
@@ -32,7 +34,7 @@ export const gradient = definePass({
 });
 
 function lossGradient(passes: Passes): GradientResult {
-  const { net, x, target, loss } = passes.inputs;
+  const { net, x, target, loss, shard } = passes.inputs;
   const prunable = passes.prunableParams;
   const { layerShapes, layerCalls } = passes.batchTrace();
   const modules = prunable.map((p) => p.module);
@@ -42,20 +44,28 @@ function lossGradient(passes: Passes): GradientResult {
   const weightTensors = prunable.map((p) => passes.lookup(p.name));
   const segments = passes.segmentsFor('gradient');
   const grads = tf.grads(() => {
-    const ops = new TensorOps(passes.lookup, { probes }, segments, { cache: passes.layers });
-    return taskLoss(loss, net.forward(ops, x), target);
+    const ops = new TensorOps(passes.lookup, { probes }, segments, { cache: passes.layers, shard });
+    // A shard's part of the batch mean: the shards' parts sum to the whole batch's loss.
+    const value = taskLoss(loss, net.forward(ops, x), target);
+    return shard ? tf.mul(value, shardFraction(shard)) : value;
   })([...weightTensors, ...modules.flatMap((m) => probes.get(m)!)]);
-  const out: GradientResult = { grads: new Map(), fisher: new Map() };
+  const weightGrads = shard ? shardSumAll(shard, grads.slice(0, prunable.length)) : grads.slice(0, prunable.length);
+  const saliencies: number[] = [];
   let next = prunable.length;
-  prunable.forEach((p, i) => {
-    out.grads.set(p.name, grads[i]!);
+  prunable.forEach((p) => {
     let saliency = 0;
     for (let c = 0; c < probes.get(p.module)!.length; c++) {
       const s = grads[next++]!;
-      saliency += fisherSaliency(s);
+      saliency += fisherSaliency(s, shard);
       s.dispose();
     }
-    out.fisher.set(p.module, p.fanIn * saliency);
+    saliencies.push(saliency);
+  });
+  const total = shard ? shard.sum(saliencies) : saliencies;
+  const out: GradientResult = { grads: new Map(), fisher: new Map() };
+  prunable.forEach((p, i) => {
+    out.grads.set(p.name, weightGrads[i]!);
+    out.fisher.set(p.module, p.fanIn * total[i]!);
   });
   for (const list of probes.values()) for (const t of list) t.dispose();
   return out;
@@ -66,7 +76,14 @@ function gainShape(outputShape: number[]): number[] {
   return outputShape.length === 4 ? [outputShape[0]!, 1, 1, outputShape[3]!] : outputShape;
 }
 
-/** fisher's Σ_k ½·mean_n(s_{n,k})², s_{n,k} = Σ_{h,w} A·∂L/∂A (the gradient of the layer's gain). */
-function fisherSaliency(s: tf.Tensor): number {
-  return tf.tidy(() => tf.sum(tf.mul(tf.mean(tf.square(tf.reshape(s, [s.shape[0]!, -1])), 0), 0.5)).dataSync()[0]!);
+/**
+ * fisher's Σ_k ½·mean_n(s_{n,k})², s_{n,k} = Σ_{h,w} A·∂L/∂A (the gradient of the layer's gain); on a
+ * shard, its samples' part of it (Σ over its n, divided by the whole batch's size).
+ */
+function fisherSaliency(s: tf.Tensor, shard?: BatchShard): number {
+  return tf.tidy(() => {
+    const squares = tf.square(tf.reshape(s, [s.shape[0]!, -1]));
+    const mean = shard ? tf.div(tf.sum(squares, 0), shard.batchSize) : tf.mean(squares, 0);
+    return tf.sum(tf.mul(mean, 0.5)).dataSync()[0]!;
+  });
 }

@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { lossTangent } from '../loss';
+import { shardFraction, shardSumAll } from '../nn/batch-shard';
 import { LayerCache } from '../nn/replay';
 import { TangentOps, type Dual } from '../nn/tangent';
 import { gradient } from './gradient';
@@ -20,6 +21,7 @@ export const hessian = definePass({
   recomputable: true,
   cached: true,
   forwardOnly: false,
+  shardable: true,
   run: hessianVector,
   dispose: (result) => {
     for (const t of result.values()) t.dispose();
@@ -28,7 +30,7 @@ export const hessian = definePass({
 
 function hessianVector(passes: Passes): Map<string, tf.Tensor> {
   const g = passes.get(gradient).grads;
-  const { net, x, target, loss } = passes.inputs;
+  const { net, x, target, loss, shard } = passes.inputs;
   const prunable = passes.prunableParams;
   const ws = prunable.map((p) => passes.lookup(p.name));
   const segments = passes.segmentsFor('hessian');
@@ -37,11 +39,13 @@ function hessianVector(passes: Passes): Map<string, tf.Tensor> {
   try {
     const hg = tf.grads(() => {
       const input: Dual = { v: x, t: null };
-      const out = net.forward(new TangentOps(passes.lookup, (name) => g.get(name), segments, { values: passes.layers, tangents }), input);
-      // L̇ = ⟨∂L/∂z, ż⟩ (no tangent reaches the output: L̇ = 0).
-      return out.t ? lossTangent(loss, out.v, out.t, target) : tf.mul(tf.sum(out.v), 0);
+      const out = net.forward(new TangentOps(passes.lookup, (name) => g.get(name), segments, { values: passes.layers, tangents, shard }), input);
+      // L̇ = ⟨∂L/∂z, ż⟩ (no tangent reaches the output: L̇ = 0); a shard's part of it, as the loss.
+      const tangent = out.t ? lossTangent(loss, out.v, out.t, target) : tf.mul(tf.sum(out.v), 0);
+      return shard ? tf.mul(tangent, shardFraction(shard)) : tangent;
     })(ws);
-    return new Map(prunable.map((p, i) => [p.name, hg[i]!]));
+    const whole = shard ? shardSumAll(shard, hg) : hg;
+    return new Map(prunable.map((p, i) => [p.name, whole[i]!]));
   } finally {
     tangents?.dispose();
   }

@@ -54,6 +54,6 @@ export function passClosure(passes: readonly PassName[]): Set<PassName> {
 }
 
 export { definePass, NO_MEMORY, type PassDefinition, type PassMemory } from './pass';
-export { Passes, type AzNasDraws, type MinibatchTensors, type PassInputs, type ZenDraws } from './passes';
+export { Passes, type AzNasDraws, type MinibatchTensors, type PassInputs, type PassSharding, type ZenDraws } from './passes';
 export { azNasPass, build, channelCorrelation, data, forward, gradient, gradients, hessian, jacobian, minibatch1, reluPatterns, synflowPass, zenPass };
 export type { GradientResult } from './gradient';

@@ -43,6 +43,11 @@ export interface PassDefinition<N extends string = string, R = unknown> {
   cached: boolean;
   /** Runs no backward: its segments are freed as they end. */
   forwardOnly: boolean;
+  /**
+   * Computes the whole minibatch's result on one shard of it (`passes.inputs.shard`), summing what
+   * spans the batch over the shards: a job beyond one wasm heap runs it on several (src/core/shards).
+   */
+  shardable?: boolean;
   /** Absent for the stages the caller times (build, data). */
   run?(passes: Passes): R;
   /** Frees the tensors of a result at the end of the evaluation. */

@@ -1,5 +1,6 @@
 import type { tf } from '../backend';
 import type { TargetTensor } from '../loss';
+import type { BatchShard } from '../nn/batch-shard';
 import type { BatchNormSpec, NetworkDef } from '../nn/ops';
 import type { ParamSpec } from '../nn/params';
 import { LayerCache } from '../nn/replay';
@@ -57,6 +58,16 @@ export interface PassInputs {
    * others (nn/replay.ts): memory.ts decides, from the network, task and batch size alone.
    */
   cacheLayers?: boolean;
+  /** These inputs are one shard of the job's minibatch: shardable passes reduce over every shard. */
+  shard?: BatchShard;
+  /** Runs the shardable passes on every shard of the minibatch (src/core/shards) and returns the whole batch's result. */
+  sharding?: PassSharding;
+}
+
+/** Where a job's shardable passes run when its minibatch is split between wasm heaps. */
+export interface PassSharding {
+  /** `pass` (its shardable dependencies already run) on every shard; the result stays the sharding's to dispose. */
+  run<R>(pass: PassDefinition<string, R>): R;
 }
 
 /**
@@ -66,6 +77,8 @@ export interface PassInputs {
 export class Passes {
   readonly seconds = new Map<string, number>();
   private readonly results = new Map<PassDefinition, unknown>();
+  /** Results a sharding computed: it disposes them. */
+  private readonly sharded = new Set<PassDefinition>();
   private readonly prunable: ParamSpec[];
   private fullBatchTrace: ShapeOps | null = null;
   /** Convolution outputs on (weights, x), shared by the passes that are `cached`. */
@@ -81,8 +94,11 @@ export class Passes {
     if (this.results.has(pass)) return this.results.get(pass) as R;
     if (!pass.run) throw new Error(`the ${pass.name} stage is timed by the caller, not run as a pass`);
     for (const dependency of pass.dependencies) if (dependency.run) this.get(dependency);
-    const result = this.timed(pass.name, () => pass.run!(this));
+    const { sharding } = this.inputs;
+    const delegated = pass.shardable === true && sharding !== undefined;
+    const result = this.timed(pass.name, () => (delegated ? sharding.run(pass) : pass.run!(this)));
     this.results.set(pass, result);
+    if (delegated) this.sharded.add(pass);
     return result;
   }
 
@@ -149,7 +165,7 @@ export class Passes {
   };
 
   dispose(): void {
-    for (const [pass, result] of this.results) pass.dispose?.(result);
+    for (const [pass, result] of this.results) if (!this.sharded.has(pass)) pass.dispose?.(result);
     this.results.clear();
     this.layers?.dispose();
   }

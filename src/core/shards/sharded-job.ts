@@ -1,0 +1,146 @@
+import { extname, join } from 'path';
+import { tf } from '../backend';
+import { BlockingThread } from '../kernels/blocking-thread';
+import { splitBatch } from '../kernels/conv-threads';
+import type { TargetTensor } from '../loss';
+import type { NetworkDef } from '../nn/ops';
+import type { PassDefinition, Passes, PassSharding } from '../passes';
+import { abortShards, EXCHANGE_TIMEOUT_MS, ShardAbortedError, ShardGroup, shardMemory, type ShardMemory } from './shard-group';
+import { batchRows, shardPasses, targetRows, type ShardNetwork } from './shard-passes';
+
+/**
+ * A job whose shardable passes (gradient, hessian, jacobian) run on its minibatch split between
+ * wasm heaps: shard 0 on the calling thread, shards 1… on threads of their own (shard-thread.ts),
+ * each with a copy of the weights and its samples. Batch norm, the loss and the results are summed
+ * over the shards (nn/batch-shard.ts), so each pass returns what the whole batch gives, while every
+ * kernel runs in wasm on every core and no heap holds more than its share of the activations.
+ */
+
+/** What a shard thread needs for a job (structured-cloned to it). */
+export interface ShardSetup {
+  memory: ShardMemory;
+  index: number;
+  batchSize: number;
+  start: number;
+  size: number;
+  network: ShardNetwork;
+  weights: { name: string; shape: number[]; values: Float32Array }[];
+  x: { shape: number[]; values: Float32Array };
+  target: { kind: TargetTensor['kind']; shape: number[]; values: Float32Array };
+  recomputed: string[];
+}
+
+export type ShardMessage = { type: 'setup'; setup: ShardSetup } | { type: 'run'; pass: string } | { type: 'end' };
+
+/** Setting a job up copies its weights and samples into the thread: seconds at most. */
+const SETUP_TIMEOUT_MS = 120_000;
+
+const threads: BlockingThread[] = [];
+
+/** `count` shard threads (started on first use, kept for the process: each keeps its wasm heap). */
+function shardThreads(count: number): BlockingThread[] {
+  for (let i = threads.length - 1; i >= 0; i--) if (threads[i]!.stopped) threads.splice(i, 1);
+  while (threads.length < count) threads.push(new BlockingThread(join(__dirname, `shard-thread${extname(__filename)}`), 'batch shard'));
+  return threads.slice(0, count);
+}
+
+/** Stop every shard thread (tests; a process's threads otherwise end with it). */
+export async function stopShardThreads(): Promise<void> {
+  await Promise.all(threads.splice(0).map((t) => t.terminate()));
+}
+
+export interface ShardedJobInputs {
+  network: ShardNetwork;
+  net: NetworkDef;
+  weights: Map<string, tf.Tensor>;
+  x: tf.Tensor;
+  target: TargetTensor;
+  recomputed: ReadonlySet<string>;
+  shards: number;
+  /** Float64 per shard and exchange chunk (tests make it tiny to exercise chunking). */
+  exchangeCapacity?: number;
+}
+
+export class ShardedJob implements PassSharding {
+  private readonly memory: ShardMemory;
+  private readonly helpers: BlockingThread[];
+  private readonly local: Passes;
+  private readonly owned: tf.Tensor[];
+
+  constructor(inputs: ShardedJobInputs) {
+    const batchSize = inputs.x.shape[0]!;
+    const parts = splitBatch(batchSize, inputs.shards);
+    this.memory = shardMemory(parts.length, inputs.exchangeCapacity);
+    this.helpers = shardThreads(parts.length - 1);
+    const weights = [...inputs.weights].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
+    const xValues = inputs.x.dataSync() as Float32Array;
+    const targetValues = inputs.target.values.dataSync() as Float32Array;
+    const xRow = inputs.x.size / batchSize;
+    const targetRow = inputs.target.values.size / batchSize;
+    this.helpers.forEach((helper, i) => {
+      const [start, size] = parts[i + 1]!;
+      const setup: ShardSetup = {
+        memory: this.memory,
+        index: i + 1,
+        batchSize,
+        start,
+        size,
+        network: inputs.network,
+        weights,
+        x: { shape: [size, ...inputs.x.shape.slice(1)], values: xValues.slice(start * xRow, (start + size) * xRow) },
+        target: {
+          kind: inputs.target.kind,
+          shape: [size, ...inputs.target.values.shape.slice(1)],
+          values: targetValues.slice(start * targetRow, (start + size) * targetRow),
+        },
+        recomputed: [...inputs.recomputed],
+      };
+      helper.post({ type: 'setup', setup } satisfies ShardMessage);
+    });
+    for (const helper of this.helpers) helper.wait('setup', SETUP_TIMEOUT_MS);
+    const [, size0] = parts[0]!;
+    const x0 = batchRows(inputs.x, 0, size0);
+    const target0 = targetRows(inputs.target, 0, size0);
+    this.owned = [x0, target0.values];
+    const group = new ShardGroup(this.memory, 0, batchSize, 0, size0);
+    this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.recomputed, group);
+  }
+
+  /** Shards in this job (the calling thread's included). */
+  get shards(): number {
+    return this.helpers.length + 1;
+  }
+
+  run<R>(pass: PassDefinition<string, R>): R {
+    for (const helper of this.helpers) helper.post({ type: 'run', pass: pass.name } satisfies ShardMessage);
+    let result: R | undefined;
+    let failure: unknown;
+    try {
+      result = this.local.get(pass);
+    } catch (err) {
+      failure = err;
+      abortShards(this.memory);
+    }
+    // Every helper answers (done, or failed once the group is aborted); a helper's own error is the
+    // cause when shard 0 only saw the abort.
+    for (const helper of this.helpers) {
+      try {
+        helper.wait(pass.name, EXCHANGE_TIMEOUT_MS);
+      } catch (err) {
+        if (failure === undefined || failure instanceof ShardAbortedError) failure = err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return result!;
+  }
+
+  dispose(): void {
+    this.local.dispose();
+    for (const t of this.owned) t.dispose();
+    for (const helper of this.helpers) {
+      if (helper.stopped) continue;
+      helper.post({ type: 'end' } satisfies ShardMessage);
+      helper.wait('end', SETUP_TIMEOUT_MS);
+    }
+  }
+}
