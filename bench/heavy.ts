@@ -22,6 +22,8 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { cpus, tmpdir } from 'os';
 import { join } from 'path';
+import { backendSettings } from '../src/config';
+import { DEFAULT_WASM_SHARDS } from '../src/core/backend';
 import { estimateJobMemory } from '../src/core/compute';
 import { proxiesForTask, TASKONOMY_TASKS, type ProxyName, type SpaceName, type TaskName } from '../src/core/names';
 import { architectures, pick } from './lib/archs';
@@ -252,7 +254,7 @@ function withVerdicts(job: HeavyJob, r: BenchJobResult, planMB: number, podMB: n
 function table(results: HeavyResult[]): string[] {
   return results.map(
     (r) =>
-      `${describeJob(r).padEnd(70)} ${r.error ? `FAILED ${r.error}` : `${r.seconds.toFixed(1).padStart(7)} s  ratio ${r.ratio?.toFixed(2) ?? '  – '}  ${r.backend} ×${r.threads}  ${Math.round(r.peakRssMB)} MB (plan ${r.planMB})`}`,
+      `${describeJob(r).padEnd(70)} ${r.error ? `FAILED ${r.error}` : `${r.seconds.toFixed(1).padStart(7)} s  ratio ${r.ratio?.toFixed(2) ?? '  – '}  ${r.backend}${(r.shards ?? 1) > 1 ? `:${r.shards}` : ''} ×${r.threads}  ${Math.round(r.peakRssMB)} MB (plan ${r.planMB})`}`,
   );
 }
 
@@ -290,10 +292,13 @@ async function main(): Promise<void> {
     });
   };
   const threads = cpus().length;
+  // As a heavy worker runs them: a split between wasm heaps only within the pod's memory.
+  const memoryBudget = podMB * 2 ** 20;
+  const shards = { max: backendSettings().shards ?? DEFAULT_WASM_SHARDS, budgetBytes: memoryBudget };
   for (const [i, job] of todo.entries()) {
-    const planMB = Math.round(estimateJobMemory(job) / 2 ** 20);
+    const planMB = Math.round(estimateJobMemory({ ...job, shards }) / 2 ** 20);
     process.stderr.write(`[${i + 1}/${todo.length}] start ${describeJob(job)} (plan ${planMB} MB)\n`);
-    const r = withVerdicts(job, await runJobInChild(__filename, job, threads), planMB, podMB, commit, sitting);
+    const r = withVerdicts(job, await runJobInChild(__filename, { ...job, memoryBudget }, threads), planMB, podMB, commit, sitting);
     done.set(key(job), r);
     process.stderr.write(`[${i + 1}/${todo.length}] ${table([r])[0]}\n`);
     write();

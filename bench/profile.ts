@@ -64,6 +64,8 @@ async function main(): Promise<void> {
     benchmark: 'kernel time of one job under tf.profile (kernel wall time summed per kernel and class)',
     job,
     backend: result?.backend,
+    // Kernels are shard 0's (the calling thread's engine) when the job splits its minibatch.
+    shards: result?.shards ?? 1,
     seconds,
     kernelSecondsIncludingNested: kernelMs / 1e3,
     classes: Object.fromEntries([...byClass].sort((a, b) => b[1] - a[1]).map(([c, ms]) => [c, { seconds: ms / 1e3, share: share(ms) }])),

@@ -2,7 +2,7 @@ import { initBackend, tf } from '../src/core/backend';
 import { computeProxies, initialWeights } from '../src/core/compute';
 import { targetTensor } from '../src/core/loss';
 import { traceShapes } from '../src/core/nn/shape';
-import { gradient, hessian, jacobian, Passes, type PassDefinition } from '../src/core/passes';
+import { forward, gradient, hessian, jacobian, Passes, type PassDefinition } from '../src/core/passes';
 import { Rng } from '../src/core/rng';
 import { ShardAbortedError, ShardGroup, shardMemory } from '../src/core/shards/shard-group';
 import { shardNetwork } from '../src/core/shards/shard-passes';
@@ -10,9 +10,9 @@ import { ShardedJob, stopShardThreads } from '../src/core/shards/sharded-job';
 import type { ComputeRequest } from '../src/core/types';
 
 /**
- * A job's backward passes on its minibatch split between wasm heaps (src/core/shards): batch norm,
- * the loss and the results are summed over the shards, so gradient (and fisher), hessian (grasp's
- * H·g) and jacobian must equal the unsplit passes up to float rounding, on even and uneven splits,
+ * A job's passes on its minibatch split between wasm heaps (src/core/shards): batch norm, the loss
+ * and the results are summed over the shards, so gradient (and fisher), hessian (grasp's H·g),
+ * jacobian and nwot's forward must equal the unsplit passes up to float rounding, on even and uneven splits,
  * with and without recomputed segments; a failing shard is an error, never a wait.
  */
 const NETWORK = { space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 3, 1)' } as const;
@@ -66,14 +66,15 @@ afterAll(async () => {
 // Exchanges of 1000 float64 per chunk: the weight gradients and the jacobian rows (3 × 3072 per
 // shard, of unequal lengths at 7 samples over 2 or 3 shards) take several chunks.
 describe.each([
-  [2, 'kept'],
-  [3, 'recomputed'],
-])('%i shards, segments %s', (shards, segments) => {
+  [2, 'kept', false],
+  [3, 'recomputed', false],
+  [2, 'recomputed', true],
+])('%i shards, segments %s, layer cache %s', (shards, segments, cacheLayers) => {
   test('gradient, fisher, H·g and the input jacobian equal the unsplit passes', () => {
     const inputs = setUp();
     const recomputed = new Set(segments === 'recomputed' ? ['gradient', 'hessian', 'jacobian'] : []);
     const whole = passesOf(inputs, recomputed);
-    const job = new ShardedJob({ ...inputs, network: NETWORK, recomputed, shards, exchangeCapacity: 1000 });
+    const job = new ShardedJob({ ...inputs, network: NETWORK, plan: { recomputed, cacheLayers }, shards, exchangeCapacity: 1000 });
     const split = new Passes({ ...passesOf(inputs, recomputed).inputs, sharding: job });
     try {
       expect(job.shards).toBe(shards);
@@ -85,6 +86,8 @@ describe.each([
       const scales = [...h1].map(([name, t]) => expectClose(h2.get(name)!.dataSync(), t.dataSync(), 1e-3));
       expect(scales.filter((s) => s > 0).length).toBeGreaterThan(scales.length / 2);
       expectClose(split.get(jacobian), whole.get(jacobian), 1e-4);
+      // nwot's agreement counts are integers: exactly the unsplit ones (ReLU signs of equal statistics).
+      expect(Array.from(split.get(forward))).toEqual(Array.from(whole.get(forward)));
     } finally {
       whole.dispose();
       split.dispose();
@@ -115,29 +118,14 @@ test('a job split between 2 heaps scores what the unsplit job scores, and says s
 
 test('a shard that fails is reported with its cause; the others stop waiting', () => {
   const inputs = setUp();
-  const job = new ShardedJob({
-    network: NETWORK,
-    net: inputs.net,
-    weights: inputs.weights,
-    x: inputs.x,
-    target: inputs.target,
-    recomputed: new Set(),
-    shards: 2,
-  });
+  const plan = { recomputed: new Set<string>(), cacheLayers: false };
+  const job = new ShardedJob({ ...inputs, network: NETWORK, plan, shards: 2 });
   // Shard 0 runs the gradient; shard 1 is told a pass it does not know and fails at once.
   const unknown = { ...gradient, name: 'no-such-pass' } as unknown as PassDefinition<string, unknown>;
   try {
     expect(() => job.run(unknown)).toThrow(/batch shard failed \(no-such-pass\)/);
     // The threads survive a failed pass: the next job runs.
-    const again = new ShardedJob({
-      network: NETWORK,
-      net: inputs.net,
-      weights: inputs.weights,
-      x: inputs.x,
-      target: inputs.target,
-      recomputed: new Set(),
-      shards: 2,
-    });
+    const again = new ShardedJob({ ...inputs, network: NETWORK, plan, shards: 2 });
     expect(again.run(gradient).grads.size).toBeGreaterThan(0);
     again.dispose();
   } finally {

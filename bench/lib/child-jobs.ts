@@ -18,16 +18,23 @@ export interface BenchJob {
   arch: string;
   batchSize: number;
   proxies: BuiltInProxyName[];
+  /** Bytes the job may hold in all (a heavy pod's memory): bounds a split between wasm heaps. */
+  memoryBudget?: number;
 }
 
 export interface BenchJobResult extends BenchJob {
   backend?: string;
+  /** wasm heaps its backward passes split the minibatch between (1: not split). */
+  shards?: number;
   seconds: number;
   peakRssMB: number;
   results?: Partial<Record<BuiltInProxyName, { score: number; time: number }>>;
   error?: string;
   date: string;
-  /** Threads its hybrid-backend convolutions could use (ZC_HYBRID_THREADS). */
+  /**
+   * Cores the job kept busy: hybrid's convolution threads (ZC_HYBRID_THREADS), a sharded wasm job's
+   * shards (at most the cores), 1 for an unsplit wasm job.
+   */
   threads: number;
 }
 
@@ -37,7 +44,11 @@ async function childMain(job: BenchJob): Promise<void> {
   await initBackend(backendSettings()); // ZC_HYBRID_THREADS, set by runJobInChild
   const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  process.stdout.write(JSON.stringify({ backend: r.backend, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  const shards = r.shards ?? 1;
+  const threads = r.backend === 'wasm' ? Math.min(shards, cpus().length) : Number(process.env.ZC_HYBRID_THREADS);
+  process.stdout.write(
+    JSON.stringify({ backend: r.backend, shards, threads, seconds, results: r.results, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n',
+  );
 }
 
 /**
@@ -70,7 +81,7 @@ export function runJobInChild(script: string, job: BenchJob, threads: number): P
       const seconds = (Date.now() - start) / 1000;
       const date = new Date().toISOString();
       const line = stdout.trim().split('\n').pop() ?? '';
-      if (status === 0 && line.startsWith('{')) return resolve({ ...job, ...JSON.parse(line), threads, date });
+      if (status === 0 && line.startsWith('{')) return resolve({ ...job, threads, ...JSON.parse(line), date });
       const reason = stderr.split('\n').find((l) => /error|abort|killed|memory/i.test(l)) ?? `exit ${status ?? signal}`;
       resolve({ ...job, seconds, peakRssMB: NaN, error: reason.slice(0, 300), threads, date });
     });

@@ -33,6 +33,7 @@ export function resolveRequest(req: ComputeRequest): { net: NetworkDef; canonica
   if (!Number.isSafeInteger(req.batchSize) || req.batchSize < 1) throw new InputError('batch size', req.batchSize, 'an integer ≥ 1');
   if (!Number.isSafeInteger(req.seed)) throw new InputError('seed', req.seed, 'an integer');
   if (req.shards !== undefined && !(Number.isSafeInteger(req.shards) && req.shards >= 1)) throw new InputError('shards', req.shards, 'an integer ≥ 1');
+  if (req.memoryBudget !== undefined && !(req.memoryBudget > 0)) throw new InputError('memory budget', req.memoryBudget, 'a positive number of bytes');
   if (req.proxies.length === 0 && !req.modules?.length) throw new InputError('proxies', req.proxies, 'at least one proxy');
   for (const p of req.proxies) if (!(p in PROXY_DEFINITIONS)) throw new InputError('proxy', p, `valid: ${Object.keys(PROXY_DEFINITIONS).join(', ')}`);
   const arch = space.parse(req.arch, 'arch');
@@ -97,7 +98,7 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
   const onWasm = activeBackend() === 'wasm';
   if (req.shards !== undefined && req.shards > 1 && !onWasm)
     throw new InputError('shards', req.shards, `1 on the ${activeBackend()} backend (shards are wasm heaps)`);
-  const shards = { max: onWasm ? wasmShardLimit() : 1, exactly: req.shards };
+  const shards = { max: onWasm && req.shards !== 1 ? wasmShardLimit() : 1, exactly: req.shards, budgetBytes: req.memoryBudget };
   const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute, req.layerCache, shards);
   const { used: backend, restore } = plan.shards > 1 ? { used: 'wasm' as const, restore: null } : await backendForJob(plan.peakBytes);
   try {
@@ -151,7 +152,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
     let sharding: PassSharding | undefined;
     if (plan.shards > 1) {
       const network = { space: req.space, task: req.task, arch: canonicalArch };
-      sharding = sharded = new ShardedJob({ network, net, weights, x, target, recomputed: plan.recomputed, shards: plan.shards });
+      sharding = sharded = new ShardedJob({ network, net, weights, x, target, plan, shards: plan.shards });
     }
     const moduleValues: Record<string, ModuleValue> = {};
     const values = evaluateProxies(
@@ -172,7 +173,8 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         dataSeconds,
         secondMinibatchSeconds,
         recomputed: plan.recomputed,
-        cacheLayers: plan.cacheLayers,
+        // With shards, the cache is theirs: the passes left to this heap run on the whole minibatch without one.
+        cacheLayers: plan.shards === 1 && plan.cacheLayers,
         sharding,
       },
       req.proxies,

@@ -82,9 +82,14 @@ export interface ComputeRequest {
   /**
    * Split the minibatch of the backward passes (gradient, hessian, jacobian) between this many wasm
    * heaps, one thread each (src/core/shards), when each then fits; unset: only a job beyond one heap
-   * is split, into as few as fit (up to ZC_WASM_SHARDS). Values equal the unsplit job's up to float rounding.
+   * is split, into as few as fit (up to ZC_WASM_SHARDS); 1: never. Values equal the unsplit job's up to float rounding.
    */
   shards?: number;
+  /**
+   * Bytes the job may hold in all (a worker's pool budget): a split whose heaps would together hold
+   * more is not chosen (then fewer kept activations, else hybrid). Unset: no bound.
+   */
+  memoryBudget?: number;
 }
 
 export interface ProxyResult {

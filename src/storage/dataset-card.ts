@@ -202,7 +202,7 @@ export function datasetCard(m: Manifest, opts: CardOptions = {}): string {
     '| `score` | double | the proxy\u2019s value, unitless unless noted below |',
     '| `time` | double | seconds spent computing the score |',
     '| `reason` | string | why a triple failed |',
-    '| `backend` | string | TensorFlow.js backend that computed it |',
+    '| `backend` | string | TensorFlow.js backend that computed it (`wasm:N`: the minibatch of its backward passes split between N wasm heaps) |',
     '| `dataSource`, `dataSha256` | string | the minibatch source and the sha256 of its bytes |',
     '| `fingerprint` | string | code fingerprint of the compute core that produced the row |',
     '| `archIdx` | string | NASLib\u2019s index of the architecture, when known |',

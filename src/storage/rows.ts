@@ -33,7 +33,10 @@ export const ResultRowSchema = z
     time: anyNumber.nullable(),
     /** Why it failed (status 'failed'). */
     reason: z.string().optional(),
-    /** Backend that computed it ('node', 'wasm', 'hybrid', 'cpu'), 'none' when it failed before computing, or 'imported'. */
+    /**
+     * Backend that computed it ('node', 'wasm', 'hybrid', 'cpu'; 'wasm:N' when its backward passes split
+     * the minibatch between N wasm heaps), 'none' when it failed before computing, or 'imported'.
+     */
     backend: z.string().min(1),
     /** 'synthetic', a data path, or for imported rows the file they came from. */
     dataSource: z.string(),

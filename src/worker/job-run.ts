@@ -31,7 +31,8 @@ export class JobRun {
 
   request(arch: string, batchSize: number, recompute: RecomputePolicy = 'auto'): ComputeRequest {
     const { p } = this;
-    return { space: p.space, task: p.task, arch, proxies: p.proxies, seed: p.seed, batchSize, data: this.data, recompute };
+    // The pool's budget bounds a split between wasm heaps too (their sum).
+    return { space: p.space, task: p.task, arch, proxies: p.proxies, seed: p.seed, batchSize, data: this.data, recompute, memoryBudget: this.ctx.budget };
   }
 
   /** Record the job's computed rows and count the job. */

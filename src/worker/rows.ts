@@ -25,7 +25,8 @@ export function rowsFromResult(p: JobPayload, arch: string, result: ComputeResul
     ...(module !== undefined && { module }),
     seed: p.seed,
     batchSize: result.batchSize,
-    backend: result.backend,
+    // 'wasm:3': the backward passes split the minibatch between 3 wasm heaps (same values up to float rounding).
+    backend: result.shards ? `${result.backend}:${result.shards}` : result.backend,
     dataSource: result.data.source,
     dataSha256: result.data.sha256,
     fingerprint: p.fingerprint,

@@ -17,6 +17,11 @@ const OPTIONS = [
   { name: 'batch-size', value: true, description: 'minibatch size (default 64; 32 for Taskonomy tasks)' },
   { name: 'data', value: true, description: '"synthetic" (default) or a path to CIFAR binary / .npy data' },
   { name: 'proxy-module', value: true, description: 'comma-separated files of user proxies (docs/writing-a-proxy.md); alone, only they are computed' },
+  {
+    name: 'shards',
+    value: true,
+    description: "split the backward passes' minibatch between N wasm heaps, one thread each (default: only a job beyond one heap; 1: never)",
+  },
   { name: 'json', value: false, description: 'print one JSON object instead of a table' },
 ] as const;
 
@@ -27,7 +32,7 @@ function required(value: string | undefined, name: string, expected: string): st
 
 function table(result: ComputeResult): string {
   const lines = [
-    `${result.space} ${result.task} ${result.arch}  seed ${result.seed}  batch ${result.batchSize}  backend ${result.backend}`,
+    `${result.space} ${result.task} ${result.arch}  seed ${result.seed}  batch ${result.batchSize}  backend ${result.backend}${result.shards ? ` (${result.shards} shards)` : ''}`,
     `data: ${result.data.source}${result.data.sha256 ? ` (sha256 ${result.data.sha256.slice(0, 16)}…)` : ''}`,
     '',
     `${'proxy'.padEnd(10)} ${'score'.padStart(22)} ${'time (s)'.padStart(10)}`,
@@ -54,7 +59,7 @@ export const command: Command = {
   name: 'compute',
   summary: 'compute zero-cost proxies of one architecture on one task',
   usage:
-    'zcbench compute --space S --task T --arch A [--proxies all|a,b] [--proxy-module FILE[,FILE]] [--seed N] [--batch-size N] [--data synthetic|PATH] [--json]',
+    'zcbench compute --space S --task T --arch A [--proxies all|a,b] [--proxy-module FILE[,FILE]] [--seed N] [--batch-size N] [--data synthetic|PATH] [--shards N] [--json]',
   options: [...OPTIONS],
   async run(argv) {
     const args = parseArgs(argv, [...OPTIONS]);
@@ -72,11 +77,12 @@ export const command: Command = {
     const proxies: BuiltInProxyName[] = proxiesArg === undefined ? [] : parseComputeProxyList(proxiesArg, task, '--proxies');
     const seed = optInt(args, 'seed', 0) ?? 0;
     const batchSize = optInt(args, 'batch-size', 1) ?? defaultBatchSize(task);
+    const shards = optInt(args, 'shards', 1);
     const dataArg = optString(args, 'data') ?? 'synthetic';
     const data: DataSpec = dataArg === 'synthetic' ? { source: 'synthetic' } : { source: 'path', path: dataArg };
     await initBackend(backendSettings());
     const modules = loaded.length > 0 ? [...new Map(loaded.map((m) => [m.definition.name, m.definition])).values()] : undefined;
-    const result = await computeProxies({ space, task, arch, proxies, modules, seed, batchSize, data });
+    const result = await computeProxies({ space, task, arch, proxies, modules, seed, batchSize, data, ...(shards !== undefined && { shards }) });
     process.stdout.write((optFlag(args, 'json') ? JSON.stringify(withModuleSources(result, loaded)) : table(result)) + '\n');
     // A module that threw is reported with the others' values, and the exit status says so.
     return Object.values(result.moduleResults ?? {}).some((r) => 'error' in r) ? 1 : 0;

@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import type { BatchShard } from '../nn/batch-shard';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
 import { data } from './data';
@@ -13,11 +14,13 @@ export const forward = definePass({
   recomputable: false,
   cached: true,
   forwardOnly: true,
+  shardable: true,
   run: reluAgreement,
 });
 
 function reluAgreement(passes: Passes): Float64Array {
-  const b = passes.batchSize;
+  const { shard } = passes.inputs;
+  const b = shard ? shard.batchSize : passes.batchSize;
   const k = new Float64Array(b * b);
   const countsByInput = new Map<number, Float64Array>();
   tf.tidy(() => {
@@ -26,15 +29,16 @@ function reluAgreement(passes: Passes): Float64Array {
       // agreement counts: compute them once per input, add them once per module call.
       let counts = countsByInput.get(input.id);
       if (!counts) {
-        counts = agreementCounts(input.dataSync() as Float32Array, b);
+        counts = agreementCounts(input.dataSync() as Float32Array, passes.batchSize, shard);
         countsByInput.set(input.id, counts);
       }
       for (let i = 0; i < counts.length; i++) k[i]! += counts[i]!;
     };
-    const ops = new TensorOps(passes.lookup, { onReluInput }, undefined, { cache: passes.layers });
+    const ops = new TensorOps(passes.lookup, { onReluInput }, undefined, { cache: passes.layers, shard });
     passes.inputs.net.forward(ops, passes.inputs.x);
   });
-  return k;
+  // A shard counted the rows of its own samples: the shards' rows together are K.
+  return shard ? shard.sum(k) : k;
 }
 
 /**
@@ -43,22 +47,46 @@ function reluAgreement(passes: Passes): Float64Array {
  * the Hamming distance of the samples' sign bits, 32 units to a word (exact integers, and ~5× faster
  * than the float matrix product on wasm).
  */
-function agreementCounts(x: ArrayLike<number>, b: number): Float64Array {
+function agreementCounts(x: ArrayLike<number>, b: number, shard?: BatchShard): Float64Array {
   const units = x.length / b;
   const words = Math.ceil(units / 32);
+  const local = signBits(x, b, units, words);
+  if (!shard) return agreementRows(local, b, 0, b, units, words, true);
+  // Every shard's sign bits (exact integers as float64), then the rows of this shard's samples.
+  const all = new Int32Array(shard.batchSize * words);
+  let at = 0;
+  for (const part of shard.gather(Float64Array.from(local))) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return agreementRows(all, shard.batchSize, shard.start, shard.size, units, words, false);
+}
+
+/** [x > 0] of b samples of `units` each, 32 units to a word. */
+function signBits(x: ArrayLike<number>, b: number, units: number, words: number): Int32Array {
   const bits = new Int32Array(b * words);
   for (let i = 0; i < b; i++) {
     const row = i * units;
     const out = i * words;
     for (let u = 0; u < units; u++) if (x[row + u]! > 0) bits[out + (u >>> 5)]! |= 1 << (u & 31);
   }
+  return bits;
+}
+
+/**
+ * Rows [from, from + count) of the b × b agreement counts of `bits` (b samples); `symmetric`: all
+ * b rows at once, each pair counted once (from = 0, count = b).
+ */
+function agreementRows(bits: Int32Array, b: number, from: number, count: number, units: number, words: number, symmetric: boolean): Float64Array {
   const counts = new Float64Array(b * b);
-  for (let i = 0; i < b; i++) {
+  for (let i = from; i < from + count; i++) {
     counts[i * b + i] = units;
-    for (let j = i + 1; j < b; j++) {
+    for (let j = symmetric ? i + 1 : 0; j < b; j++) {
+      if (j === i) continue;
       let differ = 0;
       for (let w = 0, p = i * words, q = j * words; w < words; w++) differ += popcount(bits[p + w]! ^ bits[q + w]!);
-      counts[i * b + j] = counts[j * b + i] = units - differ;
+      counts[i * b + j] = units - differ;
+      if (symmetric) counts[j * b + i] = units - differ;
     }
   }
   return counts;

@@ -16,6 +16,12 @@ export interface ShardNetwork {
   arch: string;
 }
 
+/** memory.ts's plan for the shards' passes. */
+export interface ShardPlan {
+  recomputed: ReadonlySet<string>;
+  cacheLayers: boolean;
+}
+
 export function shardNetwork(job: ShardNetwork): NetworkDef {
   const space = searchSpace(job.space);
   return space.network(space.parse(job.arch), taskSpec(job.task));
@@ -23,8 +29,7 @@ export function shardNetwork(job: ShardNetwork): NetworkDef {
 
 /**
  * The passes of one shard: its samples of the minibatch, the job's weights (not owned), and the
- * job's segment plan; no layer cache (a sharded job is beyond one heap, where memory.ts plans none),
- * no zen or az_nas draws (forward-only passes run unsharded).
+ * job's segment and layer-cache plan; no zen or az_nas draws (forward-only passes run unsplit).
  */
 export function shardPasses(
   net: NetworkDef,
@@ -32,7 +37,7 @@ export function shardPasses(
   weights: Map<string, tf.Tensor>,
   x: tf.Tensor,
   target: TargetTensor,
-  recomputed: ReadonlySet<string>,
+  plan: ShardPlan,
   shard: BatchShard,
 ): Passes {
   const trace = traceShapes(net, 1);
@@ -49,8 +54,8 @@ export function shardPasses(
     x,
     target,
     zenDraws: unsharded,
-    recomputed,
-    cacheLayers: false,
+    recomputed: plan.recomputed,
+    cacheLayers: plan.cacheLayers,
     shard,
   });
 }

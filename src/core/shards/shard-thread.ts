@@ -29,7 +29,7 @@ function setUp(setup: ShardSetup): Job {
   const x = tf.tensor(setup.x.values, setup.x.shape, 'float32');
   const target: TargetTensor = { kind: setup.target.kind, values: tf.tensor(setup.target.values, setup.target.shape, 'float32') };
   const group = new ShardGroup(setup.memory, setup.index, setup.batchSize, setup.start, setup.size);
-  const passes = shardPasses(net, setup.network, weights, x, target, new Set(setup.recomputed), group);
+  const passes = shardPasses(net, setup.network, weights, x, target, { recomputed: new Set(setup.recomputed), cacheLayers: setup.cacheLayers }, group);
   return { group, passes, tensors: [...weights.values(), x, target.values] };
 }
 

@@ -6,7 +6,7 @@ import type { TargetTensor } from '../loss';
 import type { NetworkDef } from '../nn/ops';
 import type { PassDefinition, Passes, PassSharding } from '../passes';
 import { abortShards, EXCHANGE_TIMEOUT_MS, ShardAbortedError, ShardGroup, shardMemory, type ShardMemory } from './shard-group';
-import { batchRows, shardPasses, targetRows, type ShardNetwork } from './shard-passes';
+import { batchRows, shardPasses, targetRows, type ShardNetwork, type ShardPlan } from './shard-passes';
 
 /**
  * A job whose shardable passes (gradient, hessian, jacobian) run on its minibatch split between
@@ -28,6 +28,7 @@ export interface ShardSetup {
   x: { shape: number[]; values: Float32Array };
   target: { kind: TargetTensor['kind']; shape: number[]; values: Float32Array };
   recomputed: string[];
+  cacheLayers: boolean;
 }
 
 export type ShardMessage = { type: 'setup'; setup: ShardSetup } | { type: 'run'; pass: string } | { type: 'end' };
@@ -55,7 +56,8 @@ export interface ShardedJobInputs {
   weights: Map<string, tf.Tensor>;
   x: tf.Tensor;
   target: TargetTensor;
-  recomputed: ReadonlySet<string>;
+  /** Passes that recompute segments and whether the shards keep a layer cache (memory.ts). */
+  plan: ShardPlan;
   shards: number;
   /** Float64 per shard and exchange chunk (tests make it tiny to exercise chunking). */
   exchangeCapacity?: number;
@@ -93,7 +95,8 @@ export class ShardedJob implements PassSharding {
           shape: [size, ...inputs.target.values.shape.slice(1)],
           values: targetValues.slice(start * targetRow, (start + size) * targetRow),
         },
-        recomputed: [...inputs.recomputed],
+        recomputed: [...inputs.plan.recomputed],
+        cacheLayers: inputs.plan.cacheLayers,
       };
       helper.post({ type: 'setup', setup } satisfies ShardMessage);
     });
@@ -103,7 +106,7 @@ export class ShardedJob implements PassSharding {
     const target0 = targetRows(inputs.target, 0, size0);
     this.owned = [x0, target0.values];
     const group = new ShardGroup(this.memory, 0, batchSize, 0, size0);
-    this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.recomputed, group);
+    this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.plan, group);
   }
 
   /** Shards in this job (the calling thread's included). */
