@@ -294,7 +294,8 @@ async function main(): Promise<void> {
   const threads = cpus().length;
   // As a heavy worker runs them: a split between wasm heaps only within the pod's memory.
   const memoryBudget = podMB * 2 ** 20;
-  const shards = { max: backendSettings().shards ?? DEFAULT_WASM_SHARDS, budgetBytes: memoryBudget };
+  const settings = backendSettings();
+  const shards = { max: settings.shards ?? DEFAULT_WASM_SHARDS, min: settings.minShards ?? threads, budgetBytes: memoryBudget };
   for (const [i, job] of todo.entries()) {
     const planMB = Math.round(estimateJobMemory({ ...job, shards }) / 2 ** 20);
     process.stderr.write(`[${i + 1}/${todo.length}] start ${describeJob(job)} (plan ${planMB} MB)\n`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BACKENDS, type BackendName } from './core/names';
+import type { BackendSettings } from './core/backend';
+import { BACKENDS } from './core/names';
 import { InputError } from './errors';
 import { redactUrl } from './log';
 
@@ -25,6 +26,8 @@ export const ConfigSchema = z.object({
   ZC_HYBRID_THREADS: z.preprocess(unsetIfEmpty, z.coerce.number().int().positive().optional()),
   /** Most wasm heaps (threads) one job's minibatch may be split between when it does not fit one; 1: never (hybrid). Unset: 8. */
   ZC_WASM_SHARDS: z.preprocess(unsetIfEmpty, z.coerce.number().int().positive().optional()),
+  /** Split every job between at least this many wasm heaps where each fits (a one-job pod: its cores). Unset: 1. */
+  ZC_WASM_MIN_SHARDS: z.preprocess(unsetIfEmpty, z.coerce.number().int().positive().optional()),
   /** Memory budget of one worker process's jobs, in MiB (light pool). */
   ZC_WORKER_MEMORY_MB: z.coerce.number().int().positive().default(3072),
   /** Memory budget of one heavy-pool job, in MiB; unset: 80 % of this machine's memory. */
@@ -88,17 +91,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /**
- * The compute core's backend settings (`initBackend`'s argument), from ZC_BACKEND, ZC_HYBRID_THREADS
- * and ZC_WASM_SHARDS only: a compute child or `zcbench compute` must not fail on another variable.
+ * The compute core's backend settings (`initBackend`'s argument), from ZC_BACKEND, ZC_HYBRID_THREADS,
+ * ZC_WASM_SHARDS and ZC_WASM_MIN_SHARDS only: a compute child or `zcbench compute` must not fail on another variable.
  */
-export function backendSettings(env: NodeJS.ProcessEnv = process.env): { backend?: BackendName; threads?: number; shards?: number } {
+export function backendSettings(env: NodeJS.ProcessEnv = process.env): BackendSettings {
   const backend = ConfigSchema.shape.ZC_BACKEND.safeParse(env.ZC_BACKEND);
   if (!backend.success) throw new InputError('ZC_BACKEND', env.ZC_BACKEND, `one of ${BACKENDS.join(', ')}`);
-  const threads = ConfigSchema.shape.ZC_HYBRID_THREADS.safeParse(env.ZC_HYBRID_THREADS);
-  if (!threads.success) throw new InputError('ZC_HYBRID_THREADS', env.ZC_HYBRID_THREADS, 'a positive integer');
-  const shards = ConfigSchema.shape.ZC_WASM_SHARDS.safeParse(env.ZC_WASM_SHARDS);
-  if (!shards.success) throw new InputError('ZC_WASM_SHARDS', env.ZC_WASM_SHARDS, 'a positive integer');
-  return { backend: backend.data, threads: threads.data, shards: shards.data };
+  const count = (name: 'ZC_HYBRID_THREADS' | 'ZC_WASM_SHARDS' | 'ZC_WASM_MIN_SHARDS') => {
+    const parsed = ConfigSchema.shape[name].safeParse(env[name]);
+    if (!parsed.success) throw new InputError(name, env[name], 'a positive integer');
+    return parsed.data;
+  };
+  return { backend: backend.data, threads: count('ZC_HYBRID_THREADS'), shards: count('ZC_WASM_SHARDS'), minShards: count('ZC_WASM_MIN_SHARDS') };
 }
 
 /** A setting's value as an error may show it: secrets hidden, URLs without their credentials. */

@@ -64,12 +64,14 @@ export function runChildIfAsked(): boolean {
   return true;
 }
 
-/** Run `job` in a child of `script` (a bench file that calls runChildIfAsked), its convolutions on `threads` threads. */
+/** Run `job` in a child of `script` (a bench file that calls runChildIfAsked) on `threads` cores. */
 export function runJobInChild(script: string, job: BenchJob, threads: number): Promise<BenchJobResult> {
   const start = Date.now();
   const proc = spawn(process.execPath, [...process.execArgv, script, '--child', JSON.stringify(job)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ZC_HYBRID_THREADS: String(threads) },
+    // One job at a time on every core, as a heavy pod runs them: hybrid's convolutions on `threads`
+    // threads, a wasm job split between at least as many heaps where each fits.
+    env: { ...process.env, ZC_HYBRID_THREADS: String(threads), ZC_WASM_MIN_SHARDS: process.env.ZC_WASM_MIN_SHARDS ?? String(threads) },
   });
   let stdout = '';
   let stderr = '';

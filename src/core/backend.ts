@@ -29,16 +29,22 @@ export interface BackendSettings {
    * one (src/core/shards); 1: never, such a job runs on hybrid. Unset: DEFAULT_WASM_SHARDS.
    */
   shards?: number;
+  /**
+   * ZC_WASM_MIN_SHARDS: split every job between at least this many wasm heaps where each fits (a
+   * pod that runs one job at a time on N cores sets N: wasm runs a heap's kernels on one thread).
+   * Unset: 1.
+   */
+  minShards?: number;
 }
 
 /** Enough heaps for the largest Taskonomy jobs at batch 32 (threads beyond the cores share them). */
 export const DEFAULT_WASM_SHARDS = 8;
 
-let wasmShards = DEFAULT_WASM_SHARDS;
+let wasmShards = { max: DEFAULT_WASM_SHARDS, min: 1 };
 
-/** Most wasm heaps a job's minibatch may be split between (initBackend's `shards`). */
-export function wasmShardLimit(): number {
-  return wasmShards;
+/** How many wasm heaps a job's minibatch may be split between (initBackend's `shards`, `minShards`). */
+export function wasmShardLimits(): { max: number; min: number } {
+  return { ...wasmShards };
 }
 export type { BackendName };
 
@@ -152,16 +158,19 @@ async function select(forced: BackendName | undefined): Promise<BackendName> {
  * one; otherwise tfjs-node where it loads, else wasm, else cpu. A forced backend that is unavailable
  * throws InputError('ZC_BACKEND', value, 'available: ...'). Registers the custom kernels and
  * gradients. Idempotent; returns the active backend name. A later call that forces a different
- * backend switches to it (tests compare backends in one process); `settings.threads` and `shards` apply at once.
+ * backend switches to it (tests compare backends in one process); `threads`, `shards` and `minShards` apply at once.
  */
 export async function initBackend(settings: BackendSettings | BackendName = {}): Promise<BackendName> {
-  const { backend: prefer, threads, shards } = typeof settings === 'string' ? { backend: settings, threads: undefined, shards: undefined } : settings;
+  const { backend: prefer, threads, shards, minShards } = typeof settings === 'string' ? { backend: settings } : settings;
   const forced = forcedBackend(prefer);
   if (threads !== undefined) setHybridThreads(threads);
-  if (shards !== undefined) {
-    if (!Number.isInteger(shards) || shards < 1) throw new InputError('ZC_WASM_SHARDS', String(shards), 'a positive integer');
-    wasmShards = shards;
+  for (const [name, value] of [
+    ['ZC_WASM_SHARDS', shards],
+    ['ZC_WASM_MIN_SHARDS', minShards],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new InputError(name, String(value), 'a positive integer');
   }
+  wasmShards = { max: shards ?? wasmShards.max, min: minShards ?? wasmShards.min };
   if (initialised !== null) {
     const current = await initialised;
     if (forced === undefined || forced === current) return current;

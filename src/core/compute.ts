@@ -1,6 +1,6 @@
 import { InputError } from '../errors';
 import { ResourceError } from '../errors';
-import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, wasmShardLimit, type BackendName } from './backend';
+import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, wasmShardLimits, type BackendName } from './backend';
 import { loadMinibatch } from './data';
 import { evaluatePassesNeeded, evaluateProxies, type ModuleValue } from './evaluate';
 import { targetTensor } from './loss';
@@ -98,7 +98,8 @@ export async function computeProxies(req: ComputeRequest): Promise<ComputeResult
   const onWasm = activeBackend() === 'wasm';
   if (req.shards !== undefined && req.shards > 1 && !onWasm)
     throw new InputError('shards', req.shards, `1 on the ${activeBackend()} backend (shards are wasm heaps)`);
-  const shards = { max: onWasm && req.shards !== 1 ? wasmShardLimit() : 1, exactly: req.shards, budgetBytes: req.memoryBudget };
+  const limits = onWasm && req.shards !== 1 ? wasmShardLimits() : { max: 1, min: 1 };
+  const shards = { ...limits, exactly: req.shards, budgetBytes: req.memoryBudget };
   const plan = planMemory(net, taskSpec(req.task), req.batchSize, req.proxies, req.recompute, req.layerCache, shards);
   const { used: backend, restore } = plan.shards > 1 ? { used: 'wasm' as const, restore: null } : await backendForJob(plan.peakBytes);
   try {

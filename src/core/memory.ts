@@ -43,11 +43,12 @@ const HYBRID_STAGING_BYTES = 768 * 2 ** 20;
 
 /**
  * How many wasm heaps a job's shardable passes may split its minibatch between: up to `max` when it
- * does not fit one, or `exactly` that many (a request's `shards`) when each heap then fits; never
- * more bytes in all than `budgetBytes`.
+ * does not fit one, at least `min` where each fits (a one-job pod's cores), or `exactly` that many (a
+ * request's `shards`) when each heap then fits; never more bytes in all than `budgetBytes`.
  */
 export interface ShardPolicy {
   max: number;
+  min?: number;
   exactly?: number;
   budgetBytes?: number;
 }
@@ -113,19 +114,32 @@ export function planMemory(
   // Fewer kept activations before more heaps: a split that keeps everything may not fit the budget.
   const split = (count: number) =>
     [policy, ...(policy === 'auto' ? (['always'] as const) : [])]
-      .map((p) => shardedPlan(net, trace, task, batchSize, needed, p, count))
-      .find((p) => p !== null && p.peakBytes <= (shards.budgetBytes ?? Infinity));
+      .map((p) => shardedPlan(net, trace, task, batchSize, needed, p, cache, count))
+      .find((p): p is MemoryPlan => p !== null && p.peakBytes <= (shards.budgetBytes ?? Infinity));
   if (shards.exactly !== undefined && shards.exactly > 1) {
     const asked = split(Math.min(shards.exactly, batchSize));
     if (asked) return asked;
   }
   const plan = passPlan(trace, task, batchSize, needed, policy, cacheLayers ? cacheBytes : 0);
-  if (plan.peakBytes <= RECOMPUTE_ABOVE_BYTES) return { ...plan, cacheLayers, shards: 1 };
-  // The fewest heaps that fit, unless a few more (at most twice as many) let the shards keep a layer
-  // cache: then no pass runs a convolution twice (measured on TNB-micro class_scene (1, 2, 2, 0, 2, 3):
-  // 4 shards with the cache 56 s, 3 without 71 s, on 2 cores).
   const most = Math.min(shards.max, batchSize);
-  for (let count = 2; count <= most; count++) {
+  const least = Math.min(shards.min ?? 1, most);
+  if (least > 1) {
+    const spread = fewestShards(split, least, most);
+    if (spread) return spread;
+  }
+  if (plan.peakBytes <= RECOMPUTE_ABOVE_BYTES) return { ...plan, cacheLayers, shards: 1 };
+  const sharded = fewestShards(split, 2, most);
+  if (sharded) return sharded;
+  return { ...plan, peakBytes: plan.peakBytes + HYBRID_STAGING_BYTES, cacheLayers, shards: 1 };
+}
+
+/**
+ * The fewest heaps from `from` to `most` that fit, unless a few more (at most twice as many) let the
+ * shards keep a layer cache: then no pass runs a convolution twice (measured on TNB-micro class_scene
+ * (1, 2, 2, 0, 2, 3): 4 shards with the cache 56 s, 3 without 71 s, on 2 cores).
+ */
+function fewestShards(split: (count: number) => MemoryPlan | undefined, from: number, most: number): MemoryPlan | undefined {
+  for (let count = from; count <= most; count++) {
     const fewest = split(count);
     if (!fewest) continue;
     for (let more = count; more <= Math.min(most, 2 * count); more++) {
@@ -134,7 +148,7 @@ export function planMemory(
     }
     return fewest;
   }
-  return { ...plan, peakBytes: plan.peakBytes + HYBRID_STAGING_BYTES, cacheLayers, shards: 1 };
+  return undefined;
 }
 
 /**
@@ -149,6 +163,7 @@ function shardedPlan(
   batchSize: number,
   needed: Set<PassName>,
   policy: RecomputePolicy,
+  cache: LayerCachePolicy,
   shards: number,
 ): MemoryPlan | null {
   const shardable = (passes: Set<PassName>) => new Set([...passes].filter((p) => PASSES[p].shardable));
@@ -160,7 +175,7 @@ function shardedPlan(
   // The shards' layer cache, decided as for an unsplit job: on every proxy of the task, not the ones asked for.
   const cacheBytes = 4 * localTrace.convOutputElements;
   const everyPass = shardable(evaluatePassesNeeded(proxiesForTask(task.name)));
-  const cacheLayers = passPlan(localTrace, task, local, everyPass, policy, cacheBytes).peakBytes + wholeMinibatch <= RECOMPUTE_ABOVE_BYTES;
+  const cacheLayers = cache === 'auto' && passPlan(localTrace, task, local, everyPass, policy, cacheBytes).peakBytes + wholeMinibatch <= RECOMPUTE_ABOVE_BYTES;
   const shard = passPlan(localTrace, task, local, shardable(needed), policy, cacheLayers ? cacheBytes : 0);
   const main = passPlan(trace, task, batchSize, rest, policy, 0);
   const shard0 = shard.peakBytes + wholeMinibatch;
