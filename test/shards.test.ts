@@ -3,6 +3,7 @@ import { computeProxies, initialWeights } from '../src/core/compute';
 import { targetTensor } from '../src/core/loss';
 import { traceShapes } from '../src/core/nn/shape';
 import { forward, gradient, hessian, jacobian, Passes, type PassDefinition } from '../src/core/passes';
+import { drawZen, zenPass } from '../src/core/proxies/zen';
 import { Rng } from '../src/core/rng';
 import { ShardAbortedError, ShardGroup, shardMemory } from '../src/core/shards/shard-group';
 import { shardNetwork } from '../src/core/shards/shard-passes';
@@ -12,7 +13,7 @@ import type { ComputeRequest } from '../src/core/types';
 /**
  * A job's passes on its minibatch split between wasm heaps (src/core/shards): batch norm, the loss
  * and the results are summed over the shards, so gradient (and fisher), hessian (grasp's H·g),
- * jacobian and nwot's forward must equal the unsplit passes up to float rounding, on even and uneven splits,
+ * jacobian, nwot's forward and zen must equal the unsplit passes up to float rounding, on even and uneven splits,
  * with and without recomputed segments; a failing shard is an error, never a wait.
  */
 const NETWORK = { space: 'nasbench201', task: 'cifar10', arch: '(0, 2, 3, 2, 3, 1)' } as const;
@@ -24,12 +25,17 @@ function setUp() {
   const weights = initialWeights(trace.params, net.init, new Rng(3));
   const x = tf.randomNormal([BATCH, 32, 32, 3], 0, 1, 'float32', 5);
   const target = targetTensor({ kind: 'class', labels: Int32Array.from({ length: BATCH }, (_, i) => (i * 3) % 10) }, 10);
-  return { net, trace, weights, x, target };
+  const zen = drawZen(trace, [BATCH, 32, 32, 3], new Rng(4));
+  return { net, trace, weights, x, target, zen, zenDraws: () => zen };
+}
+
+function disposeAll({ weights, x, target, zen }: Inputs): void {
+  for (const t of [...weights.values(), x, target.values, ...zen.weights.values(), zen.input, zen.noise]) t.dispose();
 }
 
 type Inputs = ReturnType<typeof setUp>;
 
-function passesOf({ net, trace, weights, x, target }: Inputs, recomputed: Set<string>): Passes {
+function passesOf({ net, trace, weights, x, target, zenDraws }: Inputs, recomputed: Set<string>): Passes {
   return new Passes({
     net,
     loss: 'ce',
@@ -39,9 +45,7 @@ function passesOf({ net, trace, weights, x, target }: Inputs, recomputed: Set<st
     x,
     target,
     recomputed,
-    zenDraws: () => {
-      throw new Error('unused');
-    },
+    zenDraws,
   });
 }
 
@@ -88,11 +92,15 @@ describe.each([
       expectClose(split.get(jacobian), whole.get(jacobian), 1e-4);
       // nwot's agreement counts are integers: exactly the unsplit ones (ReLU signs of equal statistics).
       expect(Array.from(split.get(forward))).toEqual(Array.from(whole.get(forward)));
+      // zen: batch norm's variances over every shard's samples, Δ's mean over all of them.
+      const [z1, z2] = [whole.get(zenPass), split.get(zenPass)];
+      expect(Math.abs(z2.logDelta - z1.logDelta)).toBeLessThanOrEqual(1e-5 * Math.abs(z1.logDelta));
+      expect(Math.abs(z2.bnLogRho - z1.bnLogRho)).toBeLessThanOrEqual(1e-5 * Math.abs(z1.bnLogRho));
     } finally {
       whole.dispose();
       split.dispose();
       job.dispose();
-      for (const t of [...inputs.weights.values(), inputs.x, inputs.target.values]) t.dispose();
+      disposeAll(inputs);
     }
   }, 120_000);
 });
@@ -100,7 +108,7 @@ describe.each([
 test('a job split between 2 heaps scores what the unsplit job scores, and says so', async () => {
   const req: ComputeRequest = {
     ...NETWORK,
-    proxies: ['fisher', 'grad_norm', 'grasp', 'jacov', 'nwot', 'plain', 'snip', 'params'],
+    proxies: ['fisher', 'grad_norm', 'grasp', 'jacov', 'nwot', 'plain', 'snip', 'params', 'zen'],
     seed: 1,
     batchSize: 6,
     data: { source: 'synthetic' },
@@ -130,7 +138,7 @@ test('a shard that fails is reported with its cause; the others stop waiting', (
     again.dispose();
   } finally {
     job.dispose();
-    for (const t of [...inputs.weights.values(), inputs.x, inputs.target.values]) t.dispose();
+    disposeAll(inputs);
   }
 }, 120_000);
 

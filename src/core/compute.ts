@@ -150,10 +150,12 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
       owned.push(secondMinibatch.x, secondMinibatch.target.values);
     }
     const secondMinibatchSeconds = secondLoadSeconds + seconds(t);
+    // Drawn once, by the first pass that reads them (zen on this heap, or on the shards).
+    const drawZenOnce = () => (zenDraws ??= drawZen(trace, [req.batchSize, ...net.inputShape], rng));
     let sharding: PassSharding | undefined;
     if (plan.shards > 1) {
       const network = { space: req.space, task: req.task, arch: canonicalArch };
-      sharding = sharded = new ShardedJob({ network, net, weights, x, target, plan, shards: plan.shards });
+      sharding = sharded = new ShardedJob({ network, net, weights, x, target, plan, shards: plan.shards, zenDraws: drawZenOnce });
     }
     const moduleValues: Record<string, ModuleValue> = {};
     const values = evaluateProxies(
@@ -166,7 +168,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
         x,
         target,
         // zen draws its inputs in the minibatch's shape: [B, …input] (jigsaw: [B, 9, 64, 64, 3]).
-        zenDraws: () => (zenDraws = drawZen(trace, [req.batchSize, ...net.inputShape], rng)),
+        zenDraws: drawZenOnce,
         // az_nas's Gaussian input has the minibatch's shape too.
         azNasDraws: () => (azNasDraws = drawAzNas(trace, [req.batchSize, ...net.inputShape], rng)),
         secondMinibatch,

@@ -59,8 +59,8 @@ export class TensorOps implements Ops<T> {
     this.cache = options.cache;
     this.secondOrder = options.secondOrder ?? false;
     this.shard = options.shard;
-    if (this.shard && (this.secondOrder || hooks.onBatchNormVariance))
-      throw new Error('a sharded forward keeps batch norm as one node: no secondOrder, no variance hook');
+    // Nested differentiation of batch norm's plain ops would not sum over the shards (zen's hooked forward has no backward).
+    if (this.shard && this.secondOrder) throw new Error('a sharded forward keeps batch norm as one node: no secondOrder');
     this.calls = options.calls ?? new CallCounter();
   }
 
@@ -119,8 +119,10 @@ export class TensorOps implements Ops<T> {
     if (!this.secondOrder && !this.hooks.onBatchNormVariance) {
       return batchNormNode(x, spec.affine ? this.params(`${spec.name}.weight`) : null, spec.affine ? this.params(`${spec.name}.bias`) : null, eps, this.shard);
     }
-    const { centred, variance } = batchStatistics(x);
-    if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, x.size / spec.channels);
+    const { centred, variance } = batchStatistics(x, this.shard);
+    // The element count per channel of the whole minibatch (every shard's samples).
+    const count = (x.size / spec.channels) * (this.shard ? this.shard.batchSize / this.shard.size : 1);
+    if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, count);
     // γ/σ folded into one per-channel factor: one full-size product (the backward keeps fewer activations).
     let factor = tf.rsqrt(tf.add(variance, eps));
     if (spec.affine) factor = tf.mul(factor, this.params(`${spec.name}.weight`));

@@ -46,10 +46,13 @@ export const zenPass = definePass({
   recomputable: false,
   cached: false,
   forwardOnly: true,
+  shardable: true,
   run: zenScore,
 });
 
 function zenScore(passes: Passes): { logDelta: number; bnLogRho: number } {
+  const { shard } = passes.inputs;
+  // On a shard: its samples of the inputs, and batch norm's variances over every shard's.
   const draws = passes.inputs.zenDraws();
   const constants = new Map<string, tf.Tensor>();
   const zenParams = (name: string): tf.Tensor => draws.weights.get(name) ?? reinitialisedConstant(passes, constants, name);
@@ -68,12 +71,13 @@ function zenScore(passes: Passes): { logDelta: number; bnLogRho: number } {
     const delta = tf.tidy(() => {
       const mixed = tf.add(draws.input, tf.mul(draws.noise, tf.scalar(0.01)));
       const features = [draws.input, mixed].map((input) => {
-        const ops = new TensorOps(zenParams, { onBatchNormVariance });
+        const ops = new TensorOps(zenParams, { onBatchNormVariance }, undefined, { shard });
         passes.inputs.net.forward(ops, input);
         return ops.featureMap!;
       });
       const perSample = tf.sum(tf.abs(tf.sub(features[0]!, features[1]!)), [1, 2, 3]);
-      return tf.mean(perSample).dataSync()[0]!;
+      if (!shard) return tf.mean(perSample).dataSync()[0]!;
+      return shard.sum(tf.sum(perSample).dataSync())[0]! / shard.batchSize;
     });
     let bnLogRho = 0;
     for (const { name } of passes.inputs.batchNorms) {

@@ -3,7 +3,7 @@ import type { TargetTensor } from '../loss';
 import type { BatchShard } from '../nn/batch-shard';
 import type { NetworkDef } from '../nn/ops';
 import { traceShapes } from '../nn/shape';
-import { Passes } from '../passes';
+import { Passes, type ZenDraws } from '../passes';
 import { searchSpace } from '../spaces';
 import { taskSpec } from '../tasks';
 import type { SpaceName, TaskName } from '../names';
@@ -28,8 +28,8 @@ export function shardNetwork(job: ShardNetwork): NetworkDef {
 }
 
 /**
- * The passes of one shard: its samples of the minibatch, the job's weights (not owned), and the
- * job's segment and layer-cache plan; no zen or az_nas draws (forward-only passes run unsplit).
+ * The passes of one shard: its samples of the minibatch, the job's weights (not owned), the job's
+ * segment and layer-cache plan, and its samples of zen's draws (asked for only when zen runs).
  */
 export function shardPasses(
   net: NetworkDef,
@@ -39,11 +39,9 @@ export function shardPasses(
   target: TargetTensor,
   plan: ShardPlan,
   shard: BatchShard,
+  zenDraws: () => ZenDraws,
 ): Passes {
   const trace = traceShapes(net, 1);
-  const unsharded = () => {
-    throw new Error('a forward-only pass ran on a shard: only shardable passes do');
-  };
   return new Passes({
     net,
     loss: taskSpec(job.task).loss,
@@ -53,7 +51,7 @@ export function shardPasses(
     batchNorms: trace.batchNorms,
     x,
     target,
-    zenDraws: unsharded,
+    zenDraws,
     recomputed: plan.recomputed,
     cacheLayers: plan.cacheLayers,
     shard,

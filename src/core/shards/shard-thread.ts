@@ -11,7 +11,8 @@ import type { TargetTensor } from '../loss';
 import { PASSES, type Passes, type PassName } from '../passes';
 import { ShardGroup } from './shard-group';
 import { shardNetwork, shardPasses } from './shard-passes';
-import type { ShardMessage, ShardSetup } from './sharded-job';
+import type { ZenDraws } from '../passes';
+import type { ShardMessage, ShardSetup, TensorData } from './sharded-job';
 
 const { port, state } = workerData as { port: MessagePort; state: SharedArrayBuffer };
 
@@ -19,18 +20,27 @@ interface Job {
   group: ShardGroup;
   passes: Passes;
   tensors: tf.Tensor[];
+  /** zen's draws, from the message that runs it. */
+  zen: ZenDraws | null;
 }
+
+const tensorOf = (t: TensorData) => tf.tensor(t.values, t.shape, 'float32');
 
 let job: Job | null = null;
 
 function setUp(setup: ShardSetup): Job {
   const net = shardNetwork(setup.network);
-  const weights = new Map(setup.weights.map((w) => [w.name, tf.tensor(w.values, w.shape, 'float32')]));
-  const x = tf.tensor(setup.x.values, setup.x.shape, 'float32');
+  const weights = new Map(setup.weights.map((w) => [w.name, tensorOf(w)]));
+  const x = tensorOf(setup.x);
   const target: TargetTensor = { kind: setup.target.kind, values: tf.tensor(setup.target.values, setup.target.shape, 'float32') };
   const group = new ShardGroup(setup.memory, setup.index, setup.batchSize, setup.start, setup.size);
-  const passes = shardPasses(net, setup.network, weights, x, target, { recomputed: new Set(setup.recomputed), cacheLayers: setup.cacheLayers }, group);
-  return { group, passes, tensors: [...weights.values(), x, target.values] };
+  const plan = { recomputed: new Set(setup.recomputed), cacheLayers: setup.cacheLayers };
+  const job: Job = { group, passes: null as unknown as Passes, tensors: [...weights.values(), x, target.values], zen: null };
+  job.passes = shardPasses(net, setup.network, weights, x, target, plan, group, () => {
+    if (!job.zen) throw new Error('zen ran on a shard whose message carried no zen draws');
+    return job.zen;
+  });
+  return job;
 }
 
 function tearDown(): void {
@@ -49,6 +59,11 @@ function handle(message: ShardMessage): void {
     case 'run': {
       if (!job) throw new Error('a shard was told to run a pass before its job was set up');
       const current = job;
+      if (message.zen && !current.zen) {
+        const zen = message.zen;
+        current.zen = { weights: new Map(zen.weights.map((w) => [w.name, tensorOf(w)])), input: tensorOf(zen.input), noise: tensorOf(zen.noise) };
+        current.tensors.push(...current.zen.weights.values(), current.zen.input, current.zen.noise);
+      }
       try {
         current.passes.get(PASSES[message.pass as PassName]);
       } catch (err) {

@@ -4,7 +4,7 @@ import { BlockingThread } from '../kernels/blocking-thread';
 import { splitBatch } from '../kernels/conv-threads';
 import type { TargetTensor } from '../loss';
 import type { NetworkDef } from '../nn/ops';
-import type { PassDefinition, Passes, PassSharding } from '../passes';
+import type { PassDefinition, Passes, PassSharding, ZenDraws } from '../passes';
 import { abortShards, EXCHANGE_TIMEOUT_MS, ShardAbortedError, ShardGroup, shardMemory, type ShardMemory } from './shard-group';
 import { batchRows, shardPasses, targetRows, type ShardNetwork, type ShardPlan } from './shard-passes';
 
@@ -31,7 +31,20 @@ export interface ShardSetup {
   cacheLayers: boolean;
 }
 
-export type ShardMessage = { type: 'setup'; setup: ShardSetup } | { type: 'run'; pass: string } | { type: 'end' };
+/** A tensor as it travels to a shard thread. */
+export interface TensorData {
+  shape: number[];
+  values: Float32Array;
+}
+
+/** zen's draws for one shard: every re-drawn weight, and its samples of the two inputs. */
+export interface ZenShardDraws {
+  weights: ({ name: string } & TensorData)[];
+  input: TensorData;
+  noise: TensorData;
+}
+
+export type ShardMessage = { type: 'setup'; setup: ShardSetup } | { type: 'run'; pass: string; zen?: ZenShardDraws } | { type: 'end' };
 
 /** Setting a job up copies its weights and samples into the thread: seconds at most. */
 const SETUP_TIMEOUT_MS = 120_000;
@@ -61,6 +74,8 @@ export interface ShardedJobInputs {
   shards: number;
   /** Float64 per shard and exchange chunk (tests make it tiny to exercise chunking). */
   exchangeCapacity?: number;
+  /** The job's zen draws (drawn once, owned by the caller), read when zen runs. */
+  zenDraws?: () => ZenDraws;
 }
 
 export class ShardedJob implements PassSharding {
@@ -68,10 +83,12 @@ export class ShardedJob implements PassSharding {
   private readonly helpers: BlockingThread[];
   private readonly local: Passes;
   private readonly owned: tf.Tensor[];
+  private readonly parts: [number, number][];
+  private localZen: ZenDraws | null = null;
 
-  constructor(inputs: ShardedJobInputs) {
+  constructor(private readonly inputs: ShardedJobInputs) {
     const batchSize = inputs.x.shape[0]!;
-    const parts = splitBatch(batchSize, inputs.shards);
+    const parts = (this.parts = splitBatch(batchSize, inputs.shards));
     this.memory = shardMemory(parts.length, inputs.exchangeCapacity);
     this.helpers = shardThreads(parts.length - 1);
     const weights = [...inputs.weights].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
@@ -106,7 +123,36 @@ export class ShardedJob implements PassSharding {
     const target0 = targetRows(inputs.target, 0, size0);
     this.owned = [x0, target0.values];
     const group = new ShardGroup(this.memory, 0, batchSize, 0, size0);
-    this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.plan, group);
+    this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.plan, group, () => this.zenDrawsOfShard0());
+  }
+
+  /** Shard 0's samples of zen's inputs (the weights are the job's). */
+  private zenDrawsOfShard0(): ZenDraws {
+    if (!this.localZen) {
+      const draws = this.jobZenDraws();
+      const [, size] = this.parts[0]!;
+      this.localZen = { weights: draws.weights, input: batchRows(draws.input, 0, size), noise: batchRows(draws.noise, 0, size) };
+      this.owned.push(this.localZen.input, this.localZen.noise);
+    }
+    return this.localZen;
+  }
+
+  private jobZenDraws(): ZenDraws {
+    if (!this.inputs.zenDraws) throw new Error('zen ran on a sharded job given no zen draws');
+    return this.inputs.zenDraws();
+  }
+
+  /** What the helper of shard `index` needs to run `pass` besides its setup: zen's draws. */
+  private extras(pass: PassDefinition, index: number): Pick<Extract<ShardMessage, { type: 'run' }>, 'zen'> {
+    if (pass.name !== 'zen') return {};
+    const draws = this.jobZenDraws();
+    const [start, size] = this.parts[index]!;
+    const rows = (t: tf.Tensor): TensorData => {
+      const row = t.size / t.shape[0]!;
+      return { shape: [size, ...t.shape.slice(1)], values: (t.dataSync() as Float32Array).slice(start * row, (start + size) * row) };
+    };
+    const weights = [...draws.weights].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
+    return { zen: { weights, input: rows(draws.input), noise: rows(draws.noise) } };
   }
 
   /** Shards in this job (the calling thread's included). */
@@ -115,7 +161,7 @@ export class ShardedJob implements PassSharding {
   }
 
   run<R>(pass: PassDefinition<string, R>): R {
-    for (const helper of this.helpers) helper.post({ type: 'run', pass: pass.name } satisfies ShardMessage);
+    this.helpers.forEach((helper, i) => helper.post({ type: 'run', pass: pass.name, ...this.extras(pass, i + 1) } satisfies ShardMessage));
     let result: R | undefined;
     let failure: unknown;
     try {
