@@ -155,7 +155,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
     let sharding: PassSharding | undefined;
     if (plan.shards > 1) {
       const network = { space: req.space, task: req.task, arch: canonicalArch };
-      sharding = sharded = new ShardedJob({ network, net, weights, x, target, plan, shards: plan.shards, zenDraws: drawZenOnce });
+      sharding = sharded = new ShardedJob({ network, net, weights, batchSize: req.batchSize, x, target, plan, shards: plan.shards, zenDraws: drawZenOnce });
     }
     const moduleValues: Record<string, ModuleValue> = {};
     const values = evaluateProxies(

@@ -67,6 +67,9 @@ export interface ShardedJobInputs {
   network: ShardNetwork;
   net: NetworkDef;
   weights: Map<string, tf.Tensor>;
+  /** Samples of the job's minibatch (zen's and az_nas's draws have as many). */
+  batchSize: number;
+  /** The minibatch, or a placeholder of one sample when no requested proxy reads data (it is not split). */
   x: tf.Tensor;
   target: TargetTensor;
   /** Passes that recompute segments and whether the shards keep a layer cache (memory.ts). */
@@ -87,15 +90,20 @@ export class ShardedJob implements PassSharding {
   private localZen: ZenDraws | null = null;
 
   constructor(private readonly inputs: ShardedJobInputs) {
-    const batchSize = inputs.x.shape[0]!;
+    const { batchSize } = inputs;
     const parts = (this.parts = splitBatch(batchSize, inputs.shards));
+    const split = inputs.x.shape[0] === batchSize;
     this.memory = shardMemory(parts.length, inputs.exchangeCapacity);
     this.helpers = shardThreads(parts.length - 1);
     const weights = [...inputs.weights].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
     const xValues = inputs.x.dataSync() as Float32Array;
     const targetValues = inputs.target.values.dataSync() as Float32Array;
-    const xRow = inputs.x.size / batchSize;
-    const targetRow = inputs.target.values.size / batchSize;
+    // A shard's rows of a batch-first tensor (all of a placeholder).
+    const rowsOf = (t: tf.Tensor, values: Float32Array, start: number, size: number): TensorData => {
+      if (!split) return { shape: t.shape, values };
+      const row = t.size / batchSize;
+      return { shape: [size, ...t.shape.slice(1)], values: values.slice(start * row, (start + size) * row) };
+    };
     this.helpers.forEach((helper, i) => {
       const [start, size] = parts[i + 1]!;
       const setup: ShardSetup = {
@@ -106,12 +114,8 @@ export class ShardedJob implements PassSharding {
         size,
         network: inputs.network,
         weights,
-        x: { shape: [size, ...inputs.x.shape.slice(1)], values: xValues.slice(start * xRow, (start + size) * xRow) },
-        target: {
-          kind: inputs.target.kind,
-          shape: [size, ...inputs.target.values.shape.slice(1)],
-          values: targetValues.slice(start * targetRow, (start + size) * targetRow),
-        },
+        x: rowsOf(inputs.x, xValues, start, size),
+        target: { kind: inputs.target.kind, ...rowsOf(inputs.target.values, targetValues, start, size) },
         recomputed: [...inputs.plan.recomputed],
         cacheLayers: inputs.plan.cacheLayers,
       };
@@ -119,8 +123,8 @@ export class ShardedJob implements PassSharding {
     });
     for (const helper of this.helpers) helper.wait('setup', SETUP_TIMEOUT_MS);
     const [, size0] = parts[0]!;
-    const x0 = batchRows(inputs.x, 0, size0);
-    const target0 = targetRows(inputs.target, 0, size0);
+    const x0 = split ? batchRows(inputs.x, 0, size0) : tf.clone(inputs.x);
+    const target0 = split ? targetRows(inputs.target, 0, size0) : { ...inputs.target, values: tf.clone(inputs.target.values) };
     this.owned = [x0, target0.values];
     const group = new ShardGroup(this.memory, 0, batchSize, 0, size0);
     this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.plan, group, () => this.zenDrawsOfShard0());
