@@ -5,7 +5,8 @@
  *  2. One job per search space (test/fixtures/conformance/jobs.json): every proxy of the job
  *     through computeProxies, against values another backend computed (the file says which:
  *     `hybrid`, whose elementwise, reduction and batch-norm kernels are tfjs's cpu reference
- *     kernels; tfjs's pure-JS `cpu` would take tens of minutes per job here).
+ *     kernels; tfjs's pure-JS `cpu` would take tens of minutes per job here). On wasm, each job
+ *     also runs split between 2 heaps (src/core/shards), against the same values and tolerances.
  * Prints the worst relative error per proxy and exits 1 on any mismatch. It runs in CI on wasm and in
  * infra/Dockerfile right after tfjs-node is installed, so an image whose native backend disagrees
  * fails to build. `--update` rewrites the jobs' reference values from the selected backend (run it
@@ -85,10 +86,11 @@ function checkFixtures(ledger: Ledger): void {
   }
 }
 
-async function runJob(job: ConformanceJob): Promise<Partial<Record<ProxyName, number>>> {
+async function runJob(job: ConformanceJob, shards?: number): Promise<Partial<Record<ProxyName, number>>> {
   const start = Date.now();
-  const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' } });
-  process.stderr.write(`job ${job.space} ${job.task} ${job.arch} @${job.batchSize}: ${((Date.now() - start) / 1000).toFixed(1)} s on ${r.backend}\n`);
+  const r = await computeProxies({ ...job, seed: 0, data: { source: 'synthetic' }, ...(shards !== undefined && { shards }) });
+  const on = r.shards ? `${r.backend}, ${r.shards} shards` : r.backend;
+  process.stderr.write(`job ${job.space} ${job.task} ${job.arch} @${job.batchSize}: ${((Date.now() - start) / 1000).toFixed(1)} s on ${on}\n`);
   return Object.fromEntries(job.proxies.map((p) => [p, r.results[p]!.score]));
 }
 
@@ -124,18 +126,24 @@ async function main(): Promise<number> {
   }
   const ledger = new Ledger();
   checkFixtures(ledger);
+  // On wasm every job runs a second time with its minibatch split between 2 heaps (src/core/shards):
+  // the split must agree with the reference as closely as the whole job does.
+  const splits = backend === 'wasm' ? [undefined, 2] : [undefined];
   for (const job of jobs) {
     if (!job.expected) throw new Error(`${JOBS_FILE}: job ${job.space} ${job.arch} has no expected values (run with --update)`);
-    const got = await runJob(job);
-    const where = `job ${job.space}/${job.task}`;
-    for (const proxy of job.proxies) ledger.record(proxy, where, got[proxy]!, job.expected[proxy]!, JOB_TOLERANCE[proxy]);
+    for (const shards of splits) {
+      const got = await runJob(job, shards);
+      const where = `job ${job.space}/${job.task}${shards ? ` (${shards} shards)` : ''}`;
+      for (const proxy of job.proxies) ledger.record(proxy, where, got[proxy]!, job.expected[proxy]!, JOB_TOLERANCE[proxy]);
+    }
   }
   printWorst(ledger, backend);
   if (ledger.mismatches.length > 0) {
     process.stdout.write(`FAILED: ${ledger.mismatches.length} mismatch(es)\n${ledger.mismatches.map((m) => `  ${m}\n`).join('')}`);
     return 1;
   }
-  process.stdout.write(`conformance passed: ${FIXTURE_CASES.length} golden fixtures and ${jobs.length} jobs on ${backend}\n`);
+  const split = splits.length > 1 ? ' (each also split between 2 heaps)' : '';
+  process.stdout.write(`conformance passed: ${FIXTURE_CASES.length} golden fixtures and ${jobs.length} jobs${split} on ${backend}\n`);
   return 0;
 }
 

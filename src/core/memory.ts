@@ -123,12 +123,14 @@ export function planMemory(
   const plan = passPlan(trace, task, batchSize, needed, policy, cacheLayers ? cacheBytes : 0);
   const most = Math.min(shards.max, batchSize);
   const least = Math.min(shards.min ?? 1, most);
+  // More heaps for a layer cache only when a requested pass replays it (zen's forward does not).
+  const replays = [...needed].some((p) => PASSES[p].shardable && PASSES[p].cached);
   if (least > 1) {
-    const spread = fewestShards(split, least, most);
+    const spread = fewestShards(split, least, most, replays);
     if (spread) return spread;
   }
   if (plan.peakBytes <= RECOMPUTE_ABOVE_BYTES) return { ...plan, cacheLayers, shards: 1 };
-  const sharded = fewestShards(split, 2, most);
+  const sharded = fewestShards(split, 2, most, replays);
   if (sharded) return sharded;
   return { ...plan, peakBytes: plan.peakBytes + HYBRID_STAGING_BYTES, cacheLayers, shards: 1 };
 }
@@ -138,11 +140,11 @@ export function planMemory(
  * shards keep a layer cache: then no pass runs a convolution twice (measured on TNB-micro class_scene
  * (1, 2, 2, 0, 2, 3): 4 shards with the cache 56 s, 3 without 71 s, on 2 cores).
  */
-function fewestShards(split: (count: number) => MemoryPlan | undefined, from: number, most: number): MemoryPlan | undefined {
+function fewestShards(split: (count: number) => MemoryPlan | undefined, from: number, most: number, replays: boolean): MemoryPlan | undefined {
   for (let count = from; count <= most; count++) {
     const fewest = split(count);
     if (!fewest) continue;
-    for (let more = count; more <= Math.min(most, 2 * count); more++) {
+    for (let more = count; replays && more <= Math.min(most, 2 * count); more++) {
       const cached = more === count ? fewest : split(more);
       if (cached?.cacheLayers) return cached;
     }
