@@ -116,8 +116,10 @@ export function planMemory(
     [policy, ...(policy === 'auto' ? (['always'] as const) : [])]
       .map((p) => shardedPlan(net, trace, task, batchSize, needed, p, cache, count))
       .find((p): p is MemoryPlan => p !== null && p.peakBytes <= (shards.budgetBytes ?? Infinity));
-  if (shards.exactly !== undefined && shards.exactly > 1) {
-    const asked = split(Math.min(shards.exactly, batchSize));
+  // A split needs two samples at least: a one-sample job runs whole.
+  const exactly = Math.min(shards.exactly ?? 1, batchSize);
+  if (exactly > 1) {
+    const asked = split(exactly);
     if (asked) return asked;
   }
   const plan = passPlan(trace, task, batchSize, needed, policy, cacheLayers ? cacheBytes : 0);
