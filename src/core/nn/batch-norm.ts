@@ -1,6 +1,6 @@
 import { tf } from '../backend';
 import { runCustomNode } from '../kernels/util';
-import { shardSum, type BatchShard } from './batch-shard';
+import { channelCount, shardSum, type BatchShard } from './batch-shard';
 
 /**
  * Input centred on its per-channel batch mean, and the biased variance over N, H, W. Two passes (centre, then average the
@@ -21,9 +21,6 @@ export function batchMean(x: tf.Tensor, shard?: BatchShard): tf.Tensor {
 
 /** Per-channel sum over N, H, W (the axes batch statistics reduce), over every shard. */
 const channelSum = (x: tf.Tensor, shard?: BatchShard): tf.Tensor => (shard ? shardSum(shard, tf.sum(x, [0, 1, 2])) : tf.sum(x, [0, 1, 2]));
-
-/** Elements per channel of the whole minibatch (N·H·W over every shard). */
-const channelCount = (x: tf.Tensor, shard?: BatchShard): number => (x.size / x.shape[3]!) * (shard ? shard.batchSize / shard.size : 1);
 
 /**
  * Training-mode batch norm as one tape node with its backward written out (per channel, n elements):

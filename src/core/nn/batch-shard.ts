@@ -44,7 +44,24 @@ export function shardSumAll(shard: BatchShard, tensors: tf.Tensor[]): tf.Tensor[
   });
 }
 
+/** Every shard's `values` end to end, in shard order (the whole batch's rows of a per-sample result). */
+export function shardConcat(shard: BatchShard, values: Float64Array): Float64Array {
+  const parts = shard.gather(values);
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
+
 /** The share of a batch-mean loss this shard's samples carry: its mean times this is its part of the sum. */
-export function shardFraction(shard: BatchShard | undefined): number {
-  return shard ? shard.size / shard.batchSize : 1;
+export function shardFraction(shard: BatchShard): number {
+  return shard.size / shard.batchSize;
+}
+
+/** Elements per channel of the whole minibatch, from this shard's NHWC tensor `x` (N·H·W over every shard). */
+export function channelCount(x: tf.Tensor, shard?: BatchShard): number {
+  return (x.size / x.shape[x.rank - 1]!) * (shard ? shard.batchSize / shard.size : 1);
 }

@@ -1,7 +1,7 @@
 import { tf } from '../backend';
 import { dilateKernel } from './dilation';
 import { batchNormNode, batchStatistics } from './batch-norm';
-import type { BatchShard } from './batch-shard';
+import { channelCount, type BatchShard } from './batch-shard';
 import { avgPoolExcludePad } from './pool';
 import type { BatchNormSpec, ConvSpec, ConvTransposeSpec, LinearSpec, Ops, PoolSpec } from './ops';
 import { CallCounter, convGeometryOf, convolve, knownConvolution, type LayerCache } from './replay';
@@ -120,9 +120,7 @@ export class TensorOps implements Ops<T> {
       return batchNormNode(x, spec.affine ? this.params(`${spec.name}.weight`) : null, spec.affine ? this.params(`${spec.name}.bias`) : null, eps, this.shard);
     }
     const { centred, variance } = batchStatistics(x, this.shard);
-    // The element count per channel of the whole minibatch (every shard's samples).
-    const count = (x.size / spec.channels) * (this.shard ? this.shard.batchSize / this.shard.size : 1);
-    if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, count);
+    if (this.hooks.onBatchNormVariance) this.hooks.onBatchNormVariance(spec.name, variance, channelCount(x, this.shard));
     // γ/σ folded into one per-channel factor: one full-size product (the backward keeps fewer activations).
     let factor = tf.rsqrt(tf.add(variance, eps));
     if (spec.affine) factor = tf.mul(factor, this.params(`${spec.name}.weight`));

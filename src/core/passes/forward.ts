@@ -1,5 +1,5 @@
 import { tf } from '../backend';
-import type { BatchShard } from '../nn/batch-shard';
+import { shardConcat, type BatchShard } from '../nn/batch-shard';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
 import { data } from './data';
@@ -53,12 +53,7 @@ function agreementCounts(x: ArrayLike<number>, b: number, shard?: BatchShard): F
   const local = signBits(x, b, units, words);
   if (!shard) return agreementRows(local, b, 0, b, units, words, true);
   // Every shard's sign bits (exact integers as float64), then the rows of this shard's samples.
-  const all = new Int32Array(shard.batchSize * words);
-  let at = 0;
-  for (const part of shard.gather(Float64Array.from(local))) {
-    all.set(part, at);
-    at += part.length;
-  }
+  const all = Int32Array.from(shardConcat(shard, Float64Array.from(local)));
   return agreementRows(all, shard.batchSize, shard.start, shard.size, units, words, false);
 }
 

@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { shardConcat } from '../nn/batch-shard';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
 import { data } from './data';
@@ -21,19 +22,13 @@ export const jacobian = definePass({
 function inputJacobian(passes: Passes): Float64Array {
   const { net, x, shard } = passes.inputs;
   const segments = passes.segmentsFor('jacobian');
-  const ops = () => new TensorOps(passes.lookup, {}, segments, { cache: passes.layers, shard });
-  const j = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(net.forward(ops(), input)))(x));
+  const j = tf.tidy(() =>
+    tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(passes.lookup, {}, segments, { cache: passes.layers, shard }), input)))(x),
+  );
   const rows = Float64Array.from(j.dataSync());
   j.dispose();
   if (!shard) return rows;
   // A shard's rows: every sample's output sum depends on the others' through batch norm, which its
   // backward sums over the shards; the rows of all of them, in sample order, are the whole batch's.
-  const parts = shard.gather(rows);
-  const all = new Float64Array(parts.reduce((n, r) => n + r.length, 0));
-  let at = 0;
-  for (const r of parts) {
-    all.set(r, at);
-    at += r.length;
-  }
-  return all;
+  return shardConcat(shard, rows);
 }

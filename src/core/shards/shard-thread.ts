@@ -32,7 +32,7 @@ function setUp(setup: ShardSetup): Job {
   const net = shardNetwork(setup.network);
   const weights = new Map(setup.weights.map((w) => [w.name, tensorOf(w)]));
   const x = tensorOf(setup.x);
-  const target: TargetTensor = { kind: setup.target.kind, values: tf.tensor(setup.target.values, setup.target.shape, 'float32') };
+  const target: TargetTensor = { kind: setup.target.kind, values: tensorOf(setup.target) };
   const group = new ShardGroup(setup.memory, setup.index, setup.batchSize, setup.start, setup.size);
   const plan = { recomputed: new Set(setup.recomputed), cacheLayers: setup.cacheLayers };
   const job: Job = { group, passes: null as unknown as Passes, tensors: [...weights.values(), x, target.values], zen: null };

@@ -9,12 +9,20 @@ import { abortShards, EXCHANGE_TIMEOUT_MS, ShardAbortedError, ShardGroup, shardM
 import { batchRows, shardPasses, targetRows, type ShardNetwork, type ShardPlan } from './shard-passes';
 
 /**
- * A job whose shardable passes (gradient, hessian, jacobian) run on its minibatch split between
+ * A job whose shardable passes (gradient, hessian, jacobian, forward, zen) run on its minibatch split between
  * wasm heaps: shard 0 on the calling thread, shards 1… on threads of their own (shard-thread.ts),
  * each with a copy of the weights and its samples. Batch norm, the loss and the results are summed
  * over the shards (nn/batch-shard.ts), so each pass returns what the whole batch gives, while every
  * kernel runs in wasm on every core and no heap holds more than its share of the activations.
  */
+
+/** A tensor as it travels to a shard thread. */
+export interface TensorData {
+  shape: number[];
+  values: Float32Array;
+}
+
+type NamedTensorData = { name: string } & TensorData;
 
 /** What a shard thread needs for a job (structured-cloned to it). */
 export interface ShardSetup {
@@ -24,24 +32,42 @@ export interface ShardSetup {
   start: number;
   size: number;
   network: ShardNetwork;
-  weights: { name: string; shape: number[]; values: Float32Array }[];
-  x: { shape: number[]; values: Float32Array };
-  target: { kind: TargetTensor['kind']; shape: number[]; values: Float32Array };
+  weights: NamedTensorData[];
+  x: TensorData;
+  target: { kind: TargetTensor['kind'] } & TensorData;
   recomputed: string[];
   cacheLayers: boolean;
 }
 
-/** A tensor as it travels to a shard thread. */
-export interface TensorData {
-  shape: number[];
-  values: Float32Array;
-}
-
 /** zen's draws for one shard: every re-drawn weight, and its samples of the two inputs. */
 export interface ZenShardDraws {
-  weights: ({ name: string } & TensorData)[];
+  weights: NamedTensorData[];
   input: TensorData;
   noise: TensorData;
+}
+
+/** Each tensor of `tensors` by name, as it travels (a copy of its values). */
+function namedData(tensors: Map<string, tf.Tensor>): NamedTensorData[] {
+  return [...tensors].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
+}
+
+/** A tensor's values, read once, whose rows the shards take. */
+interface BatchData {
+  shape: number[];
+  values: Float32Array;
+  /** Whether its first axis is the job's samples (a one-sample placeholder is sent whole). */
+  batched: boolean;
+}
+
+function batchData(t: tf.Tensor, batchSize: number): BatchData {
+  return { shape: t.shape, values: t.dataSync() as Float32Array, batched: t.shape[0] === batchSize };
+}
+
+/** Rows [start, start + size) of `data` (all of a placeholder). */
+function rowsOf(data: BatchData, start: number, size: number): TensorData {
+  if (!data.batched) return { shape: data.shape, values: data.values };
+  const row = data.values.length / data.shape[0]!;
+  return { shape: [size, ...data.shape.slice(1)], values: data.values.slice(start * row, (start + size) * row) };
 }
 
 export type ShardMessage = { type: 'setup'; setup: ShardSetup } | { type: 'run'; pass: string; zen?: ZenShardDraws } | { type: 'end' };
@@ -92,18 +118,11 @@ export class ShardedJob implements PassSharding {
   constructor(private readonly inputs: ShardedJobInputs) {
     const { batchSize } = inputs;
     const parts = (this.parts = splitBatch(batchSize, inputs.shards));
-    const split = inputs.x.shape[0] === batchSize;
     this.memory = shardMemory(parts.length, inputs.exchangeCapacity);
     this.helpers = shardThreads(parts.length - 1);
-    const weights = [...inputs.weights].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
-    const xValues = inputs.x.dataSync() as Float32Array;
-    const targetValues = inputs.target.values.dataSync() as Float32Array;
-    // A shard's rows of a batch-first tensor (all of a placeholder).
-    const rowsOf = (t: tf.Tensor, values: Float32Array, start: number, size: number): TensorData => {
-      if (!split) return { shape: t.shape, values };
-      const row = t.size / batchSize;
-      return { shape: [size, ...t.shape.slice(1)], values: values.slice(start * row, (start + size) * row) };
-    };
+    const weights = namedData(inputs.weights);
+    const x = batchData(inputs.x, batchSize);
+    const target = batchData(inputs.target.values, batchSize);
     this.helpers.forEach((helper, i) => {
       const [start, size] = parts[i + 1]!;
       const setup: ShardSetup = {
@@ -114,8 +133,8 @@ export class ShardedJob implements PassSharding {
         size,
         network: inputs.network,
         weights,
-        x: rowsOf(inputs.x, xValues, start, size),
-        target: { kind: inputs.target.kind, ...rowsOf(inputs.target.values, targetValues, start, size) },
+        x: rowsOf(x, start, size),
+        target: { kind: inputs.target.kind, ...rowsOf(target, start, size) },
         recomputed: [...inputs.plan.recomputed],
         cacheLayers: inputs.plan.cacheLayers,
       };
@@ -123,8 +142,8 @@ export class ShardedJob implements PassSharding {
     });
     for (const helper of this.helpers) helper.wait('setup', SETUP_TIMEOUT_MS);
     const [, size0] = parts[0]!;
-    const x0 = split ? batchRows(inputs.x, 0, size0) : tf.clone(inputs.x);
-    const target0 = split ? targetRows(inputs.target, 0, size0) : { ...inputs.target, values: tf.clone(inputs.target.values) };
+    const x0 = x.batched ? batchRows(inputs.x, 0, size0) : tf.clone(inputs.x);
+    const target0 = target.batched ? targetRows(inputs.target, 0, size0) : { ...inputs.target, values: tf.clone(inputs.target.values) };
     this.owned = [x0, target0.values];
     const group = new ShardGroup(this.memory, 0, batchSize, 0, size0);
     this.local = shardPasses(inputs.net, inputs.network, inputs.weights, x0, target0, inputs.plan, group, () => this.zenDrawsOfShard0());
@@ -146,17 +165,13 @@ export class ShardedJob implements PassSharding {
     return this.inputs.zenDraws();
   }
 
-  /** What the helper of shard `index` needs to run `pass` besides its setup: zen's draws. */
-  private extras(pass: PassDefinition, index: number): Pick<Extract<ShardMessage, { type: 'run' }>, 'zen'> {
-    if (pass.name !== 'zen') return {};
+  /** What each helper (shard 1, 2, …) needs to run `pass` besides its setup: zen's draws, read once. */
+  private extras(pass: PassDefinition): Pick<Extract<ShardMessage, { type: 'run' }>, 'zen'>[] {
+    if (pass.name !== 'zen') return this.helpers.map(() => ({}));
     const draws = this.jobZenDraws();
-    const [start, size] = this.parts[index]!;
-    const rows = (t: tf.Tensor): TensorData => {
-      const row = t.size / t.shape[0]!;
-      return { shape: [size, ...t.shape.slice(1)], values: (t.dataSync() as Float32Array).slice(start * row, (start + size) * row) };
-    };
-    const weights = [...draws.weights].map(([name, t]) => ({ name, shape: t.shape, values: t.dataSync() as Float32Array }));
-    return { zen: { weights, input: rows(draws.input), noise: rows(draws.noise) } };
+    const weights = namedData(draws.weights);
+    const [input, noise] = [draws.input, draws.noise].map((t) => batchData(t, this.inputs.batchSize));
+    return this.parts.slice(1).map(([start, size]) => ({ zen: { weights, input: rowsOf(input!, start, size), noise: rowsOf(noise!, start, size) } }));
   }
 
   /** Shards in this job (the calling thread's included). */
@@ -165,7 +180,8 @@ export class ShardedJob implements PassSharding {
   }
 
   run<R>(pass: PassDefinition<string, R>): R {
-    this.helpers.forEach((helper, i) => helper.post({ type: 'run', pass: pass.name, ...this.extras(pass, i + 1) } satisfies ShardMessage));
+    const extras = this.extras(pass);
+    this.helpers.forEach((helper, i) => helper.post({ type: 'run', pass: pass.name, ...extras[i] } satisfies ShardMessage));
     let result: R | undefined;
     let failure: unknown;
     try {
