@@ -38,13 +38,22 @@ export function shardMemory(count: number, capacity = DEFAULT_CAPACITY): ShardMe
   };
 }
 
+/** The shard that aborted the group first, or undefined while none has. */
+export function firstAborted(memory: ShardMemory): number | undefined {
+  const value = Atomics.load(new Int32Array(memory.control), ABORTED);
+  return value === 0 ? undefined : value - 1;
+}
+
 /** A shard gave up (its own failure, another's, or a timeout): every shard's next exchange throws this. */
 export class ShardAbortedError extends Error {}
 
-/** Mark the group aborted and wake every waiting shard (they throw ShardAbortedError). */
-export function abortShards(memory: ShardMemory): void {
+/**
+ * Mark the group aborted by shard `index` and wake every waiting shard (they throw
+ * ShardAbortedError). The first shard to abort is kept: its failure is the cause.
+ */
+export function abortShards(memory: ShardMemory, index: number): void {
   const control = new Int32Array(memory.control);
-  Atomics.store(control, ABORTED, 1);
+  Atomics.compareExchange(control, ABORTED, 0, index + 1);
   Atomics.add(control, GENERATION, 1);
   Atomics.notify(control, GENERATION);
 }
@@ -103,7 +112,7 @@ export class ShardGroup implements BatchShard {
 
   /** Give up: the others' exchanges throw instead of waiting for this shard. */
   abort(): void {
-    abortShards(this.memory);
+    abortShards(this.memory, this.index);
   }
 
   private slot(set: number, shard: number): number {
@@ -148,6 +157,7 @@ export class ShardGroup implements BatchShard {
   }
 
   private throwIfAborted(): void {
-    if (Atomics.load(this.control, ABORTED) === 1) throw new ShardAbortedError(`shard ${this.index}: another shard failed`);
+    const first = firstAborted(this.memory);
+    if (first !== undefined) throw new ShardAbortedError(`shard ${this.index}: another shard failed (shard ${first} first)`);
   }
 }

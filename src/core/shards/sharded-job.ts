@@ -5,7 +5,7 @@ import { splitBatch } from '../kernels/conv-threads';
 import type { TargetTensor } from '../loss';
 import type { NetworkDef } from '../nn/ops';
 import type { PassDefinition, Passes, PassSharding, ZenDraws } from '../passes';
-import { abortShards, EXCHANGE_TIMEOUT_MS, ShardAbortedError, ShardGroup, shardMemory, type ShardMemory } from './shard-group';
+import { abortShards, EXCHANGE_TIMEOUT_MS, firstAborted, ShardAbortedError, ShardGroup, shardMemory, type ShardMemory } from './shard-group';
 import { batchRows, shardPasses, targetRows, type ShardNetwork, type ShardPlan } from './shard-passes';
 
 /**
@@ -107,6 +107,17 @@ export interface ShardedJobInputs {
   zenDraws?: () => ZenDraws;
 }
 
+/**
+ * The error a failed pass reports: the first shard to abort the group, unless that is shard 0 only
+ * giving up on the others (its own ShardAbortedError: a timeout), then a helper's own error.
+ */
+function causeOf(failures: Map<number, unknown>, first: number | undefined): unknown {
+  const firstError = first === undefined ? undefined : failures.get(first);
+  if (firstError !== undefined && !(firstError instanceof ShardAbortedError)) return firstError;
+  const helperError = [...failures].find(([index]) => index > 0)?.[1];
+  return helperError ?? firstError ?? failures.values().next().value;
+}
+
 export class ShardedJob implements PassSharding {
   private readonly memory: ShardMemory;
   private readonly helpers: BlockingThread[];
@@ -183,24 +194,24 @@ export class ShardedJob implements PassSharding {
     const extras = this.extras(pass);
     this.helpers.forEach((helper, i) => helper.post({ type: 'run', pass: pass.name, ...extras[i] } satisfies ShardMessage));
     let result: R | undefined;
-    let failure: unknown;
+    // Each shard's error, by index: the cause is the shard that aborted the group first.
+    const failures = new Map<number, unknown>();
     try {
       result = this.local.get(pass);
     } catch (err) {
-      failure = err;
-      abortShards(this.memory);
+      failures.set(0, err);
+      abortShards(this.memory, 0);
     }
-    // Every helper answers (done, or failed once the group is aborted); a helper's own error is the
-    // cause when shard 0 only saw the abort.
-    for (const helper of this.helpers) {
+    // Every helper answers (done, or failed once the group is aborted).
+    this.helpers.forEach((helper, i) => {
       try {
         helper.wait(pass.name, EXCHANGE_TIMEOUT_MS);
       } catch (err) {
-        if (failure === undefined || failure instanceof ShardAbortedError) failure = err;
+        failures.set(i + 1, err);
       }
-    }
-    if (failure !== undefined) throw failure;
-    return result!;
+    });
+    if (failures.size === 0) return result!;
+    throw causeOf(failures, firstAborted(this.memory));
   }
 
   dispose(): void {
