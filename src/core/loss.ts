@@ -1,5 +1,6 @@
 import { tf } from './backend';
 import { runCustomNode } from './kernels/util';
+import { grad } from './nn/backprop';
 import type { LossKind } from './tasks';
 import type { Target } from './types';
 
@@ -89,7 +90,7 @@ export function taskLoss(kind: LossKind, output: tf.Tensor, target: TargetTensor
  */
 export function lossTangent(kind: LossKind, z: tf.Tensor, zdot: tf.Tensor, target: TargetTensor): tf.Scalar {
   if (kind === 'soft_ce') {
-    const dLdz = tf.grad((o: tf.Tensor) => taskLoss(kind, o, target))(z);
+    const dLdz = grad((o) => taskLoss(kind, o, target), z);
     return tf.sum(tf.mul(dLdz, zdot));
   }
   const axis = z.rank - 1;

@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { runCustomNode } from '../kernels/util';
+import { gradients } from './backprop';
 
 /**
  * Recomputed segments ("gradient checkpointing"). A segment is a piece of a network (a cell, a
@@ -72,7 +73,7 @@ function segmentVjp(run: (args: tf.Tensor[]) => tf.Tensor[], saved: tf.Tensor[],
       const terms = outs.map((o, i) => tf.sum(tf.mul(o, dys[i]!)));
       return terms.length === 1 ? terms[0]! : tf.addN(terms);
     };
-    const { value, grads } = tf.engine().gradients(objective, saved, undefined, true);
+    const { value, grads } = gradients(objective, saved, undefined, true);
     value.dispose();
     return grads.map((g, i) => g ?? tf.zerosLike(saved[i]!));
   } finally {

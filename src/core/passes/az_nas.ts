@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { symmetricEigenvalues } from '../linalg';
+import { grad } from '../nn/backprop';
 import type { Ops } from '../nn/ops';
 import { TensorOps } from '../nn/tensor';
 import { reinitialisedConstant } from '../proxies/zen';
@@ -107,11 +108,10 @@ function trainabilityTerm(
   const gOut = signs(index, block.output.shape);
   // The input that is F_{i−1} (a cell of two inputs keeps the other fixed); the first if none is.
   const wrt = Math.max(0, block.inputs.indexOf(previous));
-  const vjp = tf.grad((x: tf.Tensor) => {
+  let gIn = grad((x) => {
     const inputs = block.inputs.map((t, k) => (k === wrt ? x : t));
     return tf.sum(tf.mul(block.fn(new TensorOps(params), inputs), gOut));
-  });
-  let gIn = vjp(block.inputs[wrt]!);
+  }, block.inputs[wrt]!);
   const sameShape = gIn.shape.every((d, k) => d === gOut.shape[k]) && gIn.rank === gOut.rank;
   if (sameShape && tf.all(tf.equal(gIn, gOut)).dataSync()[0]) return -Infinity;
   if (gIn.rank === 4 && gIn.shape[1] === 2 * gOut.shape[1]!) gIn = pixelUnshuffle(gIn);

@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { taskLoss } from '../loss';
+import { grads } from '../nn/backprop';
 import { shardFraction, shardSumAll, type BatchShard } from '../nn/batch-shard';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
@@ -43,19 +44,19 @@ function lossGradient(passes: Passes): GradientResult {
   const probes = new Map(modules.map((m) => [m, Array.from({ length: layerCalls.get(m)! }, () => tf.zeros(gainShape(layerShapes.get(m)!)))]));
   const weightTensors = prunable.map((p) => passes.lookup(p.name));
   const segments = passes.segmentsFor('gradient');
-  const grads = tf.grads(() => {
+  const all = grads(() => {
     const ops = new TensorOps(passes.lookup, { probes }, segments, { cache: passes.layers, shard });
     // A shard's part of the batch mean: the shards' parts sum to the whole batch's loss.
     const value = taskLoss(loss, net.forward(ops, x), target);
     return shard ? tf.mul(value, shardFraction(shard)) : value;
-  })([...weightTensors, ...modules.flatMap((m) => probes.get(m)!)]);
-  const weightGrads = shard ? shardSumAll(shard, grads.slice(0, prunable.length)) : grads.slice(0, prunable.length);
+  }, [...weightTensors, ...modules.flatMap((m) => probes.get(m)!)]);
+  const weightGrads = shard ? shardSumAll(shard, all.slice(0, prunable.length)) : all.slice(0, prunable.length);
   const saliencies: number[] = [];
   let next = prunable.length;
   prunable.forEach((p) => {
     let saliency = 0;
     for (let c = 0; c < probes.get(p.module)!.length; c++) {
-      const s = grads[next++]!;
+      const s = all[next++]!;
       saliency += fisherSaliency(s, shard);
       s.dispose();
     }

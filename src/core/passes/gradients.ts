@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { taskLoss } from '../loss';
+import { grads } from '../nn/backprop';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
 import { data } from './data';
@@ -29,9 +30,9 @@ function gradientsPerMinibatch(passes: Passes): Map<string, Float32Array>[] {
   const out = [new Map(prunable.map((p) => [p.name, Float32Array.from(first.get(p.name)!.dataSync())]))];
   for (const batch of passes.minibatches().slice(1)) {
     const weights = prunable.map((p) => passes.lookup(p.name));
-    const grads = tf.grads(() => taskLoss(passes.inputs.loss, passes.inputs.net.forward(new TensorOps(passes.lookup), batch.x), batch.target))(weights);
-    out.push(new Map(prunable.map((p, i) => [p.name, Float32Array.from(grads[i]!.dataSync())])));
-    tf.dispose(grads);
+    const perBatch = grads(() => taskLoss(passes.inputs.loss, passes.inputs.net.forward(new TensorOps(passes.lookup), batch.x), batch.target), weights);
+    out.push(new Map(prunable.map((p, i) => [p.name, Float32Array.from(perBatch[i]!.dataSync())])));
+    tf.dispose(perBatch);
   }
   return out;
 }

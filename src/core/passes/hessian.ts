@@ -1,5 +1,6 @@
 import { tf } from '../backend';
 import { lossTangent } from '../loss';
+import { grads } from '../nn/backprop';
 import { shardFraction, shardSumAll } from '../nn/batch-shard';
 import { LayerCache } from '../nn/replay';
 import { TangentOps, type Dual } from '../nn/tangent';
@@ -37,13 +38,13 @@ function hessianVector(passes: Passes): Map<string, tf.Tensor> {
   // A recomputing pass keeps its tangent convolutions for the recomputation (only convolutions run again).
   const tangents = segments && passes.layers ? new LayerCache() : undefined;
   try {
-    const hg = tf.grads(() => {
+    const hg = grads(() => {
       const input: Dual = { v: x, t: null };
       const out = net.forward(new TangentOps(passes.lookup, (name) => g.get(name), segments, { values: passes.layers, tangents, shard }), input);
       // L̇ = ⟨∂L/∂z, ż⟩ (no tangent reaches the output: L̇ = 0); a shard's part of it, as the loss.
       const tangent = out.t ? lossTangent(loss, out.v, out.t, target) : tf.mul(tf.sum(out.v), 0);
       return shard ? tf.mul(tangent, shardFraction(shard)) : tangent;
-    })(ws);
+    }, ws);
     const whole = shard ? shardSumAll(shard, hg) : hg;
     return new Map(prunable.map((p, i) => [p.name, whole[i]!]));
   } finally {

@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { grad } from '../nn/backprop';
 import { shardConcat } from '../nn/batch-shard';
 import { TensorOps } from '../nn/tensor';
 import { build } from './build';
@@ -22,9 +23,7 @@ export const jacobian = definePass({
 function inputJacobian(passes: Passes): Float64Array {
   const { net, x, shard } = passes.inputs;
   const segments = passes.segmentsFor('jacobian');
-  const j = tf.tidy(() =>
-    tf.grad((input: tf.Tensor) => tf.sum(net.forward(new TensorOps(passes.lookup, {}, segments, { cache: passes.layers, shard }), input)))(x),
-  );
+  const j = tf.tidy(() => grad((input) => tf.sum(net.forward(new TensorOps(passes.lookup, {}, segments, { cache: passes.layers, shard }), input)), x));
   const rows = Float64Array.from(j.dataSync());
   j.dispose();
   if (!shard) return rows;

@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { grads } from '../nn/backprop';
 import { SynflowOps, type ScaledTensor } from '../nn/synflow';
 import { build } from '../passes/build';
 import { definePass, NO_MEMORY } from '../passes/pass';
@@ -48,11 +49,14 @@ function scaledSynflow(passes: Passes): { logScale: number; sum: number } {
   const probes = new Map(modules.map((m) => [m, tf.scalar(0)]));
   let outScale = 0;
   const ops = new SynflowOps((name) => abs.get(name)!, probes);
-  const probeGrads = tf.grads(() => {
-    const out = net.forward(ops, { t: ones, logScale: 0 } as ScaledTensor);
-    outScale = Number.isFinite(out.logScale) ? out.logScale : 0;
-    return tf.sum(out.t);
-  })(modules.map((m) => probes.get(m)!));
+  const probeGrads = grads(
+    () => {
+      const out = net.forward(ops, { t: ones, logScale: 0 } as ScaledTensor);
+      outScale = Number.isFinite(out.logScale) ? out.logScale : 0;
+      return tf.sum(out.t);
+    },
+    modules.map((m) => probes.get(m)!),
+  );
   let sum = 0;
   for (const g of probeGrads) sum += g.dataSync()[0]!;
   for (const t of [...abs.values(), ...probes.values(), ...probeGrads, ones]) t.dispose();
