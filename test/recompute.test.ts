@@ -116,9 +116,9 @@ describe('segments', () => {
     const spec = taskSpec('segmentsemantic');
     const net = space.network(space.parse('(3, 3, 2, 3, 3)'), spec);
     const proxies: ProxyName[] = ['fisher', 'flops', 'grad_norm', 'jacov', 'l2_norm', 'nwot', 'params', 'plain', 'snip', 'synflow', 'zen'];
-    // smoke:tasks measured this job (hybrid, batch 32) at 8138 MB peak RSS; RSS also holds the
-    // runtime, so the plan (tensor bytes) may sit a little below it, not the 26 % it did without the
-    // loss's copies of the output.
-    expect(planMemory(net, spec, 32, proxies).peakBytes / 2 ** 20).toBeGreaterThan(0.95 * 8138);
+    // `zcbench compute --shards 1` measured this job (hybrid, batch 32) at 5524 MiB peak RSS (8138
+    // before reverse mode freed as it went); without the loss's copies of the output the plan sat 26 %
+    // below what it had to bound.
+    expect(planMemory(net, spec, 32, proxies).peakBytes / 2 ** 20).toBeGreaterThan(5524);
   });
 });

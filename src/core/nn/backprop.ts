@@ -94,7 +94,8 @@ function backpropNode(node: TapeNode, acc: Map<number, tf.Tensor>, keep: Set<num
     const inputGradients = node.gradient!(dys);
     for (const name of names) {
       if (!(name in inputGradients)) throw new Error(`cannot backprop through input ${name} of ${node.kernelName}`);
-      const dx = inputGradients[name]!();
+      // Each input's gradient in a scope of its own (as tfjs does): its temporaries go before the next's.
+      const dx = tf.tidy(() => inputGradients[name]!());
       const x = node.inputs[name]!;
       if (dx.dtype !== 'float32') throw new Error(`the gradient of ${node.kernelName}'s input ${name} must be float32, not ${dx.dtype}`);
       if (!tf.util.arraysEqual(dx.shape, x.shape)) {

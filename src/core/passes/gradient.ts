@@ -22,8 +22,10 @@ export interface GradientResult {
 export const gradient = definePass({
   name: 'gradient',
   dependencies: [build, data],
-  // Measured: 4.0–4.6 activation copies; the pixel-wise cross-entropy 12.8 output copies, L1 7.
-  memory: { activation: 4.8, boundary: 2.3, segment: 5, loss: 13 },
+  // Measured (engine peak, nn/backprop.ts freeing as it goes): 1.9–2.0 activation copies; recomputing,
+  // 2.0 boundary and 1.7 segment copies (TNB-micro class_scene b4–8, autoencoder b2–4); the pixel-wise
+  // cross-entropy 12.8 output copies, L1 7 (before freeing: an upper bound).
+  memory: { activation: 2.5, boundary: 2.6, segment: 2.5, loss: 13 },
   recomputable: true,
   cached: true,
   forwardOnly: false,

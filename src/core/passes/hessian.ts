@@ -15,10 +15,12 @@ import type { Passes } from './passes';
 export const hessian = definePass({
   name: 'hessian',
   dependencies: [gradient],
-  // Measured: 10.1–10.8 activation copies; the loss's tangent and its gradients (lossTangent) 10.1
-  // output copies for the pixel-wise cross-entropy, 8.0 for L1 and MSE (autodiff of autodiff: 36.3, 23).
-  // A recomputing hessian keeps its tangent convolutions too: one more layer cache.
-  memory: { activation: 11.5, boundary: 6, segment: 15, loss: 10.5, recomputingCache: 1 },
+  // Measured (engine peak, nn/backprop.ts freeing as it goes; TNB-micro class_scene b4–8, autoencoder
+  // b2–4): 3.5–3.6 activation copies; recomputing, 3.6 boundary and 3.9 segment copies. The loss's
+  // tangent and its gradients (lossTangent) 10.1 output copies for the pixel-wise cross-entropy, 8.0
+  // for L1 and MSE (before freeing: an upper bound). A recomputing hessian keeps its tangent
+  // convolutions too: one more layer cache.
+  memory: { activation: 4.5, boundary: 5, segment: 5, loss: 10.5, recomputingCache: 1 },
   recomputable: true,
   cached: true,
   forwardOnly: false,

@@ -3,11 +3,12 @@ import type { Passes } from './passes';
 /**
  * A pass's share of a job's peak memory, as memory.ts plans it: copies of the traced forward
  * activations (ShapeOps counts one float per op output), except `loss` (copies of the network's output):
- * - `activation`: every activation kept. Measured as wasm heap growth (one job per fresh process;
- *   NB201 b16, NB101 b4, NB301 b4, TNB-9x b4), rounded up.
+ * - `activation`: every activation kept. Fitted to the growth of the tfjs engine's peak bytes with the
+ *   batch size (one job per fresh process, on wasm, where it bounds the heap's growth), one per space,
+ *   rounded up by about a quarter.
  * - `boundary`, `segment`: with recomputed segments, copies of the boundary activations (outside
- *   segments, and segment outputs) and of the largest segment's activations, fitted as upper bounds
- *   to the same measurements with recomputation on, plus TNB-macro class_scene and autoencoder at b2.
+ *   segments, and segment outputs) and of the largest segment's activations, fitted the same way to
+ *   two networks of different boundary-to-segment ratios (TNB-micro class_scene and autoencoder).
  * - `loss`: copies of the network's output the loss and its derivatives hold (nothing for a
  *   classifier's [B, K], but a Taskonomy decoder's [32, 256, 256, K] output is 143 MB for
  *   segmentsemantic); measured as tfjs engine peak bytes for the pixel-wise cross-entropy.
