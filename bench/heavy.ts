@@ -169,6 +169,10 @@ function selectedJobs(jobs: HeavyJob[]): HeavyJob[] {
   return jobs.filter((j) => (!only || only.has(`${j.space}/${j.task}`)) && (!kind || j.kind === kind) && (!archs || archs.has(index(j))));
 }
 
+function withoutVariables(env: NodeJS.ProcessEnv, names: string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !names.includes(name)));
+}
+
 const key = (j: HeavyJob) => `${j.space}|${j.task}|${j.arch}|${j.kind}`;
 
 /** This sitting's `npm run bench` median, in a child (it writes to a scratch file, not nb201.json). */
@@ -178,9 +182,11 @@ function nb201Sitting(): Pick<Sitting, 'nb201MedianSecondsPerArch' | 'nb201Backe
     const file = join(dir, 'nb201.json');
     execFileSync(process.execPath, [...process.execArgv, join(__dirname, 'nb201.ts')], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, BENCH_OUT: file },
+      // This bench's BENCH_ARCHS (indices) is not nb201's (a count): the reference runs all ten.
+      env: { ...withoutVariables(process.env, ['BENCH_ARCHS', 'BENCH_BATCH']), BENCH_OUT: file },
     });
     const r = JSON.parse(readFileSync(file, 'utf8')) as { medianSecondsPerArch: number; backend: string };
+    if (!Number.isFinite(r.medianSecondsPerArch)) throw new Error(`the NB201 reference run gave no median (${r.medianSecondsPerArch})`);
     return { nb201MedianSecondsPerArch: r.medianSecondsPerArch, nb201Backend: r.backend };
   } finally {
     rmSync(dir, { recursive: true, force: true });

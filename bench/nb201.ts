@@ -38,7 +38,10 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const batchSize = Number(process.env.BENCH_BATCH ?? 64);
-  const archs = process.env.BENCH_ARCHS ? ARCHS.slice(0, Number(process.env.BENCH_ARCHS)) : ARCHS;
+  const count = process.env.BENCH_ARCHS ? Number(process.env.BENCH_ARCHS) : ARCHS.length;
+  if (!(Number.isInteger(count) && count >= 1))
+    throw new Error(`BENCH_ARCHS must be a count of architectures from 1 to ${ARCHS.length}, not ${process.env.BENCH_ARCHS}`);
+  const archs = ARCHS.slice(0, count);
   const backend = await initBackend(backendSettings());
   const capacity = backendCapacity(backend);
   const base = { space: 'nasbench201' as const, task: 'cifar10' as const, seed: 0, data: { source: 'synthetic' as const } };
