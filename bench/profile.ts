@@ -4,6 +4,7 @@
  * and sums each kernel's wall time, grouped by kernel name and by class (convolution forward,
  * convolution gradients, elementwise, reduction, layout/copy, other). Writes bench/results/profile.json.
  *   BENCH_SPACE, BENCH_TASK, BENCH_ARCH, BENCH_PROXIES (comma list), BENCH_BATCH   the job
+ *   BENCH_OUT   where to write it (default bench/results/profile.json)
  * Kernels built from other kernels (hybrid's convolution gradients run forward convolutions) count
  * both, so the kernel total can exceed the wall time: read the shares, not the sum.
  * Run it on an otherwise idle machine.
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
   };
   mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', 'profile.json'), JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(process.env.BENCH_OUT ?? join(__dirname, 'results', 'profile.json'), JSON.stringify(out, null, 2) + '\n');
   process.stdout.write(`${seconds.toFixed(1)} s, kernels ${out.kernelSecondsIncludingNested.toFixed(1)} s\n${JSON.stringify(out.classes, null, 1)}\n`);
 }
 
