@@ -158,7 +158,13 @@ describe('workers under faults', () => {
   test('memory: over the light budget goes heavy without running; over the heavy budget runs at half the batch', async () => {
     // Budgets from the core's own estimate: the job (batch 64) fits neither pool, its half (32) fits the heavy one.
     const arch = '(3, 3, 3, 3, 3, 3)';
-    const est = (batchSize: number) => estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize, proxies: ['snip'] });
+    // The least a worker can plan it in: its automatic plan or, when smaller, recomputing every segment.
+    const est = (batchSize: number) =>
+      Math.min(
+        ...(['auto', 'always'] as const).map((recompute) =>
+          estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize, proxies: ['snip'], recompute }),
+        ),
+      );
     const lightWorker = h.startWorker({ pool: 'light', lightBudgetBytes: est(64) - 1 });
     const heavyWorker = h.startWorker({ pool: 'heavy', heavyBudgetBytes: est(64) - 1 });
     const plan = h.plan({ dataset: `zct-mem-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['snip'], archs: [arch] });
