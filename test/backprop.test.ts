@@ -2,46 +2,29 @@ import { initBackend, tf } from '../src/core/backend';
 import { initialWeights } from '../src/core/compute';
 import { taskLoss, targetTensor } from '../src/core/loss';
 import { grad, grads, gradients } from '../src/core/nn/backprop';
-import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
 import { TensorOps } from '../src/core/nn/tensor';
 import { Rng } from '../src/core/rng';
+import { tinyNetwork } from './helpers/tiny-network';
 
 /**
  * nn/backprop.ts frees each node's saved tensors and its outputs' gradients as soon as the node is
- * differentiated. It must give tf.grads' results bit for bit and hold less at its peak.
+ * differentiated. It must give tf.grads' results bit for bit and hold less at its peak, on a network
+ * of every op kind the core differentiates.
  */
-const net: NetworkDef = {
-  init: 'torch',
-  inputShape: [8, 8, 3],
-  outputs: 5,
-  forward<T>(ops: Ops<T>, x: T): T {
-    let y = ops.conv(x, { name: 'stem', inChannels: 3, outChannels: 4, kernel: 3, padding: 1 });
-    y = ops.batchNorm(y, { name: 'bn0', channels: 4, affine: true });
-    const a = ops.relu(y, 'r1');
-    const b = ops.conv(a, { name: 'c1', inChannels: 4, outChannels: 4, kernel: 3, padding: 1 });
-    y = ops.relu(
-      ops.add([ops.batchNorm(b, { name: 'bn1', channels: 4, affine: false }), a, ops.avgPool(a, { name: 'ap', kernel: 3, stride: 1, padding: 1 })]),
-      'r2',
-    );
-    y = ops.conv(y, { name: 'down', inChannels: 4, outChannels: 6, kernel: 3, stride: 2, padding: 1 });
-    return ops.linear(ops.globalAvgPool(ops.feature(ops.relu(y, 'r3')), 'gap'), { name: 'fc', inFeatures: 6, outFeatures: 5 });
-  },
-};
-
 beforeAll(async () => {
   await initBackend('wasm');
 });
 
 function setup() {
   const rng = new Rng(3);
-  const weights = initialWeights(traceShapes(net, 1).params, net.init, rng);
+  const weights = initialWeights(traceShapes(tinyNetwork, 1).params, tinyNetwork.init, rng);
   const x = tf.tensor4d(
     Float32Array.from({ length: 4 * 8 * 8 * 3 }, () => rng.normal()),
     [4, 8, 8, 3],
   );
   const target = targetTensor({ kind: 'class', labels: Int32Array.from([0, 1, 2, 3]) }, 5);
-  const loss = () => taskLoss('ce', net.forward(new TensorOps((n) => weights.get(n)!), x), target);
+  const loss = () => taskLoss('ce', tinyNetwork.forward(new TensorOps((n) => weights.get(n)!), x), target);
   return { weights, x, target, loss, dispose: () => tf.dispose([...weights.values(), x, target.values]) };
 }
 

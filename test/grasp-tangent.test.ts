@@ -3,47 +3,27 @@ import { initialWeights } from '../src/core/compute';
 import { lossTangent, taskLoss, targetTensor } from '../src/core/loss';
 import { dualBatchNorm } from '../src/core/nn/batch-norm';
 import type { Target } from '../src/core/types';
-import type { NetworkDef, Ops } from '../src/core/nn/ops';
 import { traceShapes } from '../src/core/nn/shape';
 import { TangentOps } from '../src/core/nn/tangent';
 import { TensorOps } from '../src/core/nn/tensor';
 import { gradient, hessian, Passes } from '../src/core/passes';
 import { Rng } from '../src/core/rng';
+import { tinyNetwork } from './helpers/tiny-network';
 
 /**
  * grasp's H·g comes from a forward-mode tangent pass followed by reverse mode. Check it against the
- * textbook double backward (nested tf.grads, NASLib's autograd.grad(create_graph=True) route) on a
- * tiny network that has every op kind with a second derivative path: convs (strided, depthwise,
- * dilated), affine and non-affine batch norm, ReLU, average and max pooling, linear.
+ * textbook double backward (nested tf.grads, NASLib's autograd.grad(create_graph=True) route) on
+ * tinyNetwork (every op kind with a second-derivative path).
  */
-const tiny: NetworkDef = {
-  init: 'torch',
-  inputShape: [8, 8, 3],
-  outputs: 5,
-  forward<T>(ops: Ops<T>, x: T): T {
-    let y = ops.conv(x, { name: 'stem', inChannels: 3, outChannels: 4, kernel: 3, padding: 1 });
-    y = ops.batchNorm(y, { name: 'bn0', channels: 4, affine: true });
-    const a = ops.relu(y, 'r1');
-    const b = ops.conv(a, { name: 'dw', inChannels: 4, outChannels: 4, kernel: 3, padding: 2, dilation: 2, groups: 4 });
-    const c = ops.batchNorm(b, { name: 'bn1', channels: 4, affine: false });
-    const d = ops.maxPool(y, { name: 'mp', kernel: 3, stride: 1, padding: 1 });
-    y = ops.add([c, d, ops.avgPool(a, { name: 'ap', kernel: 3, stride: 1, padding: 1 })]);
-    y = ops.relu(y, 'r2');
-    y = ops.conv(y, { name: 'down', inChannels: 4, outChannels: 6, kernel: 3, stride: 2, padding: 1 });
-    y = ops.batchNorm(y, { name: 'bn2', channels: 6, affine: true });
-    y = ops.maxPool(ops.relu(y, 'r3'), { name: 'mp2', kernel: 2, stride: 2, padding: 0 });
-    return ops.linear(ops.globalAvgPool(ops.feature(y), 'gap'), { name: 'fc', inFeatures: 6, outFeatures: 5 });
-  },
-};
 
 test.each(['cpu', 'wasm'] as const)('tangent H·g equals nested-autodiff H·g (%s)', async (backend) => {
   await initBackend(backend);
-  const trace = traceShapes(tiny);
+  const trace = traceShapes(tinyNetwork);
   const weights = initialWeights(trace.params, 'torch', new Rng(7));
   const x = tf.randomNormal([6, 8, 8, 3], 0, 1, 'float32', 11);
   const target = targetTensor({ kind: 'class', labels: Int32Array.from([0, 1, 2, 3, 4, 1]) }, 5);
   const passes = new Passes({
-    net: tiny,
+    net: tinyNetwork,
     loss: 'ce',
     weights,
     params: trace.params,
@@ -60,7 +40,7 @@ test.each(['cpu', 'wasm'] as const)('tangent H·g equals nested-autodiff H·g (%
   const ws = prunable.map((p) => weights.get(p.name)!);
   const lookup = (n: string) => weights.get(n)!;
   const nested = tf.grads(() => {
-    const inner = tf.grads(() => taskLoss('ce', tiny.forward(new TensorOps(lookup, {}, undefined, { secondOrder: true }), x), target))(ws);
+    const inner = tf.grads(() => taskLoss('ce', tinyNetwork.forward(new TensorOps(lookup, {}, undefined, { secondOrder: true }), x), target))(ws);
     return tf.addN(inner.map((gi, i) => tf.sum(tf.mul(g.get(prunable[i]!.name)!, gi))));
   })(ws);
   prunable.forEach((p, i) => {

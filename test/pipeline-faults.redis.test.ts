@@ -1,4 +1,4 @@
-import { estimateJobMemory } from '../src/core/compute';
+import { planJobMemory } from '../src/core/compute';
 import { createBuild } from '../src/queue/build';
 import { jobIdOf, tripleId, tripleIdsOf } from '../src/queue/ids';
 import { JOB_NAME, redisKeys } from '../src/queue/names';
@@ -158,13 +158,8 @@ describe('workers under faults', () => {
   test('memory: over the light budget goes heavy without running; over the heavy budget runs at half the batch', async () => {
     // Budgets from the core's own estimate: the job (batch 64) fits neither pool, its half (32) fits the heavy one.
     const arch = '(3, 3, 3, 3, 3, 3)';
-    // The least a worker can plan it in: its automatic plan or, when smaller, recomputing every segment.
-    const est = (batchSize: number) =>
-      Math.min(
-        ...(['auto', 'always'] as const).map((recompute) =>
-          estimateJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize, proxies: ['snip'], recompute }),
-        ),
-      );
+    // The least a worker can plan it in (its plan under a budget nothing fits).
+    const est = (batchSize: number) => planJobMemory({ space: 'nasbench201', task: 'cifar10', arch, batchSize, proxies: ['snip'] }, 0).needed;
     const lightWorker = h.startWorker({ pool: 'light', lightBudgetBytes: est(64) - 1 });
     const heavyWorker = h.startWorker({ pool: 'heavy', heavyBudgetBytes: est(64) - 1 });
     const plan = h.plan({ dataset: `zct-mem-${process.pid}`, spaces: ['nasbench201'], tasks: ['cifar10'], proxies: ['snip'], archs: [arch] });

@@ -57,8 +57,9 @@ export function gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, a
   const freeing = e.state.gradientDepth === 0;
   const grads = tf.tidy('backward', () => {
     const acc = new Map<number, tf.Tensor>([[y.id, dy ?? tf.onesLike(y)]]);
-    const keep = new Set<number>(xs.map((x) => x.id));
-    for (let i = tape.length - 1; i >= 0; i--) backpropNode(tape[i]!, acc, keep, dy, freeing);
+    // An x's gradient is the result; the caller's dy is the caller's.
+    const keep = new Set<number>([...xs.map((x) => x.id), ...(dy ? [y.id] : [])]);
+    for (let i = tape.length - 1; i >= 0; i--) backpropNode(tape[i]!, acc, keep, freeing);
     return xs.map((x) => acc.get(x.id)!);
   });
   if (freeing) {
@@ -82,9 +83,9 @@ export function grad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
 
 /**
  * One node: its inputs' gradients accumulated into `acc`, then (when `freeing`) its outputs'
- * gradients and its saved tensors disposed; an x's gradient and the caller's dy are kept.
+ * gradients and its saved tensors disposed, except the gradients of the tensors in `keep`.
  */
-function backpropNode(node: TapeNode, acc: Map<number, tf.Tensor>, keep: Set<number>, dy: tf.Tensor | undefined, freeing: boolean): void {
+function backpropNode(node: TapeNode, acc: Map<number, tf.Tensor>, keep: Set<number>, freeing: boolean): void {
   if (!node.gradient) throw new Error(`cannot compute gradient: gradient function not found for ${node.kernelName}`);
   const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
   const before = new Map<number, tf.Tensor>();
@@ -112,7 +113,7 @@ function backpropNode(node: TapeNode, acc: Map<number, tf.Tensor>, keep: Set<num
   for (const [id, old] of before) if (acc.get(id) !== old) old.dispose();
   node.outputs.forEach((o, k) => {
     const g = dys[k];
-    if (!g || keep.has(o.id) || g === dy || live.has(g)) return;
+    if (!g || keep.has(o.id) || live.has(g)) return;
     acc.delete(o.id);
     g.dispose();
   });

@@ -17,7 +17,7 @@ export const gradients = definePass({
   name: 'gradients',
   dependencies: [build, data, minibatch1, gradient],
   // The gradient pass's copies for the second backward, the second minibatch, and both gradients' copies and the second's tensors.
-  memory: { activation: 2.5, boundary: 2.6, segment: 2.5, loss: 13, extraMinibatches: 1, extraParamCopies: 3 },
+  memory: { ...gradient.memory, extraMinibatches: 1, extraParamCopies: 3 },
   recomputable: false,
   cached: false,
   forwardOnly: false,

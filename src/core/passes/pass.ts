@@ -4,11 +4,12 @@ import type { Passes } from './passes';
  * A pass's share of a job's peak memory, as memory.ts plans it: copies of the traced forward
  * activations (ShapeOps counts one float per op output), except `loss` (copies of the network's output):
  * - `activation`: every activation kept. Fitted to the growth of the tfjs engine's peak bytes with the
- *   batch size (one job per fresh process, on wasm, where it bounds the heap's growth), one per space,
- *   rounded up by about a quarter.
+ *   batch size (one job per fresh process, on wasm, where it bounded the heap's growth) on TNB-micro
+ *   class_scene and autoencoder, rounded up by about a quarter; NB201, NB101 and NB301 grow less.
  * - `boundary`, `segment`: with recomputed segments, copies of the boundary activations (outside
  *   segments, and segment outputs) and of the largest segment's activations, fitted the same way to
- *   two networks of different boundary-to-segment ratios (TNB-micro class_scene and autoencoder).
+ *   those two networks (different boundary-to-segment ratios); the boundary copies raised to cover
+ *   NB301's growth (its boundaries dominate).
  * - `loss`: copies of the network's output the loss and its derivatives hold (nothing for a
  *   classifier's [B, K], but a Taskonomy decoder's [32, 256, 256, K] output is 143 MB for
  *   segmentsemantic); measured as tfjs engine peak bytes for the pixel-wise cross-entropy.
