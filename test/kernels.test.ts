@@ -266,6 +266,75 @@ describe('Multiply by a per-channel vector (wasm: a 1×1 depthwise convolution)'
   });
 });
 
+describe('Reverse and Transpose (wasm: block copies; last-two-axes swaps tiled)', () => {
+  const reverses: Array<[number[], number[]]> = [
+    [
+      [3, 3, 5, 4],
+      [0, 1],
+    ], // a filter flipped in space: 9 block copies
+    [[3, 3, 5, 4], [1]],
+    [[2, 3, 4, 5], [3]], // the last axis: element by element
+    [
+      [2, 3, 4, 5],
+      [0, 2, 3],
+    ],
+    [[2, 1, 4, 5], [1]], // a unit axis: a plain copy
+    [[7], [0]],
+    [[4, 6], [-1]],
+  ];
+  test.each(reverses)('reverse x=%j dims=%j', async (shape, dims) => {
+    const x = randn(new Rng(`reverse ${shape} ${dims}`), shape);
+    await expectMatchesReference(tf.Reverse, { x: data(x) }, { dims });
+    x.dispose();
+  });
+  const transposes: Array<[number[], number[]]> = [
+    [
+      [3, 3, 40, 33],
+      [0, 1, 3, 2],
+    ], // tiled, with partial tiles
+    [
+      [64, 32],
+      [1, 0],
+    ],
+    [
+      [2, 32, 48],
+      [0, 2, 1],
+    ],
+    [
+      [3, 3, 5, 4],
+      [0, 1, 3, 2],
+    ], // small: wasm's own
+    [
+      [3, 3, 40, 33],
+      [1, 0, 2, 3],
+    ],
+    [
+      [2, 40, 33, 35],
+      [0, 3, 1, 2],
+    ],
+  ];
+  test.each(transposes)('transpose x=%j perm=%j', async (shape, perm) => {
+    const x = randn(new Rng(`transpose ${shape} ${perm}`), shape);
+    await expectMatchesReference(tf.Transpose, { x: data(x) }, { perm });
+    x.dispose();
+  });
+  test('int32 and bool tensors reverse and transpose on wasm as on cpu', async () => {
+    const run = (backend: string) =>
+      onBackend(backend, () =>
+        tf.tidy(() => {
+          const ints = tf.reshape(tf.range(0, 3 * 40 * 36, 1, 'int32'), [3, 40, 36]);
+          const flags = tf.greater(tf.mod(tf.reshape(tf.range(0, 40 * 36), [40, 36]), 3), 1);
+          return [tf.reverse(ints, [0, 2]), tf.transpose(ints, [0, 2, 1]), tf.reverse(flags, [0]), tf.transpose(flags)].map((t) => [
+            t.dtype,
+            t.shape,
+            Array.from(t.dataSync()),
+          ]);
+        }),
+      );
+    expect(await run('wasm')).toEqual(await run('cpu'));
+  });
+});
+
 describe('AvgPoolGrad (wasm at stride 1: average pooling of padded dy)', () => {
   const cases: Array<[number[], number, number, Pad]> = [
     [[2, 6, 5, 3], 3, 1, 'valid'],
