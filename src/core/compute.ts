@@ -2,6 +2,7 @@ import { InputError } from '../errors';
 import { ResourceError } from '../errors';
 import { activeBackend, availableBackends, initBackend, tf, TFJS_NAME, wasmShardLimits, type BackendName } from './backend';
 import { loadMinibatch } from './data';
+import { keepFilterFlips } from './kernels/filter-flips';
 import { evaluatePassesNeeded, evaluateProxies, type ModuleValue } from './evaluate';
 import { targetTensor } from './loss';
 import { SPACE_TASKS, type BuiltInProxyName } from './names';
@@ -133,6 +134,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
   const secondLoadSeconds = seconds(t);
 
   const owned: tf.Tensor[] = [...weights.values()];
+  const releaseFlips = keepFilterFlips(weights.values());
   let sharded: ShardedJob | null = null;
   let zenDraws: ZenDraws | null = null;
   let azNasDraws: AzNasDraws | null = null;
@@ -201,6 +203,7 @@ async function computeOn(req: ComputeRequest, net: NetworkDef, canonicalArch: st
     };
   } finally {
     sharded?.dispose();
+    releaseFlips();
     for (const tensor of owned) tensor.dispose();
     if (zenDraws) {
       const z = zenDraws as ZenDraws;

@@ -1,4 +1,5 @@
 import { evaluatePassesNeeded } from './evaluate';
+import { CACHED_FLIP_MIN_ELEMENTS } from './kernels/filter-flips';
 import { proxiesForTask, type BuiltInProxyName, type SpaceName, type TaskName } from './names';
 import { traceShapes, type ShapeOps } from './nn/shape';
 import { PASSES, type PassName } from './passes';
@@ -192,6 +193,14 @@ function shardedPlan(
   };
 }
 
+/** The flipped copies of the large conv weights that input gradients keep for the job (kernels/filter-flips.ts). */
+function keptFlipBytes(trace: ShapeOps): number {
+  return 4 * trace.params.reduce((n, p) => {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    return p.shape.length === 4 && size >= CACHED_FLIP_MIN_ELEMENTS ? n + size : n;
+  }, 0);
+}
+
 /** Bytes of the minibatches (inputs, kept as loaded and as tensors, and targets) the passes hold. */
 function minibatchBytes(trace: ShapeOps, task: TaskSpec, batchSize: number, needed: Set<PassName>): number {
   const minibatches = 1 + Math.max(0, ...[...needed].map((p) => PASSES[p].memory.extraMinibatches ?? 0));
@@ -209,7 +218,7 @@ function passPlan(
 ): Omit<MemoryPlan, 'cacheLayers' | 'shards'> {
   // Weights, their gradients, H·g and the directions, zen's and synflow's copies, and what a pass adds.
   const extraParamCopies = [...needed].reduce((sum, p) => sum + (PASSES[p].memory.extraParamCopies ?? 0), 0);
-  const paramBytes = trace.paramCount * 4 * (6 + extraParamCopies);
+  const paramBytes = trace.paramCount * 4 * (6 + extraParamCopies) + keptFlipBytes(trace);
   // The minibatches (zico's and swap's second one too) and their targets, as large as the output
   // (one-hot per pixel for segmentation).
   const lossBytes = (pass: PassName) => trace.outputElements * 4 * PASSES[pass].memory.loss;

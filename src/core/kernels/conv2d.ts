@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { freshFlip, keptFlip, type FlipSource } from './filter-flips';
 import { asTensor, replacedKernels, windowed, type Padding4, type Shape4 } from './util';
 
 /**
@@ -108,8 +109,20 @@ function phaseAxis(size: number, outSize: number, k: number, s: number, before: 
   return { r, taps, count, padBefore, padAfter: count + taps - 1 - outSize - padBefore };
 }
 
-/** Runs one phase: a stride-1 convolution of dy (cropped, plus padding) with flipped sub-filter taps. */
-export type PhaseConv = (dy: tf.Tensor4D, padding: Padding4, taps: tf.Tensor4D) => tf.Tensor4D;
+/** Runs one phase: a stride-1 convolution of dy (cropped, plus padding) with its phase filter. */
+export type PhaseConv = (dy: tf.Tensor4D, padding: Padding4, phaseFilter: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * How a phase's flipped sub-filter taps become the filter its convolution runs (`prepare`), where
+ * that filter comes from (`flips`: made afresh, or kept for a job's weights) and the name of its form.
+ */
+export interface PhaseFilters {
+  form: string;
+  prepare: (taps: tf.Tensor4D) => tf.Tensor4D;
+  flips: FlipSource;
+}
+
+const FRESH_TAPS: PhaseFilters = { form: 'taps', prepare: (taps) => taps, flips: freshFlip };
 
 /**
  * Input gradient of a strided convolution (dilation 1) without inserting zeros into dy: input rows
@@ -125,6 +138,7 @@ export function inputGradByPhases(
   g: ReturnType<typeof convGeometry>,
   channels: number,
   phaseConv: PhaseConv,
+  filters: PhaseFilters = FRESH_TAPS,
 ): tf.Tensor4D {
   const [n, inH, inW] = inputShape;
   const rowsPerPhase = Math.ceil(inH / g.sh);
@@ -141,9 +155,12 @@ export function inputGradByPhases(
       }
       const [, , fi, fo] = filter.shape;
       const end = [rows.r + g.sh * (rows.taps - 1) + 1, cols.r + g.sw * (cols.taps - 1) + 1, fi, fo];
-      const taps = tf.reverse(tf.stridedSlice(filter, [rows.r, cols.r, 0, 0], end, [g.sh, g.sw, 1, 1]), [0, 1]) as tf.Tensor4D;
+      const form = `${filters.form} phase ${rows.r}+${g.sh}x${rows.taps} ${cols.r}+${g.sw}x${cols.taps}`;
+      const phaseFilter = filters.flips(filter, form, () =>
+        filters.prepare(tf.reverse(tf.stridedSlice(filter, [rows.r, cols.r, 0, 0], end, [g.sh, g.sw, 1, 1]), [0, 1]) as tf.Tensor4D),
+      );
       const win = windowed(dy, rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter);
-      const phase = phaseConv(win.x, win.padding, taps); // [n, rows.count, cols.count, channels]
+      const phase = phaseConv(win.x, win.padding, phaseFilter); // [n, rows.count, cols.count, channels]
       const fill = [rowsPerPhase - rows.count, colsPerPhase - cols.count];
       colPhases.push(
         fill[0]! > 0 || fill[1]! > 0
@@ -162,13 +179,18 @@ export function inputGradByPhases(
   return tf.slice(interleaved, [0, 0, 0, 0], [n, inH, inW, channels]) as tf.Tensor4D;
 }
 
-/** ∂L/∂x of conv2d(x, filter) given dy, as forward convolutions. Call inside a tidy. */
-export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, p: ConvParams): tf.Tensor4D {
+/**
+ * ∂L/∂x of conv2d(x, filter) given dy, as forward convolutions. Call inside a tidy. Kernels pass
+ * keptFlip (filter-flips.ts); taped callers keep the default, which flips afresh.
+ */
+export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: Shape4, p: ConvParams, flips: FlipSource = freshFlip): tf.Tensor4D {
   const g = convGeometry(inputShape, filter.shape, p, false);
+  const swapChannels = (f: tf.Tensor4D) => tf.transpose(f, [0, 1, 3, 2]);
   if ((g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1) {
-    return inputGradByPhases(dy, filter, inputShape, g, filter.shape[2], (x, padding, taps) => tf.conv2d(x, tf.transpose(taps, [0, 1, 3, 2]), 1, padding));
+    const filters = { form: 'conv2d', prepare: swapChannels, flips };
+    return inputGradByPhases(dy, filter, inputShape, g, filter.shape[2], (x, padding, f) => tf.conv2d(x, f, 1, padding), filters);
   }
-  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, co, ci]
+  const flipped = flips(filter, 'conv2d whole', () => swapChannels(tf.reverse(filter, [0, 1]))); // [kh, kw, co, ci]
   const padded = paddedOutputGrad(dy, inputShape[1], inputShape[2], g);
   return tf.conv2d(padded.x, flipped, 1, padded.padding, 'NHWC', [g.dh, g.dw]);
 }
@@ -202,7 +224,7 @@ const conv2dBackpropInputWasm: tf.KernelConfig = {
   kernelFunc: ({ inputs, attrs }) => {
     const a = attrs as unknown as ConvAttrs & { inputShape: Shape4 };
     requireNHWC(tf.Conv2DBackpropInput, a.dataFormat);
-    return tf.tidy(() => conv2dInputGrad(asTensor(inputs.dy!), asTensor(inputs.filter!), a.inputShape, a));
+    return tf.tidy(() => conv2dInputGrad(asTensor(inputs.dy!), asTensor(inputs.filter!), a.inputShape, a, keptFlip));
   },
 };
 

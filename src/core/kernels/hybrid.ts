@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { conv2dInputGrad, type ConvParams } from './conv2d';
+import { keptFlip } from './filter-flips';
 import { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise';
 import { availableParallelism } from 'os';
 import { InputError } from '../../errors';
@@ -222,7 +223,7 @@ const opBuilt: tf.KernelConfig[] = [
     backendName: HYBRID_BACKEND,
     kernelFunc: ({ inputs, attrs }) => {
       const a = attrs as unknown as Attrs;
-      return tf.tidy(() => conv2dInputGrad(asTensor(inputs.dy!), asTensor(inputs.filter!), a.inputShape, a));
+      return tf.tidy(() => conv2dInputGrad(asTensor(inputs.dy!), asTensor(inputs.filter!), a.inputShape, a, keptFlip));
     },
   },
   {

@@ -7,6 +7,7 @@
 import { workerData, type MessagePort } from 'worker_threads';
 import { initBackend, tf } from '../backend';
 import { signalState, STATE } from '../kernels/blocking-thread';
+import { keepFilterFlips } from '../kernels/filter-flips';
 import type { TargetTensor } from '../loss';
 import { PASSES, type Passes, type PassName } from '../passes';
 import { ShardGroup } from './shard-group';
@@ -22,6 +23,8 @@ interface Job {
   tensors: tf.Tensor[];
   /** zen's draws, from the message that runs it. */
   zen: ZenDraws | null;
+  /** Drops the weights' kept flipped filters (kernels/filter-flips.ts). */
+  releaseFlips: () => void;
 }
 
 const tensorOf = (t: TensorData) => tf.tensor(t.values, t.shape, 'float32');
@@ -35,7 +38,13 @@ function setUp(setup: ShardSetup): Job {
   const target: TargetTensor = { kind: setup.target.kind, values: tensorOf(setup.target) };
   const group = new ShardGroup(setup.memory, setup.index, setup.batchSize, setup.start, setup.size);
   const plan = { recomputed: new Set(setup.recomputed), cacheLayers: setup.cacheLayers };
-  const job: Job = { group, passes: null as unknown as Passes, tensors: [...weights.values(), x, target.values], zen: null };
+  const job: Job = {
+    group,
+    passes: null as unknown as Passes,
+    tensors: [...weights.values(), x, target.values],
+    zen: null,
+    releaseFlips: keepFilterFlips(weights.values()),
+  };
   job.passes = shardPasses(net, setup.network, weights, x, target, plan, group, () => {
     if (!job.zen) throw new Error('zen ran on a shard whose message carried no zen draws');
     return job.zen;
@@ -46,6 +55,7 @@ function setUp(setup: ShardSetup): Job {
 function tearDown(): void {
   if (!job) return;
   job.passes.dispose();
+  job.releaseFlips();
   for (const t of job.tensors) t.dispose();
   job = null;
 }
