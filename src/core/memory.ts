@@ -195,10 +195,13 @@ function shardedPlan(
 
 /** The flipped copies of the large conv weights that input gradients keep for the job (kernels/filter-flips.ts). */
 function keptFlipBytes(trace: ShapeOps): number {
-  return 4 * trace.params.reduce((n, p) => {
-    const size = p.shape.reduce((a, b) => a * b, 1);
-    return p.shape.length === 4 && size >= CACHED_FLIP_MIN_ELEMENTS ? n + size : n;
-  }, 0);
+  return (
+    4 *
+    trace.params.reduce((n, p) => {
+      const size = p.shape.reduce((a, b) => a * b, 1);
+      return p.shape.length === 4 && size >= CACHED_FLIP_MIN_ELEMENTS ? n + size : n;
+    }, 0)
+  );
 }
 
 /** Bytes of the minibatches (inputs, kept as loaded and as tensors, and targets) the passes hold. */
