@@ -1,6 +1,7 @@
 import { evaluatePassesNeeded } from './evaluate';
-import { CACHED_FLIP_MIN_ELEMENTS } from './kernels/filter-flips';
+import { keepsFlipsOf } from './kernels/filter-flips';
 import { proxiesForTask, type BuiltInProxyName, type SpaceName, type TaskName } from './names';
+import { numel } from './nn/params';
 import { traceShapes, type ShapeOps } from './nn/shape';
 import { PASSES, type PassName } from './passes';
 import { searchSpace } from './spaces';
@@ -195,13 +196,7 @@ function shardedPlan(
 
 /** The flipped copies of the large conv weights that input gradients keep for the job (kernels/filter-flips.ts). */
 function keptFlipBytes(trace: ShapeOps): number {
-  return (
-    4 *
-    trace.params.reduce((n, p) => {
-      const size = p.shape.reduce((a, b) => a * b, 1);
-      return p.shape.length === 4 && size >= CACHED_FLIP_MIN_ELEMENTS ? n + size : n;
-    }, 0)
-  );
+  return 4 * trace.params.reduce((n, p) => (keepsFlipsOf(p.shape) ? n + numel(p.shape) : n), 0);
 }
 
 /** Bytes of the minibatches (inputs, kept as loaded and as tensors, and targets) the passes hold. */

@@ -15,15 +15,20 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Filters smaller than this many elements flip in well under a millisecond: not worth a kept copy. */
 export const CACHED_FLIP_MIN_ELEMENTS = 2 ** 18;
 
+/** Whether a weight of this shape has its flips kept (the memory plan counts the same weights). */
+export function keepsFlipsOf(shape: readonly number[]): boolean {
+  return shape.length === 4 && shape.reduce((a, b) => a * b, 1) >= CACHED_FLIP_MIN_ELEMENTS;
+}
+
 /** Kept flips by the weight's data, then by the flip's form (whole filter or a stride phase's taps). */
 const flipsByWeight = new Map<tf.DataId, Map<string, tf.Tensor4D>>();
 
 /**
- * Keep the flips of these weights (the 4-D ones of at least CACHED_FLIP_MIN_ELEMENTS) until the
+ * Keep the flips of these weights (those keepsFlipsOf accepts) until the
  * returned release is called, which the owner does before disposing the weights.
  */
 export function keepFilterFlips(weights: Iterable<tf.Tensor>): () => void {
-  const ids = [...weights].filter((w) => w.rank === 4 && w.size >= CACHED_FLIP_MIN_ELEMENTS && !flipsByWeight.has(w.dataId)).map((w) => w.dataId);
+  const ids = [...weights].filter((w) => keepsFlipsOf(w.shape) && !flipsByWeight.has(w.dataId)).map((w) => w.dataId);
   for (const id of ids) flipsByWeight.set(id, new Map());
   return () => {
     for (const id of ids) {

@@ -162,7 +162,7 @@ interface WasmHeapBackend extends tf.KernelBackend {
  * axis is one contiguous block, copied whole, so flipping a filter [kh, kw, ci, co] in space is
  * kh·kw block copies.
  */
-export function reverseInto(src: tf.backend_util.TypedArray, dst: tf.backend_util.TypedArray, shape: readonly number[], axes: readonly number[]): void {
+function reverseInto(src: tf.backend_util.TypedArray, dst: tf.backend_util.TypedArray, shape: readonly number[], axes: readonly number[]): void {
   const last = Math.max(...axes);
   const inner = shape.slice(last + 1).reduce((a, b) => a * b, 1);
   const outer = shape.slice(0, last + 1);
@@ -210,7 +210,7 @@ const TILED_TRANSPOSE_MIN = 32;
 const TILE = 16;
 
 /** Transpose each of `batch` row-major r×c matrices of `src` into `dst`, in tiles that stay in cache. */
-export function transposeLastTwo(src: tf.backend_util.TypedArray, dst: tf.backend_util.TypedArray, batch: number, r: number, c: number): void {
+function transposeLastTwo(src: tf.backend_util.TypedArray, dst: tf.backend_util.TypedArray, batch: number, r: number, c: number): void {
   for (let k = 0, base = 0; k < batch; k++, base += r * c) {
     for (let i0 = 0; i0 < r; i0 += TILE) {
       const i1 = Math.min(i0 + TILE, r);
